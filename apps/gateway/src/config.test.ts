@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '@hopper/contracts';
+import { loadConfig } from './config.ts';
+
+const base = { REDIS_URL: 'redis://127.0.0.1:6379' };
+
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env, '/srv/hopper');
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe('gateway loadConfig', () => {
+  it('applies the documented defaults', () => {
+    const config = loadConfig(base, '/srv/hopper');
+    expect(config).toMatchObject({
+      port: 8080,
+      host: '127.0.0.1',
+      dataDir: '/srv/hopper/.hopper',
+      storeUri: '/srv/hopper/.hopper/store',
+      redisPrefix: 'hopper',
+      embeddings: { provider: 'builtin' },
+      tenant: 'local',
+    });
+  });
+
+  it('builds the OpenAI-compatible provider settings', () => {
+    const config = loadConfig(
+      {
+        ...base,
+        HOPPER_EMBEDDINGS_PROVIDER: 'openai',
+        HOPPER_EMBEDDINGS_URL: 'http://127.0.0.1:11434/v1',
+        HOPPER_EMBEDDINGS_MODEL: 'nomic-embed-text',
+        HOPPER_EMBEDDINGS_API_KEY: 'sk-test',
+      },
+      '/srv',
+    );
+    expect(config.embeddings).toEqual({
+      provider: 'openai',
+      url: 'http://127.0.0.1:11434/v1',
+      model: 'nomic-embed-text',
+      apiKey: 'sk-test',
+      batchSize: 64,
+      timeoutMs: 30_000,
+    });
+  });
+
+  it('reports every problem at once, one line per variable', () => {
+    const found = problems({
+      HOPPER_PORT: '99999',
+      HOPPER_HOST: '0.0.0.0',
+      HOPPER_EMBEDDINGS_PROVIDER: 'openai',
+      HOPPER_EMBEDDINGS_URL: 'not a url',
+    });
+    expect(found).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^HOPPER_PORT: /),
+        expect.stringMatching(/^HOPPER_HOST: '0.0.0.0' is not a loopback address/),
+        expect.stringMatching(/^HOPPER_EMBEDDINGS_URL: /),
+        expect.stringMatching(/^HOPPER_EMBEDDINGS_MODEL: is required when HOPPER_EMBEDDINGS_PROVIDER=openai/),
+        expect.stringMatching(/^REDIS_URL: is required/),
+      ]),
+    );
+  });
+
+  it('refuses settings this version cannot honour instead of ignoring them', () => {
+    expect(problems({ ...base, HOPPER_EMBEDDINGS_PROVIDER: 'onnx' })).toEqual([
+      expect.stringMatching(/^HOPPER_EMBEDDINGS_PROVIDER: 'onnx' is not available/),
+    ]);
+  });
+
+  it('holds API keys as hashes, and serves other machines only with them', () => {
+    const config = loadConfig(
+      { ...base, HOPPER_HOST: '0.0.0.0', HOPPER_API_KEYS: 'acme:0123456789abcdef, globex:fedcba9876543210' },
+      '/srv',
+    );
+    expect(config.apiKeys.map((k) => k.tenant)).toEqual(['acme', 'globex']);
+    expect(JSON.stringify(config)).not.toContain('0123456789abcdef');
+    expect(problems({ ...base, HOPPER_API_KEYS: 'acme:short' })).toEqual([
+      expect.stringMatching(/^HOPPER_API_KEYS: the key of tenant 'acme' is shorter than 16/),
+    ]);
+    const malformed = problems({ ...base, HOPPER_API_KEYS: 'no-colon-here-but-long-enough' });
+    expect(malformed).toEqual([expect.stringMatching(/^HOPPER_API_KEYS: pair 1 must be tenant:key/)]);
+    expect(malformed.join()).not.toContain('no-colon-here-but-long-enough');
+  });
+});

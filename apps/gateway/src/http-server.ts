@@ -1,0 +1,197 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { isLegacyRequest, type AuthInfo } from '@modelcontextprotocol/server';
+import type { NodeMcpRequestHandler } from '@modelcontextprotocol/node';
+import { limits } from '@hopper/contracts';
+import { withTimeout } from '@hopper/redis';
+import type { Logger } from '@hopper/lifecycle';
+import type { AllowedHosts } from './browser-guard.ts';
+import type { LegacySessions } from './mcp/legacy-sessions.ts';
+import { UnauthorizedError, type TenantResolver } from './tenant-resolver.ts';
+import { isPagePath, type PageHandler } from './page/page-handler.ts';
+import type { RestHandler } from './rest/rest-handler.ts';
+
+export interface ReadinessCheck {
+  name: string;
+  check: () => Promise<void>;
+}
+
+export interface HttpServerDeps {
+  mcp: NodeMcpRequestHandler;
+  legacy: LegacySessions;
+  readiness: ReadinessCheck[];
+  /** Who a request acts for (local mode: the one tenant, loopback only; otherwise by API key). */
+  resolveTenant: TenantResolver;
+  logger: Logger;
+  /** Host names the server answers to: a DNS-rebinding guard while it serves loopback only. */
+  allowedHosts: AllowedHosts;
+  /** The REST API under `/v1` (it checks Host and Origin itself). */
+  rest?: RestHandler;
+  /** The progress page at `/` and its `/assets/`. */
+  page?: PageHandler;
+  /** Prometheus text for `/metrics`. */
+  metrics?: () => Promise<{ contentType: string; body: string }>;
+}
+
+/**
+ * The gateway's HTTP surface: `/mcp` (both protocol eras), `/healthz` (the process is up) and
+ * `/readyz` (Redis and the store answer), the REST API (`/v1`) and the progress page (`/`). Socket.IO
+ * (`/socket.io`) attaches to the same server (see realtime/), and `/metrics` (Prometheus).
+ */
+export function createHttpServer(deps: HttpServerDeps): Server {
+  const server = createServer((req, res) => {
+    handle(req, res, deps).catch((error: unknown) => {
+      deps.logger.error({ err: error, url: req.url }, 'request failed');
+      if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+      else res.end();
+    });
+  });
+  // Progress streams can run for minutes; the default request timeout would cut them.
+  server.requestTimeout = 0;
+  server.keepAliveTimeout = 65_000;
+  return server;
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, deps: HttpServerDeps): Promise<void> {
+  const path = (req.url ?? '/').split('?', 1)[0];
+  if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
+  if (path === '/readyz') return readiness(res, deps.readiness);
+  if (path === '/metrics' && deps.metrics) {
+    const { contentType, body } = await deps.metrics();
+    res.writeHead(200, { 'content-type': contentType }).end(body);
+    return;
+  }
+  if (deps.rest && (path === '/v1' || path?.startsWith('/v1/'))) return deps.rest(req, res);
+  if (deps.page && path !== undefined && isPagePath(path)) return deps.page(req, res);
+  if (path !== '/mcp') return sendJson(res, 404, { error: `no route for ${path}` });
+
+  const host = (req.headers.host ?? '').replace(/:\d+$/, '');
+  if (deps.allowedHosts && !deps.allowedHosts.has(host)) {
+    return sendJson(res, 403, jsonRpcError(-32000, `host '${host}' is not allowed`));
+  }
+  let tenant: string;
+  try {
+    tenant = await deps.resolveTenant({ headers: req.headers, remoteAddress: req.socket.remoteAddress });
+  } catch (error) {
+    if (!(error instanceof UnauthorizedError)) throw error;
+    res.setHeader('www-authenticate', 'Bearer realm="hopper"');
+    return sendJson(res, 401, jsonRpcError(-32001, error.message));
+  }
+  // The SDK hands `req.auth` to the server factory: that is how each request's tools learn their tenant.
+  Object.assign(req, {
+    auth: { token: '', clientId: tenant, scopes: [], extra: { tenant } } satisfies AuthInfo,
+  });
+  if (req.method !== 'POST') return deps.mcp(req, res);
+
+  const raw = await readBody(req, limits.maxRequestBodyBytes);
+  if (raw === undefined) {
+    return sendJson(
+      res,
+      413,
+      jsonRpcError(-32600, `request body exceeds ${limits.maxRequestBodyBytes} bytes`),
+    );
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(raw.toString('utf8'));
+  } catch {
+    return sendJson(res, 400, jsonRpcError(-32700, 'Parse error: the request body is not valid JSON'));
+  }
+
+  const method = isObject(body) ? body.method : undefined;
+  if (method === 'notifications/cancelled' || method === 'initialize') {
+    const request = new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/mcp'}`, {
+      method: 'POST',
+      headers: headersOf(req),
+    });
+    if (await isLegacyRequest(request, body)) {
+      if (method === 'notifications/cancelled') return legacyCancel(req, res, body, deps, tenant);
+      const sessionId = deps.legacy.newSessionId();
+      return deps.mcp(req, withHeader(res, 'mcp-session-id', sessionId), body);
+    }
+  }
+  return deps.mcp(req, res, body);
+}
+
+async function legacyCancel(
+  req: IncomingMessage,
+  res: ServerResponse,
+  body: unknown,
+  deps: HttpServerDeps,
+  tenant: string,
+) {
+  const sessionId = req.headers['mcp-session-id'];
+  const params = isObject(body) && isObject(body.params) ? body.params : {};
+  const requestId = params.requestId;
+  if (typeof sessionId === 'string' && (typeof requestId === 'string' || typeof requestId === 'number')) {
+    await deps.legacy.cancel(sessionId, requestId, tenant);
+  }
+  res.writeHead(202).end();
+}
+
+async function readiness(res: ServerResponse, checks: ReadinessCheck[]): Promise<void> {
+  const results = await Promise.all(
+    checks.map(async ({ name, check }) => {
+      try {
+        await withTimeout(check(), 2_000);
+        return [name, 'ok'] as const;
+      } catch (error) {
+        return [name, error instanceof Error ? error.message : String(error)] as const;
+      }
+    }),
+  );
+  const ready = results.every(([, status]) => status === 'ok');
+  sendJson(res, ready ? 200 : 503, {
+    status: ready ? 'ready' : 'not ready',
+    checks: Object.fromEntries(results),
+  });
+}
+
+/** Reads the body up to `max` bytes; `undefined` when it is larger (the rest is not read). */
+async function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > max) return undefined;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const buffer = chunk as Buffer;
+    size += buffer.length;
+    if (size > max) return undefined;
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Wraps a response so the SDK's own `writeHead` also sends one extra header. */
+function withHeader(res: ServerResponse, name: string, value: string): ServerResponse {
+  const writeHead = res.writeHead.bind(res) as (
+    status: number,
+    headers?: Record<string, string>,
+  ) => ServerResponse;
+  return Object.assign(res, {
+    writeHead: (status: number, headers?: Record<string, string>) =>
+      writeHead(status, { ...headers, [name]: value }),
+  });
+}
+
+function headersOf(req: IncomingMessage): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (typeof value === 'string') headers.set(name, value);
+    else if (Array.isArray(value)) headers.set(name, value.join(', '));
+  }
+  return headers;
+}
+
+function jsonRpcError(code: number, message: string) {
+  return { jsonrpc: '2.0', id: null, error: { code, message } };
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

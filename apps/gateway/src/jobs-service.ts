@@ -1,0 +1,269 @@
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import {
+  HopperError,
+  ingestJobId,
+  isTerminal,
+  jobCatalog,
+  notFound,
+  randomJobId,
+  type IngestPayload,
+  type JobKind,
+  type JobView,
+  type Keys,
+  type ListJobsInput,
+  type ListJobsOutput,
+  type ProgressEvent,
+} from '@hopper/contracts';
+import {
+  deletePayload,
+  getPayload,
+  packTexts,
+  publishCancel,
+  putPayload,
+  unpackVectors,
+  type JobRecords,
+  type ProgressSubscriber,
+} from '@hopper/redis';
+import type { Store } from '@hopper/store';
+import { currentTraceCarrier, inSpan } from '@hopper/telemetry';
+import { trace, type Tracer } from '@opentelemetry/api';
+
+/** How long `cancel_job` waits for a running job to stop before answering with its current state. */
+const CANCEL_WAIT_MS = 10_000;
+/** Finished BullMQ jobs are kept this long: completed ingests so the same ingest stays one job. */
+const KEEP_FINISHED_SECONDS = 7 * 24 * 60 * 60;
+
+export type Queues = Record<JobKind, Queue>;
+
+export interface SubmittedJob {
+  jobId: string;
+  state: JobView['state'];
+  /** True when an identical job already existed and no new work was queued. */
+  deduplicated: boolean;
+}
+
+export interface WaitOptions {
+  signal?: AbortSignal;
+  timeoutMs: number;
+  onProgress?: (event: ProgressEvent) => void;
+}
+
+/**
+ * The gateway's side of jobs: enqueue from the catalog, read the records, wait with progress and
+ * cancel from any replica. Everything it knows is in Redis, so any gateway can serve any job.
+ */
+export class JobsService {
+  readonly #redis: Redis;
+  readonly #keys: Keys;
+  readonly #records: JobRecords;
+  readonly #queues: Queues;
+  readonly #progress: ProgressSubscriber;
+  readonly #store: Store;
+  readonly #tracer: Tracer;
+
+  constructor(deps: {
+    /** Spans for enqueueing; the API's no-op tracer when tracing is not set up. */
+    tracer?: Tracer;
+    redis: Redis;
+    keys: Keys;
+    records: JobRecords;
+    queues: Queues;
+    progress: ProgressSubscriber;
+    store: Store;
+  }) {
+    this.#redis = deps.redis;
+    this.#keys = deps.keys;
+    this.#records = deps.records;
+    this.#queues = deps.queues;
+    this.#progress = deps.progress;
+    this.#store = deps.store;
+    this.#tracer = deps.tracer ?? trace.getTracer('hopper-gateway');
+  }
+
+  /**
+   * Queues an ingest unless the same one (tenant, collection, document, content) is queued, running,
+   * or done and still the document's current version: then that job is returned.
+   */
+  async submitIngest(payload: IngestPayload, body: string | Buffer): Promise<SubmittedJob> {
+    const { tenant } = payload;
+    const jobId = ingestJobId(tenant, payload.collection, payload.documentId, payload.contentHash);
+    return this.#withEnqueueLock(tenant, jobId, async () => {
+      const existing = await this.#records.get(tenant, jobId);
+      if (existing && (existing.state === 'queued' || existing.state === 'active')) {
+        return { jobId, state: existing.state, deduplicated: true };
+      }
+      if (existing?.state === 'completed') {
+        const current = await this.#store.getDocument(tenant, payload.collection, payload.documentId);
+        if (current?.contentHash === payload.contentHash)
+          return { jobId, state: 'completed', deduplicated: true };
+      }
+      // New, or a re-run after failure, cancellation, deletion or a newer version: start afresh.
+      await putPayload(this.#redis, this.#keys.payload(tenant, jobId), body);
+      await this.#records.create(
+        tenant,
+        jobId,
+        { kind: 'ingest', documentId: payload.documentId, collection: payload.collection },
+        { reset: true },
+      );
+      await this.#redis.del(this.#keys.cancelFlag(tenant, jobId));
+      await this.#queues.ingest.remove(jobId);
+      await this.#enqueue('ingest', jobId, payload);
+      return { jobId, state: 'queued', deduplicated: false };
+    });
+  }
+
+  /** Queues a large embedding batch; the texts travel through a payload key. */
+  async submitEmbed(tenant: string, texts: readonly string[]): Promise<string> {
+    const jobId = randomJobId('emb');
+    await putPayload(this.#redis, this.#keys.payload(tenant, jobId), packTexts(texts));
+    await this.#records.create(tenant, jobId, { kind: 'embed' });
+    await this.#enqueue('embed', jobId, { tenant, count: texts.length });
+    return jobId;
+  }
+
+  /** Reads a finished embed job's vectors (and deletes them: they are handed out once). */
+  async takeEmbedOutput(tenant: string, jobId: string, count: number): Promise<number[][]> {
+    const key = this.#keys.embedOutput(tenant, jobId);
+    const bytes = await getPayload(this.#redis, key);
+    if (!bytes) throw new HopperError('internal', `the vectors of job '${jobId}' are no longer available`);
+    await deletePayload(this.#redis, key);
+    return unpackVectors(bytes, count);
+  }
+
+  async submitDelete(tenant: string, collection: string, documentId: string): Promise<string> {
+    const jobId = randomJobId('del');
+    await this.#records.create(tenant, jobId, { kind: 'delete', documentId, collection });
+    await this.#enqueue('delete', jobId, { tenant, collection, documentId });
+    return jobId;
+  }
+
+  async get(tenant: string, jobId: string): Promise<JobView> {
+    const view = await this.#records.get(tenant, jobId);
+    if (!view) throw notFound('job', jobId);
+    return view;
+  }
+
+  async list(tenant: string, input: ListJobsInput): Promise<ListJobsOutput> {
+    try {
+      return await this.#records.list(tenant, {
+        limit: input.limit,
+        ...(input.state ? { state: input.state } : {}),
+        ...(input.cursor ? { cursor: input.cursor } : {}),
+      });
+    } catch (error) {
+      if (error instanceof RangeError) throw new HopperError('invalid_argument', error.message);
+      throw error;
+    }
+  }
+
+  /**
+   * Cancels a job from any replica. A job still in the queue is removed and marked cancelled here;
+   * a running one is flagged and broadcast to the workers, and this call waits (bounded) until the
+   * worker holding it has stopped. A finished job is left as it is.
+   */
+  async cancel(tenant: string, jobId: string): Promise<JobView> {
+    const view = await this.get(tenant, jobId);
+    if (isTerminal(view.state)) return view;
+    // The flag first: a worker that picks the job up from now on sees it before doing any work.
+    await this.#redis.set(this.#keys.cancelFlag(tenant, jobId), '1', 'EX', 24 * 60 * 60);
+    const removed = await this.#removeIfWaiting(view.kind, jobId);
+    if (removed) {
+      await this.#records.apply(tenant, {
+        jobId,
+        state: 'cancelled',
+        progress: 0,
+        stage: 'cancelled',
+        message: 'cancelled before it started',
+        ts: Date.now(),
+      });
+      await this.#redis.del(this.#keys.payload(tenant, jobId), this.#keys.cancelFlag(tenant, jobId));
+    } else {
+      await publishCancel(this.#redis, this.#keys, { tenant, jobId });
+      await this.waitForJob(tenant, jobId, { timeoutMs: CANCEL_WAIT_MS });
+    }
+    return this.get(tenant, jobId);
+  }
+
+  /**
+   * Resolves with the job once it is finished, or with its current state when `timeoutMs` passes or
+   * `signal` fires. `onProgress` sees the current state first, then every event.
+   */
+  async waitForJob(tenant: string, jobId: string, options: WaitOptions): Promise<JobView> {
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    const stop = await this.#progress.watch(tenant, jobId, (event) => {
+      options.onProgress?.(event);
+      if (event.state !== 'progress' && isTerminal(event.state)) finish();
+    });
+    const timer = setTimeout(finish, options.timeoutMs);
+    const onAbort = () => finish();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      await finished;
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      await stop();
+    }
+    return this.get(tenant, jobId);
+  }
+
+  async #enqueue(kind: JobKind, jobId: string, data: object): Promise<void> {
+    const definition = jobCatalog[kind];
+    const attributes = {
+      'messaging.system': 'bullmq',
+      'messaging.operation.type': 'send',
+      'messaging.destination.name': definition.queue,
+      'hopper.job.id': jobId,
+    };
+    await inSpan(this.#tracer, `send ${definition.queue}`, attributes, async () => {
+      // The trace context travels in the job data, so the worker's spans join the caller's trace.
+      await this.#queues[kind].add(
+        kind,
+        { ...data, _trace: currentTraceCarrier() },
+        {
+          jobId,
+          attempts: definition.attempts,
+          backoff: definition.backoff,
+          removeOnComplete: { age: KEEP_FINISHED_SECONDS },
+          removeOnFail: { age: KEEP_FINISHED_SECONDS },
+        },
+      );
+    });
+  }
+
+  /** Removes a job that no worker holds yet; false when it is running (BullMQ refuses: locked). */
+  async #removeIfWaiting(kind: JobKind, jobId: string): Promise<boolean> {
+    const job = await this.#queues[kind].getJob(jobId);
+    if (!job) return false;
+    const state = await job.getState();
+    if (state === 'active') return false;
+    try {
+      await job.remove();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Serializes the decision "reuse or re-run" for one ingest job id across replicas. The lock is
+   * short and self-expiring, so a crashed gateway cannot wedge an id.
+   */
+  async #withEnqueueLock<T>(tenant: string, jobId: string, run: () => Promise<T>): Promise<T> {
+    const key = this.#keys.enqueueLock(tenant, jobId);
+    const token = `${process.pid}:${Math.random()}`;
+    const deadline = Date.now() + 5_000;
+    while ((await this.#redis.set(key, token, 'PX', 10_000, 'NX')) !== 'OK') {
+      if (Date.now() > deadline)
+        throw new HopperError('busy', 'the same ingest is being submitted elsewhere; retry');
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    try {
+      return await run();
+    } finally {
+      if ((await this.#redis.get(key)) === token) await this.#redis.del(key);
+    }
+  }
+}

@@ -1,0 +1,245 @@
+import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { Queue } from 'bullmq';
+import { createMcpHandler } from '@modelcontextprotocol/server';
+import { toNodeHandler } from '@modelcontextprotocol/node';
+import { createKeys, jobCatalog, jobKinds } from '@hopper/contracts';
+import { createEmbeddingProvider } from '@hopper/embeddings';
+import { Closer, rateLimited, runService, type Logger } from '@hopper/lifecycle';
+import {
+  CircuitBreaker,
+  Epochs,
+  HotQueries,
+  JobRecords,
+  ProgressSubscriber,
+  ResultCache,
+  closeRedis,
+  createRedis,
+  withEmbeddingCache,
+} from '@hopper/redis';
+import { openStore } from '@hopper/store';
+import { createMetrics, startTracing, timeRedisCommands, traced } from '@hopper/telemetry';
+import { loadConfig, type GatewayConfig } from './config.ts';
+import { createHttpServer } from './http-server.ts';
+import { JobsService, type Queues } from './jobs-service.ts';
+import { LegacySessions } from './mcp/legacy-sessions.ts';
+import { createServerFactory } from './mcp/server-factory.ts';
+import { withResultCache } from './cache/cached-tools.ts';
+import { CacheWarmer } from './cache/warmer.ts';
+import { createMetricsEndpoint } from './metrics-endpoint.ts';
+import { createToolHandlers } from './tools/index.ts';
+import { instrumentHandlers } from './tools/instrumented.ts';
+import { createPageHandler } from './page/page-handler.ts';
+import { attachRealtime } from './realtime/realtime-server.ts';
+import { createRestHandler } from './rest/rest-handler.ts';
+import { apiKeyTenantResolver, localTenantResolver } from './tenant-resolver.ts';
+
+const VERSION = '0.1.0';
+
+/** How long SIGTERM lets in-flight requests and progress streams finish before closing them. */
+const DRAIN_MS = 10_000;
+
+async function startGateway(config: GatewayConfig, logger: Logger): Promise<Closer> {
+  const closer = new Closer();
+  const tracing = startTracing({
+    serviceName: 'hopper-gateway',
+    serviceVersion: VERSION,
+    export: config.exportTraces,
+  });
+  closer.add('tracing', () => tracing.shutdown());
+  const { tracer } = tracing;
+  const metrics = createMetrics('gateway');
+  const keys = createKeys(config.redisPrefix);
+  const onError = (error: Error) => logger.warn({ err: error }, 'redis connection error; reconnecting');
+  const redis = createRedis(config.redisUrl, { name: 'gateway', role: 'command', onError });
+  closer.add('redis', () => closeRedis(redis));
+  const subscriber = createRedis(config.redisUrl, { name: 'gateway', role: 'subscriber', onError });
+  closer.add('redis subscriber', () => closeRedis(subscriber));
+  const bullConnection = createRedis(config.redisUrl, { name: 'gateway', role: 'bullmq', onError });
+  closer.add('bullmq connection', () => closeRedis(bullConnection));
+
+  // The gateway only reads the store; a zero consistency interval makes every read see the
+  // worker's latest commit (the worker is the writer side).
+  const store = traced(
+    await openStore({ uri: config.storeUri, readConsistencyIntervalSeconds: 0 }),
+    tracer,
+    'store',
+    ['search', 'getDocument', 'listDocuments'],
+  );
+  closer.add('store', () => store.close());
+  // The cache may live in its own Redis (it may evict; the queue's must not). Its epochs and their
+  // announcements live there too, so readers and writers always agree on them.
+  const cacheRedis = config.cache.redisUrl
+    ? createRedis(config.cache.redisUrl, { name: 'gateway-cache', role: 'command', onError })
+    : redis;
+  const cacheSubscriber = config.cache.redisUrl
+    ? createRedis(config.cache.redisUrl, { name: 'gateway-cache', role: 'subscriber', onError })
+    : subscriber;
+  if (cacheRedis !== redis) closer.add('cache redis', () => closeRedis(cacheRedis));
+  if (cacheSubscriber !== subscriber) closer.add('cache subscriber', () => closeRedis(cacheSubscriber));
+  const onCacheError = rateLimited(10_000, (error: Error, operation: string, suppressed: number) =>
+    logger.warn({ err: error, operation, suppressed }, 'cache call failed; answering without the cache'),
+  );
+  // One breaker for every user of the cache's Redis: an outage opens it for all of them at once.
+  const cacheBreaker = new CircuitBreaker();
+  const provider = createEmbeddingProvider(config.embeddings);
+  const embedder = withEmbeddingCache(traced(provider, tracer, 'embeddings', ['embed']), {
+    space: `${provider.model}@${config.embeddings.dimensions ?? 'native'}`,
+    breaker: cacheBreaker,
+    redis: cacheRedis,
+    keys,
+    ttlSeconds: config.cache.ttlSeconds.embeddings,
+    timeoutMs: config.cache.timeoutMs,
+    onError: onCacheError,
+  });
+  const cache = new ResultCache({
+    breaker: cacheBreaker,
+    redis: cacheRedis,
+    keys,
+    l1MaxBytes: config.cache.l1MaxBytes,
+    l1TtlMs: config.cache.l1TtlMs,
+    timeoutMs: config.cache.timeoutMs,
+    onError: onCacheError,
+  });
+  const epochs = new Epochs({
+    redis: cacheRedis,
+    keys,
+    timeoutMs: config.cache.timeoutMs,
+    breaker: cacheBreaker,
+  });
+  await epochs.listen(cacheSubscriber);
+  const hot = new HotQueries(cacheRedis, keys);
+  const records = new JobRecords(redis, keys);
+  const progress = new ProgressSubscriber(subscriber, records, keys, (event) =>
+    metrics.progressLag.observe(Math.max(0, Date.now() - event.ts) / 1000),
+  );
+  for (const client of new Set([redis, cacheRedis])) timeRedisCommands(client, metrics.redisCommandDuration);
+  closer.add('progress subscriber', () => progress.close());
+
+  const queues = Object.fromEntries(
+    jobKinds.map((kind) => {
+      const queue = new Queue(jobCatalog[kind].queue, {
+        connection: bullConnection,
+        prefix: keys.bullPrefix,
+      });
+      queue.on('error', (error) => logger.warn({ err: error, queue: queue.name }, 'queue connection error'));
+      return [kind, queue];
+    }),
+  ) as Queues;
+  closer.add('queues', () => Promise.all(Object.values(queues).map((queue) => queue.close())));
+
+  const draining = new AbortController();
+  const jobs = new JobsService({ redis, keys, records, queues, progress, store, tracer });
+  const cached = withResultCache(
+    createToolHandlers({
+      redis,
+      keys,
+      jobs,
+      store,
+      embedder,
+      logger,
+      shutdown: draining.signal,
+      ingestRoots: config.ingestRoots,
+    }),
+    {
+      cache,
+      epochs,
+      hot,
+      keys,
+      tracer,
+      ttlSeconds: config.cache.ttlSeconds,
+    },
+  );
+  // Timing is outermost, so a call's duration includes the cache.
+  const handlers = instrumentHandlers(cached, { metrics, logger, slowCallMs: config.slowCallMs });
+  const warmer = new CacheWarmer({
+    handlers,
+    epochs,
+    hot,
+    redis: cacheRedis,
+    keys,
+    logger,
+    top: config.cache.warmTop,
+  });
+  warmer.start();
+  closer.add('cache warmer', () => warmer.close());
+  const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  const mcp = createMcpHandler(
+    createServerFactory({ handlers, logger, tenant: config.tenant, version: pkg.version, tracer }),
+    {
+      legacy: 'stateless',
+      onerror: (error) => logger.debug({ err: error }, 'mcp request rejected'),
+    },
+  );
+  closer.add('mcp handler', () => mcp.close());
+
+  // One tenant resolution for MCP, REST and Socket.IO: by API key when keys are configured,
+  // otherwise the single local tenant, loopback callers only.
+  const resolveTenant =
+    config.apiKeys.length > 0 ? apiKeyTenantResolver(config.apiKeys) : localTenantResolver(config.tenant);
+  // With API keys, any Host is answered unless HOPPER_ALLOWED_HOSTS narrows it; without, loopback names only.
+  const allowedHosts =
+    config.apiKeys.length > 0 && !config.allowedHosts
+      ? undefined
+      : new Set(['localhost', '127.0.0.1', '[::1]', config.host, ...(config.allowedHosts ?? [])]);
+  const server = createHttpServer({
+    mcp: toNodeHandler(mcp),
+    legacy: new LegacySessions({ redis, keys, jobs, logger }),
+    readiness: [
+      { name: 'redis', check: async () => void (await redis.ping()) },
+      { name: 'store', check: () => store.ping() },
+    ],
+    resolveTenant,
+    logger,
+    allowedHosts,
+    metrics: createMetricsEndpoint({
+      metrics,
+      queues: Object.values(queues),
+      cacheStats: () => cache.stats(),
+      embeddingCacheStats: () => embedder.stats(),
+    }),
+    rest: createRestHandler({ handlers, resolveTenant, allowedHosts, logger, version: pkg.version }),
+    page: createPageHandler({ dir: fileURLToPath(new URL('../../web/dist/', import.meta.url)), logger }),
+  });
+  const realtime = attachRealtime(server, {
+    subscriber,
+    records,
+    progress,
+    keys,
+    cancel: (tenant, jobId) => jobs.cancel(tenant, jobId),
+    resolveTenant,
+    allowedHosts,
+    logger,
+  });
+  server.listen(config.port, config.host);
+  await once(server, 'listening');
+  closer.add('http server', async () => {
+    // Stop accepting; let running calls and progress streams finish within the drain budget. Calls
+    // still waiting then answer with their job handle, and connections close shortly after.
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const answer = setTimeout(() => draining.abort(), DRAIN_MS);
+    const cut = setTimeout(() => server.closeAllConnections(), DRAIN_MS + 2_000);
+    await closed;
+    clearTimeout(answer);
+    clearTimeout(cut);
+  });
+  // Registered after the HTTP server so it runs first: open sockets would hold the server's close.
+  closer.add('socket.io', () => realtime.close());
+
+  const { port } = server.address() as AddressInfo;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  if (config.apiKeys.length === 0) {
+    logger.warn(
+      'no API keys configured (HOPPER_API_KEYS): serving loopback callers only, as the single tenant "local"',
+    );
+  }
+  logger.info({ url: `http://${host}:${port}/mcp`, port, model: embedder.model }, 'gateway listening');
+  return closer;
+}
+
+await runService({ name: 'gateway', loadConfig: () => loadConfig(process.env), start: startGateway });

@@ -1,0 +1,183 @@
+import {
+  McpServer,
+  ResourceNotFoundError,
+  ResourceTemplate,
+  type McpRequestContext,
+  type McpServerFactory,
+  type ServerContext,
+} from '@modelcontextprotocol/server';
+import {
+  DEFAULT_COLLECTION,
+  isHopperError,
+  toolContracts,
+  toolNames,
+  type ProgressEvent,
+  type ToolName,
+} from '@hopper/contracts';
+import type { Logger } from '@hopper/lifecycle';
+import { inSpan } from '@hopper/telemetry';
+import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
+import type { CallContext, ToolHandlers } from '../tools/index.ts';
+import { toolFailure, toolSuccess } from './tool-result.ts';
+
+const INSTRUCTIONS =
+  'Hopper ingests documents (ingest_document) and searches them (search). Long work runs as jobs: ' +
+  'follow them with get_job or list_jobs, stop them with cancel_job.';
+
+export interface ServerFactoryOptions {
+  handlers: ToolHandlers;
+  logger: Logger;
+  /** The tenant when a request carries none (local mode has exactly one). */
+  tenant: string;
+  version: string;
+  tracer: Tracer;
+}
+
+/**
+ * The MCP SDK builds one server per request (stateless serving). Everything expensive is built
+ * once, outside: this factory only registers the prebuilt handlers from the contract table.
+ */
+export function createServerFactory(options: ServerFactoryOptions): McpServerFactory {
+  const { handlers, logger } = options;
+
+  return (request: McpRequestContext) => {
+    // The HTTP layer authenticated the request and put its tenant here (see http-server.ts).
+    const requestTenant = request.authInfo?.extra?.tenant;
+    const tenant = typeof requestTenant === 'string' ? requestTenant : options.tenant;
+    const server = new McpServer(
+      { name: 'hopper', version: options.version },
+      { capabilities: { tools: {}, resources: {} }, instructions: INSTRUCTIONS },
+    );
+    for (const name of toolNames) {
+      const contract = toolContracts[name];
+      server.registerTool(
+        name,
+        {
+          title: contract.title,
+          description: contract.description,
+          inputSchema: contract.input,
+          outputSchema: contract.output,
+          annotations: contract.annotations,
+        },
+        async (args: unknown, ctx: ServerContext) =>
+          // One span per MCP request, named and labelled after the OpenTelemetry MCP conventions.
+          inSpan(
+            options.tracer,
+            `tools/call ${name}`,
+            requestAttributes(name, request, ctx),
+            async (span) => {
+              const call = callContext(tenant, request, ctx);
+              try {
+                const handler = handlers[name] as (input: unknown, call: CallContext) => Promise<object>;
+                const output = await handler(args, call.context);
+                await call.flush();
+                return toolSuccess(output);
+              } catch (error) {
+                await call.flush();
+                span.setStatus({ code: SpanStatusCode.ERROR, message: 'tool error' });
+                span.setAttribute('error.type', 'tool_error');
+                return toolFailure(error, logger, name satisfies ToolName);
+              }
+            },
+          ),
+      );
+    }
+
+    server.registerResource(
+      'document',
+      new ResourceTemplate('hopper://documents/{documentId}', { list: undefined }),
+      {
+        title: 'Document',
+        description: 'A document in the default collection',
+        mimeType: 'application/json',
+      },
+      async (uri, variables) => {
+        const documentId = String(variables.documentId);
+        const view = await readOrNotFound(uri.href, () =>
+          handlers.get_document({ documentId, collection: DEFAULT_COLLECTION }, staticCall(tenant)),
+        );
+        return { contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(view) }] };
+      },
+    );
+    server.registerResource(
+      'job',
+      new ResourceTemplate('hopper://jobs/{jobId}', { list: undefined }),
+      { title: 'Job', description: 'State and progress of a job', mimeType: 'application/json' },
+      async (uri, variables) => {
+        const jobId = String(variables.jobId);
+        const view = await readOrNotFound(uri.href, () => handlers.get_job({ jobId }, staticCall(tenant)));
+        return { contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(view) }] };
+      },
+    );
+    return server;
+  };
+}
+
+function requestAttributes(tool: string, request: McpRequestContext, ctx: ServerContext) {
+  const sessionId = ctx.http?.req?.headers.get('mcp-session-id');
+  return {
+    'mcp.method.name': 'tools/call',
+    'gen_ai.tool.name': tool,
+    'gen_ai.operation.name': 'execute_tool',
+    'jsonrpc.request.id': String(ctx.mcpReq.id),
+    'hopper.mcp.era': request.era,
+    ...(sessionId ? { 'mcp.session.id': sessionId } : {}),
+  };
+}
+
+async function readOrNotFound<T>(uri: string, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if (isHopperError(error) && error.code === 'not_found') throw new ResourceNotFoundError(uri);
+    throw error;
+  }
+}
+
+function staticCall(tenant: string): CallContext {
+  return { tenant, signal: new AbortController().signal };
+}
+
+/**
+ * Builds the protocol-neutral call context from the SDK's request context: the abort signal (a
+ * modern client closing its stream), progress as MCP `notifications/progress` when the client sent a
+ * progress token, and the legacy request identity for routing `notifications/cancelled`.
+ */
+function callContext(
+  tenant: string,
+  request: McpRequestContext,
+  ctx: ServerContext,
+): { context: CallContext; flush: () => Promise<void> } {
+  const context: CallContext = { tenant, signal: ctx.mcpReq.signal, requestId: String(ctx.mcpReq.id) };
+  let sending: Promise<unknown> = Promise.resolve();
+
+  const progressToken = ctx.mcpReq._meta?.progressToken;
+  if (progressToken !== undefined) {
+    let last = -1;
+    context.progress = (event: ProgressEvent) => {
+      // MCP requires progress to increase with every notification; a retry's restart is not shown.
+      const value = event.state === 'completed' ? 1 : event.progress;
+      if (value <= last) return;
+      last = value;
+      const message = event.message
+        ? `${event.stage ?? event.state}: ${event.message}`
+        : (event.stage ?? event.state);
+      sending = sending
+        .then(() =>
+          ctx.mcpReq.notify({
+            method: 'notifications/progress',
+            params: { progressToken, progress: value, total: 1, message },
+          }),
+        )
+        .catch(() => undefined);
+    };
+  }
+
+  if (request.era === 'legacy') {
+    const sessionId =
+      ctx.http?.req?.headers.get('mcp-session-id') ?? request.requestInfo?.headers.get('mcp-session-id');
+    if (sessionId) context.legacyRequest = { sessionId, requestId: String(ctx.mcpReq.id) };
+  }
+  // Notifications go out before the result, in order.
+  return { context, flush: () => sending.then(() => undefined) };
+}

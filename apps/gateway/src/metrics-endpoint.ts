@@ -1,0 +1,75 @@
+import type { Queue } from 'bullmq';
+import type { CacheStats, EmbeddingCacheStats } from '@hopper/redis';
+import type { Metrics } from '@hopper/telemetry';
+
+export interface MetricsSources {
+  metrics: Metrics;
+  queues: Queue[];
+  cacheStats: () => CacheStats;
+  embeddingCacheStats: () => EmbeddingCacheStats;
+}
+
+/**
+ * What `/metrics` answers: the registry's text after bringing the gauges that are read rather than
+ * pushed up to date (queue depth and backlog age from Redis, cache counters from the caches' own
+ * tallies, as deltas since the previous scrape).
+ */
+export function createMetricsEndpoint(
+  sources: MetricsSources,
+): () => Promise<{ contentType: string; body: string }> {
+  const { metrics } = sources;
+  let lastCache: CacheStats | undefined;
+  let lastEmbedding: EmbeddingCacheStats | undefined;
+
+  const counted = (label: { cache: string; layer: string; result: string }, now: number, before = 0) => {
+    if (now > before) metrics.cacheRequests.inc(label, now - before);
+  };
+
+  async function syncQueues(): Promise<void> {
+    await Promise.all(
+      sources.queues.map(async (queue) => {
+        const counts = await queue.getJobCounts(
+          'waiting',
+          'prioritized',
+          'delayed',
+          'active',
+          'completed',
+          'failed',
+        );
+        for (const [state, count] of Object.entries(counts))
+          metrics.queueJobs.set({ queue: queue.name, state }, count);
+        const [oldest] = await queue.getJobs(['wait', 'prioritized'], 0, 0, true);
+        metrics.queueOldestWaitingAge.set(
+          { queue: queue.name },
+          oldest ? (Date.now() - oldest.timestamp) / 1000 : 0,
+        );
+      }),
+    );
+  }
+
+  function syncCaches(): void {
+    const cache = sources.cacheStats();
+    counted({ cache: 'result', layer: 'l1', result: 'hit' }, cache.l1.hits, lastCache?.l1.hits);
+    counted({ cache: 'result', layer: 'l1', result: 'miss' }, cache.l1.misses, lastCache?.l1.misses);
+    counted({ cache: 'result', layer: 'l2', result: 'hit' }, cache.l2.hits, lastCache?.l2.hits);
+    counted({ cache: 'result', layer: 'l2', result: 'miss' }, cache.l2.misses, lastCache?.l2.misses);
+    if (cache.l2.errors > (lastCache?.l2.errors ?? 0)) {
+      metrics.cacheErrors.inc({ cache: 'result' }, cache.l2.errors - (lastCache?.l2.errors ?? 0));
+    }
+    lastCache = cache;
+    const embedding = sources.embeddingCacheStats();
+    counted({ cache: 'embedding', layer: 'l2', result: 'hit' }, embedding.hits, lastEmbedding?.hits);
+    counted({ cache: 'embedding', layer: 'l2', result: 'miss' }, embedding.misses, lastEmbedding?.misses);
+    if (embedding.errors > (lastEmbedding?.errors ?? 0)) {
+      metrics.cacheErrors.inc({ cache: 'embedding' }, embedding.errors - (lastEmbedding?.errors ?? 0));
+    }
+    lastEmbedding = embedding;
+  }
+
+  return async () => {
+    syncCaches();
+    // A scrape during a Redis outage still answers, without fresh queue figures.
+    await syncQueues().catch(() => undefined);
+    return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
+  };
+}

@@ -1,0 +1,177 @@
+import { randomUUID } from 'node:crypto';
+import type { Server as HttpServer } from 'node:http';
+import type { Redis } from 'ioredis';
+import { Server } from 'socket.io';
+import * as z from 'zod';
+import {
+  cancelRequest,
+  isHopperError,
+  limits,
+  subscribeRequest,
+  unsubscribeRequest,
+  type CancelAck,
+  type JobView,
+  type Keys,
+  type SocketError,
+  type SubscribeAck,
+} from '@hopper/contracts';
+import type { Logger } from '@hopper/lifecycle';
+import type { JobRecords, ProgressSubscriber } from '@hopper/redis';
+import { browserGuard, type AllowedHosts } from '../browser-guard.ts';
+import { UnauthorizedError, type TenantResolver } from '../tenant-resolver.ts';
+import { JobSubscriptions, MAX_JOBS_PER_SOCKET } from './job-subscriptions.ts';
+import { JobsFeed } from './jobs-feed.ts';
+import type { RealtimeServer, RealtimeSocket } from './socket-types.ts';
+
+export interface RealtimeDeps {
+  /** The process's one Redis subscriber connection (shared with the ProgressSubscriber). */
+  subscriber: Redis;
+  records: JobRecords;
+  progress: ProgressSubscriber;
+  keys: Keys;
+  /** Cancels a job from any replica (JobsService.cancel). */
+  cancel: (tenant: string, jobId: string) => Promise<JobView>;
+  resolveTenant: TenantResolver;
+  allowedHosts: AllowedHosts;
+  logger: Logger;
+}
+
+export interface Realtime {
+  readonly io: RealtimeServer;
+  /** Jobs this process watches for its sockets (for tests of the reference counting and metrics). */
+  readonly watchedJobs: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Socket.IO on the gateway's HTTP server: path `/socket.io`, WebSocket transport only (one
+ * connection per client, so no sticky sessions are needed behind a load balancer). Each gateway
+ * process serves its own sockets from its own Redis subscription: an event published by any worker
+ * reaches every replica, so a client sees the same jobs whichever replica it is connected to.
+ */
+export function attachRealtime(server: HttpServer, deps: RealtimeDeps): Realtime {
+  const { logger } = deps;
+  const io: RealtimeServer = new Server(server, {
+    path: '/socket.io',
+    transports: ['websocket'],
+    serveClient: false,
+    // Client requests are a job id or two; a large frame is a broken or hostile client.
+    maxHttpBufferSize: 16 * 1024,
+    allowRequest: (req, callback) => {
+      const refusal = browserGuard(req.headers, deps.allowedHosts);
+      callback(refusal ?? null, refusal === undefined);
+    },
+  });
+  const subscriptions = new JobSubscriptions({ io, progress: deps.progress, records: deps.records, logger });
+  const feed = new JobsFeed({
+    io,
+    subscriber: deps.subscriber,
+    records: deps.records,
+    keys: deps.keys,
+    logger,
+  });
+
+  // Handshake auth: the same tenant resolution as HTTP. A browser passes its credential as
+  // `auth.token` (it cannot set headers on a WebSocket); other clients may use Authorization.
+  io.use((socket, next) => {
+    const auth = socket.handshake.auth as Record<string, unknown>;
+    deps
+      .resolveTenant({
+        headers: socket.request.headers,
+        remoteAddress: socket.request.socket.remoteAddress,
+        ...(typeof auth.token === 'string' ? { token: auth.token } : {}),
+      })
+      .then((tenant) => {
+        socket.data = { tenant, jobs: new Set(), feed: false };
+        next();
+      })
+      .catch((error: unknown) => {
+        if (!(error instanceof UnauthorizedError)) logger.error({ err: error }, 'tenant resolution failed');
+        next(new Error(error instanceof UnauthorizedError ? error.message : 'unauthorized'));
+      });
+  });
+
+  io.on('connection', (socket: RealtimeSocket) => {
+    logger.debug({ socket: socket.id, tenant: socket.data.tenant }, 'socket connected');
+
+    socket.on('subscribe', (request: unknown, ack: unknown) => {
+      answer(ack, async (): Promise<SubscribeAck> => {
+        const parsed = subscribeRequest.safeParse(request);
+        if (!parsed.success) return refused('invalid_argument', z.prettifyError(parsed.error));
+        if ('feed' in parsed.data) {
+          const jobs = await feed.join(socket, parsed.data.limit ?? limits.defaultPageSize);
+          return { ok: true, jobs };
+        }
+        const { jobId } = parsed.data;
+        if (socket.data.jobs.size >= MAX_JOBS_PER_SOCKET) {
+          return refused('busy', `a socket follows at most ${MAX_JOBS_PER_SOCKET} jobs; unsubscribe first`);
+        }
+        const found = await subscriptions.subscribe(socket, jobId);
+        return found ? { ok: true } : refused('not_found', `job '${jobId}' was not found`);
+      });
+    });
+
+    socket.on('unsubscribe', (request: unknown, ack: unknown) => {
+      answer(ack, (): Promise<SubscribeAck> => {
+        const parsed = unsubscribeRequest.safeParse(request);
+        if (!parsed.success)
+          return Promise.resolve(refused('invalid_argument', z.prettifyError(parsed.error)));
+        if ('feed' in parsed.data) feed.leave(socket);
+        else subscriptions.unsubscribe(socket, parsed.data.jobId);
+        return Promise.resolve({ ok: true });
+      });
+    });
+
+    socket.on('cancel', (request: unknown, ack: unknown) => {
+      answer(ack, async (): Promise<CancelAck> => {
+        const parsed = cancelRequest.safeParse(request);
+        if (!parsed.success) return refused('invalid_argument', z.prettifyError(parsed.error));
+        const view = await deps.cancel(socket.data.tenant, parsed.data.jobId);
+        logger.info({ jobId: view.jobId, state: view.state }, 'job cancel requested over socket');
+        return { ok: true, job: { jobId: view.jobId, state: view.state } };
+      });
+    });
+
+    socket.on('disconnect', () => {
+      subscriptions.dropSocket(socket);
+      feed.leave(socket);
+    });
+  });
+
+  /** Runs a request and acknowledges it; failures become `{ok: false, error}` with a safe message. */
+  function answer<T>(ack: unknown, run: () => Promise<T>): void {
+    run().then(
+      (result) => {
+        if (typeof ack === 'function') (ack as (answer: T) => void)(result);
+      },
+      (error: unknown) => {
+        if (typeof ack === 'function') (ack as (answer: unknown) => void)(failure(error));
+      },
+    );
+  }
+
+  function failure(error: unknown): { ok: false; error: SocketError } {
+    if (isHopperError(error)) return refused(error.code, error.message);
+    const ref = randomUUID().slice(0, 8);
+    logger.error({ err: error, ref }, 'socket request failed');
+    return refused('internal', `internal error (reference ${ref}); the gateway log has the details`);
+  }
+
+  return {
+    io,
+    get watchedJobs() {
+      return subscriptions.watched;
+    },
+    async close() {
+      // Not io.close(): that would close the HTTP server too, which the gateway drains itself.
+      io.local.disconnectSockets(true);
+      io.engine.close();
+      feed.close();
+      await subscriptions.close();
+    },
+  };
+}
+
+function refused(code: string, message: string): { ok: false; error: SocketError } {
+  return { ok: false, error: { code, message } };
+}

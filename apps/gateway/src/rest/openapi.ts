@@ -1,0 +1,134 @@
+import * as z from 'zod';
+import { toolContracts, type ToolName } from '@hopper/contracts';
+import type { RestRoute } from './routes.ts';
+
+type JsonSchema = Record<string, unknown> & {
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  type?: string | string[];
+};
+
+/** A tool's input (`io: 'input'`: defaults make fields optional) or output as JSON Schema 2020-12. */
+export function toolJsonSchema(tool: ToolName, side: 'input' | 'output'): JsonSchema {
+  const contract = toolContracts[tool];
+  const schema = z.toJSONSchema(side === 'input' ? contract.input : contract.output, {
+    io: side,
+    // Refinements (e.g. "exactly one of content or contentBase64") cannot be expressed; the server
+    // still checks them, and the descriptions say so.
+    unrepresentable: 'any',
+  }) as JsonSchema;
+  // OpenAPI 3.1 schema objects are JSON Schema 2020-12 already; the dialect is declared once.
+  delete schema.$schema;
+  return schema;
+}
+
+const errorSchema = {
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message'],
+      properties: {
+        code: {
+          type: 'string',
+          description:
+            'invalid_argument, not_found, conflict, cancelled, job_failed, busy, timeout, unavailable, unsupported, unauthorized, forbidden, method_not_allowed, internal',
+        },
+        message: { type: 'string', description: 'What went wrong, for a person' },
+        issues: {
+          type: 'array',
+          description: 'For invalid_argument: each problem and where it is',
+          items: { type: 'object' },
+        },
+      },
+    },
+  },
+} as const;
+
+const errorResponse = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+});
+
+/**
+ * The OpenAPI 3.1 document of the REST API, generated from the route table and the tools' zod
+ * schemas: the same schemas validate MCP calls and REST requests, so the three cannot drift.
+ */
+export function buildOpenApi(routes: readonly RestRoute[], version: string): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const route of routes) {
+    const contract = toolContracts[route.tool];
+    const input = toolJsonSchema(route.tool, 'input');
+    const pathNames = [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1] ?? '');
+    const properties = input.properties ?? {};
+    const required = new Set(input.required ?? []);
+
+    const parameters: Record<string, unknown>[] = pathNames.map((name) => ({
+      name,
+      in: 'path',
+      required: true,
+      schema: properties[name] ?? { type: 'string' },
+    }));
+    let requestBody: Record<string, unknown> | undefined;
+    if (route.input === 'query') {
+      for (const [name, schema] of Object.entries(properties)) {
+        if (pathNames.includes(name)) continue;
+        parameters.push({ name, in: 'query', required: required.has(name), schema });
+      }
+    } else {
+      const body: JsonSchema = { ...input, properties: { ...properties } };
+      for (const name of pathNames) delete body.properties?.[name];
+      body.required = (input.required ?? []).filter((name) => !pathNames.includes(name));
+      requestBody = { required: true, content: { 'application/json': { schema: body } } };
+    }
+
+    const success: Record<string, unknown> = {
+      '200': {
+        description: 'The tool output',
+        content: { 'application/json': { schema: toolJsonSchema(route.tool, 'output') } },
+      },
+    };
+    if (route.tool === 'ingest_document') {
+      success['202'] = {
+        description:
+          'Accepted: the job is queued or running; follow it at /v1/jobs/{jobId} or over Socket.IO',
+        headers: { Location: { schema: { type: 'string' }, description: 'The job resource' } },
+        content: { 'application/json': { schema: toolJsonSchema(route.tool, 'output') } },
+      };
+    }
+
+    paths[route.path] ??= {};
+    paths[route.path]![route.method.toLowerCase()] = {
+      operationId: route.tool,
+      summary: route.summary,
+      description: contract.description,
+      tags: [route.path.split('/')[2] ?? 'v1'],
+      ...(parameters.length > 0 ? { parameters } : {}),
+      ...(requestBody ? { requestBody } : {}),
+      responses: {
+        ...success,
+        '400': errorResponse('Invalid arguments (refused before any work)'),
+        '404': errorResponse('Unknown job or document'),
+        '413': errorResponse('Request body too large'),
+        '415': errorResponse('The body is not JSON'),
+        '422': errorResponse('The job failed, or the document could not be processed'),
+        '503': errorResponse('A dependency (Redis, store, embeddings) is unavailable; retry'),
+        default: errorResponse('Other errors'),
+      },
+    };
+  }
+
+  return {
+    openapi: '3.1.0',
+    jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
+    info: {
+      title: 'Hopper REST API',
+      version,
+      description:
+        'The MCP tools of Hopper as REST operations, validated by the same schemas. Job progress streams over Socket.IO at /socket.io (see the README).',
+    },
+    paths,
+    components: { schemas: { Error: errorSchema } },
+  };
+}

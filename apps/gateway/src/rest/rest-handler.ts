@@ -1,0 +1,176 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { limits, toolContracts, type ToolName } from '@hopper/contracts';
+import type { Logger } from '@hopper/lifecycle';
+import { browserGuard, type AllowedHosts } from '../browser-guard.ts';
+import { UnauthorizedError, bearerToken, type TenantResolver } from '../tenant-resolver.ts';
+import type { CallContext, ToolHandlers } from '../tools/index.ts';
+import { httpFailure, toHttpFailure, type HttpFailure } from './http-errors.ts';
+import { buildOpenApi, toolJsonSchema } from './openapi.ts';
+import { matchRoute, restRoutes, type RestRoute } from './routes.ts';
+
+export interface RestDeps {
+  handlers: ToolHandlers;
+  resolveTenant: TenantResolver;
+  allowedHosts: AllowedHosts;
+  logger: Logger;
+  version: string;
+}
+
+export type RestHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+/**
+ * The REST mirror of the tools under `/v1`. Each request is turned into the tool's input (path
+ * parameters plus the JSON body or the query string), validated by the tool's zod schema, and run
+ * by the same protocol-neutral handler MCP calls use. `GET /v1/openapi.json` describes it all.
+ */
+export function createRestHandler(deps: RestDeps): RestHandler {
+  const openApi = JSON.stringify(buildOpenApi(restRoutes, deps.version));
+  const numericFields = new Map<ToolName, Set<string>>(
+    restRoutes.map((route) => [route.tool, numericProperties(route.tool)]),
+  );
+
+  return async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const refusal = browserGuard(req.headers, deps.allowedHosts);
+    if (refusal) return send(res, httpFailure(403, 'forbidden', refusal));
+    if (url.pathname === '/v1/openapi.json' && req.method === 'GET') {
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache' });
+      res.end(openApi);
+      return;
+    }
+
+    let found;
+    try {
+      found = matchRoute(req.method ?? 'GET', url.pathname);
+    } catch {
+      return send(res, httpFailure(400, 'invalid_argument', 'the path is not valid percent-encoding'));
+    }
+    if (!found) return send(res, httpFailure(404, 'not_found', `no route for ${url.pathname}`));
+    if ('methods' in found) {
+      res.setHeader('allow', found.methods.join(', '));
+      return send(res, httpFailure(405, 'method_not_allowed', `use ${found.methods.join(' or ')}`));
+    }
+    const { route, params } = found.match;
+
+    let tenant: string;
+    try {
+      const token = bearerToken(req.headers);
+      tenant = await deps.resolveTenant({
+        headers: req.headers,
+        remoteAddress: req.socket.remoteAddress,
+        ...(token ? { token } : {}),
+      });
+    } catch (error) {
+      if (!(error instanceof UnauthorizedError)) throw error;
+      return send(res, httpFailure(401, 'unauthorized', error.message));
+    }
+
+    const raw =
+      route.input === 'body' ? await readJsonBody(req) : queryInput(url, numericFields.get(route.tool));
+    if ('status' in raw) return send(res, raw);
+    const parsed = toolContracts[route.tool].input.safeParse({ ...raw.value, ...params });
+    if (!parsed.success) return send(res, toHttpFailure(parsed.error, deps.logger, route.tool));
+
+    // A caller that hangs up is gone like an MCP client closing its stream: the handler sees the abort.
+    const abort = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
+    const call: CallContext = { tenant, signal: abort.signal };
+    try {
+      const handler = deps.handlers[route.tool] as (input: unknown, call: CallContext) => Promise<object>;
+      const output = await handler(parsed.data, call);
+      sendOutput(res, route, output);
+    } catch (error) {
+      send(res, toHttpFailure(error, deps.logger, route.tool));
+    }
+  };
+}
+
+function sendOutput(res: ServerResponse, route: RestRoute, output: object): void {
+  const headers: Record<string, string> = {};
+  let status = 200;
+  if (route.tool === 'ingest_document') {
+    const job = output as { jobId: string; state: string };
+    if (job.state === 'queued' || job.state === 'active') {
+      status = 202;
+      headers.location = `/v1/jobs/${encodeURIComponent(job.jobId)}`;
+    }
+  }
+  sendJson(res, status, output, headers);
+}
+
+function send(res: ServerResponse, failure: HttpFailure): void {
+  sendJson(res, failure.status, failure.body);
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+  if (res.headersSent || res.destroyed) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    ...headers,
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  });
+  res.end(text);
+}
+
+/** The query string as tool input; integer fields (limit, topK) are converted from text. */
+function queryInput(
+  url: URL,
+  numeric: ReadonlySet<string> | undefined,
+): { value: Record<string, unknown> } | HttpFailure {
+  const value: Record<string, unknown> = {};
+  for (const name of new Set(url.searchParams.keys())) {
+    const all = url.searchParams.getAll(name);
+    if (all.length > 1)
+      return httpFailure(400, 'invalid_argument', `query parameter '${name}' is given more than once`);
+    const text = all[0] ?? '';
+    value[name] = numeric?.has(name) && /^-?\d+(\.\d+)?$/.test(text) ? Number(text) : text;
+  }
+  return { value };
+}
+
+/** Reads a JSON object body within the request size limit. */
+async function readJsonBody(req: IncomingMessage): Promise<{ value: Record<string, unknown> } | HttpFailure> {
+  const type = (req.headers['content-type'] ?? '').split(';', 1)[0]?.trim().toLowerCase();
+  // Only JSON: a cross-site form or text/plain post (sent by browsers without a preflight) is refused.
+  if (type !== 'application/json') {
+    req.resume();
+    return httpFailure(415, 'unsupported', 'send the body as JSON with content-type: application/json');
+  }
+  const max = limits.maxRequestBodyBytes;
+  const tooLarge = () => httpFailure(413, 'invalid_argument', `request body exceeds ${max} bytes`);
+  if (Number(req.headers['content-length'] ?? 0) > max) {
+    req.resume();
+    return tooLarge();
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const buffer = chunk as Buffer;
+    size += buffer.length;
+    if (size > max) return tooLarge();
+    chunks.push(buffer);
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    return httpFailure(400, 'invalid_argument', 'the request body is not valid JSON');
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    return httpFailure(400, 'invalid_argument', 'the request body must be a JSON object');
+  }
+  return { value: body as Record<string, unknown> };
+}
+
+function numericProperties(tool: ToolName): Set<string> {
+  const schema = toolJsonSchema(tool, 'input');
+  return new Set(
+    Object.entries(schema.properties ?? {})
+      .filter(([, property]) => property.type === 'integer' || property.type === 'number')
+      .map(([name]) => name),
+  );
+}

@@ -1,0 +1,96 @@
+import { DEFAULT_COLLECTION, HopperError, notFound, type DocumentView } from '@hopper/contracts';
+import type { DocumentRecord } from '@hopper/store';
+import type { ToolDeps, ToolHandler } from './tool-context.ts';
+
+/** Deletes wait this long for the worker before answering with an error the caller can retry. */
+const DELETE_WAIT_MS = 30_000;
+
+export function documentTools(deps: ToolDeps): {
+  search: ToolHandler<'search'>;
+  get_document: ToolHandler<'get_document'>;
+  list_documents: ToolHandler<'list_documents'>;
+  delete_document: ToolHandler<'delete_document'>;
+} {
+  const { store, embedder, jobs } = deps;
+  return {
+    async search(input, call) {
+      const mode = input.mode;
+      // A text-only search needs no embedding: it skips the provider call altogether.
+      let vector: Float32Array | undefined;
+      if (mode !== 'text') {
+        [vector] = await embedder.embed([input.query], { signal: call.signal });
+        if (!vector) throw new Error('embedding provider returned no vector for the query');
+      }
+      const hits = await store.search(call.tenant, {
+        mode,
+        text: input.query,
+        ...(vector ? { vector, model: embedder.model } : {}),
+        topK: input.topK,
+        collection: input.collection ?? DEFAULT_COLLECTION,
+        ...(input.filter ? { filter: input.filter } : {}),
+      });
+      return {
+        results: hits.map((hit) => ({
+          documentId: hit.documentId,
+          chunkId: hit.chunkId,
+          score: hit.score,
+          text: hit.text,
+          metadata: hit.metadata,
+          headingPath: hit.headingPath,
+          ...(hit.page === undefined ? {} : { page: hit.page }),
+          start: hit.start,
+          end: hit.end,
+          matched: hit.matched,
+          scores: hit.scores,
+        })),
+        cached: false,
+      };
+    },
+
+    async get_document(input, call) {
+      const collection = input.collection ?? DEFAULT_COLLECTION;
+      const record = await store.getDocument(call.tenant, collection, input.documentId);
+      if (!record) throw notFound('document', input.documentId);
+      return toDocumentView(record);
+    },
+
+    async list_documents(input, call) {
+      const page = await store.listDocuments(call.tenant, {
+        limit: input.limit,
+        ...(input.collection ? { collection: input.collection } : {}),
+        ...(input.cursor ? { cursor: input.cursor } : {}),
+      });
+      return {
+        documents: page.documents.map(toDocumentView),
+        ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
+      };
+    },
+
+    async delete_document(input, call) {
+      const collection = input.collection ?? DEFAULT_COLLECTION;
+      const jobId = await jobs.submitDelete(call.tenant, collection, input.documentId);
+      const job = await jobs.waitForJob(call.tenant, jobId, { timeoutMs: DELETE_WAIT_MS });
+      if (job.state !== 'completed') {
+        throw new HopperError(
+          job.state === 'failed' ? 'internal' : 'timeout',
+          `delete of '${input.documentId}' did not finish (${job.state}${job.error ? `: ${job.error}` : ''})`,
+        );
+      }
+      return { documentId: input.documentId, deleted: job.result?.deleted === true };
+    },
+  };
+}
+
+function toDocumentView(record: DocumentRecord): DocumentView {
+  return {
+    documentId: record.documentId,
+    collection: record.collection,
+    title: record.title,
+    mediaType: record.mediaType,
+    chunks: record.chunks,
+    version: record.version,
+    metadata: record.metadata,
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+  };
+}

@@ -1,0 +1,87 @@
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HopperError } from '@hopper/contracts';
+import { documentIdForPath, readFileUnderRoots } from './ingest-path.ts';
+
+let base: string;
+let root: string;
+let other: string;
+
+beforeAll(async () => {
+  base = await mkdtemp(join(tmpdir(), 'hopper-ingest-path-'));
+  root = join(base, 'root');
+  other = join(base, 'other');
+  await mkdir(join(root, 'docs'), { recursive: true });
+  await mkdir(other);
+  await writeFile(join(root, 'docs', 'a b.md'), '# A\ntext');
+  await writeFile(join(other, 'secret.txt'), 'secret');
+  await symlink(join(other, 'secret.txt'), join(root, 'link-out.txt'));
+  await symlink(join(root, 'docs', 'a b.md'), join(root, 'link-in.md'));
+  await symlink(other, join(root, 'dir-out'));
+});
+
+afterAll(async () => {
+  await rm(base, { recursive: true, force: true });
+});
+
+async function refusal(run: Promise<unknown>): Promise<HopperError> {
+  const error: unknown = await run.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(error instanceof HopperError)) throw new Error(`expected a HopperError, got ${String(error)}`);
+  return error;
+}
+
+describe('readFileUnderRoots', () => {
+  it('reads a file under a root, naming it relative to the root', async () => {
+    const file = await readFileUnderRoots(join(root, 'docs', 'a b.md'), [root], 1024);
+    expect(file).toMatchObject({ filename: 'a b.md', relativePath: 'docs/a b.md' });
+    expect(file.bytes.toString()).toBe('# A\ntext');
+  });
+
+  it('follows a link that stays inside the roots', async () => {
+    expect((await readFileUnderRoots(join(root, 'link-in.md'), [root], 1024)).filename).toBe('a b.md');
+  });
+
+  it('refuses everything outside the roots, before touching files there', async () => {
+    const outside = await refusal(readFileUnderRoots(join(other, 'missing.txt'), [root], 1024));
+    // A missing file outside the roots gets the same answer as an existing one: no probing.
+    expect(outside.message).toMatch(/outside the ingest roots/);
+    expect((await refusal(readFileUnderRoots(`${root}/../other/secret.txt`, [root], 1024))).message).toMatch(
+      /outside the ingest roots/,
+    );
+    // A sibling directory whose name starts like the root is not under it.
+    expect((await refusal(readFileUnderRoots(`${root}-x/file`, [root], 1024))).message).toMatch(/outside/);
+  });
+
+  it('refuses links that lead out of the roots, to files and through directories', async () => {
+    for (const path of [join(root, 'link-out.txt'), join(root, 'dir-out', 'secret.txt')]) {
+      expect((await refusal(readFileUnderRoots(path, [root], 1024))).message).toMatch(/symbolic link/);
+    }
+  });
+
+  it('refuses when no roots are configured, relative paths, directories, big and missing files', async () => {
+    expect((await refusal(readFileUnderRoots(join(root, 'docs', 'a b.md'), [], 1024))).code).toBe(
+      'unsupported',
+    );
+    expect((await refusal(readFileUnderRoots('docs/a b.md', [root], 1024))).message).toMatch(/absolute/);
+    expect((await refusal(readFileUnderRoots(join(root, 'docs'), [root], 1024))).message).toMatch(
+      /not a regular file/,
+    );
+    expect((await refusal(readFileUnderRoots(join(root, 'docs', 'a b.md'), [root], 4))).message).toMatch(
+      /over the/,
+    );
+    expect((await refusal(readFileUnderRoots(join(root, 'nope.md'), [root], 1024))).code).toBe('not_found');
+  });
+});
+
+describe('documentIdForPath', () => {
+  it('keeps the relative path, replacing characters an id cannot hold', () => {
+    expect(documentIdForPath('docs/a b.md')).toBe('docs/a-b.md');
+    expect(documentIdForPath('_private/ünï.txt')).toBe('private/-n-.txt');
+    expect(documentIdForPath('###')).toBeUndefined();
+  });
+});

@@ -1,0 +1,153 @@
+import { constants } from 'node:fs';
+import { open, readlink, realpath } from 'node:fs/promises';
+import { basename, isAbsolute, relative, resolve, sep } from 'node:path';
+import { HopperError, documentId } from '@hopper/contracts';
+
+/** A file read for `ingest_document {path}`. */
+export interface IngestFile {
+  bytes: Buffer;
+  /** The file's name, for format detection by extension. */
+  filename: string;
+  /** The path as given, relative to the root it lies under: the default document id. */
+  relativePath: string;
+}
+
+/**
+ * Reads a file for ingestion, only from under one of `roots` (absolute directories):
+ *
+ * - no roots configured: refused, path ingestion is off;
+ * - a path outside every root, compared before the file system is touched (so the answer says
+ *   nothing about files outside the roots): refused;
+ * - a path whose real location (symbolic links resolved) leaves the roots: refused;
+ * - anything but a regular file (a directory, a device, a FIFO): refused;
+ * - over `maxBytes`: refused from its size, before reading.
+ *
+ * The file is opened without following a final symbolic link, and (on Linux) the opened file's
+ * path is checked again, so swapping a path component for a link between the checks and the
+ * read does not escape the roots either.
+ */
+export async function readFileUnderRoots(
+  requested: string,
+  roots: readonly string[],
+  maxBytes: number,
+): Promise<IngestFile> {
+  if (roots.length === 0) {
+    throw new HopperError(
+      'unsupported',
+      'Ingesting by path is turned off on this server: it reads files only under the directories ' +
+        'listed in HOPPER_INGEST_ROOTS, and none are set. Send the document as content or contentBase64 instead.',
+    );
+  }
+  if (!isAbsolute(requested) || requested.includes('\0')) {
+    throw new HopperError('invalid_argument', `path must be an absolute file path, got '${requested}'`);
+  }
+  const lexical = resolve(requested);
+  const root = roots.find((candidate) => within(candidate, lexical));
+  if (root === undefined) {
+    throw new HopperError(
+      'invalid_argument',
+      `path '${requested}' is outside the ingest roots (${roots.join(', ')}); only files under them can be ingested`,
+    );
+  }
+
+  let real: string;
+  try {
+    real = await realpath(lexical);
+  } catch (cause) {
+    throw fileError(cause, requested);
+  }
+  const realRoots = await Promise.all(roots.map((candidate) => realpath(candidate).catch(() => undefined)));
+  const inside = (path: string): boolean =>
+    realRoots.some((candidate) => candidate !== undefined && within(candidate, path));
+  if (!inside(real)) {
+    throw new HopperError(
+      'invalid_argument',
+      `path '${requested}' leads (through a symbolic link) outside the ingest roots; only files under them can be ingested`,
+    );
+  }
+
+  let handle;
+  try {
+    // O_NONBLOCK: opening a FIFO must not hang the gateway; it is refused below as no regular file.
+    handle = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (cause) {
+    throw fileError(cause, requested);
+  }
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile()) {
+      throw new HopperError('invalid_argument', `path '${requested}' is not a regular file`);
+    }
+    if (stat.size > maxBytes) {
+      throw new HopperError(
+        'invalid_argument',
+        `file '${requested}' is ${formatMiB(stat.size)}, over the ${formatMiB(maxBytes)} limit for files ingested by path; split it into smaller documents`,
+      );
+    }
+    if (stat.size === 0) throw new HopperError('invalid_argument', `file '${requested}' is empty`);
+    const opened = await readlink(`/proc/self/fd/${handle.fd}`).catch(() => undefined);
+    if (opened !== undefined && !inside(opened)) {
+      throw new HopperError(
+        'invalid_argument',
+        `path '${requested}' changed to lead outside the ingest roots while it was opened`,
+      );
+    }
+    const bytes = await handle.readFile();
+    // The file may have grown since it was measured.
+    if (bytes.length > maxBytes) {
+      throw new HopperError(
+        'invalid_argument',
+        `file '${requested}' is over the ${formatMiB(maxBytes)} limit for files ingested by path`,
+      );
+    }
+    return { bytes, filename: basename(real), relativePath: relative(root, lexical).split(sep).join('/') };
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * The default document id of a file ingested by path: its path under the root (`guides/setup.md`),
+ * so ingesting the file again after an edit replaces its previous version. Characters a document
+ * id cannot hold become `-`; `undefined` when nothing usable is left.
+ */
+export function documentIdForPath(relativePath: string): string | undefined {
+  const candidate = relativePath
+    .replace(/[^A-Za-z0-9._:@/-]+/g, '-')
+    .replace(/^[^A-Za-z0-9]+/, '')
+    .slice(0, 256);
+  return documentId.safeParse(candidate).success ? candidate : undefined;
+}
+
+function within(root: string, path: string): boolean {
+  const base = root.endsWith(sep) ? root : root + sep;
+  return path === root || path.startsWith(base);
+}
+
+function fileError(cause: unknown, requested: string): HopperError {
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') {
+    return new HopperError('not_found', `no file at '${requested}'`, { cause });
+  }
+  if (code === 'EACCES' || code === 'EPERM') {
+    return new HopperError('invalid_argument', `file '${requested}' is not readable by the server`, {
+      cause,
+    });
+  }
+  if (code === 'ELOOP') {
+    return new HopperError(
+      'invalid_argument',
+      `path '${requested}' is a symbolic link loop or changed while it was opened`,
+      { cause },
+    );
+  }
+  return new HopperError(
+    'invalid_argument',
+    `file '${requested}' cannot be read (${code ?? 'unknown error'})`,
+    { cause },
+  );
+}
+
+function formatMiB(bytes: number): string {
+  return `${(bytes / (1024 * 1024)).toFixed(1).replace(/\.0$/, '')} MiB`;
+}

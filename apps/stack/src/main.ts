@@ -1,0 +1,150 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { ConfigError } from '@hopper/contracts';
+import { loadConfig } from './config.ts';
+import { RedisServerMissingError, startRedisServer, type RedisServer } from '@hopper/redis';
+
+/** How long Ctrl-C waits for the gateway and worker to drain before killing them. */
+const STOP_TIMEOUT_MS = 30_000;
+
+const appEntry = (app: string) => fileURLToPath(new URL(`../../${app}/src/main.ts`, import.meta.url));
+
+interface Child {
+  name: string;
+  process: ChildProcess;
+}
+
+/**
+ * `npm start`: the whole stack on one machine. A private redis-server when REDIS_URL is unset, then
+ * the gateway and one worker as separate processes, exactly as they run in production.
+ */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) fail(error.message);
+    throw error;
+  }
+
+  let redis: RedisServer | undefined;
+  let redisUrl = config.redisUrl;
+  if (!redisUrl) {
+    try {
+      // Its append-only file keeps queued jobs across restarts of the stack.
+      redis = await startRedisServer({ dir: join(config.dataDir, 'redis'), appendOnly: true });
+    } catch (error) {
+      if (error instanceof RedisServerMissingError) fail(error.message);
+      throw error;
+    }
+    redisUrl = redis.url;
+  }
+
+  const env = { ...process.env, REDIS_URL: redisUrl, HOPPER_DATA_DIR: config.dataDir };
+  const children: Child[] = [];
+  let stopping = false;
+
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    await Promise.all(children.map((child) => terminate(child.process)));
+    await redis?.stop();
+    process.exit(code);
+  };
+
+  const start = (name: string, onLine?: (line: string) => void): Child => {
+    // Own process group: a terminal's Ctrl-C reaches only the launcher, which then stops the
+    // children in order (gateway and worker drain first, Redis last) instead of all at once.
+    const child = spawn(process.execPath, [appEntry(name)], {
+      env,
+      stdio: ['ignore', 'pipe', 'inherit'],
+      detached: true,
+    });
+    // Logs pass through unchanged (JSON lines, one per event); the launcher only watches for readiness.
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      process.stdout.write(`${line}\n`);
+      onLine?.(line);
+    });
+    child.once('exit', (code, signal) => {
+      if (stopping) return;
+      process.stderr.write(
+        `hopper: the ${name} stopped unexpectedly (${signal ?? `exit code ${code}`}); stopping the stack\n`,
+      );
+      void stop(1);
+    });
+    const entry = { name, process: child };
+    children.push(entry);
+    return entry;
+  };
+
+  const gatewayUrl = new Promise<string>((resolve) => {
+    start('gateway', (line) => {
+      const url = listeningUrl(line);
+      if (url) resolve(url);
+    });
+  });
+  const workerMetrics = new Promise<string>((resolve) => {
+    start('worker', (line) => {
+      if (!line.includes('worker metrics at /metrics')) return;
+      const { port } = JSON.parse(line) as { port?: number };
+      resolve(`http://127.0.0.1:${port}/metrics`);
+    });
+    // A worker whose metrics port is taken still works; it just says so in its log.
+    setTimeout(() => resolve('not served (see the worker log)'), 5_000).unref();
+  });
+
+  process.on('SIGINT', () => void stop(0));
+  process.on('SIGTERM', () => void stop(0));
+  // Should the launcher die some other way, take the stack with it rather than leave orphans.
+  process.on('exit', () => {
+    for (const child of children) if (child.process.exitCode === null) child.process.kill('SIGKILL');
+    redis?.process.kill('SIGKILL');
+  });
+
+  const mcpUrl = await gatewayUrl;
+  const workerMetricsUrl = await workerMetrics;
+  const base = mcpUrl.replace(/\/mcp$/, '');
+  process.stdout.write(
+    [
+      '',
+      'Hopper is running:',
+      `  MCP endpoint   ${mcpUrl}`,
+      `  progress page  ${base}/`,
+      `  REST API       ${base}/v1   (OpenAPI: ${base}/v1/openapi.json; Socket.IO: ${base}/socket.io)`,
+      `  health         ${base}/healthz   readiness ${base}/readyz`,
+      `  metrics        ${base}/metrics   (worker: ${workerMetricsUrl})`,
+      `  Redis          ${redisUrl}${redis ? ` (private, data in ${join(config.dataDir, 'redis')})` : ''}`,
+      `  store          ${config.storeUri}`,
+      'Press Ctrl-C to stop.',
+      '',
+    ].join('\n') + '\n',
+  );
+}
+
+function listeningUrl(line: string): string | undefined {
+  if (!line.includes('gateway listening')) return undefined;
+  try {
+    const entry = JSON.parse(line) as { url?: unknown };
+    return typeof entry.url === 'string' ? entry.url : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function terminate(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+  await exited;
+  clearTimeout(timer);
+}
+
+function fail(message: string): never {
+  process.stderr.write(`hopper: ${message}\n`);
+  process.exit(1);
+}
+
+await main();

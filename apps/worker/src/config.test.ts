@@ -1,0 +1,22 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '@hopper/contracts';
+import { loadConfig } from './config.ts';
+
+describe('worker loadConfig', () => {
+  it('defaults concurrency and drain budget', () => {
+    expect(loadConfig({ REDIS_URL: 'redis://localhost:6379' }, '/w')).toMatchObject({
+      concurrency: 2,
+      drainMs: 25_000,
+      storeUri: '/w/.hopper/store',
+    });
+  });
+
+  it('rejects a concurrency that is not a positive integer', () => {
+    expect(() => loadConfig({ REDIS_URL: 'redis://localhost:6379', HOPPER_WORKER_CONCURRENCY: '0' })).toThrow(
+      ConfigError,
+    );
+    expect(() =>
+      loadConfig({ REDIS_URL: 'redis://localhost:6379', HOPPER_WORKER_CONCURRENCY: 'many' }),
+    ).toThrow(/HOPPER_WORKER_CONCURRENCY/);
+  });
+});

@@ -1,0 +1,53 @@
+import * as z from 'zod';
+import {
+  commonConfig,
+  commonEnvRules,
+  commonEnvSchema,
+  envPositiveInt,
+  parseEnv,
+  requireEnv,
+  type CommonConfig,
+  type Env,
+} from '@hopper/contracts';
+
+const workerEnvSchema = commonEnvSchema.extend({
+  HOPPER_WORKER_CONCURRENCY: envPositiveInt(2),
+  /** How long SIGTERM waits for running jobs before handing them back to the queue. */
+  HOPPER_WORKER_DRAIN_MS: envPositiveInt(25_000),
+  /** Prometheus `/metrics` and `/healthz` of the worker; 0 picks a free port. */
+  HOPPER_WORKER_METRICS_PORT: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.coerce.number().int().min(0).max(65_535).default(9464),
+  ),
+  /** Where the metrics server listens; `0.0.0.0` in a container so Prometheus can scrape it. */
+  HOPPER_WORKER_METRICS_HOST: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.string().default('127.0.0.1'),
+  ),
+});
+
+export interface WorkerConfig extends CommonConfig {
+  redisUrl: string;
+  concurrency: number;
+  drainMs: number;
+  metricsPort: number;
+  metricsHost: string;
+}
+
+/** Reads and validates the worker's environment; throws ConfigError listing every problem. */
+export function loadConfig(env: Env, cwd = process.cwd()): WorkerConfig {
+  const parsed = parseEnv(
+    workerEnvSchema,
+    env,
+    commonEnvRules,
+    requireEnv('REDIS_URL', 'for a worker (npm start sets it for the local stack)'),
+  );
+  return {
+    ...commonConfig(parsed, cwd),
+    redisUrl: parsed.REDIS_URL ?? '',
+    concurrency: parsed.HOPPER_WORKER_CONCURRENCY,
+    drainMs: parsed.HOPPER_WORKER_DRAIN_MS,
+    metricsPort: parsed.HOPPER_WORKER_METRICS_PORT,
+    metricsHost: parsed.HOPPER_WORKER_METRICS_HOST,
+  };
+}

@@ -1,0 +1,38 @@
+import { UnrecoverableError } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { EmbedPayload, EmbedResult, Keys } from '@hopper/contracts';
+import type { EmbeddingProvider } from '@hopper/embeddings';
+import { deletePayload, getPayload, packVectors, putPayload, unpackTexts } from '@hopper/redis';
+import type { JobContext } from './job-runner.ts';
+
+export interface EmbedDeps {
+  redis: Redis;
+  keys: Keys;
+  embedder: EmbeddingProvider;
+  batchSize: number;
+}
+
+/** Large `embed_texts` calls: texts in from a payload key, float32 vectors out to another. */
+export function createEmbedHandler(deps: EmbedDeps) {
+  return async (payload: EmbedPayload, context: JobContext): Promise<EmbedResult> => {
+    const inputKey = deps.keys.payload(payload.tenant, context.jobId);
+    const body = await getPayload(deps.redis, inputKey);
+    if (!body) throw new UnrecoverableError('the texts expired before the job ran; send them again');
+    const texts = unpackTexts(body);
+    const vectors: Float32Array[] = [];
+    for (let start = 0; start < texts.length; start += deps.batchSize) {
+      await context.throwIfCancelled();
+      const batch = texts.slice(start, start + deps.batchSize);
+      vectors.push(...(await deps.embedder.embed(batch, { signal: context.signal })));
+      context.progress({
+        progress: vectors.length / texts.length,
+        stage: 'embedding',
+        current: vectors.length,
+        total: texts.length,
+      });
+    }
+    await putPayload(deps.redis, deps.keys.embedOutput(payload.tenant, context.jobId), packVectors(vectors));
+    await deletePayload(deps.redis, inputKey);
+    return { model: deps.embedder.model, dimensions: vectors[0]?.length ?? 0, count: vectors.length };
+  };
+}

@@ -1,0 +1,115 @@
+import { UnrecoverableError } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { limits, type IngestPayload, type IngestResult, type Keys } from '@hopper/contracts';
+import { chunkDocument, chunkEmbeddingText, parseDocument, type Chunk } from '@hopper/documents';
+import type { EmbeddingProvider } from '@hopper/embeddings';
+import { deletePayload, getPayload } from '@hopper/redis';
+import type { ChunkInput, Store } from '@hopper/store';
+import type { JobContext } from './job-runner.ts';
+
+export interface IngestDeps {
+  redis: Redis;
+  keys: Keys;
+  store: Store;
+  embedder: EmbeddingProvider;
+  /** Chunks embedded per provider call: also the cancellation and progress granularity. */
+  batchSize: number;
+}
+
+/**
+ * Parse → chunk → embed in batches → write the new version in one commit. Nothing is written before
+ * the last step, so a cancelled or failed job leaves the previous version searchable and no partial
+ * chunks behind.
+ */
+export function createIngestHandler(deps: IngestDeps) {
+  return async (payload: IngestPayload, context: JobContext): Promise<IngestResult> => {
+    const payloadKey = deps.keys.payload(payload.tenant, context.jobId);
+    const body = await getPayload(deps.redis, payloadKey);
+    if (!body) {
+      throw new UnrecoverableError('the document body expired before the job ran; ingest it again');
+    }
+    context.progress({ progress: 0.02, stage: 'parsing' });
+    // The gateway enforced the limit of the document's source kind; this bound is the largest of them.
+    const parsed = await context.step('parse', () =>
+      parseDocument(
+        {
+          content: payload.encoding === 'text' ? body.toString('utf8') : new Uint8Array(body),
+          ...(payload.mediaType ? { mediaType: payload.mediaType } : {}),
+          ...(payload.filename ? { filename: payload.filename } : {}),
+        },
+        { maxBytes: limits.maxPathFileBytes },
+      ),
+    );
+    const chunks = await context.step('chunk', () => chunkDocument(parsed, payload.chunking));
+    // Chunks are embedded and indexed with the document's title and their heading path, so a
+    // passage is found by what its document and section are about, not only by its own words.
+    const title = payload.title ?? parsed.title;
+    const contextText = (chunk: Chunk): string => chunkEmbeddingText(chunk, title);
+    context.progress({
+      progress: 0.1,
+      stage: 'chunking',
+      message: `${chunks.length} chunks`,
+      total: chunks.length,
+    });
+
+    const inputs: ChunkInput[] = [];
+    for (let start = 0; start < chunks.length; start += deps.batchSize) {
+      await context.throwIfCancelled();
+      const batch = chunks.slice(start, start + deps.batchSize);
+      const texts = batch.map(contextText);
+      const vectors = await context.step(
+        'embed batch',
+        () => deps.embedder.embed(texts, { signal: context.signal }),
+        {
+          'hopper.batch.size': texts.length,
+        },
+      );
+      batch.forEach((chunk, i) => {
+        const vector = vectors[i];
+        if (!vector)
+          throw new Error(`embedding provider returned ${vectors.length} vectors for ${batch.length} texts`);
+        inputs.push({
+          text: chunk.text,
+          headingPath: chunk.headingPath,
+          start: chunk.start,
+          end: chunk.end,
+          ...(chunk.page === undefined ? {} : { page: chunk.page }),
+          vector,
+          searchText: texts[i] ?? chunk.text,
+        });
+      });
+      const done = inputs.length;
+      context.progress({
+        progress: 0.1 + 0.8 * (done / chunks.length),
+        stage: 'embedding',
+        message: `embedded ${done} of ${chunks.length} chunks`,
+        current: done,
+        total: chunks.length,
+      });
+    }
+
+    await context.throwIfCancelled();
+    context.progress({ progress: 0.92, stage: 'writing', total: chunks.length });
+    const record = await deps.store.replaceDocument(
+      {
+        tenant: payload.tenant,
+        collection: payload.collection,
+        documentId: payload.documentId,
+        title: payload.title ?? parsed.title ?? payload.documentId,
+        mediaType: parsed.mediaType,
+        contentHash: payload.contentHash,
+        metadata: payload.metadata,
+        model: deps.embedder.model,
+      },
+      inputs,
+    );
+    await deletePayload(deps.redis, payloadKey);
+    return {
+      documentId: record.documentId,
+      collection: record.collection,
+      version: record.version,
+      chunks: record.chunks,
+      model: deps.embedder.model,
+    };
+  };
+}

@@ -1,0 +1,219 @@
+import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { jobCatalog, type JobKind, type JobPayload, type Keys } from '@hopper/contracts';
+import { DocumentError } from '@hopper/documents';
+import { EmbeddingError } from '@hopper/embeddings';
+import { runAsTenant, type JobRecords } from '@hopper/redis';
+import { inSpan, withTraceCarrier, type Metrics } from '@hopper/telemetry';
+import type { Tracer } from '@opentelemetry/api';
+import { StoreError } from '@hopper/store';
+import { ProgressReporter, type ProgressUpdate } from './progress-reporter.ts';
+
+/** Thrown inside a handler when its job was cancelled: an outcome, not a failure. */
+export class CancelledError extends Error {
+  override readonly name = 'CancelledError';
+}
+
+/** The abort reason a worker uses for its own shutdown, as opposed to a user's cancel. */
+export const SHUTDOWN_REASON = 'hopper:shutdown';
+/** The abort reason the cancel bus uses. */
+export const CANCEL_REASON = 'hopper:cancelled';
+
+/** What a handler gets besides its payload. */
+export interface JobContext {
+  jobId: string;
+  tenant: string;
+  signal: AbortSignal;
+  progress(update: ProgressUpdate): void;
+  /** Throws CancelledError when the job was cancelled (signal or flag): call it at batch boundaries. */
+  throwIfCancelled(): Promise<void>;
+  /** Runs one step of the job in its own span (parse, chunk, an embedding batch), in the job's trace. */
+  step<T>(name: string, fn: () => Promise<T> | T, attributes?: Record<string, string | number>): Promise<T>;
+  logger: Logger;
+}
+
+export type JobHandler<P, R> = (payload: P, context: JobContext) => Promise<R>;
+
+export interface JobRunnerDeps {
+  redis: Redis;
+  keys: Keys;
+  records: JobRecords;
+  logger: Logger;
+  /**
+   * Runs after the handler succeeded and before the job is marked completed: whoever learns that
+   * the job completed can rely on what this did (the cache epoch bump after a write).
+   */
+  afterSuccess?: (kind: JobKind, payload: { tenant: string; collection?: string }) => Promise<void>;
+  tracer: Tracer;
+  metrics: Pick<Metrics, 'jobDuration'>;
+}
+
+/** How a job attempt ended, for the job duration histogram. */
+type Outcome = 'completed' | 'failed' | 'cancelled' | 'retry' | 'requeued';
+
+/**
+ * Wraps a job handler with Hopper's job lifecycle: the record goes active, progress is throttled,
+ * and the outcome lands in the record as completed, failed (no retry left, or not retryable),
+ * queued again (a retry is coming), cancelled (never retried) or handed back on shutdown.
+ */
+export function createProcessor<K extends JobKind>(
+  kind: K,
+  handler: JobHandler<JobPayload<K>, Record<string, unknown>>,
+  deps: JobRunnerDeps,
+) {
+  const definition = jobCatalog[kind];
+  // The trace context the gateway put in the job data makes this attempt part of the caller's trace.
+  return (job: Job, token?: string, signal?: AbortSignal): Promise<Record<string, unknown>> =>
+    withTraceCarrier((job.data as { _trace?: Record<string, string> })._trace, () =>
+      inSpan(
+        deps.tracer,
+        `process ${definition.queue}`,
+        {
+          'messaging.system': 'bullmq',
+          'messaging.operation.type': 'process',
+          'messaging.destination.name': definition.queue,
+          'hopper.job.id': job.id ?? '',
+          'hopper.job.kind': kind,
+          'hopper.job.attempt': job.attemptsMade + 1,
+        },
+        () => run(job, token, signal),
+      ),
+    );
+
+  async function run(job: Job, token?: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
+    const jobId = job.id ?? '';
+    const stopTimer = deps.metrics.jobDuration.startTimer({ kind });
+    const ended = (outcome: Outcome) => stopTimer({ outcome });
+    const parsed = definition.payload.safeParse(job.data);
+    if (!parsed.success) {
+      // Nothing to record against: without a valid payload we do not even know the tenant.
+      throw new UnrecoverableError(`invalid ${kind} payload: ${parsed.error.message}`);
+    }
+    const payload = parsed.data as JobPayload<K>;
+    const tenant = payload.tenant;
+    const logger = deps.logger.child({ jobId, kind, tenant });
+    const abort = signal ?? new AbortController().signal;
+    const cancelKey = deps.keys.cancelFlag(tenant, jobId);
+    const reporter = new ProgressReporter({
+      records: deps.records,
+      tenant,
+      jobId,
+      throttle: definition.progress,
+      onSent: (progress) => job.updateProgress(progress),
+    });
+    const context: JobContext = {
+      jobId,
+      tenant,
+      signal: abort,
+      logger,
+      progress: (update) => reporter.report(update),
+      step: (name, fn, attributes = {}) => inSpan(deps.tracer, name, attributes, async () => fn()),
+      async throwIfCancelled() {
+        if (abort.aborted) throw abortError(abort);
+        if ((await deps.redis.exists(cancelKey)) === 1) throw new CancelledError('cancelled by request');
+      },
+    };
+
+    const finish = async (update: Parameters<JobRecords['apply']>[1]) => {
+      await reporter.flush();
+      await deps.records.apply(tenant, update);
+    };
+
+    try {
+      await context.throwIfCancelled();
+      await deps.records.apply(tenant, {
+        jobId,
+        state: 'active',
+        progress: 0,
+        stage: 'started',
+        ts: Date.now(),
+      });
+      const result = await runAsTenant(tenant, () => handler(payload, context));
+      await deps.afterSuccess?.(kind, payload);
+      await finish({ jobId, state: 'completed', progress: 1, stage: 'done', ts: Date.now(), result });
+      logger.info({ result }, 'job completed');
+      ended('completed');
+      return result;
+    } catch (thrown) {
+      // An abort surfaces as whatever the interrupted call threw (a fetch AbortError, the reason
+      // string): what counts is why the signal fired.
+      const error =
+        abort.aborted && !(thrown instanceof CancelledError || thrown instanceof ShutdownError)
+          ? abortError(abort)
+          : thrown;
+      if (error instanceof ShutdownError) {
+        // Hand the job back so another worker takes it from the start; nothing was written yet.
+        await reporter.flush();
+        await job.moveToWait(token);
+        await deps.records.apply(tenant, {
+          jobId,
+          state: 'queued',
+          progress: 0,
+          stage: 'requeued',
+          message: 'worker shut down; job returned to the queue',
+          ts: Date.now(),
+        });
+        logger.info('job handed back on shutdown');
+        ended('requeued');
+        throw new WaitingError();
+      }
+      if (error instanceof CancelledError) {
+        await finish({
+          jobId,
+          state: 'cancelled',
+          progress: 0,
+          stage: 'cancelled',
+          message: error.message,
+          ts: Date.now(),
+        });
+        await deps.redis.del(cancelKey);
+        logger.info('job cancelled');
+        ended('cancelled');
+        throw new UnrecoverableError('cancelled');
+      }
+      const message = error instanceof Error ? error.message : String(error);
+      const attempts = job.opts.attempts ?? 1;
+      const lastAttempt = job.attemptsMade + 1 >= attempts;
+      const retryable = !(error instanceof UnrecoverableError) && isRetryable(error);
+      if (retryable && !lastAttempt) {
+        await finish({
+          jobId,
+          state: 'queued',
+          progress: 0,
+          stage: 'retrying',
+          message: `attempt ${job.attemptsMade + 1} of ${attempts} failed: ${message}`,
+          ts: Date.now(),
+        });
+        logger.warn({ err: error }, 'job attempt failed; will retry');
+        ended('retry');
+        throw error;
+      }
+      await finish({ jobId, state: 'failed', progress: 0, stage: 'failed', error: message, ts: Date.now() });
+      logger.warn({ err: error }, 'job failed');
+      ended('failed');
+      throw new UnrecoverableError(message);
+    }
+  }
+}
+
+class ShutdownError extends Error {
+  override readonly name = 'ShutdownError';
+}
+
+function abortError(signal: AbortSignal): Error {
+  return signal.reason === SHUTDOWN_REASON
+    ? new ShutdownError('worker shutting down')
+    : new CancelledError('cancelled by request');
+}
+
+/**
+ * Errors that say the input is wrong (an undecodable document, a model mismatch, a 401 from the
+ * embeddings API) fail at once; anything else may pass on the next attempt.
+ */
+function isRetryable(error: unknown): boolean {
+  if (error instanceof DocumentError) return false;
+  if (error instanceof StoreError) return error.code === 'unavailable';
+  if (error instanceof EmbeddingError) return error.retryable;
+  return true;
+}

@@ -1,0 +1,185 @@
+import { Worker, type Processor } from 'bullmq';
+import { createKeys, jobCatalog } from '@hopper/contracts';
+import { createEmbeddingProvider } from '@hopper/embeddings';
+import { Closer, rateLimited, runService, type Logger } from '@hopper/lifecycle';
+import {
+  Epochs,
+  JobRecords,
+  closeRedis,
+  createRedis,
+  listenForCancels,
+  withEmbeddingCache,
+} from '@hopper/redis';
+import { openStore } from '@hopper/store';
+import { createMetrics, serveMetrics, startTracing, timeRedisCommands, traced } from '@hopper/telemetry';
+import { loadConfig, type WorkerConfig } from './config.ts';
+import { createDeleteHandler } from './delete-handler.ts';
+import { createEmbedHandler } from './embed-handler.ts';
+import { createIngestHandler } from './ingest-handler.ts';
+import { CANCEL_REASON, SHUTDOWN_REASON, createProcessor } from './job-runner.ts';
+
+const VERSION = '0.1.0';
+
+/** Chunks per embedding call: small enough for prompt cancellation, large enough for throughput. */
+const EMBED_BATCH = 32;
+
+/**
+ * Bumps a collection's cache epoch after a write, retrying briefly: until it succeeds, gateways
+ * holding cached answers for the collection cannot know they are outdated.
+ */
+async function bumpEpoch(epochs: Epochs, tenant: string, collection: string, logger: Logger): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await epochs.bump(tenant, collection);
+      return;
+    } catch (error) {
+      if (attempt >= 3) {
+        logger.error(
+          { err: error, tenant, collection },
+          'could not bump the cache epoch; cached reads may be stale until their TTL',
+        );
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
+    }
+  }
+}
+
+async function startWorker(config: WorkerConfig, logger: Logger): Promise<Closer> {
+  const closer = new Closer();
+  const tracing = startTracing({
+    serviceName: 'hopper-worker',
+    serviceVersion: VERSION,
+    export: config.exportTraces,
+  });
+  closer.add('tracing', () => tracing.shutdown());
+  const metrics = createMetrics('worker');
+  const keys = createKeys(config.redisPrefix);
+  const onError = (error: Error) => logger.warn({ err: error }, 'redis connection error; reconnecting');
+  const redis = createRedis(config.redisUrl, { name: 'worker', role: 'command', onError });
+  closer.add('redis', () => closeRedis(redis));
+  const subscriber = createRedis(config.redisUrl, { name: 'worker', role: 'subscriber', onError });
+  closer.add('redis subscriber', () => closeRedis(subscriber));
+  const bullConnection = createRedis(config.redisUrl, { name: 'worker', role: 'bullmq', onError });
+  closer.add('bullmq connection', () => closeRedis(bullConnection));
+
+  // Store and embedding calls are the slow steps of a job: each gets its own span.
+  const store = traced(
+    await openStore({
+      uri: config.storeUri,
+      // Index builds and compaction run in the background; their failures must still be seen.
+      onMaintenanceError: (error, operation) =>
+        logger.warn({ err: error, operation }, 'store maintenance failed'),
+    }),
+    tracing.tracer,
+    'store',
+    ['replaceDocument', 'deleteDocument'],
+  );
+  closer.add('store', () => store.close());
+  // Epochs and embeddings live in the cache's Redis (its own when HOPPER_CACHE_REDIS_URL is set).
+  const cacheRedis = config.cache.redisUrl
+    ? createRedis(config.cache.redisUrl, { name: 'worker-cache', role: 'command', onError })
+    : redis;
+  if (cacheRedis !== redis) closer.add('cache redis', () => closeRedis(cacheRedis));
+  const provider = createEmbeddingProvider(config.embeddings);
+  const embedder = withEmbeddingCache(traced(provider, tracing.tracer, 'embeddings', ['embed']), {
+    space: `${provider.model}@${config.embeddings.dimensions ?? 'native'}`,
+    redis: cacheRedis,
+    keys,
+    ttlSeconds: config.cache.ttlSeconds.embeddings,
+    timeoutMs: config.cache.timeoutMs,
+    onError: rateLimited(10_000, (error: Error, operation: string, suppressed: number) =>
+      logger.warn({ err: error, operation, suppressed }, 'embedding cache call failed; computing instead'),
+    ),
+  });
+  const epochs = new Epochs({ redis: cacheRedis, keys, timeoutMs: config.cache.timeoutMs });
+  const records = new JobRecords(redis, keys);
+  const deps = {
+    redis,
+    keys,
+    records,
+    logger,
+    tracer: tracing.tracer,
+    metrics,
+    afterSuccess: async (kind: string, payload: { tenant: string; collection?: string }) => {
+      if ((kind === 'ingest' || kind === 'delete') && payload.collection) {
+        await bumpEpoch(epochs, payload.tenant, payload.collection, logger);
+      }
+    },
+  };
+
+  const processors: { queue: string; processor: Processor }[] = [
+    {
+      queue: jobCatalog.ingest.queue,
+      processor: createProcessor(
+        'ingest',
+        createIngestHandler({ redis, keys, store, embedder, batchSize: EMBED_BATCH }),
+        deps,
+      ),
+    },
+    {
+      queue: jobCatalog.embed.queue,
+      processor: createProcessor(
+        'embed',
+        createEmbedHandler({ redis, keys, embedder, batchSize: 256 }),
+        deps,
+      ),
+    },
+    {
+      queue: jobCatalog.delete.queue,
+      processor: createProcessor('delete', createDeleteHandler(store), deps),
+    },
+  ];
+
+  const workers = processors.map(({ queue, processor }) => {
+    const worker = new Worker(queue, processor, {
+      connection: bullConnection,
+      prefix: keys.bullPrefix,
+      concurrency: config.concurrency,
+      autorun: false,
+    });
+    worker.on('error', (error) => logger.error({ err: error, queue }, 'queue worker error'));
+    return worker;
+  });
+
+  await listenForCancels(subscriber, keys, ({ jobId }) => {
+    for (const worker of workers) {
+      if (worker.cancelJob(jobId, CANCEL_REASON)) logger.info({ jobId }, 'cancelling active job');
+    }
+  });
+
+  closer.add('queue workers', async () => {
+    // Stop taking jobs and let running ones finish; past the drain budget, hand them back.
+    const drained = Promise.all(workers.map((worker) => worker.close()));
+    const timer = setTimeout(() => {
+      logger.warn({ drainMs: config.drainMs }, 'drain budget spent; handing running jobs back to the queue');
+      for (const worker of workers) worker.cancelAllJobs(SHUTDOWN_REASON);
+    }, config.drainMs);
+    try {
+      await drained;
+    } finally {
+      clearTimeout(timer);
+    }
+  });
+
+  for (const redisClient of [redis, cacheRedis]) timeRedisCommands(redisClient, metrics.redisCommandDuration);
+  try {
+    // Loopback unless told otherwise: the metrics port has no authentication either.
+    const served = await serveMetrics(metrics.registry, config.metricsPort, config.metricsHost);
+    closer.add('metrics server', () => new Promise<void>((resolve) => served.server.close(() => resolve())));
+    logger.info({ port: served.port }, 'worker metrics at /metrics');
+  } catch (error) {
+    // A taken port must not stop a worker from working; it only goes unobserved.
+    logger.warn({ err: error, port: config.metricsPort }, 'worker metrics server could not start');
+  }
+
+  for (const worker of workers) void worker.run();
+  await Promise.all(workers.map((worker) => worker.waitUntilReady()));
+  logger.info(
+    { queues: processors.map((p) => p.queue), concurrency: config.concurrency, model: embedder.model },
+    'worker ready',
+  );
+  return closer;
+}
+
+await runService({ name: 'worker', loadConfig: () => loadConfig(process.env), start: startWorker });

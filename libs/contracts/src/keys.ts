@@ -1,0 +1,69 @@
+/**
+ * Every Redis key and channel Hopper uses, built in one place. Keys are prefixed (so several
+ * deployments or test runs share a Redis safely) and namespaced by tenant where the data is a
+ * tenant's. These names are persistent API: changing one orphans data written under the old name.
+ */
+export interface Keys {
+  readonly prefix: string;
+  /** BullMQ's own prefix; BullMQ appends `:<queue>:...`. */
+  readonly bullPrefix: string;
+  /** Hash: the job as clients see it (state, progress, result, error). */
+  job(tenant: string, jobId: string): string;
+  /** Sorted set of a tenant's job ids by creation time, for `list_jobs`. */
+  jobIndex(tenant: string): string;
+  /** String: set while a cancel is requested; the worker checks it at batch boundaries. */
+  cancelFlag(tenant: string, jobId: string): string;
+  /** String/bytes: a job's input that is too large for job data (document body, texts). */
+  payload(tenant: string, jobId: string): string;
+  /** Bytes: a queued `embed_texts` job's vectors, float32 little-endian. */
+  embedOutput(tenant: string, jobId: string): string;
+  /** Short lock taken while deciding whether an ingest job id must be re-run. */
+  enqueueLock(tenant: string, jobId: string): string;
+  /** String: the job a legacy MCP request (session + JSON-RPC id) is waiting on. */
+  legacyRequest(sessionId: string, requestId: string): string;
+  /** Pub/sub channel of one job's progress events. */
+  progressChannel(tenant: string, jobId: string): string;
+  /** Pub/sub channel every worker listens on for cancellation of active jobs. */
+  readonly cancelChannel: string;
+  /** Integer: bumped on every write to a collection; part of every cached read's key. */
+  epoch(tenant: string, collection: string): string;
+  /** Pub/sub channel on which epoch bumps are announced to every gateway's in-process cache. */
+  readonly epochChannel: string;
+  /** Bytes (msgpack): one cached tool result. `scope` is the epoch (or `final` for immutable results). */
+  cachedResult(tenant: string, tool: string, scope: string, argsHash: string): string;
+  /** Bytes (float32): one text's embedding under one model. */
+  embedding(tenant: string, model: string, textHash: string): string;
+  /** Short lock: the one process computing a result that others wait for (cross-process single-flight). */
+  flightLock(key: string): string;
+  /** Sorted set: how often each search ran on a collection (decaying), for warming after writes. */
+  hotQueries(tenant: string, collection: string): string;
+  /** Short lock: the one gateway that warms a collection after an epoch bump. */
+  warmLock(tenant: string, collection: string, epoch: number): string;
+}
+
+export function createKeys(prefix = 'hopper'): Keys {
+  if (!/^[A-Za-z0-9_.-]+$/.test(prefix)) {
+    throw new RangeError(`Redis key prefix '${prefix}' may only contain letters, digits, _ . and -`);
+  }
+  const t = (tenant: string) => `${prefix}:t:${tenant}`;
+  return {
+    prefix,
+    bullPrefix: `${prefix}:q`,
+    job: (tenant, jobId) => `${t(tenant)}:job:${jobId}`,
+    jobIndex: (tenant) => `${t(tenant)}:jobs`,
+    cancelFlag: (tenant, jobId) => `${t(tenant)}:cancel:${jobId}`,
+    payload: (tenant, jobId) => `${t(tenant)}:payload:${jobId}`,
+    embedOutput: (tenant, jobId) => `${t(tenant)}:embed-out:${jobId}`,
+    enqueueLock: (tenant, jobId) => `${t(tenant)}:enqueue-lock:${jobId}`,
+    legacyRequest: (sessionId, requestId) => `${prefix}:legacy:${sessionId}:${requestId}`,
+    progressChannel: (tenant, jobId) => `${t(tenant)}:progress:${jobId}`,
+    cancelChannel: `${prefix}:cancel`,
+    epoch: (tenant, collection) => `${t(tenant)}:epoch:${collection}`,
+    epochChannel: `${prefix}:epochs`,
+    cachedResult: (tenant, tool, scope, argsHash) => `${t(tenant)}:cache:${tool}:${scope}:${argsHash}`,
+    embedding: (tenant, model, textHash) => `${t(tenant)}:emb:${model}:${textHash}`,
+    flightLock: (key) => `${key}:flight`,
+    hotQueries: (tenant, collection) => `${t(tenant)}:hot:${collection}`,
+    warmLock: (tenant, collection, epoch) => `${t(tenant)}:warm:${collection}:${epoch}`,
+  };
+}

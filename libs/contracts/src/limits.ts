@@ -1,0 +1,36 @@
+/**
+ * Input limits shared by the tool schemas, the gateway and the worker. Each is a product decision a
+ * client can rely on; raising one is an API change and belongs in the README's limits table.
+ */
+export const limits = {
+  /** Text of one document sent inline (`content`), in UTF-16 code units. */
+  maxContentChars: 3_000_000,
+  /** Base64 text of one binary document (`contentBase64`): ~3 MB of bytes, under the 4 MiB body cap. */
+  maxContentBase64Chars: 4_000_000,
+  /**
+   * A file ingested by `path`: read by the gateway from a configured root, not sent in the request,
+   * so it may be larger than the request body. Its bytes wait in Redis for the worker, which bounds it.
+   */
+  maxPathFileBytes: 32 * 1024 * 1024,
+  maxPathChars: 4_096,
+  /** `chunking.maxChars` bounds: below 100 a chunk holds no context; above 20,000 it exceeds embedding models' inputs. */
+  minChunkChars: 100,
+  maxChunkChars: 20_000,
+  maxQueryChars: 4_000,
+  maxTopK: 50,
+  defaultTopK: 5,
+  maxEmbedTexts: 2_048,
+  maxEmbedTextChars: 32_000,
+  /** `embed_texts` calls up to this many texts (and chars) run inline on the gateway; larger go to the queue. */
+  inlineEmbedMaxTexts: 32,
+  inlineEmbedMaxChars: 64_000,
+  maxTitleChars: 512,
+  maxMetadataKeys: 32,
+  maxMetadataValueChars: 1_024,
+  maxFilterKeys: 16,
+  maxFilterValues: 100,
+  maxPageSize: 100,
+  defaultPageSize: 20,
+  /** Upper bound on an HTTP request body the gateway reads (the MCP SDK's own default as well). */
+  maxRequestBodyBytes: 4 * 1024 * 1024,
+} as const;

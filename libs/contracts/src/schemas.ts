@@ -1,0 +1,52 @@
+import * as z from 'zod';
+import { limits } from './limits.ts';
+
+/** Collection names are part of cache keys and store filters: a small, safe alphabet. */
+export const collectionName = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/,
+    'collection: 1-64 letters, digits, _ or -, starting with a letter or digit',
+  );
+
+export const DEFAULT_COLLECTION = 'default';
+
+export const documentId = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._:@/-]*$/,
+    'documentId: letters, digits and . _ : @ / -, starting with a letter or digit',
+  );
+
+export const jobId = z.string().min(1).max(128);
+
+const metadataKey = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'metadata keys: 1-64 letters, digits, _ . or -');
+export const metadataValue = z.union([
+  z.string().max(limits.maxMetadataValueChars),
+  z.number().finite(),
+  z.boolean(),
+]);
+
+/** Flat document metadata: filters run on it inside the store, so no nesting. */
+export const metadata = z
+  .record(metadataKey, metadataValue)
+  .refine((m) => Object.keys(m).length <= limits.maxMetadataKeys, {
+    message: `metadata: at most ${limits.maxMetadataKeys} keys`,
+  });
+
+/** Equality on a metadata field, or membership when the value is an array. */
+export const metadataFilter = z
+  .record(metadataKey, z.union([metadataValue, z.array(metadataValue).min(1).max(limits.maxFilterValues)]))
+  .refine((f) => Object.keys(f).length <= limits.maxFilterKeys, {
+    message: `filter: at most ${limits.maxFilterKeys} keys`,
+  });
+
+export const cursor = z.string().min(1).max(512);
+export const pageSize = z.number().int().min(1).max(limits.maxPageSize);
+
+export type Metadata = z.infer<typeof metadata>;
+export type MetadataFilter = z.infer<typeof metadataFilter>;

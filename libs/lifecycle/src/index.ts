@@ -1,0 +1,4 @@
+export { Closer, onShutdownSignals } from './closer.ts';
+export { createLogger, type Logger } from './logger.ts';
+export { rateLimited } from './rate-limited.ts';
+export { runService, type ServiceDefinition } from './service.ts';

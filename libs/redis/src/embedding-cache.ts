@@ -1,0 +1,145 @@
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Keys } from '@hopper/contracts';
+import { CircuitBreaker, guarded } from './circuit-breaker.ts';
+import { SingleFlight } from './single-flight.ts';
+import { currentTenant } from './tenant-scope.ts';
+
+/** The part of an embedding provider the cache needs (structurally the embeddings lib's provider). */
+export interface Embedder {
+  readonly model: string;
+  readonly dimensions: number | undefined;
+  embed(texts: readonly string[], options?: { signal?: AbortSignal }): Promise<Float32Array[]>;
+}
+
+export interface EmbeddingCacheOptions {
+  redis: Redis;
+  keys: Keys;
+  ttlSeconds: number;
+  timeoutMs: number;
+  /**
+   * Names the vector space: the model id plus anything else that changes the vectors (a configured
+   * `dimensions`). Fixed at start: a size learned from the first response must not change keys.
+   */
+  space: string;
+  /** Shared with the other users of the same Redis, so one outage opens it for all. */
+  breaker?: CircuitBreaker;
+  onError?: (error: Error, operation: string) => void;
+}
+
+export interface EmbeddingCacheStats {
+  hits: number;
+  misses: number;
+  errors: number;
+}
+
+/**
+ * An embedder that remembers: each text's vector is kept in Redis as float32 bytes under the model
+ * id and the text's hash (and the current tenant), so a repeated query, an `embed_texts` of known
+ * texts or a re-ingest of unchanged chunks costs a lookup instead of a model call. Only the missing
+ * texts reach the provider, and concurrent misses of the same text in this process share one call.
+ */
+export function withEmbeddingCache<E extends Embedder>(
+  provider: E,
+  options: EmbeddingCacheOptions,
+): Embedder & { stats(): EmbeddingCacheStats } {
+  const { redis, keys, ttlSeconds, timeoutMs } = options;
+  const onError = options.onError ?? (() => undefined);
+  const breaker = options.breaker ?? new CircuitBreaker();
+  const flights = new SingleFlight<Float32Array>();
+  const stats: EmbeddingCacheStats = { hits: 0, misses: 0, errors: 0 };
+  const keyOf = (text: string) =>
+    keys.embedding(
+      currentTenant() ?? '_',
+      options.space,
+      createHash('sha256').update(text).digest('base64url'),
+    );
+
+  async function lookup(cacheKeys: string[]): Promise<(Buffer | null)[]> {
+    try {
+      return await guarded(breaker, timeoutMs, () => redis.mgetBuffer(...cacheKeys));
+    } catch (error) {
+      stats.errors += 1;
+      onError(error instanceof Error ? error : new Error(String(error)), 'mget');
+      return cacheKeys.map(() => null);
+    }
+  }
+
+  return {
+    get model() {
+      return provider.model;
+    },
+    get dimensions() {
+      return provider.dimensions;
+    },
+    stats: () => ({ ...stats }),
+    async embed(texts, embedOptions) {
+      if (texts.length === 0) return [];
+      const cacheKeys = texts.map(keyOf);
+      const found = await lookup(cacheKeys);
+      const vectors: (Float32Array | Promise<Float32Array> | undefined)[] = found.map((bytes) =>
+        bytes && bytes.length % 4 === 0 && bytes.length > 0 ? toFloat32(bytes) : undefined,
+      );
+      stats.hits += vectors.filter(Boolean).length;
+
+      // Misses: join flights already running for the same text, compute the rest in one call.
+      const toCompute = new Map<string, { text: string; index: number[] }>();
+      vectors.forEach((vector, i) => {
+        if (vector) return;
+        const key = cacheKeys[i] as string;
+        const running = flights.get(key);
+        if (running) vectors[i] = running;
+        else {
+          const entry = toCompute.get(key) ?? { text: texts[i] as string, index: [] };
+          entry.index.push(i);
+          toCompute.set(key, entry);
+        }
+      });
+      stats.misses += toCompute.size;
+      if (toCompute.size > 0) {
+        const entries = [...toCompute.entries()];
+        const batch = provider.embed(
+          entries.map(([, entry]) => entry.text),
+          embedOptions,
+        );
+        entries.forEach(([key, entry], j) => {
+          const single = flights.run(key, async () => {
+            const computed = (await batch)[j];
+            if (!computed) throw new Error(`embedding provider returned no vector for text ${j}`);
+            return computed;
+          });
+          // Callers observe a failure through `batch`; this copy must not count as unhandled.
+          single.catch(() => undefined);
+          for (const i of entry.index) vectors[i] = single;
+        });
+        const computed = await batch;
+        const write = redis.pipeline();
+        entries.forEach(([key], j) => {
+          const vector = computed[j];
+          if (vector)
+            write.set(
+              key,
+              Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength),
+              'EX',
+              ttlSeconds,
+            );
+        });
+        // Awaited (within the budget) so that whoever the caller tells next finds them cached.
+        await guarded(breaker, timeoutMs, () => write.exec()).catch((error: unknown) => {
+          stats.errors += 1;
+          onError(error instanceof Error ? error : new Error(String(error)), 'set');
+        });
+      }
+      return Promise.all(
+        vectors.map((vector) => Promise.resolve(vector as Float32Array | Promise<Float32Array>)),
+      );
+    },
+  };
+}
+
+/** Copies the bytes into an aligned Float32Array (Redis buffers are not guaranteed aligned). */
+function toFloat32(bytes: Buffer): Float32Array {
+  const copy = new Uint8Array(bytes.length);
+  copy.set(bytes);
+  return new Float32Array(copy.buffer);
+}

@@ -1,0 +1,98 @@
+import type { Redis } from 'ioredis';
+import * as z from 'zod';
+import type { Keys } from '@hopper/contracts';
+import { CircuitBreaker, guarded } from './circuit-breaker.ts';
+import { withTimeout } from './with-timeout.ts';
+
+/** The epoch name that changes with every write to any of a tenant's collections. */
+export const ALL_COLLECTIONS = '*';
+
+const bumpMessage = z.object({ tenant: z.string(), collection: z.string(), epoch: z.number().int() });
+export type EpochBump = z.infer<typeof bumpMessage>;
+
+/**
+ * Collection epochs: a counter per collection that every write bumps. Cached reads put the epoch in
+ * their key, so after a write nobody can read the old entry again and nothing has to be deleted.
+ *
+ * Readers read the epoch from Redis on every cached call (one GET, auto-pipelined). Remembering
+ * epochs in memory and learning of bumps through pub/sub would save that round trip, but it is not
+ * safe across replicas: a client can learn that its write finished (through gateway A) and ask
+ * gateway B before B's event loop has handled the bump message, and get the old answer. The bump
+ * announcements still go out on pub/sub, for cache warming.
+ */
+export class Epochs {
+  readonly #redis: Redis;
+  readonly #keys: Keys;
+  readonly #timeoutMs: number;
+  readonly #breaker: CircuitBreaker;
+  readonly #listeners = new Set<(bump: EpochBump) => void>();
+
+  constructor(options: { redis: Redis; keys: Keys; timeoutMs: number; breaker?: CircuitBreaker }) {
+    this.#redis = options.redis;
+    this.#keys = options.keys;
+    this.#timeoutMs = options.timeoutMs;
+    this.#breaker = options.breaker ?? new CircuitBreaker();
+  }
+
+  /**
+   * The collection's current epoch, or `undefined` when it cannot be known now (Redis slow or
+   * down): the caller must then not use the cache at all.
+   */
+  async current(tenant: string, collection: string): Promise<number | undefined> {
+    try {
+      const stored = await guarded(this.#breaker, this.#timeoutMs, () =>
+        this.#redis.get(this.#keys.epoch(tenant, collection)),
+      );
+      return Number(stored ?? 0);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Bumps a collection's epoch (and the tenant-wide one) and announces both, in one transaction.
+   * Used by writers; bounded by `budgetMs` so an unreachable cache cannot stall a job.
+   */
+  async bump(tenant: string, collection: string, budgetMs = 1_000): Promise<number> {
+    const bump = `
+      local epoch = redis.call('INCR', KEYS[1])
+      local all = redis.call('INCR', KEYS[2])
+      redis.call('PUBLISH', ARGV[1], cjson.encode({tenant = ARGV[2], collection = ARGV[3], epoch = epoch}))
+      redis.call('PUBLISH', ARGV[1], cjson.encode({tenant = ARGV[2], collection = ARGV[4], epoch = all}))
+      return epoch`;
+    const epoch = await withTimeout(
+      this.#redis.eval(
+        bump,
+        2,
+        this.#keys.epoch(tenant, collection),
+        this.#keys.epoch(tenant, ALL_COLLECTIONS),
+        this.#keys.epochChannel,
+        tenant,
+        collection,
+        ALL_COLLECTIONS,
+      ),
+      budgetMs,
+    );
+    return Number(epoch);
+  }
+
+  /** Follows bump announcements on a dedicated subscriber connection (for `onBump`). */
+  async listen(subscriber: Redis): Promise<void> {
+    subscriber.on('message', (channel: string, raw: string) => {
+      if (channel !== this.#keys.epochChannel) return;
+      try {
+        const bump = bumpMessage.safeParse(JSON.parse(raw));
+        if (bump.success) for (const listener of this.#listeners) listener(bump.data);
+      } catch {
+        // Not ours to act on.
+      }
+    });
+    await subscriber.subscribe(this.#keys.epochChannel);
+  }
+
+  /** Calls `listener` on every bump this process hears of (cache warming). */
+  onBump(listener: (bump: EpochBump) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+}

@@ -1,0 +1,48 @@
+export { listenForCancels, publishCancel, type CancelMessage } from './cancel-bus.ts';
+export { CircuitBreaker, CircuitOpenError, guarded } from './circuit-breaker.ts';
+export { closeRedis, createRedis, type CreateRedisOptions, type RedisRole } from './client.ts';
+export {
+  FINISHED_JOB_TTL_SECONDS,
+  JOB_INDEX_MAX,
+  JobRecords,
+  type JobUpdate,
+  type ListJobsOptions,
+  type NewJob,
+} from './job-records.ts';
+export {
+  PAYLOAD_TTL_SECONDS,
+  deletePayload,
+  getPayload,
+  packTexts,
+  packVectors,
+  putPayload,
+  unpackTexts,
+  unpackVectors,
+} from './payloads.ts';
+export {
+  MISSING_REDIS_MESSAGE,
+  RedisServerMissingError,
+  freePort,
+  startRedisServer,
+  type RedisServer,
+  type RedisServerOptions,
+} from './redis-server.ts';
+export { ProgressSubscriber, type ProgressListener } from './progress-subscriber.ts';
+export {
+  withEmbeddingCache,
+  type Embedder,
+  type EmbeddingCacheOptions,
+  type EmbeddingCacheStats,
+} from './embedding-cache.ts';
+export { ALL_COLLECTIONS, Epochs, type EpochBump } from './epochs.ts';
+export { HotQueries } from './hot-queries.ts';
+export {
+  ResultCache,
+  type CacheHit,
+  type CacheLayer,
+  type CacheStats,
+  type ResultCacheOptions,
+} from './result-cache.ts';
+export { SingleFlight } from './single-flight.ts';
+export { currentTenant, runAsTenant } from './tenant-scope.ts';
+export { TimeoutError, withTimeout } from './with-timeout.ts';

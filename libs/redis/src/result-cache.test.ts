@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createKeys } from '@hopper/contracts';
+import { CircuitBreaker } from './circuit-breaker.ts';
+import { freePort } from './redis-server.ts';
+import { ResultCache } from './result-cache.ts';
+
+const keys = createKeys(`test-${randomUUID().slice(0, 8)}`);
+let redis: Redis;
+
+beforeAll(() => {
+  redis = new Redis(inject('redisUrl'));
+});
+
+afterAll(async () => {
+  const leftovers = await redis.keys(`${keys.prefix}:*`);
+  if (leftovers.length > 0) await redis.del(...leftovers);
+  redis.disconnect();
+});
+
+const options = { keys, l1MaxBytes: 1_000_000, l1TtlMs: 60_000, timeoutMs: 200 };
+
+describe('ResultCache', () => {
+  it('computes a burst of identical misses once and serves the rest from L1, then L2 elsewhere', async () => {
+    const cache = new ResultCache({ redis, ...options });
+    let computed = 0;
+    const compute = async () => {
+      computed += 1;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return { answer: 42, list: [1, 2, 3] };
+    };
+    const key = `${keys.prefix}:burst`;
+    const hits = await Promise.all(Array.from({ length: 10 }, () => cache.getOrCompute(key, 60, compute)));
+    expect(computed).toBe(1);
+    expect(hits.every((h) => h.value.answer === 42)).toBe(true);
+    expect((await cache.getOrCompute(key, 60, compute)).layer).toBe('l1');
+
+    const otherProcess = new ResultCache({ redis, ...options });
+    const fromRedis = await otherProcess.getOrCompute(key, 60, compute);
+    expect(fromRedis).toEqual({ value: { answer: 42, list: [1, 2, 3] }, layer: 'l2' });
+    expect(computed).toBe(1);
+  });
+
+  it('keeps L1 within its byte budget, falling back to L2 for what it evicted', async () => {
+    const cache = new ResultCache({ redis, ...options, l1MaxBytes: 3_000 });
+    const big = 'x'.repeat(1_000);
+    for (let i = 0; i < 10; i++) await cache.set(`${keys.prefix}:big:${i}`, { big, i }, 60);
+    const oldest = await cache.get<{ i: number }>(`${keys.prefix}:big:0`);
+    const newest = await cache.get<{ i: number }>(`${keys.prefix}:big:9`);
+    expect(oldest).toMatchObject({ layer: 'l2', value: { i: 0 } });
+    expect(newest).toMatchObject({ layer: 'l1', value: { i: 9 } });
+  });
+
+  it('does not store what `cacheable` refuses', async () => {
+    const cache = new ResultCache({ redis, ...options });
+    const key = `${keys.prefix}:running`;
+    await cache.getOrCompute(key, 60, () => Promise.resolve({ state: 'active' }), {
+      cacheable: (v) => v.state !== 'active',
+    });
+    expect(await cache.get(key)).toBeUndefined();
+  });
+
+  it('answers from compute while Redis is unreachable, and stops trying once the breaker opens', async () => {
+    const dead = new Redis({
+      port: await freePort(),
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+    });
+    dead.on('error', () => undefined);
+    const breaker = new CircuitBreaker({ threshold: 3, coolDownMs: 60_000 });
+    const errors: string[] = [];
+    const cache = new ResultCache({
+      redis: dead,
+      ...options,
+      breaker,
+      onError: (e, op) => errors.push(`${op}: ${e.message}`),
+    });
+    for (let i = 0; i < 5; i++) {
+      const hit = await cache.getOrCompute(`k${i}`, 60, () => Promise.resolve(i));
+      expect(hit).toEqual({ value: i, layer: null });
+    }
+    expect(breaker.open).toBe(true);
+    expect(errors.some((e) => e.includes('circuit open'))).toBe(true);
+    expect(cache.stats().computed).toBe(5);
+    dead.disconnect();
+  });
+});

@@ -1,0 +1,20 @@
+export { openStore } from './store.ts';
+export type { Store, StoreOptions } from './store.ts';
+export { StoreError } from './store-error.ts';
+export type { StoreErrorCode } from './store-error.ts';
+export { METADATA_KEY_PATTERN } from './metadata.ts';
+export { DEFAULT_TEXT_WEIGHT, fuseHits } from './fusion.ts';
+export type {
+  ChunkInput,
+  DocumentInput,
+  DocumentPage,
+  DocumentRecord,
+  ListDocumentsOptions,
+  Metadata,
+  MetadataFilter,
+  MetadataValue,
+  SearchHit,
+  SearchMode,
+  SearchQuery,
+  SearchSignal,
+} from './types.ts';

@@ -1,0 +1,557 @@
+import { Index, connect } from '@lancedb/lancedb';
+import type { Connection, Table } from '@lancedb/lancedb';
+import { decodeCursor, encodeCursor } from './cursor.ts';
+import { metadataEntries, metadataFilterSql } from './metadata.ts';
+import { DOCUMENT_COLUMNS, HIT_COLUMNS, documentFromRow, documentToRow, hitFromRow } from './rows.ts';
+import { fuseHits } from './fusion.ts';
+import {
+  ADDED_CHUNK_COLUMNS,
+  CHUNKS_TABLE,
+  DOCUMENTS_TABLE,
+  TEXT_INDEX_COLUMN,
+  chunksSchema,
+  documentsSchema,
+  vectorDimension,
+} from './schema.ts';
+import { scopeWhere, sqlAnd, sqlEquals, sqlString } from './sql.ts';
+import { StoreError, guard } from './store-error.ts';
+import { TableHandles } from './tables.ts';
+import { requireId, validateVector, validateWrite } from './validate.ts';
+import type {
+  ChunkInput,
+  DocumentInput,
+  DocumentPage,
+  DocumentRecord,
+  ListDocumentsOptions,
+  SearchHit,
+  SearchMode,
+  SearchQuery,
+} from './types.ts';
+
+/**
+ * Candidates each signal contributes to a hybrid search (at least; twice `topK` when that is
+ * more). Deep enough that a chunk ranked fairly by both signals is in both lists; the fusion
+ * constants were chosen at this depth.
+ */
+const HYBRID_CANDIDATES = 50;
+const DEFAULT_OPTIMIZE_EVERY_WRITES = 100;
+
+/** Where the store lives and how fresh its reads are. */
+export interface StoreOptions {
+  /** A local directory, or an object store URI such as `s3://bucket/prefix`. */
+  uri: string;
+  /**
+   * Seconds between checks for commits made by other processes (LanceDB's
+   * `readConsistencyInterval`). Default 0: every read sees the latest commit, which gateways need
+   * because the worker process writes. Without it a reader never sees new rows.
+   */
+  readConsistencyIntervalSeconds?: number;
+  /** Object store settings (region, endpoint, credentials) passed to LanceDB as-is. */
+  storageOptions?: Record<string, string>;
+  /**
+   * Writer side only (the store that writes runs maintenance; readers never do): compact the
+   * chunks table and fold new rows into the full-text index after this many writes. Default 100.
+   * Rows not yet in the index are still searched (by a slower scan), so this bounds that cost and
+   * the table's fragmentation, not correctness.
+   */
+  optimizeEveryWrites?: number;
+  /**
+   * Called when writer-side maintenance fails (building the full-text index, compaction). The
+   * write itself has succeeded; maintenance is retried after later writes. Default: ignored.
+   */
+  onMaintenanceError?: (error: unknown, operation: 'text index' | 'optimize' | 'migrate') => void;
+}
+
+/**
+ * Documents, chunks and vectors of all tenants. Every call is scoped by tenant. One process writes
+ * (the worker); any number read. Within one Store, writes are serialized.
+ */
+export interface Store {
+  /**
+   * Writes a new version of a document (previous version + 1, or 1) with its chunks and returns
+   * the stored record. The new chunks replace the old ones in one commit, so a concurrent search
+   * sees either version, never a mix and never nothing. Retrying after a crash is safe: chunk ids
+   * are deterministic and the document row is written last.
+   *
+   * @throws StoreError `invalid_input` for an empty chunk list (a document without chunks is an
+   *   ingest failure upstream, and storing it would make the document unsearchable silently), bad
+   *   metadata or offsets; `dimension_mismatch` when the vectors' length differs from the store's;
+   *   `model_mismatch` when another document of the collection uses another embedding model.
+   */
+  replaceDocument(doc: DocumentInput, chunks: ChunkInput[]): Promise<DocumentRecord>;
+  getDocument(tenant: string, collection: string, documentId: string): Promise<DocumentRecord | undefined>;
+  /** Documents ordered by (collection, documentId), one page at a time. */
+  listDocuments(tenant: string, options: ListDocumentsOptions): Promise<DocumentPage>;
+  /** Deletes the document's chunks, then its record. False when there was nothing to delete. */
+  deleteDocument(tenant: string, collection: string, documentId: string): Promise<boolean>;
+  /**
+   * The `topK` best chunks for the query, best first:
+   * - `vector`: nearest to `query.vector` by cosine similarity;
+   * - `text`: most relevant to `query.text` by BM25 over the chunks' full-text index;
+   * - `hybrid`: both signals' candidates fused (see {@link fuseHits}).
+   * The metadata filter (and scope) is applied inside each query, before ranking, so `topK`
+   * counts matching chunks only. Each hit says which signals found it.
+   *
+   * @throws StoreError `model_mismatch` when the searched chunks were embedded with another model,
+   *   `dimension_mismatch` when the vector length differs from the store's, `invalid_filter`,
+   *   `invalid_input` for a query missing what its mode needs, `not_ready` for a text search on a
+   *   store whose full-text index the writer has not built yet.
+   */
+  search(tenant: string, query: SearchQuery): Promise<SearchHit[]>;
+  /** Cheap reachability check for readiness probes. */
+  ping(): Promise<void>;
+  /** Waits for writes in flight, then releases the store; safe to call more than once. */
+  close(): Promise<void>;
+}
+
+/** Opens (without creating anything) the store at `options.uri`. Tables appear on first write. */
+export async function openStore(options: StoreOptions): Promise<Store> {
+  const db = await guard('open', () =>
+    connect(options.uri, {
+      readConsistencyInterval: options.readConsistencyIntervalSeconds ?? 0,
+      ...(options.storageOptions ? { storageOptions: options.storageOptions } : {}),
+    }),
+  );
+  return new LanceStore(db, options);
+}
+
+/** The mode a query asks for, explicitly or by what it carries. */
+function searchMode(query: SearchQuery): SearchMode {
+  if (query.mode !== undefined) return query.mode;
+  if (query.vector !== undefined && query.text !== undefined) return 'hybrid';
+  return query.vector !== undefined ? 'vector' : 'text';
+}
+
+/**
+ * BM25 over words: lower-cased, ASCII-folded, English-stemmed, stop words removed. No positions:
+ * Hopper runs no phrase queries, and positions would double the index.
+ */
+function textIndexConfig(): Index {
+  return Index.fts({
+    withPosition: false,
+    baseTokenizer: 'simple',
+    language: 'English',
+    lowercase: true,
+    stem: true,
+    removeStopWords: true,
+    asciiFolding: true,
+  });
+}
+
+function firstModel(rows: unknown[]): string | undefined {
+  const row = rows[0];
+  if (typeof row !== 'object' || row === null) return undefined;
+  const model = (row as Record<string, unknown>)['model'];
+  return typeof model === 'string' ? model : undefined;
+}
+
+class LanceStore implements Store {
+  readonly #db: Connection;
+  readonly #tables: TableHandles;
+  readonly #optimizeEvery: number;
+  readonly #onMaintenanceError: NonNullable<StoreOptions['onMaintenanceError']>;
+  /** Writer: the chunks table has every current column. */
+  #migrated = false;
+  /** Both sides: the chunks table has its full-text index (once seen, it stays). */
+  #textIndexed = false;
+  #writesSinceOptimize = 0;
+  #hasPageColumn = false;
+  /** Vector length of the chunks table; fixed by the first write, so cached once known. */
+  #dimension: number | undefined;
+  #writes: Promise<void> = Promise.resolve();
+  #closing: Promise<void> | undefined;
+
+  constructor(db: Connection, options: StoreOptions) {
+    this.#db = db;
+    this.#tables = new TableHandles(db);
+    this.#optimizeEvery = options.optimizeEveryWrites ?? DEFAULT_OPTIMIZE_EVERY_WRITES;
+    this.#onMaintenanceError = options.onMaintenanceError ?? (() => undefined);
+  }
+
+  async replaceDocument(doc: DocumentInput, chunks: ChunkInput[]): Promise<DocumentRecord> {
+    this.#assertOpen();
+    const dimension = validateWrite(doc, chunks);
+    return this.#serialize(() =>
+      guard('write', async () => {
+        const chunkTable = await this.#tables.getOrCreate(CHUNKS_TABLE, chunksSchema(dimension));
+        const stored = await this.#tableDimension(chunkTable);
+        if (stored !== dimension) {
+          throw new StoreError(
+            'dimension_mismatch',
+            `Document "${doc.documentId}" has ${dimension}-dimensional vectors but this store holds ` +
+              `${stored}-dimensional vectors (model "${doc.model}")`,
+          );
+        }
+        await this.#checkWriteModel(chunkTable, doc);
+        await this.#migrate(chunkTable);
+
+        // The record is written after the chunks: after a crash in between, the retry computes
+        // the same version and the same chunk ids, and the merge below overwrites them.
+        const previous = await this.#readDocument(doc.tenant, doc.collection, doc.documentId);
+        const version = (previous?.version ?? 0) + 1;
+        const metadata = JSON.stringify(doc.metadata);
+        const metaKv = metadataEntries(doc.metadata);
+        const rows = chunks.map((chunk, index) => ({
+          tenant: doc.tenant,
+          collection: doc.collection,
+          document_id: doc.documentId,
+          chunk_id: `${doc.documentId}:${version}:${index}`,
+          version,
+          chunk_index: index,
+          text: chunk.text,
+          heading_path: chunk.headingPath,
+          start_offset: chunk.start,
+          end_offset: chunk.end,
+          model: doc.model,
+          metadata,
+          meta_kv: metaKv,
+          vector: chunk.vector,
+          page: chunk.page ?? null,
+          search_text: chunk.searchText ?? chunk.text,
+        }));
+        // One commit inserts the new version and deletes every other chunk of this document:
+        // readers see the old set or the new set, never both and never none.
+        await chunkTable
+          .mergeInsert(['tenant', 'collection', 'chunk_id'])
+          .whenMatchedUpdateAll()
+          .whenNotMatchedInsertAll()
+          .whenNotMatchedBySourceDelete({ where: scopeWhere(doc.tenant, doc.collection, doc.documentId) })
+          .execute(rows);
+
+        const now = new Date().toISOString();
+        const record: DocumentRecord = {
+          tenant: doc.tenant,
+          collection: doc.collection,
+          documentId: doc.documentId,
+          title: doc.title,
+          mediaType: doc.mediaType,
+          contentHash: doc.contentHash,
+          metadata: { ...doc.metadata },
+          model: doc.model,
+          version,
+          chunks: chunks.length,
+          createdAt: previous?.createdAt ?? now,
+          updatedAt: now,
+        };
+        const documents = await this.#tables.getOrCreate(DOCUMENTS_TABLE, documentsSchema());
+        await documents
+          .mergeInsert(['tenant', 'collection', 'document_id'])
+          .whenMatchedUpdateAll()
+          .whenNotMatchedInsertAll()
+          .execute([documentToRow(record)]);
+        await this.#maintain(chunkTable);
+        return record;
+      }),
+    );
+  }
+
+  async getDocument(
+    tenant: string,
+    collection: string,
+    documentId: string,
+  ): Promise<DocumentRecord | undefined> {
+    this.#assertOpen();
+    return guard('read', () => this.#readDocument(tenant, collection, documentId));
+  }
+
+  async listDocuments(tenant: string, options: ListDocumentsOptions): Promise<DocumentPage> {
+    this.#assertOpen();
+    const { limit, collection } = options;
+    if (!Number.isInteger(limit) || limit < 1) {
+      throw new StoreError('invalid_input', 'limit must be a positive integer');
+    }
+    const after = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
+    return guard('list', async () => {
+      const table = await this.#tables.get(DOCUMENTS_TABLE);
+      if (!table) return { documents: [] };
+      const where = sqlAnd(
+        scopeWhere(tenant, collection),
+        after &&
+          `collection > ${sqlString(after.collection)} OR ` +
+            `(${sqlEquals('collection', after.collection)} AND document_id > ${sqlString(after.documentId)})`,
+      );
+      // One extra row tells whether another page follows without a count query.
+      const rows: unknown[] = await table
+        .query()
+        .where(where)
+        .orderBy([{ columnName: 'collection' }, { columnName: 'document_id' }])
+        .limit(limit + 1)
+        .select(DOCUMENT_COLUMNS)
+        .toArray();
+      const documents = rows.slice(0, limit).map(documentFromRow);
+      const last = documents.at(-1);
+      return rows.length > limit && last ? { documents, nextCursor: encodeCursor(last) } : { documents };
+    });
+  }
+
+  async deleteDocument(tenant: string, collection: string, documentId: string): Promise<boolean> {
+    this.#assertOpen();
+    return this.#serialize(() =>
+      guard('delete', async () => {
+        const where = scopeWhere(tenant, collection, documentId);
+        let deleted = 0;
+        // Chunks first: a crash in between leaves a record without chunks, which a retried
+        // delete removes, rather than searchable chunks of a document nobody can see.
+        const chunks = await this.#tables.get(CHUNKS_TABLE);
+        if (chunks) deleted += (await chunks.delete(where)).numDeletedRows;
+        const documents = await this.#tables.get(DOCUMENTS_TABLE);
+        if (documents) deleted += (await documents.delete(where)).numDeletedRows;
+        if (chunks && deleted > 0) await this.#maintain(chunks);
+        return deleted > 0;
+      }),
+    );
+  }
+
+  async search(tenant: string, query: SearchQuery): Promise<SearchHit[]> {
+    this.#assertOpen();
+    const mode = searchMode(query);
+    const useVector = mode !== 'text';
+    const useText = mode !== 'vector';
+    if (useVector) {
+      requireId('model', query.model ?? '');
+      validateVector(query.vector, 'query vector');
+    }
+    if (useText && (typeof query.text !== 'string' || query.text.trim() === '')) {
+      throw new StoreError('invalid_input', `A ${mode} search needs the query text`);
+    }
+    if (!Number.isInteger(query.topK) || query.topK < 1) {
+      throw new StoreError('invalid_input', 'topK must be a positive integer');
+    }
+    const filter = query.filter === undefined ? undefined : metadataFilterSql(query.filter);
+    return guard('search', async () => {
+      const table = await this.#tables.get(CHUNKS_TABLE);
+      if (!table) return [];
+      const scope = scopeWhere(tenant, query.collection);
+      const vector = useVector ? (query.vector as Float32Array) : undefined;
+      const model = query.model ?? '';
+      if (vector !== undefined) {
+        const stored = await this.#tableDimension(table);
+        if (vector.length !== stored) {
+          // A model mismatch explains a dimension mismatch better than the lengths do.
+          await this.#checkSearchModel(table, scope, model, query.collection);
+          throw new StoreError(
+            'dimension_mismatch',
+            `The query vector has ${vector.length} dimensions but stored vectors have ${stored}`,
+          );
+        }
+      }
+      const depth = mode === 'hybrid' ? Math.max(HYBRID_CANDIDATES, query.topK * 2) : query.topK;
+      // Hybrid keeps both lists to the query model's chunks, so the fused list never mixes in
+      // chunks the vector side could not have seen. A text-only search needs no model.
+      const where = sqlAnd(scope, useVector ? sqlEquals('model', model) : undefined, filter);
+      const indexed = useText && (await this.#hasTextIndex(table));
+      const columns = await this.#hitColumns(table);
+      if (mode === 'text' && !indexed) {
+        throw new StoreError(
+          'not_ready',
+          'Full-text search is not available yet: the full-text index is built by the worker with the ' +
+            'next ingest. Use mode "vector" until then.',
+        );
+      }
+      // `where` before a search is a prefilter in LanceDB: `limit` counts matching rows only.
+      // A query with no terms (only stop words, for a lexical embedder) embeds to the zero vector,
+      // which is no nearer to anything: cosine similarity is undefined, so there is no vector hit.
+      const vectorUsable = vector !== undefined && vector.some((x) => x !== 0);
+      const [vectorRows, textRows] = await Promise.all([
+        vector === undefined || !vectorUsable
+          ? []
+          : table
+              .vectorSearch(vector)
+              .column('vector')
+              .distanceType('cosine')
+              .where(where)
+              .limit(depth)
+              .select([...columns, '_distance'])
+              .toArray(),
+        !indexed
+          ? []
+          : table
+              .query()
+              .fullTextSearch(query.text ?? '', { columns: TEXT_INDEX_COLUMN })
+              .where(where)
+              .limit(depth)
+              .select([...columns, '_score'])
+              .toArray(),
+      ]);
+      // Only an empty result can hide a model mismatch, so the happy path pays no extra query.
+      if (vectorUsable && vectorRows.length === 0) {
+        await this.#checkSearchModel(table, scope, model, query.collection);
+      }
+      const vectorHits = (vectorRows as unknown[]).map((row) => hitFromRow(row, 'vector'));
+      const textHits = (textRows as unknown[]).map((row) => hitFromRow(row, 'text'));
+      if (mode === 'vector') return vectorHits;
+      if (mode === 'text') return textHits;
+      return fuseHits(textHits, vectorHits, query.topK);
+    });
+  }
+
+  async ping(): Promise<void> {
+    this.#assertOpen();
+    await guard('ping', () => this.#db.tableNames());
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async #shutdown(): Promise<void> {
+    await this.#writes;
+    // Run every cleanup even when one throws, then report the failures together.
+    const failures: unknown[] = [];
+    for (const cleanup of [() => this.#tables.close(), () => this.#db.close()]) {
+      try {
+        cleanup();
+      } catch (error) {
+        failures.push(error);
+      }
+    }
+    if (failures.length > 0) {
+      throw new StoreError('unavailable', 'Closing the document store failed', {
+        cause: failures.length === 1 ? failures[0] : new AggregateError(failures),
+      });
+    }
+  }
+
+  #assertOpen(): void {
+    if (this.#closing) throw new StoreError('unavailable', 'The document store is closed');
+  }
+
+  /** Runs writes one after another; a failed write does not block the next. */
+  #serialize<T>(run: () => Promise<T>): Promise<T> {
+    const result = this.#writes.then(run);
+    this.#writes = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+
+  async #readDocument(
+    tenant: string,
+    collection: string,
+    documentId: string,
+  ): Promise<DocumentRecord | undefined> {
+    const table = await this.#tables.get(DOCUMENTS_TABLE);
+    if (!table) return undefined;
+    const rows: unknown[] = await table
+      .query()
+      .where(scopeWhere(tenant, collection, documentId))
+      .select(DOCUMENT_COLUMNS)
+      .limit(1)
+      .toArray();
+    return rows.length > 0 ? documentFromRow(rows[0]) : undefined;
+  }
+
+  async #tableDimension(table: Table): Promise<number> {
+    if (this.#dimension !== undefined) return this.#dimension;
+    const dimension = vectorDimension(await table.schema());
+    if (dimension === undefined) throw new StoreError('unavailable', 'The chunks table has no vector column');
+    this.#dimension = dimension;
+    return dimension;
+  }
+
+  /**
+   * Refuses a second embedding model in a collection. The document being replaced is excluded so
+   * a collection's only document can be re-embedded with a new model.
+   */
+  async #checkWriteModel(table: Table, doc: DocumentInput): Promise<void> {
+    const rows: unknown[] = await table
+      .query()
+      .where(
+        sqlAnd(
+          scopeWhere(doc.tenant, doc.collection),
+          `model <> ${sqlString(doc.model)}`,
+          `document_id <> ${sqlString(doc.documentId)}`,
+        ),
+      )
+      .select(['model'])
+      .limit(1)
+      .toArray();
+    const other = firstModel(rows);
+    if (other !== undefined) {
+      throw new StoreError(
+        'model_mismatch',
+        `Collection "${doc.collection}" holds vectors from embedding model "${other}"; document ` +
+          `"${doc.documentId}" was embedded with "${doc.model}". Use one model per collection: ` +
+          `re-embed with "${other}" or write to another collection.`,
+      );
+    }
+  }
+
+  /** Throws model_mismatch when the scope has chunks, none of them from the query's model. */
+  async #checkSearchModel(table: Table, scope: string, model: string, collection?: string): Promise<void> {
+    const probe = async (predicate: string): Promise<unknown[]> =>
+      table.query().where(sqlAnd(scope, predicate)).select(['model']).limit(1).toArray();
+    if ((await probe(sqlEquals('model', model))).length > 0) return;
+    const other = firstModel(await probe(`model <> ${sqlString(model)}`));
+    if (other === undefined) return;
+    const where =
+      collection === undefined ? "This tenant's documents were" : `Collection "${collection}" was`;
+    throw new StoreError(
+      'model_mismatch',
+      `${where} embedded with model "${other}" but the query vector comes from "${model}"`,
+    );
+  }
+
+  /**
+   * The hit columns the chunks table has: a table written before `page` existed (and not yet
+   * migrated by its writer) is read without it.
+   */
+  async #hitColumns(table: Table): Promise<readonly string[]> {
+    if (this.#hasPageColumn) return HIT_COLUMNS;
+    const names = new Set((await table.schema()).fields.map((field) => field.name));
+    this.#hasPageColumn = names.has('page');
+    return HIT_COLUMNS.filter((name) => names.has(name));
+  }
+
+  /** Whether the chunks table has its full-text index; checked until it has, then remembered. */
+  async #hasTextIndex(table: Table): Promise<boolean> {
+    if (this.#textIndexed) return true;
+    const indices = await table.listIndices();
+    this.#textIndexed = indices.some((index) => index.columns.includes(TEXT_INDEX_COLUMN));
+    return this.#textIndexed;
+  }
+
+  /**
+   * Writer only: adds the columns a chunks table written by an older Hopper lacks, filling them
+   * for the rows already there, before the first write that needs them.
+   */
+  async #migrate(table: Table): Promise<void> {
+    if (this.#migrated) return;
+    const present = new Set((await table.schema()).fields.map((field) => field.name));
+    const missing = ADDED_CHUNK_COLUMNS.filter((column) => !present.has(column.name));
+    if (missing.length > 0) await table.addColumns([...missing]);
+    this.#migrated = true;
+  }
+
+  /**
+   * Writer only, after a write: builds the full-text index if the table has none (a new store, or
+   * one written before it existed), and every `optimizeEveryWrites` writes compacts the table and
+   * folds new rows into the indexes. Failures are reported, never thrown: the write has succeeded,
+   * rows outside the index are still searched, and the next write tries again.
+   */
+  async #maintain(table: Table): Promise<void> {
+    if (!(await this.#hasTextIndex(table).catch(() => false))) {
+      try {
+        await table.createIndex(TEXT_INDEX_COLUMN, { config: textIndexConfig() });
+        this.#textIndexed = true;
+      } catch (error) {
+        this.#onMaintenanceError(error, 'text index');
+      }
+    }
+    this.#writesSinceOptimize++;
+    if (this.#writesSinceOptimize < this.#optimizeEvery) return;
+    this.#writesSinceOptimize = 0;
+    // Both tables take one small commit per write; left alone, their fragments pile up and every
+    // read and merge gets slower with the number of writes, not the amount of data.
+    const documents = await this.#tables.get(DOCUMENTS_TABLE).catch(() => undefined);
+    for (const target of documents ? [table, documents] : [table]) {
+      try {
+        await target.optimize();
+      } catch (error) {
+        this.#onMaintenanceError(error, 'optimize');
+      }
+    }
+  }
+}

@@ -1,0 +1,85 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Latency buckets in seconds: fine below 100 ms, where the fast path's promise lives. */
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const JOB_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+
+/**
+ * Every metric Hopper exports, on one registry per process. Names are API for dashboards and alert
+ * rules (infra/prometheus): renaming one breaks them, and a test checks the rules against this list.
+ */
+export function createMetrics(service: 'gateway' | 'worker') {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service });
+  // Process metrics, including nodejs_eventloop_lag_seconds (event-loop lag).
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
+
+  return {
+    registry,
+    /** One MCP (or REST) tool call, by tool and outcome. */
+    operationDuration: new Histogram({
+      name: 'hopper_mcp_operation_duration_seconds',
+      help: 'Duration of tool calls (MCP and REST), by tool and outcome',
+      labelNames: ['tool', 'outcome'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    /** Cache lookups by cache (result, embedding), layer (l1, l2) and result (hit, miss). */
+    cacheRequests: new Counter({
+      name: 'hopper_cache_requests_total',
+      help: 'Cache lookups by cache, layer and result',
+      labelNames: ['cache', 'layer', 'result'] as const,
+      registers: [registry],
+    }),
+    cacheErrors: new Counter({
+      name: 'hopper_cache_errors_total',
+      help: 'Cache calls that failed or timed out (the answer was computed instead)',
+      labelNames: ['cache'] as const,
+      registers: [registry],
+    }),
+    /** Jobs in each queue by state (collected when scraped). */
+    queueJobs: new Gauge({
+      name: 'hopper_queue_jobs',
+      help: 'Jobs in each queue by state',
+      labelNames: ['queue', 'state'] as const,
+      registers: [registry],
+    }),
+    /** Age of the oldest waiting job per queue: a backlog that is not draining. */
+    queueOldestWaitingAge: new Gauge({
+      name: 'hopper_queue_oldest_waiting_age_seconds',
+      help: 'Age of the oldest job waiting in each queue (0 when none waits)',
+      labelNames: ['queue'] as const,
+      registers: [registry],
+    }),
+    jobDuration: new Histogram({
+      name: 'hopper_job_duration_seconds',
+      help: 'Duration of job attempts on a worker, by kind and outcome',
+      labelNames: ['kind', 'outcome'] as const,
+      buckets: JOB_BUCKETS,
+      registers: [registry],
+    }),
+    /** Time from a worker publishing a progress event to a gateway receiving it. */
+    progressLag: new Histogram({
+      name: 'hopper_progress_lag_seconds',
+      help: 'Delay between a worker publishing a progress event and a gateway receiving it',
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    redisCommandDuration: new Histogram({
+      name: 'hopper_redis_command_duration_seconds',
+      help: 'Redis command latency seen by the client, by command',
+      labelNames: ['command'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    /** Calls slower than the latency threshold (also logged, with their trace id). */
+    slowCalls: new Counter({
+      name: 'hopper_slow_calls_total',
+      help: 'Tool calls slower than HOPPER_SLOW_CALL_MS',
+      labelNames: ['tool'] as const,
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

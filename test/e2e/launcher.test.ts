@@ -1,0 +1,84 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectModern, structured } from '../support/clients.ts';
+
+const launcher = fileURLToPath(new URL('../../apps/stack/src/main.ts', import.meta.url));
+
+let dataDir: string;
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'hopper-launcher-'));
+});
+afterAll(async () => {
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+/** Runs `npm start`'s entry point the way a user does, with the environment given. */
+function launch(env: Record<string, string | undefined>) {
+  const child = spawn(process.execPath, [launcher], {
+    env: env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, exited, output: () => ({ stdout, stderr }) };
+}
+
+describe('npm start', () => {
+  it('starts a private Redis, the gateway and a worker, serves MCP, and stops cleanly on Ctrl-C', async () => {
+    const env = { ...process.env, REDIS_URL: undefined, HOPPER_DATA_DIR: dataDir, HOPPER_PORT: '0' };
+    const run = launch(env);
+    let url: string | undefined;
+    while (!url) {
+      const match = /MCP endpoint\s+(\S+)/.exec(run.output().stdout);
+      if (match) url = match[1];
+      else if (run.child.exitCode !== null) throw new Error(`launcher exited: ${run.output().stderr}`);
+      else await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(run.output().stdout).toMatch(/Redis\s+redis:\/\/127\.0\.0\.1:\d+ \(private/);
+
+    const client = await connectModern(url);
+    const ingested = structured<{ state: string }>(
+      await client.callTool({
+        name: 'ingest_document',
+        arguments: { content: 'Owls hunt at dusk.', documentId: 'owls' },
+      }),
+    );
+    expect(ingested.state).toBe('completed');
+    await client.close();
+
+    run.child.kill('SIGINT');
+    expect(await run.exited).toBe(0);
+    // Everything it started is gone: the port no longer answers.
+    await expect(fetch(url.replace('/mcp', '/healthz'))).rejects.toThrow();
+  });
+
+  it('explains in one line what to do when redis-server is missing', async () => {
+    const env = { PATH: dirname(process.execPath), HOME: process.env.HOME, HOPPER_DATA_DIR: dataDir };
+    const run = launch(env);
+    expect(await run.exited).toBe(1);
+    const lines = run.output().stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/redis-server was not found on PATH: install Redis .* or set REDIS_URL/);
+  });
+
+  it('reports every configuration problem at once, naming the variables', async () => {
+    const run = launch({
+      ...process.env,
+      HOPPER_EMBEDDINGS_PROVIDER: 'openai',
+      HOPPER_LOG_LEVEL: 'chatty',
+      HOPPER_DATA_DIR: dataDir,
+    });
+    expect(await run.exited).toBe(1);
+    const { stderr } = run.output();
+    expect(stderr).toMatch(/HOPPER_EMBEDDINGS_URL: is required when HOPPER_EMBEDDINGS_PROVIDER=openai/);
+    expect(stderr).toMatch(/HOPPER_EMBEDDINGS_MODEL: is required/);
+    expect(stderr).toMatch(/HOPPER_LOG_LEVEL/);
+  });
+});

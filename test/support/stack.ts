@@ -1,0 +1,154 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+
+const entry = (app: string) => fileURLToPath(new URL(`../../apps/${app}/src/main.ts`, import.meta.url));
+
+export interface StackOptions {
+  redisUrl: string;
+  gateways?: number;
+  workers?: number;
+  /** Extra environment for every process (e.g. the embeddings provider). */
+  env?: Record<string, string>;
+}
+
+export interface ProcessHandle {
+  process: ChildProcess;
+  /** Every log line the process printed so far (JSON lines). */
+  lines: string[];
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export interface GatewayHandle extends ProcessHandle {
+  url: string;
+}
+
+/**
+ * A real Hopper deployment in miniature: gateway and worker processes started exactly as `npm start`
+ * starts them, sharing one Redis (under a fresh key prefix) and one store directory.
+ */
+export class TestStack {
+  readonly prefix = `test-${randomUUID().slice(0, 8)}`;
+  readonly gateways: GatewayHandle[] = [];
+  readonly workers: ProcessHandle[] = [];
+  readonly redis: Redis;
+  readonly #options: StackOptions;
+  #dataDir = '';
+
+  private constructor(options: StackOptions) {
+    this.#options = options;
+    this.redis = new Redis(options.redisUrl, { lazyConnect: false });
+    // Some tests stop Redis on purpose; the stack's own processes report it in their logs.
+    this.redis.on('error', () => undefined);
+  }
+
+  static async start(options: StackOptions): Promise<TestStack> {
+    const stack = new TestStack(options);
+    stack.#dataDir = await mkdtemp(join(tmpdir(), 'hopper-test-'));
+    const started = await Promise.allSettled([
+      ...Array.from({ length: options.gateways ?? 1 }, () => stack.startGateway()),
+      ...Array.from({ length: options.workers ?? 1 }, () => stack.startWorker()),
+    ]);
+    const failed = started.find((result) => result.status === 'rejected');
+    if (failed) {
+      // Leave nothing running behind a failed start.
+      await stack.stop();
+      throw failed.reason;
+    }
+    return stack;
+  }
+
+  get url(): string {
+    const gateway = this.gateways[0];
+    if (!gateway) throw new Error('no gateway running');
+    return gateway.url;
+  }
+
+  get env(): Record<string, string> {
+    return {
+      ...(process.env as Record<string, string>),
+      REDIS_URL: this.#options.redisUrl,
+      HOPPER_REDIS_PREFIX: this.prefix,
+      HOPPER_DATA_DIR: this.#dataDir,
+      HOPPER_PORT: '0',
+      HOPPER_WORKER_METRICS_PORT: '0',
+      // A loaded CI machine can delay an event loop past the default cache budget; a timeout there
+      // would be the machine's, not Redis's (the outage test stops Redis for real).
+      HOPPER_CACHE_TIMEOUT_MS: '1000',
+      HOPPER_LOG_LEVEL: 'info',
+      ...this.#options.env,
+    };
+  }
+
+  async startGateway(): Promise<GatewayHandle> {
+    let url = '';
+    const handle = await spawnApp('gateway', this.env, (line) => {
+      if (!line.includes('gateway listening')) return false;
+      url = (JSON.parse(line) as { url: string }).url;
+      return true;
+    });
+    const gateway = { ...handle, url };
+    this.gateways.push(gateway);
+    return gateway;
+  }
+
+  async startWorker(env: Record<string, string> = {}): Promise<ProcessHandle> {
+    const worker = await spawnApp('worker', { ...this.env, ...env }, (line) => line.includes('worker ready'));
+    this.workers.push(worker);
+    return worker;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.gateways, ...this.workers].map((p) => p.stop()));
+    const keys = await this.redis.keys(`${this.prefix}:*`);
+    if (keys.length > 0) await this.redis.del(...keys);
+    this.redis.disconnect();
+    await rm(this.#dataDir, { recursive: true, force: true });
+  }
+}
+
+async function spawnApp(
+  app: string,
+  env: Record<string, string>,
+  isReady: (line: string) => boolean,
+): Promise<ProcessHandle> {
+  const child = spawn(process.execPath, [entry(app)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${app} did not become ready:\n${stderr}`));
+    }, 30_000);
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      lines.push(line);
+      if (isReady(line)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${app} exited with ${code} before it was ready:\n${stderr}`));
+    });
+  });
+  return {
+    process: child,
+    lines,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}

@@ -32,6 +32,14 @@ export function createRedis(url: string, options: CreateRedisOptions): Redis {
     // BullMQ requires this for its blocking connections: a blocked BRPOPLPUSH may outlive any
     // per-request retry budget, and BullMQ retries itself.
     base.maxRetriesPerRequest = null;
+  } else if (options.role === 'subscriber') {
+    // ioredis 5 races a SUBSCRIBE sent while connecting with its own handshake (CLIENT SETINFO,
+    // then the INFO ready check): the connection enters subscriber mode first, the INFO is refused,
+    // the connection drops and the subscription is lost (redis/ioredis#2037, fixed in 6.0). A
+    // subscriber never needs either: it only runs subscriber commands, which Redis accepts while
+    // loading.
+    base.enableReadyCheck = false;
+    base.disableClientInfo = true;
   } else if (options.role === 'command') {
     // A fast-path call must not wait out a long outage: fail the command and let the caller answer.
     base.maxRetriesPerRequest = 2;

@@ -37,7 +37,9 @@ function doc(documentId: string, metadata: DocumentInput['metadata'] = {}): Docu
 let dir: string;
 const opened: Store[] = [];
 
-async function open(options: { optimizeEveryWrites?: number } = {}): Promise<Store> {
+async function open(
+  options: { optimizeEveryWrites?: number; vectorIndexMinRows?: number } = {},
+): Promise<Store> {
   const store = await openStore({ uri: dir, ...options });
   opened.push(store);
   return store;
@@ -166,6 +168,35 @@ describe('search modes', () => {
     expect(harbours.map((h) => h.documentId).sort()).toEqual(['d2', 'd3', 'd4']);
     const canals = await reader.search('acme', { mode: 'text', text: 'canal', topK: 10 });
     expect(canals.map((h) => h.chunkId)).toEqual(['d0:2:0']);
+  });
+});
+
+describe('a store large enough for a vector index', () => {
+  it('builds the index at compaction, and finds chunks written before and after it', async () => {
+    const store = await open({ optimizeEveryWrites: 5, vectorIndexMinRows: 200 });
+    const reader = await open();
+    // 30 documents of 10 chunks, each chunk pointing somewhere between two axes.
+    const direction = (d: number, c: number) => normalized([d + 1, c + 1, (d * c) % 7, 1]);
+    for (let d = 0; d < 30; d++) {
+      await store.replaceDocument(
+        doc(`d${d}`),
+        Array.from({ length: 10 }, (_, c) => chunk(`document ${d} chunk ${c}`, direction(d, c))),
+      );
+    }
+    const indices = await (await (await connect(dir)).openTable('chunks')).listIndices();
+    expect(indices.map((index) => index.indexType)).toContain('IvfFlat');
+
+    const nearest = await reader.search('acme', {
+      mode: 'vector',
+      vector: direction(17, 4),
+      model: MODEL,
+      topK: 1,
+    });
+    expect(nearest[0]?.chunkId).toBe('d17:1:4');
+    // Rows written after the build are searched too (folded in, or scanned until then).
+    await store.replaceDocument(doc('late'), [chunk('written after the index', axis(2))]);
+    const late = await reader.search('acme', { mode: 'vector', vector: axis(2), model: MODEL, topK: 1 });
+    expect(late[0]?.documentId).toBe('late');
   });
 });
 

@@ -1,11 +1,15 @@
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { Client, ClientCredentialsProvider, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import {
+  Client,
+  ClientCredentialsProvider,
+  StreamableHTTPClientTransport,
+} from '@modelcontextprotocol/client';
 import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { AuthorizationServer, type TokenOptions } from '../support/authorization-server.ts';
 import { structured, toolError } from '../support/clients.ts';
-import { TestSocket, baseUrl } from '../support/socket-client.ts';
+import { TestSocket } from '../support/socket-client.ts';
 import { TestStack } from '../support/stack.ts';
 
 const API_KEY = 'acme-key-0123456789abcdef';
@@ -67,7 +71,9 @@ async function modern(bearer: string): Promise<Client> {
 async function legacy(bearer: string): Promise<LegacyClient> {
   const client = new LegacyClient({ name: 'oauth-test-legacy', version: '1.0.0' });
   await client.connect(
-    new LegacyTransport(new URL(resource), { requestInit: { headers: { authorization: `Bearer ${bearer}` } } }),
+    new LegacyTransport(new URL(resource), {
+      requestInit: { headers: { authorization: `Bearer ${bearer}` } },
+    }),
   );
   return client;
 }
@@ -109,7 +115,10 @@ function insufficientScope(tool: string, scope: string): string {
 
 describe('OAuth access tokens (JWT, JWKS)', () => {
   it('publishes protected resource metadata (RFC 9728) at the root and the path-suffixed well-known URL', async () => {
-    for (const path of ['/.well-known/oauth-protected-resource', '/.well-known/oauth-protected-resource/mcp']) {
+    for (const path of [
+      '/.well-known/oauth-protected-resource',
+      '/.well-known/oauth-protected-resource/mcp',
+    ]) {
       const response = await fetch(`${origin}${path}`);
       expect(response.status).toBe(200);
       expect(response.headers.get('access-control-allow-origin')).toBe('*');
@@ -157,6 +166,8 @@ describe('OAuth access tokens (JWT, JWKS)', () => {
     }
     // A token that expired within the clock tolerance (30 s) still passes.
     expect((await rawCall(await token({ expiresIn: -5 }), 'list_jobs', {})).status).toBe(200);
+    // Keys are cached: the unknown key id made one refetch at most, not one per request.
+    expect(as.jwksRequests).toBeLessThanOrEqual(2);
   });
 
   it("takes a valid token to its tenant's data, for both client eras, and keeps tenants apart", async () => {
@@ -176,16 +187,20 @@ describe('OAuth access tokens (JWT, JWKS)', () => {
     );
     expect(found.results[0]?.documentId).toBe('fuel');
     const byKey = await modern(API_KEY);
-    expect(structured<{ state: string }>(await byKey.callTool({ name: 'get_job', arguments: { jobId: job.jobId } })).state).toBe(
-      'completed',
-    );
+    expect(
+      structured<{ state: string }>(
+        await byKey.callTool({ name: 'get_job', arguments: { jobId: job.jobId } }),
+      ).state,
+    ).toBe('completed');
 
     // A token for another tenant finds nothing of acme's.
     const globex = await modern(await token({ tenant: 'globex' }));
-    expect(toolError(await globex.callTool({ name: 'get_document', arguments: { documentId: 'fuel' } }))).toMatch(
+    expect(
+      toolError(await globex.callTool({ name: 'get_document', arguments: { documentId: 'fuel' } })),
+    ).toMatch(/not found/);
+    expect(toolError(await globex.callTool({ name: 'get_job', arguments: { jobId: job.jobId } }))).toMatch(
       /not found/,
     );
-    expect(toolError(await globex.callTool({ name: 'get_job', arguments: { jobId: job.jobId } }))).toMatch(/not found/);
     const theirs = structured<{ results: unknown[] }>(
       await globex.callTool({ name: 'search', arguments: { query: 'secret kerosene blend' } }),
     );
@@ -214,13 +229,18 @@ describe('OAuth access tokens (JWT, JWKS)', () => {
       ['cancel_job', { jobId: job.jobId }],
     ];
     for (const [name, args] of refusals) {
-      expect(await rawCall(readOnly, name, args)).toEqual({ status: 403, challenge: insufficientScope(name, 'write') });
-      await expect(reader.callTool({ name, arguments: args })).rejects.toThrow(`Insufficient scope: required "write"`);
+      expect(await rawCall(readOnly, name, args)).toEqual({
+        status: 403,
+        challenge: insufficientScope(name, 'write'),
+      });
+      await expect(reader.callTool({ name, arguments: args })).rejects.toThrow(
+        `Insufficient scope: required "write"`,
+      );
     }
     const legacyReader = await legacy(readOnly);
-    await expect(legacyReader.callTool({ name: 'delete_document', arguments: { documentId: 'keepers' } })).rejects.toThrow(
-      /insufficient_scope/,
-    );
+    await expect(
+      legacyReader.callTool({ name: 'delete_document', arguments: { documentId: 'keepers' } }),
+    ).rejects.toThrow(/insufficient_scope/);
     // A token with no Hopper scope at all cannot read either.
     expect((await rawCall(await token({ scope: 'openid' }), 'search', { query: 'x' })).challenge).toBe(
       insufficientScope('search', 'read'),
@@ -250,14 +270,25 @@ describe('OAuth access tokens (JWT, JWKS)', () => {
     }
     // A write-only token can ingest but not read.
     const writeOnly = await token({ scope: 'write' });
-    expect((await rest('POST', '/v1/documents', writeOnly, { content: 'Tides turn twice a day.', documentId: 'tides' })).status).toBe(200);
+    expect(
+      (
+        await rest('POST', '/v1/documents', writeOnly, {
+          content: 'Tides turn twice a day.',
+          documentId: 'tides',
+        })
+      ).status,
+    ).toBe(200);
     const read = await rest('GET', '/v1/documents/tides', writeOnly);
     expect([read.status, read.challenge]).toEqual([403, insufficientScope('get_document', 'read')]);
   });
 
   it('applies the scopes to Socket.IO: following jobs needs read, cancelling needs write', async () => {
-    const { jobId } = (await rest('POST', '/v1/documents', await token(), { content: 'Gulls follow the boats.', documentId: 'gulls' }))
-      .body as { jobId: string };
+    const { jobId } = (
+      await rest('POST', '/v1/documents', await token(), {
+        content: 'Gulls follow the boats.',
+        documentId: 'gulls',
+      })
+    ).body as { jobId: string };
     const reader = await TestSocket.connect(origin, { token: await token({ scope: 'read' }) });
     expect(await reader.subscribe(jobId)).toEqual({ ok: true });
     expect(await reader.cancel(jobId)).toEqual({
@@ -273,7 +304,9 @@ describe('OAuth access tokens (JWT, JWKS)', () => {
     reader.close();
     writer.close();
 
-    await expect(TestSocket.connect(origin, { token: await token({ expiresIn: -120 }) })).rejects.toThrow(/expired/);
+    await expect(TestSocket.connect(origin, { token: await token({ expiresIn: -120 }) })).rejects.toThrow(
+      /expired/,
+    );
   });
 
   it('closes a socket when its token expires', async () => {
@@ -309,5 +342,37 @@ describe('OAuth access tokens (JWT, JWKS)', () => {
     expect(ingested.state).toBe('completed');
     expect(provider.tokens()?.scope?.split(' ').sort()).toEqual(['read', 'write']);
     await client.close();
+  });
+
+  it('answers 503, not 401, while the authorization server cannot be reached', async () => {
+    const unreachable = `http://127.0.0.1:${await freePort()}`;
+    const isolated = await TestStack.start({
+      redisUrl: inject('redisUrl'),
+      workers: 0,
+      env: { HOPPER_OAUTH_ISSUER: unreachable, HOPPER_OAUTH_AUDIENCE: resource },
+    });
+    try {
+      const response = await fetch(isolated.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          authorization: `Bearer ${await as.token(resource, { tenant: 'acme', scope: 'read', issuer: unreachable })}`,
+        },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} }),
+      });
+      // The client keeps its token: the fault is not the token's.
+      expect(response.status).toBe(503);
+      expect(response.headers.get('www-authenticate')).toBeNull();
+      expect(await response.text()).toMatch(/authorization server could not be reached/);
+      const viaRest = await fetch(isolated.url.replace('/mcp', '/v1/jobs'), {
+        headers: {
+          authorization: `Bearer ${await as.token(resource, { tenant: 'acme', issuer: unreachable })}`,
+        },
+      });
+      expect(viaRest.status).toBe(503);
+    } finally {
+      await isolated.stop();
+    }
   });
 });

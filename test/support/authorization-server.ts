@@ -129,13 +129,20 @@ export class AuthorizationServer {
     if (!client || client.secret !== (basicSecret ?? form.get('client_secret'))) {
       return json(res, 401, { error: 'invalid_client' });
     }
-    if (form.get('grant_type') !== 'client_credentials') return json(res, 400, { error: 'unsupported_grant_type' });
+    if (form.get('grant_type') !== 'client_credentials')
+      return json(res, 400, { error: 'unsupported_grant_type' });
     const resource = form.get('resource');
-    if (!resource) return json(res, 400, { error: 'invalid_target', error_description: 'resource is required' });
+    if (!resource)
+      return json(res, 400, { error: 'invalid_target', error_description: 'resource is required' });
     const requested = (form.get('scope') ?? client.scopes.join(' ')).split(' ').filter(Boolean);
-    if (requested.some((scope) => !client.scopes.includes(scope))) return json(res, 400, { error: 'invalid_scope' });
+    if (requested.some((scope) => !client.scopes.includes(scope)))
+      return json(res, 400, { error: 'invalid_scope' });
     const scope = requested.join(' ');
-    const accessToken = await this.token(resource, { tenant: client.tenant, scope, claims: { client_id: clientId } });
+    const accessToken = await this.token(resource, {
+      tenant: client.tenant,
+      scope,
+      claims: { client_id: clientId },
+    });
     json(res, 200, { access_token: accessToken, token_type: 'Bearer', expires_in: 300, scope });
   }
 }
@@ -148,5 +155,7 @@ function basicCredentials(header: string | undefined): [string?, string?] {
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body));
+  res
+    .writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+    .end(JSON.stringify(body));
 }

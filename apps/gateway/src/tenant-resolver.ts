@@ -78,13 +78,18 @@ const JWT_SHAPE = /^[\w-]+\.[\w-]+\.[\w-]+$/;
  * Socket.IO handshake's `auth.token`) says. A credential shaped like a JWT goes to the JWT verifier
  * when OAuth is configured; anything else is looked up among the API keys.
  */
-export function bearerTenantResolver(options: { apiKeys: readonly ApiKey[]; jwt?: JwtVerifier }): TenantResolver {
+export function bearerTenantResolver(options: {
+  apiKeys: readonly ApiKey[];
+  jwt?: JwtVerifier;
+}): TenantResolver {
   const { apiKeys, jwt } = options;
   const what = jwt && apiKeys.length === 0 ? 'an access token' : 'an API key or access token';
   return async (request) => {
     const token = request.token ?? bearerToken(request.headers);
     if (!token) {
-      throw new UnauthorizedError(`${what} is required: Authorization: Bearer <token>`, { invalidToken: false });
+      throw new UnauthorizedError(`${what} is required: Authorization: Bearer <token>`, {
+        invalidToken: false,
+      });
     }
     if (jwt && JWT_SHAPE.test(token)) return await jwt(token);
     if (apiKeys.length === 0) {

@@ -32,7 +32,10 @@ const BASELINE_SCOPE: Scope = 'read';
  * configured it names the metadata document and the baseline scope; with API keys only, neither
  * exists.
  */
-export function unauthorizedChallenge(error: UnauthorizedError, resourceMetadata: string | undefined): string {
+export function unauthorizedChallenge(
+  error: UnauthorizedError,
+  resourceMetadata: string | undefined,
+): string {
   return bearerChallenge({
     ...(error.invalidToken ? { error: 'invalid_token', description: error.message } : {}),
     ...(resourceMetadata ? { scope: BASELINE_SCOPE, resourceMetadata } : {}),

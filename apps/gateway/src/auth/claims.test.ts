@@ -26,7 +26,9 @@ describe('grantedScopes', () => {
 
 describe('tenantFromClaims', () => {
   it('takes the tenant from the configured claim', () => {
-    expect(tenantFromClaims({ hopper_tenant: 'acme', sub: 'u1' }, 'hopper_tenant')).toEqual({ tenant: 'acme' });
+    expect(tenantFromClaims({ hopper_tenant: 'acme', sub: 'u1' }, 'hopper_tenant')).toEqual({
+      tenant: 'acme',
+    });
     expect(tenantFromClaims({ org_id: 'org_42' }, 'org_id')).toEqual({ tenant: 'org_42' });
   });
 

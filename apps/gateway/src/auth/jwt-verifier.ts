@@ -21,6 +21,8 @@ const ALGORITHMS: JWSAlgorithm[] = [
   'Ed25519',
 ];
 const METADATA_TIMEOUT_MS = 5_000;
+/** After a failed metadata lookup, the next one waits this long. */
+const DISCOVERY_RETRY_MS = 5_000;
 
 /**
  * Verifies JWT access tokens of one authorization server: signature (against its JWKS), issuer,
@@ -52,14 +54,18 @@ export function createJwtVerifier(settings: OAuthSettings, logger: Logger): JwtV
     }
     const found = tenantFromClaims(claims, settings.tenantClaim);
     if ('problem' in found) throw new UnauthorizedError(found.problem, { invalidToken: true });
-    return { tenant: found.tenant, scopes: grantedScopes(claims), ...(claims.exp ? { expiresAt: claims.exp } : {}) };
+    return {
+      tenant: found.tenant,
+      scopes: grantedScopes(claims),
+      ...(claims.exp ? { expiresAt: claims.exp } : {}),
+    };
   };
 }
 
 /**
  * The issuer's signing keys. With no HOPPER_OAUTH_JWKS_URL, their location is the `jwks_uri` of the
  * issuer's metadata, looked up at start and again after a failure (the server may be down when
- * Hopper starts; the next token retries).
+ * Hopper starts; a token a few seconds later retries).
  */
 function signingKeys(settings: OAuthSettings, logger: Logger): JWTVerifyGetKey {
   const load = async () => {
@@ -70,7 +76,8 @@ function signingKeys(settings: OAuthSettings, logger: Logger): JWTVerifyGetKey {
   let remote: Promise<JWTVerifyGetKey> | undefined;
   const loaded = () => {
     remote ??= load().catch((error: unknown) => {
-      remote = undefined;
+      // Tokens arriving meanwhile get the same answer (503) without each knocking on the server.
+      setTimeout(() => (remote = undefined), DISCOVERY_RETRY_MS).unref();
       throw error;
     });
     return remote;

@@ -43,7 +43,10 @@ export interface ServerFactoryOptions {
 export function createServerFactory(options: ServerFactoryOptions): McpServerFactory {
   const { handlers, logger } = options;
   const toolChallenges = new Map(
-    toolNames.map((name) => [name, requireScope(toolScopes[name], `${name} needs the ${toolScopes[name]} scope`)]),
+    toolNames.map((name) => [
+      name,
+      requireScope(toolScopes[name], `${name} needs the ${toolScopes[name]} scope`),
+    ]),
   );
   const readChallenge = requireScope('read', 'reading a resource needs the read scope');
 

@@ -64,7 +64,8 @@ export function createRestHandler(deps: RestDeps): RestHandler {
         ...(token ? { token } : {}),
       });
     } catch (error) {
-      if (!(error instanceof UnauthorizedError)) return send(res, toHttpFailure(error, deps.logger, route.tool));
+      if (!(error instanceof UnauthorizedError))
+        return send(res, toHttpFailure(error, deps.logger, route.tool));
       res.setHeader('www-authenticate', unauthorizedChallenge(error, deps.resourceMetadataUrl));
       return send(res, httpFailure(401, 'unauthorized', error.message));
     }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createRemoteJWKSet, errors, jwtVerify, type JWSAlgorithm, type JWTVerifyGetKey } from 'jose';
 import { LRUCache } from 'lru-cache';
 import { HopperError, type OAuthSettings } from '@hopper/contracts';
-import type { Logger } from '@hopper/lifecycle';
+import { rateLimited, type Logger } from '@hopper/lifecycle';
 import { UnauthorizedError, type Caller, type JwtVerifier } from '../tenant-resolver.ts';
 import { grantedScopes, tenantFromClaims } from './claims.ts';
 
@@ -60,6 +60,13 @@ function rememberVerified(verify: JwtVerifier): JwtVerifier {
 
 function verifyEachTime(settings: OAuthSettings, logger: Logger): JwtVerifier {
   const keys = signingKeys(settings, logger);
+  // During an outage every token fails the same way: one warning per 10 s says so.
+  const warnUnavailable = rateLimited(10_000, (error: unknown, suppressed: number) =>
+    logger.warn(
+      { err: error, suppressed },
+      'could not check an access token against the authorization server',
+    ),
+  );
   return async (token) => {
     let claims;
     try {
@@ -73,7 +80,7 @@ function verifyEachTime(settings: OAuthSettings, logger: Logger): JwtVerifier {
     } catch (error) {
       const problem = tokenProblem(error);
       if (problem) throw new UnauthorizedError(problem, { invalidToken: true });
-      logger.warn({ err: error }, 'could not check an access token against the authorization server');
+      warnUnavailable(error);
       throw new HopperError(
         'unavailable',
         'the authorization server could not be reached to check the token; retry shortly',

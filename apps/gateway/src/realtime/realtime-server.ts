@@ -100,18 +100,6 @@ export function attachRealtime(server: HttpServer, deps: RealtimeDeps): Realtime
       });
   });
 
-  /**
-   * A socket lives as long as its client wants, its credential does not: when an access token
-   * expires, the socket is closed, and the client reconnects with a fresh token (socket.io-client
-   * takes `auth` as a function for that).
-   */
-  function disconnectAtExpiry(socket: RealtimeSocket, expiresAt: number): void {
-    const delay = Math.min(Math.max(0, expiresAt * 1000 - Date.now()), MAX_TIMER_MS);
-    const timer = setTimeout(() => socket.disconnect(true), delay);
-    timer.unref();
-    socket.once('disconnect', () => clearTimeout(timer));
-  }
-
   io.on('connection', (socket: RealtimeSocket) => {
     logger.debug({ socket: socket.id, tenant: socket.data.tenant }, 'socket connected');
 
@@ -193,6 +181,18 @@ export function attachRealtime(server: HttpServer, deps: RealtimeDeps): Realtime
       await subscriptions.close();
     },
   };
+}
+
+/**
+ * A socket lives as long as its client wants, its credential does not: when an access token
+ * expires, the socket is closed, and the client reconnects with a fresh token (socket.io-client
+ * takes `auth` as a function for that).
+ */
+function disconnectAtExpiry(socket: RealtimeSocket, expiresAt: number): void {
+  const delay = Math.min(Math.max(0, expiresAt * 1000 - Date.now()), MAX_TIMER_MS);
+  const timer = setTimeout(() => socket.disconnect(true), delay);
+  timer.unref();
+  socket.once('disconnect', () => clearTimeout(timer));
 }
 
 function refused(code: string, message: string): { ok: false; error: SocketError } {

@@ -41,10 +41,19 @@ describe('API keys and tenants', () => {
         body,
       });
       expect(response.status).toBe(401);
-      expect(response.headers.get('www-authenticate')).toMatch(/^Bearer/);
+      // A key that was given but is wrong is `invalid_token`; no key at all is a bare challenge.
+      expect(response.headers.get('www-authenticate')).toBe(
+        authorization?.startsWith('Bearer')
+          ? 'Bearer error="invalid_token", error_description="the API key is not valid"'
+          : 'Bearer',
+      );
     }
     const rest = await fetch(stack.url.replace('/mcp', '/v1/jobs'));
     expect(rest.status).toBe(401);
+    expect(rest.headers.get('www-authenticate')).toBe('Bearer');
+    // Without OAuth there is no authorization server to advertise.
+    const metadata = await fetch(stack.url.replace('/mcp', '/.well-known/oauth-protected-resource'));
+    expect(metadata.status).toBe(404);
   });
 
   it("keeps each tenant's documents, jobs and searches to itself", async () => {

@@ -294,11 +294,12 @@ describe('tenant isolation (resolver injected, as authentication will plug in)',
   let url: string;
   const closers: (() => Promise<unknown>)[] = [];
 
-  // The test's resolver: the handshake token names the tenant. Production resolves it from an API key.
+  // The test's resolver: the handshake token names the tenant. Production resolves it from an API key
+  // or an access token.
   const byToken: TenantResolver = (request) =>
     request.token
-      ? Promise.resolve(request.token)
-      : Promise.reject(new UnauthorizedError('a token is required'));
+      ? Promise.resolve({ tenant: request.token, scopes: ['read', 'write'] })
+      : Promise.reject(new UnauthorizedError('a token is required', { invalidToken: false }));
 
   beforeAll(async () => {
     // A third gateway front in this process, on the stack's Redis and store: the same realtime

@@ -87,4 +87,89 @@ describe('gateway loadConfig', () => {
     expect(malformed).toEqual([expect.stringMatching(/^HOPPER_API_KEYS: pair 1 must be tenant:key/)]);
     expect(malformed.join()).not.toContain('no-colon-here-but-long-enough');
   });
+
+  it('gives API keys both scopes, or the one their :read or :write suffix names', () => {
+    const config = loadConfig(
+      {
+        ...base,
+        HOPPER_API_KEYS: 'acme:0123456789abcdef,acme:reader-0123456789:read,ci:writer-0123456789:write',
+      },
+      '/srv',
+    );
+    expect(config.apiKeys.map((k) => [k.tenant, k.scopes])).toEqual([
+      ['acme', ['read', 'write']],
+      ['acme', ['read']],
+      ['ci', ['write']],
+    ]);
+    expect(problems({ ...base, HOPPER_API_KEYS: 'acme:short:read' })).toEqual([
+      expect.stringMatching(/^HOPPER_API_KEYS: the key of tenant 'acme' is shorter than 16/),
+    ]);
+  });
+
+  it('accepts OAuth access tokens from one issuer, for one audience, and serves other machines with them', () => {
+    const config = loadConfig(
+      {
+        ...base,
+        HOPPER_HOST: '0.0.0.0',
+        HOPPER_OAUTH_ISSUER: 'https://auth.example.com/realms/hopper',
+        HOPPER_OAUTH_AUDIENCE: 'https://hopper.example.com/mcp',
+      },
+      '/srv',
+    );
+    expect(config.oauth).toEqual({
+      issuer: 'https://auth.example.com/realms/hopper',
+      audience: 'https://hopper.example.com/mcp',
+      jwksUrl: undefined,
+      tenantClaim: 'hopper_tenant',
+      resource: 'https://hopper.example.com/mcp',
+    });
+    expect(loadConfig(base, '/srv').oauth).toBeUndefined();
+  });
+
+  it('asks for the OAuth settings that belong together, and https', () => {
+    const issuer = 'https://auth.example.com';
+    expect(problems({ ...base, HOPPER_OAUTH_ISSUER: issuer })).toEqual([
+      expect.stringMatching(/^HOPPER_OAUTH_AUDIENCE: is required with HOPPER_OAUTH_ISSUER/),
+    ]);
+    expect(problems({ ...base, HOPPER_OAUTH_AUDIENCE: 'hopper' })).toEqual([
+      'HOPPER_OAUTH_AUDIENCE: has no effect without HOPPER_OAUTH_ISSUER',
+    ]);
+    // An audience that is not a URL (an API identifier) needs the public URL to advertise.
+    expect(problems({ ...base, HOPPER_OAUTH_ISSUER: issuer, HOPPER_OAUTH_AUDIENCE: 'api://hopper' })).toEqual(
+      [expect.stringMatching(/^HOPPER_OAUTH_RESOURCE: is required when HOPPER_OAUTH_AUDIENCE is not a URL/)],
+    );
+    const apiAudience = loadConfig(
+      {
+        ...base,
+        HOPPER_OAUTH_ISSUER: issuer,
+        HOPPER_OAUTH_AUDIENCE: 'api://hopper',
+        HOPPER_OAUTH_RESOURCE: 'https://hopper.example.com/mcp',
+        HOPPER_OAUTH_TENANT_CLAIM: 'org_id',
+      },
+      '/srv',
+    );
+    expect(apiAudience.oauth).toMatchObject({
+      resource: 'https://hopper.example.com/mcp',
+      tenantClaim: 'org_id',
+    });
+    expect(
+      problems({
+        ...base,
+        HOPPER_OAUTH_ISSUER: 'http://auth.example.com',
+        HOPPER_OAUTH_AUDIENCE: 'https://hopper.example.com/mcp',
+        HOPPER_OAUTH_JWKS_URL: 'http://auth.example.com/keys',
+      }),
+    ).toEqual([
+      'HOPPER_OAUTH_ISSUER: must be an https:// URL (http:// only for localhost)',
+      'HOPPER_OAUTH_JWKS_URL: must be an https:// URL (http:// only for localhost)',
+    ]);
+    // A development authorization server on this machine may speak plain http.
+    expect(
+      problems({
+        ...base,
+        HOPPER_OAUTH_ISSUER: 'http://127.0.0.1:9000',
+        HOPPER_OAUTH_AUDIENCE: 'http://127.0.0.1:8080/mcp',
+      }),
+    ).toEqual([]);
+  });
 });

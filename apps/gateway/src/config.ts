@@ -25,13 +25,13 @@ const gatewayEnvSchema = commonEnvSchema.extend({
   ),
 });
 
-/** Without API keys the gateway must not be reachable from other machines. */
+/** Without authentication (API keys or OAuth) the gateway must not be reachable from other machines. */
 const loopbackOnly: EnvRule = (env) => {
   const host = env.HOPPER_HOST || '127.0.0.1';
-  return LOOPBACK.has(host) || env.HOPPER_API_KEYS
+  return LOOPBACK.has(host) || env.HOPPER_API_KEYS || env.HOPPER_OAUTH_ISSUER
     ? []
     : [
-        `HOPPER_HOST: '${host}' is not a loopback address; without authentication Hopper serves loopback only (set HOPPER_API_KEYS to serve other machines)`,
+        `HOPPER_HOST: '${host}' is not a loopback address; without authentication Hopper serves loopback only (set HOPPER_API_KEYS or HOPPER_OAUTH_ISSUER to serve other machines)`,
       ];
 };
 

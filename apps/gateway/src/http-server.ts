@@ -1,12 +1,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isLegacyRequest, type AuthInfo } from '@modelcontextprotocol/server';
 import type { NodeMcpRequestHandler } from '@modelcontextprotocol/node';
-import { limits } from '@hopper/contracts';
+import { isHopperError, limits } from '@hopper/contracts';
 import { withTimeout } from '@hopper/redis';
 import type { Logger } from '@hopper/lifecycle';
 import type { AllowedHosts } from './browser-guard.ts';
+import { unauthorizedChallenge } from './auth/challenge.ts';
+import type { ProtectedResource } from './auth/protected-resource.ts';
 import type { LegacySessions } from './mcp/legacy-sessions.ts';
-import { UnauthorizedError, type TenantResolver } from './tenant-resolver.ts';
+import { UnauthorizedError, type Caller, type TenantResolver } from './tenant-resolver.ts';
 import { isPagePath, type PageHandler } from './page/page-handler.ts';
 import type { RestHandler } from './rest/rest-handler.ts';
 
@@ -19,8 +21,10 @@ export interface HttpServerDeps {
   mcp: NodeMcpRequestHandler;
   legacy: LegacySessions;
   readiness: ReadinessCheck[];
-  /** Who a request acts for (local mode: the one tenant, loopback only; otherwise by API key). */
+  /** Who a request acts for (local mode: the one tenant, loopback only; otherwise by API key or JWT). */
   resolveTenant: TenantResolver;
+  /** OAuth is configured: the protected resource metadata (RFC 9728), served and named in challenges. */
+  protectedResource?: ProtectedResource;
   logger: Logger;
   /** Host names the server answers to: a DNS-rebinding guard while it serves loopback only. */
   allowedHosts: AllowedHosts;
@@ -55,6 +59,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: HttpServe
   const path = (req.url ?? '/').split('?', 1)[0];
   if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
   if (path === '/readyz') return readiness(res, deps.readiness);
+  if (deps.protectedResource?.serves(path ?? '')) return deps.protectedResource.handle(req, res);
   if (path === '/metrics' && deps.metrics) {
     const { contentType, body } = await deps.metrics();
     res.writeHead(200, { 'content-type': contentType }).end(body);
@@ -68,17 +73,31 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: HttpServe
   if (deps.allowedHosts && !deps.allowedHosts.has(host)) {
     return sendJson(res, 403, jsonRpcError(-32000, `host '${host}' is not allowed`));
   }
-  let tenant: string;
+  let caller: Caller;
   try {
-    tenant = await deps.resolveTenant({ headers: req.headers, remoteAddress: req.socket.remoteAddress });
+    caller = await deps.resolveTenant({ headers: req.headers, remoteAddress: req.socket.remoteAddress });
   } catch (error) {
-    if (!(error instanceof UnauthorizedError)) throw error;
-    res.setHeader('www-authenticate', 'Bearer realm="hopper"');
-    return sendJson(res, 401, jsonRpcError(-32001, error.message));
+    if (error instanceof UnauthorizedError) {
+      res.setHeader('www-authenticate', unauthorizedChallenge(error, deps.protectedResource?.metadataUrl));
+      return sendJson(res, 401, jsonRpcError(-32001, error.message));
+    }
+    if (isHopperError(error) && error.code === 'unavailable') {
+      return sendJson(res, 503, jsonRpcError(-32603, error.message));
+    }
+    throw error;
   }
-  // The SDK hands `req.auth` to the server factory: that is how each request's tools learn their tenant.
+  const { tenant } = caller;
+  // The SDK hands `req.auth` to the server factory: that is how each request's tools learn their
+  // tenant, and how its scope challenges (403 insufficient_scope) learn the scopes and metadata URL.
   Object.assign(req, {
-    auth: { token: '', clientId: tenant, scopes: [], extra: { tenant } } satisfies AuthInfo,
+    auth: {
+      token: '',
+      clientId: tenant,
+      scopes: [...caller.scopes],
+      ...(caller.expiresAt ? { expiresAt: caller.expiresAt } : {}),
+      ...(deps.protectedResource ? { resourceMetadataUrl: deps.protectedResource.metadataUrl } : {}),
+      extra: { tenant },
+    } satisfies AuthInfo,
   });
   if (req.method !== 'POST') return deps.mcp(req, res);
 

@@ -34,7 +34,9 @@ import { instrumentHandlers } from './tools/instrumented.ts';
 import { createPageHandler } from './page/page-handler.ts';
 import { attachRealtime } from './realtime/realtime-server.ts';
 import { createRestHandler } from './rest/rest-handler.ts';
-import { apiKeyTenantResolver, localTenantResolver } from './tenant-resolver.ts';
+import { createJwtVerifier } from './auth/jwt-verifier.ts';
+import { protectedResource } from './auth/protected-resource.ts';
+import { bearerTenantResolver, localTenantResolver } from './tenant-resolver.ts';
 
 const VERSION = '0.1.0';
 
@@ -177,13 +179,19 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
   );
   closer.add('mcp handler', () => mcp.close());
 
-  // One tenant resolution for MCP, REST and Socket.IO: by API key when keys are configured,
-  // otherwise the single local tenant, loopback callers only.
-  const resolveTenant =
-    config.apiKeys.length > 0 ? apiKeyTenantResolver(config.apiKeys) : localTenantResolver(config.tenant);
-  // With API keys, any Host is answered unless HOPPER_ALLOWED_HOSTS narrows it; without, loopback names only.
+  // One tenant resolution for MCP, REST and Socket.IO: by API key or OAuth access token when either
+  // is configured, otherwise the single local tenant, loopback callers only.
+  const authenticated = config.apiKeys.length > 0 || config.oauth !== undefined;
+  const resolveTenant = authenticated
+    ? bearerTenantResolver({
+        apiKeys: config.apiKeys,
+        ...(config.oauth ? { jwt: createJwtVerifier(config.oauth, logger) } : {}),
+      })
+    : localTenantResolver(config.tenant);
+  const resource = config.oauth ? protectedResource(config.oauth) : undefined;
+  // Authenticated, any Host is answered unless HOPPER_ALLOWED_HOSTS narrows it; if not, loopback names only.
   const allowedHosts =
-    config.apiKeys.length > 0 && !config.allowedHosts
+    authenticated && !config.allowedHosts
       ? undefined
       : new Set(['localhost', '127.0.0.1', '[::1]', config.host, ...(config.allowedHosts ?? [])]);
   const server = createHttpServer({
@@ -194,6 +202,7 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
       { name: 'store', check: () => store.ping() },
     ],
     resolveTenant,
+    ...(resource ? { protectedResource: resource } : {}),
     logger,
     allowedHosts,
     metrics: createMetricsEndpoint({
@@ -202,7 +211,14 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
       cacheStats: () => cache.stats(),
       embeddingCacheStats: () => embedder.stats(),
     }),
-    rest: createRestHandler({ handlers, resolveTenant, allowedHosts, logger, version: pkg.version }),
+    rest: createRestHandler({
+      handlers,
+      resolveTenant,
+      allowedHosts,
+      logger,
+      version: pkg.version,
+      ...(resource ? { resourceMetadataUrl: resource.metadataUrl } : {}),
+    }),
     page: createPageHandler({ dir: fileURLToPath(new URL('../../web/dist/', import.meta.url)), logger }),
   });
   const realtime = attachRealtime(server, {
@@ -233,9 +249,9 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
 
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  if (config.apiKeys.length === 0) {
+  if (!authenticated) {
     logger.warn(
-      'no API keys configured (HOPPER_API_KEYS): serving loopback callers only, as the single tenant "local"',
+      'no authentication configured (HOPPER_API_KEYS, HOPPER_OAUTH_ISSUER): serving loopback callers only, as the single tenant "local"',
     );
   }
   logger.info({ url: `http://${host}:${port}/mcp`, port, model: embedder.model }, 'gateway listening');

@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { hashApiKey, type ApiKey } from '@hopper/contracts';
+import { hashApiKey, scopes, type ApiKey, type Scope } from '@hopper/contracts';
 
 /** What a tenant is resolved from: an HTTP request, or a Socket.IO handshake (which is one). */
 export interface TenantRequest {
@@ -14,33 +14,53 @@ export interface TenantRequest {
   token?: string;
 }
 
+/** Who a request acts for and what it may do. */
+export interface Caller {
+  tenant: string;
+  scopes: readonly Scope[];
+  /** When the credential stops being valid (a JWT's `exp`, seconds since the epoch); keys never do. */
+  expiresAt?: number;
+}
+
 /** The caller is not allowed in; the message is safe to show. */
 export class UnauthorizedError extends Error {
   override readonly name = 'UnauthorizedError';
+  /** A credential was given but is not valid (RFC 6750 `invalid_token`), rather than none at all. */
+  readonly invalidToken: boolean;
+
+  constructor(message: string, options: { invalidToken: boolean }) {
+    super(message);
+    this.invalidToken = options.invalidToken;
+  }
 }
 
 /**
- * Resolves the tenant a request acts for, or throws UnauthorizedError. One resolver serves every
- * entry point (MCP, REST and Socket.IO), so a client is the same tenant whichever protocol it
- * speaks. Tests inject their own.
+ * Resolves who a request acts for, or throws UnauthorizedError. One resolver serves every entry
+ * point (MCP, REST and Socket.IO), so a client is the same tenant, with the same scopes, whichever
+ * protocol it speaks. Tests inject their own.
  */
-export type TenantResolver = (request: TenantRequest) => Promise<string>;
+export type TenantResolver = (request: TenantRequest) => Promise<Caller>;
+
+/** Checks a JWT access token and says whom it is for (see auth/jwt-verifier.ts). */
+export type JwtVerifier = (token: string) => Promise<Caller>;
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|::ffff:127\.\d+\.\d+\.\d+)$/;
 
 /**
- * Local mode (no API keys configured): every caller is the single tenant, and only callers on this
- * machine get in. The gateway binds to loopback in this mode anyway; checking the peer too keeps
- * the rule true if a proxy or a future bind option ever exposes the port.
+ * Local mode (no authentication configured): every caller is the single tenant, with every scope,
+ * and only callers on this machine get in. The gateway binds to loopback in this mode anyway;
+ * checking the peer too keeps the rule true if a proxy or a future bind option exposes the port.
  */
 export function localTenantResolver(tenant: string): TenantResolver {
   return (request) => {
     if (!LOOPBACK.test(request.remoteAddress ?? '')) {
       return Promise.reject(
-        new UnauthorizedError('this Hopper serves local clients only (no API keys are configured)'),
+        new UnauthorizedError('this Hopper serves local clients only (no authentication is configured)', {
+          invalidToken: false,
+        }),
       );
     }
-    return Promise.resolve(tenant);
+    return Promise.resolve({ tenant, scopes });
   };
 }
 
@@ -50,23 +70,45 @@ export function bearerToken(headers: IncomingHttpHeaders): string | undefined {
   return match?.[1];
 }
 
+/** A JWS in compact form: three base64url parts (an API key has no dots). */
+const JWT_SHAPE = /^[\w-]+\.[\w-]+\.[\w-]+$/;
+
 /**
- * API-key mode: the tenant is the one whose key the request carries (`Authorization: Bearer`, or
- * the Socket.IO handshake's `auth.token`). Keys are compared as SHA-256 hashes in constant time,
- * against every configured key, so timing tells nothing about how close a guess was.
+ * Authenticated mode: the caller is whoever the bearer credential (`Authorization: Bearer`, or the
+ * Socket.IO handshake's `auth.token`) says. A credential shaped like a JWT goes to the JWT verifier
+ * when OAuth is configured; anything else is looked up among the API keys.
  */
-export function apiKeyTenantResolver(keys: readonly ApiKey[]): TenantResolver {
-  return (request) => {
+export function bearerTenantResolver(options: {
+  apiKeys: readonly ApiKey[];
+  jwt?: JwtVerifier;
+}): TenantResolver {
+  const { apiKeys, jwt } = options;
+  const what = jwt && apiKeys.length === 0 ? 'an access token' : 'an API key or access token';
+  return async (request) => {
     const token = request.token ?? bearerToken(request.headers);
-    if (!token)
-      return Promise.reject(new UnauthorizedError('an API key is required: Authorization: Bearer <key>'));
-    const hash = hashApiKey(token);
-    let tenant: string | undefined;
-    for (const key of keys) {
-      if (timingSafeEqual(hash, key.keyHash) && tenant === undefined) tenant = key.tenant;
+    if (!token) {
+      throw new UnauthorizedError(`${what} is required: Authorization: Bearer <token>`, {
+        invalidToken: false,
+      });
     }
-    return tenant === undefined
-      ? Promise.reject(new UnauthorizedError('the API key is not valid'))
-      : Promise.resolve(tenant);
+    if (jwt && JWT_SHAPE.test(token)) return await jwt(token);
+    if (apiKeys.length === 0) {
+      throw new UnauthorizedError('the bearer token is not a JWT access token', { invalidToken: true });
+    }
+    return callerOfApiKey(apiKeys, token);
   };
+}
+
+/**
+ * Keys are compared as SHA-256 hashes in constant time, against every configured key, so timing
+ * tells nothing about how close a guess was.
+ */
+function callerOfApiKey(keys: readonly ApiKey[], token: string): Caller {
+  const hash = hashApiKey(token);
+  let found: ApiKey | undefined;
+  for (const key of keys) {
+    if (timingSafeEqual(hash, key.keyHash) && found === undefined) found = key;
+  }
+  if (!found) throw new UnauthorizedError('the API key is not valid', { invalidToken: true });
+  return { tenant: found.tenant, scopes: found.scopes };
 }

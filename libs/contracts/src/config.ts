@@ -17,6 +17,18 @@ export type Env = Record<string, string | undefined>;
 
 const emptyToUndefined = (value: unknown) => (value === '' ? undefined : value);
 const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
+const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+/** An https URL, or http on this machine (a development authorization server). */
+const secureUrl = z
+  .url({ protocol: /^https?$/ })
+  .refine(
+    (value) => new URL(value).protocol === 'https:' || LOCAL_HOSTS.has(new URL(value).hostname),
+    'must be an https:// URL (http:// only for localhost)',
+  );
+/** A resource identifier (RFC 8707): an absolute http(s) URL without a fragment. */
+const resourceUrl = z
+  .url({ protocol: /^https?$/ })
+  .refine((value) => !value.includes('#'), 'must not have a #fragment');
 const positiveInt = (fallback: number) =>
   z.preprocess(emptyToUndefined, z.coerce.number().int().positive().default(fallback));
 
@@ -55,6 +67,16 @@ export const commonEnvSchema = z.object({
   HOPPER_API_KEYS: optionalString,
   /** Host names the gateway answers to (comma-separated); unset with API keys: any. */
   HOPPER_ALLOWED_HOSTS: optionalString,
+  /** OAuth: the authorization server whose JWT access tokens are accepted (its `iss`). */
+  HOPPER_OAUTH_ISSUER: z.preprocess(emptyToUndefined, secureUrl.optional()),
+  /** OAuth: the `aud` a token must carry; best the MCP endpoint's public URL (RFC 8707). */
+  HOPPER_OAUTH_AUDIENCE: optionalString,
+  /** OAuth: where the signing keys are; unset: the `jwks_uri` of the issuer's metadata. */
+  HOPPER_OAUTH_JWKS_URL: z.preprocess(emptyToUndefined, secureUrl.optional()),
+  /** OAuth: the claim naming the tenant a token acts for. */
+  HOPPER_OAUTH_TENANT_CLAIM: z.preprocess(emptyToUndefined, z.string().default('hopper_tenant')),
+  /** OAuth: the MCP endpoint's public URL, advertised as `resource`; unset: the audience. */
+  HOPPER_OAUTH_RESOURCE: z.preprocess(emptyToUndefined, resourceUrl.optional()),
   /** A separate Redis for the cache (it may evict; the queue's must not). Unset: REDIS_URL. */
   HOPPER_CACHE_REDIS_URL: z.preprocess(
     emptyToUndefined,
@@ -124,8 +146,29 @@ export const commonEnvRules: EnvRule = (env) => {
     );
   }
   problems.push(...parseApiKeys(env.HOPPER_API_KEYS).problems);
+  problems.push(...oauthRules(env));
   return problems;
 };
+
+/** The OAuth variables come as a set: an issuer needs an audience, and a resource URL to advertise. */
+function oauthRules(env: Env): string[] {
+  if (!env.HOPPER_OAUTH_ISSUER) {
+    return env.HOPPER_OAUTH_AUDIENCE
+      ? ['HOPPER_OAUTH_AUDIENCE: has no effect without HOPPER_OAUTH_ISSUER']
+      : [];
+  }
+  if (!env.HOPPER_OAUTH_AUDIENCE) {
+    return [
+      'HOPPER_OAUTH_AUDIENCE: is required with HOPPER_OAUTH_ISSUER (the aud tokens for Hopper carry, e.g. https://hopper.example.com/mcp)',
+    ];
+  }
+  if (!env.HOPPER_OAUTH_RESOURCE && !resourceUrl.safeParse(env.HOPPER_OAUTH_AUDIENCE).success) {
+    return [
+      "HOPPER_OAUTH_RESOURCE: is required when HOPPER_OAUTH_AUDIENCE is not a URL (the MCP endpoint's public URL, e.g. https://hopper.example.com/mcp)",
+    ];
+  }
+  return [];
+}
 
 /** A rule requiring a variable, with the reason in the message. */
 export function requireEnv(name: string, why: string): EnvRule {
@@ -162,6 +205,17 @@ export interface CacheSettings {
   warmTop: number;
 }
 
+/** JWT access tokens from one authorization server (set when HOPPER_OAUTH_ISSUER is). */
+export interface OAuthSettings {
+  issuer: string;
+  audience: string;
+  /** `undefined`: discovered from the issuer's metadata (RFC 8414, then OpenID Connect). */
+  jwksUrl: string | undefined;
+  tenantClaim: string;
+  /** The protected resource's identifier and public URL (RFC 9728 `resource`). */
+  resource: string;
+}
+
 /** Settings shared by every process, resolved from the common variables. */
 export interface CommonConfig {
   /** `undefined` only in the launcher, which then starts a private redis-server. */
@@ -173,6 +227,8 @@ export interface CommonConfig {
   cache: CacheSettings;
   /** API keys (hashed); empty in local mode, where only loopback callers are served, as one tenant. */
   apiKeys: ApiKey[];
+  /** JWT access tokens (OAuth); `undefined`: none are accepted. */
+  oauth: OAuthSettings | undefined;
   /** Extra Host names to answer to (`undefined`: any, when API keys are set). */
   allowedHosts: string[] | undefined;
   /** Export traces over OTLP (an endpoint is configured and the SDK is not disabled). */
@@ -219,6 +275,7 @@ export function commonConfig(env: CommonEnv, cwd: string): CommonConfig {
       warmTop: env.HOPPER_CACHE_WARM_TOP,
     },
     apiKeys: parseApiKeys(env.HOPPER_API_KEYS).keys,
+    oauth: oauthSettings(env),
     allowedHosts: env.HOPPER_ALLOWED_HOSTS?.split(',')
       .map((host) => host.trim().toLowerCase())
       .filter(Boolean),
@@ -227,6 +284,17 @@ export function commonConfig(env: CommonEnv, cwd: string): CommonConfig {
       env.OTEL_SDK_DISABLED !== 'true',
     logLevel: env.HOPPER_LOG_LEVEL,
     ingestRoots: env.HOPPER_INGEST_ROOTS.map((root) => resolve(root)),
+  };
+}
+
+function oauthSettings(env: CommonEnv): OAuthSettings | undefined {
+  if (!env.HOPPER_OAUTH_ISSUER || !env.HOPPER_OAUTH_AUDIENCE) return undefined;
+  return {
+    issuer: env.HOPPER_OAUTH_ISSUER,
+    audience: env.HOPPER_OAUTH_AUDIENCE,
+    jwksUrl: env.HOPPER_OAUTH_JWKS_URL,
+    tenantClaim: env.HOPPER_OAUTH_TENANT_CLAIM,
+    resource: env.HOPPER_OAUTH_RESOURCE ?? env.HOPPER_OAUTH_AUDIENCE,
   };
 }
 

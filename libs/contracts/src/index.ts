@@ -12,8 +12,10 @@ export {
   type EmbeddingsSettings,
   type Env,
   type EnvRule,
+  type OAuthSettings,
 } from './config.ts';
-export { hashApiKey, parseApiKeys, type ApiKey } from './api-keys.ts';
+export { hashApiKey, isTenantId, parseApiKeys, type ApiKey } from './api-keys.ts';
+export { isScope, scopes, toolScopes, type Scope } from './scopes.ts';
 export { HopperError, isHopperError, notFound, type HopperErrorCode } from './errors.ts';
 export {
   cancelAck,

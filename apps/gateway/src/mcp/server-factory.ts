@@ -4,6 +4,7 @@ import {
   ResourceTemplate,
   type McpRequestContext,
   type McpServerFactory,
+  type ScopeChallengeHandler,
   type ServerContext,
 } from '@modelcontextprotocol/server';
 import {
@@ -11,7 +12,9 @@ import {
   isHopperError,
   toolContracts,
   toolNames,
+  toolScopes,
   type ProgressEvent,
+  type Scope,
   type ToolName,
 } from '@hopper/contracts';
 import type { Logger } from '@hopper/lifecycle';
@@ -39,6 +42,13 @@ export interface ServerFactoryOptions {
  */
 export function createServerFactory(options: ServerFactoryOptions): McpServerFactory {
   const { handlers, logger } = options;
+  const toolChallenges = new Map(
+    toolNames.map((name) => [
+      name,
+      requireScope(toolScopes[name], `${name} needs the ${toolScopes[name]} scope`),
+    ]),
+  );
+  const readChallenge = requireScope('read', 'reading a resource needs the read scope');
 
   return (request: McpRequestContext) => {
     // The HTTP layer authenticated the request and put its tenant here (see http-server.ts).
@@ -58,6 +68,7 @@ export function createServerFactory(options: ServerFactoryOptions): McpServerFac
           inputSchema: contract.input,
           outputSchema: contract.output,
           annotations: contract.annotations,
+          scopeChallenge: toolChallenges.get(name),
         },
         async (args: unknown, ctx: ServerContext) =>
           // One span per MCP request, named and labelled after the OpenTelemetry MCP conventions.
@@ -90,6 +101,7 @@ export function createServerFactory(options: ServerFactoryOptions): McpServerFac
         title: 'Document',
         description: 'A document in the default collection',
         mimeType: 'application/json',
+        scopeChallenge: readChallenge,
       },
       async (uri, variables) => {
         const documentId = String(variables.documentId);
@@ -102,7 +114,12 @@ export function createServerFactory(options: ServerFactoryOptions): McpServerFac
     server.registerResource(
       'job',
       new ResourceTemplate('hopper://jobs/{jobId}', { list: undefined }),
-      { title: 'Job', description: 'State and progress of a job', mimeType: 'application/json' },
+      {
+        title: 'Job',
+        description: 'State and progress of a job',
+        mimeType: 'application/json',
+        scopeChallenge: readChallenge,
+      },
       async (uri, variables) => {
         const jobId = String(variables.jobId);
         const view = await readOrNotFound(uri.href, () => handlers.get_job({ jobId }, staticCall(tenant)));
@@ -111,6 +128,18 @@ export function createServerFactory(options: ServerFactoryOptions): McpServerFac
     );
     return server;
   };
+}
+
+/**
+ * A call the caller's scopes do not cover is refused before it runs, at the HTTP level, as the MCP
+ * authorization spec asks: 403 with `WWW-Authenticate: Bearer error="insufficient_scope",
+ * scope="…"`, which OAuth clients answer by asking for the scope (step-up authorization). The SDK
+ * writes that response on both protocol eras. A request without auth info never reaches here (the
+ * HTTP layer refuses it first); it is refused all the same.
+ */
+function requireScope(scope: Scope, description: string): ScopeChallengeHandler {
+  return ({ authInfo }) =>
+    authInfo?.scopes.includes(scope) ? undefined : { scopes: [scope], errorDescription: description };
 }
 
 function requestAttributes(tool: string, request: McpRequestContext, ctx: ServerContext) {

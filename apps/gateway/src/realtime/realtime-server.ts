@@ -12,6 +12,7 @@ import {
   type CancelAck,
   type JobView,
   type Keys,
+  type Scope,
   type SocketError,
   type SubscribeAck,
 } from '@hopper/contracts';
@@ -22,6 +23,9 @@ import { UnauthorizedError, type TenantResolver } from '../tenant-resolver.ts';
 import { JobSubscriptions, MAX_JOBS_PER_SOCKET } from './job-subscriptions.ts';
 import { JobsFeed } from './jobs-feed.ts';
 import type { RealtimeServer, RealtimeSocket } from './socket-types.ts';
+
+/** setTimeout's limit; a token valid for longer is re-checked when the client reconnects after it. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface RealtimeDeps {
   /** The process's one Redis subscriber connection (shared with the ProgressSubscriber). */
@@ -81,13 +85,18 @@ export function attachRealtime(server: HttpServer, deps: RealtimeDeps): Realtime
         remoteAddress: socket.request.socket.remoteAddress,
         ...(typeof auth.token === 'string' ? { token: auth.token } : {}),
       })
-      .then((tenant) => {
-        socket.data = { tenant, jobs: new Set(), feed: false };
+      .then((caller) => {
+        socket.data = { tenant: caller.tenant, scopes: caller.scopes, jobs: new Set(), feed: false };
+        if (caller.expiresAt) disconnectAtExpiry(socket, caller.expiresAt);
         next();
       })
       .catch((error: unknown) => {
-        if (!(error instanceof UnauthorizedError)) logger.error({ err: error }, 'tenant resolution failed');
-        next(new Error(error instanceof UnauthorizedError ? error.message : 'unauthorized'));
+        if (error instanceof UnauthorizedError || isHopperError(error)) {
+          next(new Error(error.message));
+        } else {
+          logger.error({ err: error }, 'tenant resolution failed');
+          next(new Error('unauthorized'));
+        }
       });
   });
 
@@ -96,6 +105,7 @@ export function attachRealtime(server: HttpServer, deps: RealtimeDeps): Realtime
 
     socket.on('subscribe', (request: unknown, ack: unknown) => {
       answer(ack, async (): Promise<SubscribeAck> => {
+        if (!socket.data.scopes.includes('read')) return missingScope('read', 'following jobs');
         const parsed = subscribeRequest.safeParse(request);
         if (!parsed.success) return refused('invalid_argument', z.prettifyError(parsed.error));
         if ('feed' in parsed.data) {
@@ -124,6 +134,7 @@ export function attachRealtime(server: HttpServer, deps: RealtimeDeps): Realtime
 
     socket.on('cancel', (request: unknown, ack: unknown) => {
       answer(ack, async (): Promise<CancelAck> => {
+        if (!socket.data.scopes.includes('write')) return missingScope('write', 'cancelling a job');
         const parsed = cancelRequest.safeParse(request);
         if (!parsed.success) return refused('invalid_argument', z.prettifyError(parsed.error));
         const view = await deps.cancel(socket.data.tenant, parsed.data.jobId);
@@ -172,6 +183,22 @@ export function attachRealtime(server: HttpServer, deps: RealtimeDeps): Realtime
   };
 }
 
+/**
+ * A socket lives as long as its client wants, its credential does not: when an access token
+ * expires, the socket is closed, and the client reconnects with a fresh token (socket.io-client
+ * takes `auth` as a function for that).
+ */
+function disconnectAtExpiry(socket: RealtimeSocket, expiresAt: number): void {
+  const delay = Math.min(Math.max(0, expiresAt * 1000 - Date.now()), MAX_TIMER_MS);
+  const timer = setTimeout(() => socket.disconnect(true), delay);
+  timer.unref();
+  socket.once('disconnect', () => clearTimeout(timer));
+}
+
 function refused(code: string, message: string): { ok: false; error: SocketError } {
   return { ok: false, error: { code, message } };
+}
+
+function missingScope(scope: Scope, what: string): { ok: false; error: SocketError } {
+  return refused('insufficient_scope', `${what} needs the ${scope} scope`);
 }

@@ -5,6 +5,7 @@ import type {
   JobCompletedEvent,
   JobFailedEvent,
   JobProgressEvent,
+  Scope,
   ServerToClientEvents,
 } from '@hopper/contracts';
 
@@ -12,6 +13,8 @@ import type {
 export interface SocketData {
   /** Resolved once, at the handshake; every request on the socket acts for this tenant. */
   tenant: string;
+  /** What the handshake's credential allows: `read` to follow jobs, `write` to cancel them. */
+  scopes: readonly Scope[];
   /** Keys of the jobs this socket follows (see JobSubscriptions). */
   jobs: Set<string>;
   /** Whether the socket follows its tenant's `jobs` feed. */

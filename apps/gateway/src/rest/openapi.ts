@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { toolContracts, type ToolName } from '@hopper/contracts';
+import { toolContracts, toolScopes, type ToolName } from '@hopper/contracts';
 import type { RestRoute } from './routes.ts';
 
 type JsonSchema = Record<string, unknown> & {
@@ -33,7 +33,7 @@ const errorSchema = {
         code: {
           type: 'string',
           description:
-            'invalid_argument, not_found, conflict, cancelled, job_failed, busy, timeout, unavailable, unsupported, unauthorized, forbidden, method_not_allowed, internal',
+            'invalid_argument, not_found, conflict, cancelled, job_failed, busy, timeout, unavailable, unsupported, unauthorized, insufficient_scope, forbidden, method_not_allowed, internal',
         },
         message: { type: 'string', description: 'What went wrong, for a person' },
         issues: {
@@ -106,9 +106,13 @@ export function buildOpenApi(routes: readonly RestRoute[], version: string): Rec
       tags: [route.path.split('/')[2] ?? 'v1'],
       ...(parameters.length > 0 ? { parameters } : {}),
       ...(requestBody ? { requestBody } : {}),
+      // OpenAPI 3.1 lets a non-OAuth scheme list the roles an operation needs: here, its scope.
+      security: [{ bearer: [toolScopes[route.tool]] }],
       responses: {
         ...success,
         '400': errorResponse('Invalid arguments (refused before any work)'),
+        '401': errorResponse('No valid API key or access token (see WWW-Authenticate)'),
+        '403': errorResponse(`The credential lacks the ${toolScopes[route.tool]} scope (insufficient_scope)`),
         '404': errorResponse('Unknown job or document'),
         '413': errorResponse('Request body too large'),
         '415': errorResponse('The body is not JSON'),
@@ -129,6 +133,16 @@ export function buildOpenApi(routes: readonly RestRoute[], version: string): Rec
         'The MCP tools of Hopper as REST operations, validated by the same schemas. Job progress streams over Socket.IO at /socket.io (see the README).',
     },
     paths,
-    components: { schemas: { Error: errorSchema } },
+    components: {
+      schemas: { Error: errorSchema },
+      securitySchemes: {
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          description:
+            'An API key (HOPPER_API_KEYS) or an OAuth JWT access token; scopes: read (searches and reads) and write (ingest, delete, cancel)',
+        },
+      },
+    },
   };
 }

@@ -1,8 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { limits, toolContracts, type ToolName } from '@hopper/contracts';
+import { limits, toolContracts, toolScopes, type ToolName } from '@hopper/contracts';
 import type { Logger } from '@hopper/lifecycle';
+import { insufficientScopeChallenge, unauthorizedChallenge } from '../auth/challenge.ts';
 import { browserGuard, type AllowedHosts } from '../browser-guard.ts';
-import { UnauthorizedError, bearerToken, type TenantResolver } from '../tenant-resolver.ts';
+import { UnauthorizedError, bearerToken, type Caller, type TenantResolver } from '../tenant-resolver.ts';
 import type { CallContext, ToolHandlers } from '../tools/index.ts';
 import { httpFailure, toHttpFailure, type HttpFailure } from './http-errors.ts';
 import { buildOpenApi, toolJsonSchema } from './openapi.ts';
@@ -14,6 +15,8 @@ export interface RestDeps {
   allowedHosts: AllowedHosts;
   logger: Logger;
   version: string;
+  /** OAuth is configured: the protected resource metadata URL, named in 401 and 403 challenges. */
+  resourceMetadataUrl?: string;
 }
 
 export type RestHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -52,18 +55,27 @@ export function createRestHandler(deps: RestDeps): RestHandler {
     }
     const { route, params } = found.match;
 
-    let tenant: string;
+    let caller: Caller;
     try {
       const token = bearerToken(req.headers);
-      tenant = await deps.resolveTenant({
+      caller = await deps.resolveTenant({
         headers: req.headers,
         remoteAddress: req.socket.remoteAddress,
         ...(token ? { token } : {}),
       });
     } catch (error) {
-      if (!(error instanceof UnauthorizedError)) throw error;
+      if (!(error instanceof UnauthorizedError))
+        return send(res, toHttpFailure(error, deps.logger, route.tool));
+      res.setHeader('www-authenticate', unauthorizedChallenge(error, deps.resourceMetadataUrl));
       return send(res, httpFailure(401, 'unauthorized', error.message));
     }
+    const scope = toolScopes[route.tool];
+    if (!caller.scopes.includes(scope)) {
+      const message = `${route.tool} needs the ${scope} scope`;
+      res.setHeader('www-authenticate', insufficientScopeChallenge(scope, message, deps.resourceMetadataUrl));
+      return send(res, httpFailure(403, 'insufficient_scope', message));
+    }
+    const { tenant } = caller;
 
     const raw =
       route.input === 'body' ? await readJsonBody(req) : queryInput(url, numericFields.get(route.tool));

@@ -23,6 +23,14 @@ const gatewayEnvSchema = commonEnvSchema.extend({
     (v) => (v === '' ? undefined : v),
     z.coerce.number().int().positive().default(100),
   ),
+  /**
+   * Remote embeddings (openai provider) only: how long a query embedding waits for concurrent ones
+   * to share its provider request. 0 batches only calls made in the same event-loop turn.
+   */
+  HOPPER_EMBEDDINGS_BATCH_WINDOW_MS: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.coerce.number().int().min(0).max(100).default(2),
+  ),
 });
 
 /** Without authentication (API keys or OAuth) the gateway must not be reachable from other machines. */
@@ -40,6 +48,8 @@ export interface GatewayConfig extends CommonConfig {
   port: number;
   host: string;
   slowCallMs: number;
+  /** Micro-batching window for remote query embeddings, in ms. */
+  embeddingsBatchWindowMs: number;
   /** Local single-tenant mode: every request belongs to this tenant until auth exists. */
   tenant: string;
 }
@@ -59,6 +69,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): GatewayConfig {
     port: parsed.HOPPER_PORT,
     host: parsed.HOPPER_HOST,
     slowCallMs: parsed.HOPPER_SLOW_CALL_MS,
+    embeddingsBatchWindowMs: parsed.HOPPER_EMBEDDINGS_BATCH_WINDOW_MS,
     tenant: 'local',
   };
 }

@@ -6,7 +6,7 @@ import { Queue } from 'bullmq';
 import { createMcpHandler } from '@modelcontextprotocol/server';
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import { createKeys, jobCatalog, jobKinds } from '@hopper/contracts';
-import { createEmbeddingProvider } from '@hopper/embeddings';
+import { createEmbeddingProvider, withMicroBatching } from '@hopper/embeddings';
 import { Closer, rateLimited, runService, type Logger } from '@hopper/lifecycle';
 import {
   CircuitBreaker,
@@ -87,7 +87,17 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
   // One breaker for every user of the cache's Redis: an outage opens it for all of them at once.
   const cacheBreaker = new CircuitBreaker();
   const provider = createEmbeddingProvider(config.embeddings);
-  const embedder = withEmbeddingCache(traced(provider, tracer, 'embeddings', ['embed']), {
+  const tracedProvider = traced(provider, tracer, 'embeddings', ['embed']);
+  // A remote provider's round trip dwarfs a millisecond's wait: concurrent query embeddings share
+  // one request. The builtin embedder computes in-process, where batching would only add delay.
+  const batched =
+    config.embeddings.provider === 'openai'
+      ? withMicroBatching(tracedProvider, {
+          windowMs: config.embeddingsBatchWindowMs,
+          maxTexts: config.embeddings.batchSize ?? 64,
+        })
+      : tracedProvider;
+  const embedder = withEmbeddingCache(batched, {
     space: `${provider.model}@${config.embeddings.dimensions ?? 'native'}`,
     breaker: cacheBreaker,
     redis: cacheRedis,

@@ -6,3 +6,5 @@ export { createOpenAIEmbedder } from './openai.ts';
 export type { OpenAIEmbedderOptions } from './openai.ts';
 export { createEmbeddingProvider } from './create-provider.ts';
 export type { EmbeddingsConfig } from './create-provider.ts';
+export { withMicroBatching } from './micro-batch.ts';
+export type { MicroBatchOptions } from './micro-batch.ts';

@@ -14,7 +14,7 @@ export {
   type EnvRule,
 } from './config.ts';
 export { hashApiKey, parseApiKeys, type ApiKey } from './api-keys.ts';
-export { HopperError, isHopperError, notFound, type HopperErrorCode } from './errors.ts';
+export { HopperError, busy, isHopperError, notFound, type HopperErrorCode } from './errors.ts';
 export {
   cancelAck,
   cancelRequest,

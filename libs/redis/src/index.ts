@@ -46,3 +46,4 @@ export {
 export { SingleFlight } from './single-flight.ts';
 export { currentTenant, runAsTenant } from './tenant-scope.ts';
 export { TimeoutError, withTimeout } from './with-timeout.ts';
+export { TokenBucket, type TokenBucketOptions, type TokenGrant } from './token-bucket.ts';

@@ -5,6 +5,7 @@ export {
   FINISHED_JOB_TTL_SECONDS,
   JOB_INDEX_MAX,
   JobRecords,
+  LIVE_JOB_LEASE_MS,
   type JobUpdate,
   type ListJobsOptions,
   type NewJob,

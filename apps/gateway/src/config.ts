@@ -9,6 +9,7 @@ import {
   type Env,
   type EnvRule,
 } from '@hopper/contracts';
+import { limitSettings, limitsEnv, limitsEnvRules, type LimitSettings } from './limits-config.ts';
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 
@@ -23,6 +24,7 @@ const gatewayEnvSchema = commonEnvSchema.extend({
     (v) => (v === '' ? undefined : v),
     z.coerce.number().int().positive().default(100),
   ),
+  ...limitsEnv,
 });
 
 /** Without API keys the gateway must not be reachable from other machines. */
@@ -40,6 +42,7 @@ export interface GatewayConfig extends CommonConfig {
   port: number;
   host: string;
   slowCallMs: number;
+  limits: LimitSettings;
   /** Local single-tenant mode: every request belongs to this tenant until auth exists. */
   tenant: string;
 }
@@ -51,6 +54,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): GatewayConfig {
     env,
     commonEnvRules,
     loopbackOnly,
+    limitsEnvRules,
     requireEnv('REDIS_URL', 'for a gateway (npm start sets it for the local stack)'),
   );
   return {
@@ -59,6 +63,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): GatewayConfig {
     port: parsed.HOPPER_PORT,
     host: parsed.HOPPER_HOST,
     slowCallMs: parsed.HOPPER_SLOW_CALL_MS,
+    limits: limitSettings(parsed),
     tenant: 'local',
   };
 }

@@ -7,6 +7,7 @@ import type { Logger } from '@hopper/lifecycle';
 import type { AllowedHosts } from './browser-guard.ts';
 import type { LegacySessions } from './mcp/legacy-sessions.ts';
 import { UnauthorizedError, type TenantResolver } from './tenant-resolver.ts';
+import type { LoadShedder } from './load-shedder.ts';
 import { isPagePath, type PageHandler } from './page/page-handler.ts';
 import type { RestHandler } from './rest/rest-handler.ts';
 
@@ -30,6 +31,8 @@ export interface HttpServerDeps {
   page?: PageHandler;
   /** Prometheus text for `/metrics`. */
   metrics?: () => Promise<{ contentType: string; body: string }>;
+  /** Turns MCP and REST requests away with 503 under overload (never health, readiness or metrics). */
+  shedder?: LoadShedder;
 }
 
 /**
@@ -60,7 +63,9 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: HttpServe
     res.writeHead(200, { 'content-type': contentType }).end(body);
     return;
   }
-  if (deps.rest && (path === '/v1' || path?.startsWith('/v1/'))) return deps.rest(req, res);
+  const isRest = path === '/v1' || path?.startsWith('/v1/') === true;
+  if ((isRest || path === '/mcp') && deps.shedder?.admit(res, isRest ? 'rest' : 'mcp') === false) return;
+  if (deps.rest && isRest) return deps.rest(req, res);
   if (deps.page && path !== undefined && isPagePath(path)) return deps.page(req, res);
   if (path !== '/mcp') return sendJson(res, 404, { error: `no route for ${path}` });
 

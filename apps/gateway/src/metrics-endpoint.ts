@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { CacheStats, EmbeddingCacheStats } from '@hopper/redis';
+import { withTimeout, type CacheStats, type EmbeddingCacheStats } from '@hopper/redis';
 import type { Metrics } from '@hopper/telemetry';
 
 export interface MetricsSources {
@@ -8,6 +8,12 @@ export interface MetricsSources {
   cacheStats: () => CacheStats;
   embeddingCacheStats: () => EmbeddingCacheStats;
 }
+
+/**
+ * How long a scrape waits for queue figures. BullMQ's connection queues commands while Redis is
+ * away (it never gives up on them), so without a bound a scrape during an outage would hang.
+ */
+const QUEUE_FIGURES_TIMEOUT_MS = 1_000;
 
 /**
  * What `/metrics` answers: the registry's text after bringing the gauges that are read rather than
@@ -69,7 +75,7 @@ export function createMetricsEndpoint(
   return async () => {
     syncCaches();
     // A scrape during a Redis outage still answers, without fresh queue figures.
-    await syncQueues().catch(() => undefined);
+    await withTimeout(syncQueues(), QUEUE_FIGURES_TIMEOUT_MS).catch(() => undefined);
     return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
   };
 }

@@ -76,7 +76,9 @@ describe('per-tenant rate limit', () => {
     for (let i = 0; i < 3; i++) structured(await acme.callTool({ name: 'list_jobs', arguments: {} }));
 
     const refused = await acme.callTool({ name: 'list_jobs', arguments: {} });
-    expect(toolError(refused)).toMatch(/rate limit reached for this tenant \(0.1 calls per second, bursts of 3\); retry after \d+ s/);
+    expect(toolError(refused)).toMatch(
+      /rate limit reached for this tenant \(0.1 calls per second, bursts of 3\); retry after \d+ s/,
+    );
     const meta = errorMeta(refused);
     expect(meta.code).toBe('busy');
     expect(meta.retryAfterSeconds).toBeGreaterThanOrEqual(1);
@@ -135,13 +137,20 @@ describe('job limits', () => {
       Array.from({ length: 10 }, (_, i) => [`field${i}`, 'x'.repeat(limits.maxMetadataValueChars)]),
     );
     expect(
-      toolError(await acme.callTool({ name: 'ingest_document', arguments: { content: 'x', metadata: large } })),
+      toolError(
+        await acme.callTool({ name: 'ingest_document', arguments: { content: 'x', metadata: large } }),
+      ),
     ).toMatch(/metadata: at most 8192 bytes as JSON/);
     const overRest = await rest(stack.url, ACME, 'POST', '/v1/documents', { content: 'x', metadata: large });
     expect(overRest.status).toBe(400);
-    expect(overRest.body.error).toMatchObject({ code: 'invalid_argument', message: expect.stringMatching(/8192 bytes/) });
+    expect(overRest.body.error).toMatchObject({
+      code: 'invalid_argument',
+      message: expect.stringMatching(/8192 bytes/),
+    });
     // Nothing was queued.
-    expect(structured<{ jobs: unknown[] }>(await acme.callTool({ name: 'list_jobs', arguments: {} })).jobs).toEqual([]);
+    expect(
+      structured<{ jobs: unknown[] }>(await acme.callTool({ name: 'list_jobs', arguments: {} })).jobs,
+    ).toEqual([]);
   });
 
   it('bounds the jobs a tenant has queued or running, and the queue as a whole', async () => {
@@ -176,7 +185,11 @@ describe('job limits', () => {
       await globex.callTool({ name: 'list_jobs', arguments: {} }),
     );
     await Promise.all(jobs.map((job) => waitForJob(globex, job.jobId, (j) => j.state === 'completed')));
-    await waitForJob(acme, structured<JobOut>(await ingest(acme, 'b')).jobId, (job) => job.state === 'completed');
+    await waitForJob(
+      acme,
+      structured<JobOut>(await ingest(acme, 'b')).jobId,
+      (job) => job.state === 'completed',
+    );
     await sleep(BACKLOG_REFRESH_MS);
     expect(structured<JobOut>(await ingest(globex, 'y')).state).toBe('queued');
     structured(await ingest(acme, 'd'));

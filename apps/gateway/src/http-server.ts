@@ -63,9 +63,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: HttpServe
     res.writeHead(200, { 'content-type': contentType }).end(body);
     return;
   }
-  const isRest = path === '/v1' || path?.startsWith('/v1/') === true;
-  if ((isRest || path === '/mcp') && deps.shedder?.admit(res, isRest ? 'rest' : 'mcp') === false) return;
-  if (deps.rest && isRest) return deps.rest(req, res);
+  if (deps.rest && (path === '/v1' || path?.startsWith('/v1/'))) {
+    if (deps.shedder?.admit(res, 'rest') === false) return;
+    return deps.rest(req, res);
+  }
   if (deps.page && path !== undefined && isPagePath(path)) return deps.page(req, res);
   if (path !== '/mcp') return sendJson(res, 404, { error: `no route for ${path}` });
 
@@ -103,6 +104,9 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: HttpServe
   }
 
   const method = isObject(body) ? body.method : undefined;
+  // Under overload JSON-RPC requests are turned away; notifications are not: a lost
+  // `notifications/cancelled` would leave the work it cancels running, and clients never resend one.
+  if (isObject(body) && 'id' in body && deps.shedder?.admit(res, 'mcp', body.id) === false) return;
   if (method === 'notifications/cancelled' || method === 'initialize') {
     const request = new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/mcp'}`, {
       method: 'POST',

@@ -55,8 +55,8 @@ export interface LoadShedderOptions {
 
 /**
  * Keeps a gateway responsive under overload: rather than let every caller's latency climb without
- * bound, it answers new MCP and REST requests at once with 503, `Retry-After` and a message saying
- * so. Two signals: the number of requests being served (each holds memory and, for waiting calls,
+ * bound, it answers new MCP requests and REST calls at once with 503, `Retry-After` and a message
+ * saying so. Two signals: the number of requests being served (each holds memory and, for waiting calls,
  * a progress stream), and event-loop lag (the process has more work than CPU). Past the lag
  * threshold a growing share of requests is refused (all of them at twice the threshold), so the
  * gateway sheds just enough load to recover instead of flapping between serving all and none.
@@ -79,13 +79,17 @@ export class LoadShedder {
 
   /**
    * Admits a request (counting it until its response closes) and returns true, or answers it with
-   * 503 and returns false.
+   * 503 and returns false. `jsonRpcId`: an MCP request's id, echoed in the JSON-RPC error.
    */
-  admit(res: ServerResponse, api: ShedApi): boolean {
+  admit(res: ServerResponse, api: ShedApi, jsonRpcId: unknown = null): boolean {
     const reason = this.#overloaded();
     if (reason) {
       this.#options.onShed(reason);
-      refuse(res, api, reason === 'inflight' ? `${this.#inflight} requests in progress` : 'the server is overloaded');
+      const why =
+        reason === 'inflight'
+          ? `at its limit of ${this.#options.maxInflight} requests in progress`
+          : 'the server is overloaded';
+      refuse(res, api === 'rest' ? restRefusal(why) : mcpRefusal(why, jsonRpcId));
       return false;
     }
     this.#inflight += 1;
@@ -108,21 +112,34 @@ export class LoadShedder {
   }
 }
 
+/** The refusal's text, the same in both APIs. */
+function busyMessage(why: string): string {
+  return `Hopper is busy (${why}); retry after ${RETRY_AFTER_S} s`;
+}
+
+function restRefusal(why: string) {
+  return { error: { code: 'busy', message: busyMessage(why) } };
+}
+
 /**
- * 503 with `Retry-After`, in the API's own error format: a JSON-RPC error for MCP (the SDK clients
- * of both eras put the response body into the error they throw, so the message reaches the user),
- * `{error: {code, message}}` for REST.
+ * A JSON-RPC error: the SDK clients of both eras put a non-2xx response's body into the error they
+ * throw, so the message reaches the user.
  */
-function refuse(res: ServerResponse, api: ShedApi, why: string): void {
-  const message = `Hopper is busy (${why}); retry after ${RETRY_AFTER_S} s`;
-  const body =
-    api === 'mcp'
-      ? {
-          jsonrpc: '2.0',
-          id: null,
-          error: { code: -32000, message, data: { code: 'busy', retryAfterSeconds: RETRY_AFTER_S } },
-        }
-      : { error: { code: 'busy', message } };
+function mcpRefusal(why: string, id: unknown) {
+  const validId = typeof id === 'string' || typeof id === 'number' ? id : null;
+  return {
+    jsonrpc: '2.0',
+    id: validId,
+    error: {
+      code: -32000,
+      message: busyMessage(why),
+      data: { code: 'busy', retryAfterSeconds: RETRY_AFTER_S },
+    },
+  };
+}
+
+/** 503 with `Retry-After`, in the API's own error format. */
+function refuse(res: ServerResponse, body: object): void {
   const text = JSON.stringify(body);
   res.writeHead(503, {
     'content-type': 'application/json',

@@ -174,7 +174,10 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
         breaker: new CircuitBreaker(),
         timeoutMs: config.cache.timeoutMs,
         onError: rateLimited(10_000, (error: Error, suppressed: number) =>
-          logger.warn({ err: error, suppressed }, 'rate limiter unavailable; letting calls through unchecked'),
+          logger.warn(
+            { err: error, suppressed },
+            'rate limiter unavailable; letting calls through unchecked',
+          ),
         ),
         metrics,
       })
@@ -234,6 +237,7 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
       queues: Object.values(queues),
       cacheStats: () => cache.stats(),
       embeddingCacheStats: () => embedder.stats(),
+      inflight: () => shedder.inflight,
     }),
     rest: createRestHandler({ handlers, resolveTenant, allowedHosts, logger, version: pkg.version }),
     page: createPageHandler({ dir: fileURLToPath(new URL('../../web/dist/', import.meta.url)), logger }),

@@ -7,6 +7,8 @@ export interface MetricsSources {
   queues: Queue[];
   cacheStats: () => CacheStats;
   embeddingCacheStats: () => EmbeddingCacheStats;
+  /** Requests being served (the load shedder's count). */
+  inflight: () => number;
 }
 
 /**
@@ -18,7 +20,7 @@ const QUEUE_FIGURES_TIMEOUT_MS = 1_000;
 /**
  * What `/metrics` answers: the registry's text after bringing the gauges that are read rather than
  * pushed up to date (queue depth and backlog age from Redis, cache counters from the caches' own
- * tallies, as deltas since the previous scrape).
+ * tallies, as deltas since the previous scrape, requests in flight).
  */
 export function createMetricsEndpoint(
   sources: MetricsSources,
@@ -74,6 +76,7 @@ export function createMetricsEndpoint(
 
   return async () => {
     syncCaches();
+    metrics.inflightRequests.set(sources.inflight());
     // A scrape during a Redis outage still answers, without fresh queue figures.
     await withTimeout(syncQueues(), QUEUE_FIGURES_TIMEOUT_MS).catch(() => undefined);
     return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };

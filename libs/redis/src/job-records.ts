@@ -178,7 +178,6 @@ export class JobRecords {
     return created === 1;
   }
 
-
   /** Applies an update unless the job already finished; publishes it on the job's channel. */
   async apply(tenant: string, update: JobUpdate): Promise<boolean> {
     const state: JobState = update.state === 'progress' ? 'active' : update.state;

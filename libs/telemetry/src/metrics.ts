@@ -92,6 +92,12 @@ export function createMetrics(service: 'gateway' | 'worker') {
       help: 'Calls let through without a rate-limit check because Redis failed or was slow',
       registers: [registry],
     }),
+    /** MCP requests and REST calls a gateway is serving (collected when scraped). */
+    inflightRequests: new Gauge({
+      name: 'hopper_inflight_requests',
+      help: 'MCP requests and REST calls being served, waiting calls included',
+      registers: [registry],
+    }),
     /** Requests a gateway turned away with 503 to stay responsive, by reason (`inflight`, `event_loop_lag`). */
     shedRequests: new Counter({
       name: 'hopper_shed_requests_total',

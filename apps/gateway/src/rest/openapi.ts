@@ -54,7 +54,10 @@ const errorResponse = (description: string) => ({
 const busyResponse = (description: string) => ({
   ...errorResponse(description),
   headers: {
-    'Retry-After': { schema: { type: 'integer' }, description: 'Seconds to wait before retrying (when busy)' },
+    'Retry-After': {
+      schema: { type: 'integer' },
+      description: 'Seconds to wait before retrying (when busy)',
+    },
   },
 });
 
@@ -121,7 +124,7 @@ export function buildOpenApi(routes: readonly RestRoute[], version: string): Rec
         '415': errorResponse('The body is not JSON'),
         '422': errorResponse('The job failed, or the document could not be processed'),
         '429': busyResponse(
-          'busy: a limit was reached (the tenant\'s rate or job slots, or a full queue); retry after Retry-After seconds',
+          "busy: a limit was reached (the tenant's rate or job slots, or a full queue); retry after Retry-After seconds",
         ),
         '503': busyResponse(
           'The gateway is overloaded (code busy), or a dependency (Redis, store, embeddings) is unavailable; retry',

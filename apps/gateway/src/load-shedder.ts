@@ -9,6 +9,13 @@ export type ShedApi = 'mcp' | 'rest';
 /** What a shed caller is told to wait: overload passes in moments or not at all (then scale out). */
 const RETRY_AFTER_S = 1;
 
+/**
+ * Lag counts only while at least this many requests are in progress. With fewer, the lag comes from
+ * elsewhere (start-up, a long garbage collection, a busy neighbour on the machine), and turning
+ * requests away would not lower it; load that makes latency climb without bound piles up requests.
+ */
+const MIN_INFLIGHT_FOR_LAG = 10;
+
 /** How often the event loop is sampled, and how much one sample moves the smoothed lag. */
 const SAMPLE_INTERVAL_MS = 50;
 const SAMPLE_WEIGHT = 0.2;
@@ -56,10 +63,11 @@ export interface LoadShedderOptions {
 /**
  * Keeps a gateway responsive under overload: rather than let every caller's latency climb without
  * bound, it answers new MCP requests and REST calls at once with 503, `Retry-After` and a message
- * saying so. Two signals: the number of requests being served (each holds memory and, for waiting calls,
- * a progress stream), and event-loop lag (the process has more work than CPU). Past the lag
- * threshold a growing share of requests is refused (all of them at twice the threshold), so the
- * gateway sheds just enough load to recover instead of flapping between serving all and none.
+ * saying so. Two signals: the number of requests being served (each holds memory and, for waiting
+ * calls, a progress stream), and event-loop lag while requests pile up (the process has more work
+ * than CPU). Past the lag threshold a growing share of requests is refused (all of them at twice
+ * the threshold), so the gateway sheds just enough load to recover instead of flapping between
+ * serving all and none.
  * Health, readiness and metrics are never shed: an overloaded gateway is alive, and saying
  * otherwise would make an orchestrator restart or unroute every replica at once.
  */
@@ -104,7 +112,7 @@ export class LoadShedder {
   #overloaded(): ShedReason | undefined {
     const { maxInflight, maxEventLoopLagMs } = this.#options;
     if (maxInflight > 0 && this.#inflight >= maxInflight) return 'inflight';
-    if (this.#lag) {
+    if (this.#lag && this.#inflight >= MIN_INFLIGHT_FOR_LAG) {
       const excess = (this.#lag.ms - maxEventLoopLagMs) / maxEventLoopLagMs;
       if (excess > 0 && Math.random() < excess) return 'event_loop_lag';
     }

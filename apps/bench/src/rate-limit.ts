@@ -26,8 +26,11 @@ const { values: options } = parseArgs({
   options: {
     calls: { type: 'string', default: '5000' },
     searches: { type: 'string', default: '2000' },
+    /** Which parts to run: `alone`, `gateway`, `load` (comma-separated). */
+    parts: { type: 'string', default: 'alone,gateway,load' },
   },
 });
+const parts = new Set(options.parts.split(','));
 const CALLS = Number(options.calls);
 const SEARCHES = Number(options.searches);
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -197,10 +200,16 @@ const dir = await mkdtemp(join(tmpdir(), 'hopper-bench-rate-'));
 const redis = await startRedisServer({ dir, appendOnly: false });
 try {
   const header = ['| what | p50 ms | p99 ms | calls/s |', '| --- | --- | --- | --- |'];
-  console.log(['## The limiter alone', '', ...header, ...(await limiterAlone(redis.url))].join('\n'));
-  console.log(
-    ['', '## Through a gateway', '', ...header, ...(await throughGateway(redis.url, dir))].join('\n'),
-  );
+  if (parts.has('alone')) {
+    console.log(['## The limiter alone', '', ...header, ...(await limiterAlone(redis.url))].join('\n'));
+  }
+  if (parts.has('gateway')) {
+    const rows = await throughGateway(redis.url, dir);
+    console.log(['', '## Through a gateway', '', ...header, ...rows].join('\n'));
+  }
+  if (parts.has('load')) {
+    console.log(['', '## Default limits under load', '', await defaultsUnderLoad(redis.url, dir)].join('\n'));
+  }
 } finally {
   await redis.stop();
   await rm(dir, { recursive: true, force: true });

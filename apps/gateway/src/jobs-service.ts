@@ -254,7 +254,7 @@ export class JobsService {
 
   /**
    * Records a new job in one of its tenant's job slots. At the tenant's limit nothing is recorded,
-   * the job's stored payload is dropped and the caller gets \`busy\`.
+   * the job's stored payload is dropped and the caller gets `busy`.
    */
   async #record(tenant: string, jobId: string, job: NewJob, options: { reset?: boolean } = {}) {
     try {

@@ -64,11 +64,11 @@ return 1
 `;
 
 /**
- * Creates a job record, indexes it and announces it as \`queued\` on its channel, atomically, unless
+ * Creates a job record, indexes it and announces it as `queued` on its channel, atomically, unless
  * one exists and no reset is asked for. (Every later change is announced by APPLY_UPDATE; without
  * this, listeners such as the Socket.IO jobs feed would learn of a job only when a worker took it.)
  * The job takes one of its tenant's slots: jobs whose lease ran out are dropped first, and when the
- * tenant already holds \`limit\` slots nothing is written.
+ * tenant already holds `limit` slots nothing is written.
  * KEYS[1] job hash, KEYS[2] tenant's job index, KEYS[3] tenant's live jobs. ARGV: 1 reset flag,
  * 2 job id, 3 now, 4 index max, 5 channel, 6 event JSON, 7 live job limit (0: none), 8 lease ms,
  * 9.. field/value pairs. Returns 1 when created, 0 when it exists, -1 when the tenant is at its limit.

@@ -104,9 +104,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: HttpServe
   }
 
   const method = isObject(body) ? body.method : undefined;
-  // Under overload JSON-RPC requests are turned away; notifications are not: a lost
+  // Under overload JSON-RPC requests are turned away, but not notifications or responses: a lost
   // `notifications/cancelled` would leave the work it cancels running, and clients never resend one.
-  if (isObject(body) && 'id' in body && deps.shedder?.admit(res, 'mcp', body.id) === false) return;
+  const requestId = isObject(body) && typeof method === 'string' ? body.id : undefined;
+  if (requestId !== undefined && deps.shedder?.admit(res, 'mcp', requestId) === false) return;
   if (method === 'notifications/cancelled' || method === 'initialize') {
     const request = new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/mcp'}`, {
       method: 'POST',

@@ -172,4 +172,41 @@ describe('gateway loadConfig', () => {
       }),
     ).toEqual([]);
   });
+
+  it('protects the gateway by default, rate-limits tenants only when asked, and turns each limit off with 0', () => {
+    expect(loadConfig(base, '/srv').limits).toEqual({
+      rateLimit: undefined,
+      maxJobsPerTenant: 1_000,
+      maxQueueDepth: 10_000,
+      maxInflight: 1_000,
+      maxEventLoopLagMs: 100,
+    });
+    expect(loadConfig({ ...base, HOPPER_RATE_LIMIT_PER_SECOND: '50' }, '/srv').limits.rateLimit).toEqual({
+      perSecond: 50,
+      burst: 100,
+    });
+    const tuned = loadConfig(
+      {
+        ...base,
+        HOPPER_RATE_LIMIT_PER_SECOND: '0.5',
+        HOPPER_RATE_LIMIT_BURST: '3',
+        HOPPER_MAX_JOBS_PER_TENANT: '0',
+        HOPPER_MAX_QUEUE_DEPTH: '0',
+        HOPPER_MAX_INFLIGHT: '0',
+        HOPPER_SHED_EVENT_LOOP_LAG_MS: '0',
+      },
+      '/srv',
+    ).limits;
+    expect(tuned).toEqual({
+      rateLimit: { perSecond: 0.5, burst: 3 },
+      maxJobsPerTenant: 0,
+      maxQueueDepth: 0,
+      maxInflight: 0,
+      maxEventLoopLagMs: 0,
+    });
+    expect(problems({ ...base, HOPPER_RATE_LIMIT_BURST: '10', HOPPER_MAX_INFLIGHT: '-1' })).toEqual([
+      expect.stringMatching(/^HOPPER_MAX_INFLIGHT: /),
+      expect.stringMatching(/^HOPPER_RATE_LIMIT_BURST: has no effect without HOPPER_RATE_LIMIT_PER_SECOND/),
+    ]);
+  });
 });

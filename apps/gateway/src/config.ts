@@ -9,6 +9,7 @@ import {
   type Env,
   type EnvRule,
 } from '@hopper/contracts';
+import { limitSettings, limitsEnv, limitsEnvRules, type LimitSettings } from './limits-config.ts';
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 
@@ -31,6 +32,7 @@ const gatewayEnvSchema = commonEnvSchema.extend({
     (v) => (v === '' ? undefined : v),
     z.coerce.number().int().min(0).max(100).default(2),
   ),
+  ...limitsEnv,
 });
 
 /** Without authentication (API keys or OAuth) the gateway must not be reachable from other machines. */
@@ -50,6 +52,7 @@ export interface GatewayConfig extends CommonConfig {
   slowCallMs: number;
   /** Micro-batching window for remote query embeddings, in ms. */
   embeddingsBatchWindowMs: number;
+  limits: LimitSettings;
   /** Local single-tenant mode: every request belongs to this tenant until auth exists. */
   tenant: string;
 }
@@ -61,6 +64,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): GatewayConfig {
     env,
     commonEnvRules,
     loopbackOnly,
+    limitsEnvRules,
     requireEnv('REDIS_URL', 'for a gateway (npm start sets it for the local stack)'),
   );
   return {
@@ -70,6 +74,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): GatewayConfig {
     host: parsed.HOPPER_HOST,
     slowCallMs: parsed.HOPPER_SLOW_CALL_MS,
     embeddingsBatchWindowMs: parsed.HOPPER_EMBEDDINGS_BATCH_WINDOW_MS,
+    limits: limitSettings(parsed),
     tenant: 'local',
   };
 }

@@ -9,6 +9,7 @@ import { unauthorizedChallenge } from './auth/challenge.ts';
 import type { ProtectedResource } from './auth/protected-resource.ts';
 import type { LegacySessions } from './mcp/legacy-sessions.ts';
 import { UnauthorizedError, type Caller, type TenantResolver } from './tenant-resolver.ts';
+import type { LoadShedder } from './load-shedder.ts';
 import { isPagePath, type PageHandler } from './page/page-handler.ts';
 import type { RestHandler } from './rest/rest-handler.ts';
 
@@ -34,6 +35,8 @@ export interface HttpServerDeps {
   page?: PageHandler;
   /** Prometheus text for `/metrics`. */
   metrics?: () => Promise<{ contentType: string; body: string }>;
+  /** Turns MCP and REST requests away with 503 under overload (never health, readiness or metrics). */
+  shedder?: LoadShedder;
 }
 
 /**
@@ -65,7 +68,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: HttpServe
     res.writeHead(200, { 'content-type': contentType }).end(body);
     return;
   }
-  if (deps.rest && (path === '/v1' || path?.startsWith('/v1/'))) return deps.rest(req, res);
+  if (deps.rest && (path === '/v1' || path?.startsWith('/v1/'))) {
+    if (deps.shedder?.admit(res, 'rest') === false) return;
+    return deps.rest(req, res);
+  }
   if (deps.page && path !== undefined && isPagePath(path)) return deps.page(req, res);
   if (path !== '/mcp') return sendJson(res, 404, { error: `no route for ${path}` });
 
@@ -117,6 +123,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: HttpServe
   }
 
   const method = isObject(body) ? body.method : undefined;
+  // Under overload JSON-RPC requests are turned away, but not notifications or responses: a lost
+  // `notifications/cancelled` would leave the work it cancels running, and clients never resend one.
+  const requestId = isObject(body) && typeof method === 'string' ? body.id : undefined;
+  if (requestId !== undefined && deps.shedder?.admit(res, 'mcp', requestId) === false) return;
   if (method === 'notifications/cancelled' || method === 'initialize') {
     const request = new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/mcp'}`, {
       method: 'POST',

@@ -2,7 +2,9 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
   HopperError,
+  busy,
   ingestJobId,
+  isHopperError,
   isTerminal,
   jobCatalog,
   notFound,
@@ -23,18 +25,33 @@ import {
   putPayload,
   unpackVectors,
   type JobRecords,
+  type NewJob,
   type ProgressSubscriber,
 } from '@hopper/redis';
 import type { Store } from '@hopper/store';
 import { currentTraceCarrier, inSpan } from '@hopper/telemetry';
 import { trace, type Tracer } from '@opentelemetry/api';
+import { QueueBacklog } from './queue-backlog.ts';
 
 /** How long `cancel_job` waits for a running job to stop before answering with its current state. */
 const CANCEL_WAIT_MS = 10_000;
 /** Finished BullMQ jobs are kept this long: completed ingests so the same ingest stays one job. */
 const KEEP_FINISHED_SECONDS = 7 * 24 * 60 * 60;
+/** When a caller refused by a full queue is told to try again: long enough for workers to make room. */
+const QUEUE_FULL_RETRY_AFTER_S = 5;
 
 export type Queues = Record<JobKind, Queue>;
+
+/** Limits on new ingest and embed jobs; 0 turns one off. Deletes are never refused. */
+export interface JobLimits {
+  /** Jobs one tenant may have queued or running. */
+  maxJobsPerTenant: number;
+  /** Jobs waiting in a queue beyond which it takes no more. */
+  maxQueueDepth: number;
+}
+
+/** Which limit refused a job, for the metrics. */
+export type JobRefusal = 'tenant_jobs' | 'queue_depth';
 
 export interface SubmittedJob {
   jobId: string;
@@ -61,6 +78,9 @@ export class JobsService {
   readonly #progress: ProgressSubscriber;
   readonly #store: Store;
   readonly #tracer: Tracer;
+  readonly #limits: JobLimits;
+  readonly #backlogs: Record<'ingest' | 'embed', QueueBacklog>;
+  readonly #onRefused: (limit: JobRefusal) => void;
 
   constructor(deps: {
     /** Spans for enqueueing; the API's no-op tracer when tracing is not set up. */
@@ -71,6 +91,8 @@ export class JobsService {
     queues: Queues;
     progress: ProgressSubscriber;
     store: Store;
+    limits?: JobLimits;
+    onRefused?: (limit: JobRefusal) => void;
   }) {
     this.#redis = deps.redis;
     this.#keys = deps.keys;
@@ -79,6 +101,12 @@ export class JobsService {
     this.#progress = deps.progress;
     this.#store = deps.store;
     this.#tracer = deps.tracer ?? trace.getTracer('hopper-gateway');
+    this.#limits = deps.limits ?? { maxJobsPerTenant: 0, maxQueueDepth: 0 };
+    this.#backlogs = {
+      ingest: new QueueBacklog(deps.queues.ingest),
+      embed: new QueueBacklog(deps.queues.embed),
+    };
+    this.#onRefused = deps.onRefused ?? (() => undefined);
   }
 
   /**
@@ -99,8 +127,9 @@ export class JobsService {
           return { jobId, state: 'completed', deduplicated: true };
       }
       // New, or a re-run after failure, cancellation, deletion or a newer version: start afresh.
+      await this.#checkBacklog('ingest');
       await putPayload(this.#redis, this.#keys.payload(tenant, jobId), body);
-      await this.#records.create(
+      await this.#record(
         tenant,
         jobId,
         { kind: 'ingest', documentId: payload.documentId, collection: payload.collection },
@@ -116,8 +145,9 @@ export class JobsService {
   /** Queues a large embedding batch; the texts travel through a payload key. */
   async submitEmbed(tenant: string, texts: readonly string[]): Promise<string> {
     const jobId = randomJobId('emb');
+    await this.#checkBacklog('embed');
     await putPayload(this.#redis, this.#keys.payload(tenant, jobId), packTexts(texts));
-    await this.#records.create(tenant, jobId, { kind: 'embed' });
+    await this.#record(tenant, jobId, { kind: 'embed' });
     await this.#enqueue('embed', jobId, { tenant, count: texts.length });
     return jobId;
   }
@@ -207,6 +237,38 @@ export class JobsService {
       await stop();
     }
     return this.get(tenant, jobId);
+  }
+
+  /** Refuses new work for a queue whose backlog is at the limit (read at most every 250 ms). */
+  async #checkBacklog(kind: 'ingest' | 'embed'): Promise<void> {
+    const max = this.#limits.maxQueueDepth;
+    if (max === 0) return;
+    const waiting = await this.#backlogs[kind].waiting();
+    if (waiting < max) return;
+    this.#onRefused('queue_depth');
+    throw busy(
+      `the ${kind} queue is full (${waiting} jobs waiting; the limit is ${max})`,
+      QUEUE_FULL_RETRY_AFTER_S,
+    );
+  }
+
+  /**
+   * Records a new job in one of its tenant's job slots. At the tenant's limit nothing is recorded,
+   * the job's stored payload is dropped and the caller gets `busy`.
+   */
+  async #record(tenant: string, jobId: string, job: NewJob, options: { reset?: boolean } = {}) {
+    try {
+      await this.#records.create(tenant, jobId, job, {
+        ...options,
+        maxLiveJobs: this.#limits.maxJobsPerTenant,
+      });
+    } catch (error) {
+      if (isHopperError(error) && error.code === 'busy') {
+        this.#onRefused('tenant_jobs');
+        await deletePayload(this.#redis, this.#keys.payload(tenant, jobId));
+      }
+      throw error;
+    }
   }
 
   async #enqueue(kind: JobKind, jobId: string, data: object): Promise<void> {

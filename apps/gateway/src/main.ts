@@ -15,6 +15,7 @@ import {
   JobRecords,
   ProgressSubscriber,
   ResultCache,
+  TokenBucket,
   closeRedis,
   createRedis,
   withEmbeddingCache,
@@ -31,6 +32,8 @@ import { CacheWarmer } from './cache/warmer.ts';
 import { createMetricsEndpoint } from './metrics-endpoint.ts';
 import { createToolHandlers } from './tools/index.ts';
 import { instrumentHandlers } from './tools/instrumented.ts';
+import { withRateLimit } from './tools/rate-limited.ts';
+import { LoadShedder } from './load-shedder.ts';
 import { createPageHandler } from './page/page-handler.ts';
 import { attachRealtime } from './realtime/realtime-server.ts';
 import { createRestHandler } from './rest/rest-handler.ts';
@@ -143,7 +146,17 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
   closer.add('queues', () => Promise.all(Object.values(queues).map((queue) => queue.close())));
 
   const draining = new AbortController();
-  const jobs = new JobsService({ redis, keys, records, queues, progress, store, tracer });
+  const jobs = new JobsService({
+    redis,
+    keys,
+    records,
+    queues,
+    progress,
+    store,
+    tracer,
+    limits: config.limits,
+    onRefused: (limit) => metrics.limitRefusals.inc({ limit }),
+  });
   const cached = withResultCache(
     createToolHandlers({
       redis,
@@ -164,8 +177,25 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
       ttlSeconds: config.cache.ttlSeconds,
     },
   );
+  const { rateLimit } = config.limits;
+  // Charged before the cache: a cached answer costs the gateway too.
+  const limited = rateLimit
+    ? withRateLimit(cached, {
+        bucket: new TokenBucket({ redis, keys, ratePerSecond: rateLimit.perSecond, burst: rateLimit.burst }),
+        ...rateLimit,
+        breaker: new CircuitBreaker(),
+        timeoutMs: config.cache.timeoutMs,
+        onError: rateLimited(10_000, (error: Error, suppressed: number) =>
+          logger.warn(
+            { err: error, suppressed },
+            'rate limiter unavailable; letting calls through unchecked',
+          ),
+        ),
+        metrics,
+      })
+    : cached;
   // Timing is outermost, so a call's duration includes the cache.
-  const handlers = instrumentHandlers(cached, { metrics, logger, slowCallMs: config.slowCallMs });
+  const handlers = instrumentHandlers(limited, { metrics, logger, slowCallMs: config.slowCallMs });
   const warmer = new CacheWarmer({
     handlers,
     epochs,
@@ -204,6 +234,12 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
     authenticated && !config.allowedHosts
       ? undefined
       : new Set(['localhost', '127.0.0.1', '[::1]', config.host, ...(config.allowedHosts ?? [])]);
+  const shedder = new LoadShedder({
+    maxInflight: config.limits.maxInflight,
+    maxEventLoopLagMs: config.limits.maxEventLoopLagMs,
+    onShed: (reason) => metrics.shedRequests.inc({ reason }),
+  });
+  closer.add('load shedder', () => shedder.close());
   const server = createHttpServer({
     mcp: toNodeHandler(mcp),
     legacy: new LegacySessions({ redis, keys, jobs, logger }),
@@ -220,6 +256,7 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
       queues: Object.values(queues),
       cacheStats: () => cache.stats(),
       embeddingCacheStats: () => embedder.stats(),
+      inflight: () => shedder.inflight,
     }),
     rest: createRestHandler({
       handlers,
@@ -230,6 +267,7 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
       ...(resource ? { resourceMetadataUrl: resource.metadataUrl } : {}),
     }),
     page: createPageHandler({ dir: fileURLToPath(new URL('../../web/dist/', import.meta.url)), logger }),
+    shedder,
   });
   const realtime = attachRealtime(server, {
     subscriber,

@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { CacheStats, EmbeddingCacheStats } from '@hopper/redis';
+import { withTimeout, type CacheStats, type EmbeddingCacheStats } from '@hopper/redis';
 import type { Metrics } from '@hopper/telemetry';
 
 export interface MetricsSources {
@@ -7,12 +7,20 @@ export interface MetricsSources {
   queues: Queue[];
   cacheStats: () => CacheStats;
   embeddingCacheStats: () => EmbeddingCacheStats;
+  /** Requests being served (the load shedder's count). */
+  inflight: () => number;
 }
+
+/**
+ * How long a scrape waits for queue figures. BullMQ's connection queues commands while Redis is
+ * away (it never gives up on them), so without a bound a scrape during an outage would hang.
+ */
+const QUEUE_FIGURES_TIMEOUT_MS = 1_000;
 
 /**
  * What `/metrics` answers: the registry's text after bringing the gauges that are read rather than
  * pushed up to date (queue depth and backlog age from Redis, cache counters from the caches' own
- * tallies, as deltas since the previous scrape).
+ * tallies, as deltas since the previous scrape, requests in flight).
  */
 export function createMetricsEndpoint(
   sources: MetricsSources,
@@ -68,8 +76,9 @@ export function createMetricsEndpoint(
 
   return async () => {
     syncCaches();
+    metrics.inflightRequests.set(sources.inflight());
     // A scrape during a Redis outage still answers, without fresh queue figures.
-    await syncQueues().catch(() => undefined);
+    await withTimeout(syncQueues(), QUEUE_FIGURES_TIMEOUT_MS).catch(() => undefined);
     return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
   };
 }

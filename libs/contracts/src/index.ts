@@ -16,7 +16,7 @@ export {
 } from './config.ts';
 export { hashApiKey, isTenantId, parseApiKeys, type ApiKey } from './api-keys.ts';
 export { isScope, scopes, toolScopes, type Scope } from './scopes.ts';
-export { HopperError, isHopperError, notFound, type HopperErrorCode } from './errors.ts';
+export { HopperError, busy, isHopperError, notFound, type HopperErrorCode } from './errors.ts';
 export {
   cancelAck,
   cancelRequest,

@@ -39,6 +39,10 @@ export interface Keys {
   hotQueries(tenant: string, collection: string): string;
   /** Short lock: the one gateway that warms a collection after an epoch bump. */
   warmLock(tenant: string, collection: string, epoch: number): string;
+  /** Hash: a tenant's rate-limit token bucket (tokens left, last refill); expires when full. */
+  rateLimit(tenant: string): string;
+  /** Sorted set: a tenant's queued and running job ids, scored by when their lease runs out. */
+  liveJobs(tenant: string): string;
 }
 
 export function createKeys(prefix = 'hopper'): Keys {
@@ -65,5 +69,7 @@ export function createKeys(prefix = 'hopper'): Keys {
     flightLock: (key) => `${key}:flight`,
     hotQueries: (tenant, collection) => `${t(tenant)}:hot:${collection}`,
     warmLock: (tenant, collection, epoch) => `${t(tenant)}:warm:${collection}:${epoch}`,
+    rateLimit: (tenant) => `${t(tenant)}:rate`,
+    liveJobs: (tenant) => `${t(tenant)}:live-jobs`,
   };
 }

@@ -25,8 +25,14 @@ export const limits = {
   inlineEmbedMaxTexts: 32,
   inlineEmbedMaxChars: 64_000,
   maxTitleChars: 512,
+  /**
+   * Document metadata is flat (depth 1: values are strings, numbers or booleans), because filters
+   * run on its key/value pairs inside the store. It is copied onto every chunk, so its total size
+   * (UTF-8 bytes of its JSON) is bounded too: a 1,000-chunk document carries it 1,000 times.
+   */
   maxMetadataKeys: 32,
   maxMetadataValueChars: 1_024,
+  maxMetadataBytes: 8_192,
   maxFilterKeys: 16,
   maxFilterValues: 100,
   maxPageSize: 100,

@@ -25,17 +25,33 @@ export const jobId = z.string().min(1).max(128);
 const metadataKey = z
   .string()
   .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'metadata keys: 1-64 letters, digits, _ . or -');
-export const metadataValue = z.union([
-  z.string().max(limits.maxMetadataValueChars),
-  z.number().finite(),
-  z.boolean(),
-]);
+export const metadataValue = z.union(
+  [
+    z
+      .string()
+      .max(
+        limits.maxMetadataValueChars,
+        `metadata values: at most ${limits.maxMetadataValueChars} characters`,
+      ),
+    z.number().finite(),
+    z.boolean(),
+  ],
+  {
+    error:
+      'metadata values must be a string, number or boolean: metadata is flat (depth 1), with no objects, arrays or null',
+  },
+);
+
+const utf8 = new TextEncoder();
 
 /** Flat document metadata: filters run on it inside the store, so no nesting. */
 export const metadata = z
   .record(metadataKey, metadataValue)
   .refine((m) => Object.keys(m).length <= limits.maxMetadataKeys, {
     message: `metadata: at most ${limits.maxMetadataKeys} keys`,
+  })
+  .refine((m) => utf8.encode(JSON.stringify(m)).length <= limits.maxMetadataBytes, {
+    message: `metadata: at most ${limits.maxMetadataBytes} bytes as JSON (it is stored with every chunk)`,
   });
 
 /** Equality on a metadata field, or membership when the value is an array. */

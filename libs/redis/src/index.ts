@@ -5,6 +5,7 @@ export {
   FINISHED_JOB_TTL_SECONDS,
   JOB_INDEX_MAX,
   JobRecords,
+  LIVE_JOB_LEASE_MS,
   type JobUpdate,
   type ListJobsOptions,
   type NewJob,
@@ -46,3 +47,4 @@ export {
 export { SingleFlight } from './single-flight.ts';
 export { currentTenant, runAsTenant } from './tenant-scope.ts';
 export { TimeoutError, withTimeout } from './with-timeout.ts';
+export { TokenBucket, type TokenBucketOptions, type TokenGrant } from './token-bucket.ts';

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createKeys } from '@hopper/contracts';
@@ -106,5 +107,43 @@ describe('JobRecords', () => {
     ]);
     await stop();
     expect(progress.channelCount).toBe(0);
+  });
+
+  it('holds a slot per queued or running job of a tenant, and refuses one over the limit', async () => {
+    const limit = { maxLiveJobs: 2 };
+    await records.create('t6', 'job-1', { kind: 'ingest' }, limit);
+    await records.create('t6', 'job-2', { kind: 'embed' }, limit);
+    // Re-creating a job that already holds a slot does not need another.
+    await records.create('t6', 'job-2', { kind: 'embed' }, { ...limit, reset: true });
+
+    const refusal = records.create('t6', 'job-3', { kind: 'ingest' }, limit);
+    await expect(refusal).rejects.toMatchObject({ code: 'busy', retryAfterSeconds: 5 });
+    await expect(refusal).rejects.toThrow(/too many jobs queued or running.*limit is 2/);
+    expect(await records.get('t6', 'job-3')).toBeUndefined();
+    // Another tenant has its own slots.
+    expect(await records.create('t7', 'job-3', { kind: 'ingest' }, limit)).toBe(true);
+
+    // A retry (back to queued) keeps the slot; finishing gives it back.
+    await records.apply('t6', { jobId: 'job-1', state: 'queued', progress: 0, stage: 'retrying', ts: 1 });
+    await expect(records.create('t6', 'job-3', { kind: 'ingest' }, limit)).rejects.toThrow(/too many/);
+    await records.apply('t6', { jobId: 'job-1', state: 'failed', progress: 0, ts: 2 });
+    expect(await records.create('t6', 'job-3', { kind: 'ingest' }, limit)).toBe(true);
+    await records.apply('t6', { jobId: 'job-2', state: 'cancelled', progress: 0, ts: 3 });
+    expect(await records.create('t6', 'job-4', { kind: 'delete' }, limit)).toBe(true);
+  });
+
+  it('gives back the slot of a job that never finishes once its lease runs out', async () => {
+    const leased = new JobRecords(redis, keys, { liveJobLeaseMs: 1_000 });
+    const limit = { maxLiveJobs: 1 };
+    await leased.create('t8', 'crashed', { kind: 'ingest' }, limit);
+    await expect(leased.create('t8', 'next', { kind: 'ingest' }, limit)).rejects.toThrow(/too many/);
+    // News from a worker renews the lease...
+    await sleep(600);
+    await leased.apply('t8', { jobId: 'crashed', state: 'progress', progress: 0.5, ts: 1 });
+    await sleep(600);
+    await expect(leased.create('t8', 'next', { kind: 'ingest' }, limit)).rejects.toThrow(/too many/);
+    // ...and without any, the slot comes back.
+    await sleep(600);
+    expect(await leased.create('t8', 'next', { kind: 'ingest' }, limit)).toBe(true);
   });
 });

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import {
+  busy,
   isTerminal,
   jobKind,
   jobState,
@@ -22,11 +23,24 @@ export interface JobUpdate extends ProgressEvent {
 }
 
 /**
+ * How long a queued or running job holds one of its tenant's job slots without news. Every update
+ * renews it and a finished job gives its slot back at once; the lease only matters for a job that
+ * never finishes (its gateway crashed between recording and queueing it, or BullMQ gave up on it
+ * after a worker crash without running it again), whose slot comes back when the lease runs out.
+ */
+export const LIVE_JOB_LEASE_MS = 60 * 60 * 1000;
+
+/** When a tenant at its job limit is told to try again: jobs take seconds, not minutes. */
+const JOB_SLOT_RETRY_AFTER_S = 5;
+
+/**
  * Applies an update to a job record and publishes it on the job's channel, atomically: a record in a
  * terminal state never changes again (a late progress event cannot resurrect a cancelled job), and
- * subscribers see events in the order the record took them.
+ * subscribers see events in the order the record took them. A terminal update gives the job's slot
+ * back; any other renews its lease.
  *
- * KEYS[1] job hash. ARGV: 1 record state, 2 terminal flag, 3 ttl, 4 channel, 5 event JSON, 6.. field/value pairs.
+ * KEYS[1] job hash, KEYS[2] tenant's live jobs. ARGV: 1 record state, 2 terminal flag, 3 ttl,
+ * 4 channel, 5 event JSON, 6 job id, 7 lease ms, 8.. field/value pairs.
  * Returns 1 when applied, 0 when the job is unknown or already finished.
  */
 const APPLY_UPDATE = `
@@ -34,9 +48,17 @@ local current = redis.call('HGET', KEYS[1], 'state')
 if not current then return 0 end
 if current == 'completed' or current == 'failed' or current == 'cancelled' then return 0 end
 local fields = {}
-for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 8, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], 'state', ARGV[1], unpack(fields))
-if ARGV[2] == '1' then redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3])) end
+if ARGV[2] == '1' then
+  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+  redis.call('ZREM', KEYS[2], ARGV[6])
+else
+  local clock = redis.call('TIME')
+  local lease = tonumber(ARGV[7])
+  redis.call('ZADD', KEYS[2], tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000) + lease, ARGV[6])
+  redis.call('PEXPIRE', KEYS[2], lease)
+end
 redis.call('PUBLISH', ARGV[4], ARGV[5])
 return 1
 `;
@@ -45,17 +67,30 @@ return 1
  * Creates a job record, indexes it and announces it as `queued` on its channel, atomically, unless
  * one exists and no reset is asked for. (Every later change is announced by APPLY_UPDATE; without
  * this, listeners such as the Socket.IO jobs feed would learn of a job only when a worker took it.)
- * KEYS[1] job hash, KEYS[2] tenant's job index. ARGV: 1 reset flag, 2 job id, 3 now, 4 index max,
- * 5 channel, 6 event JSON, 7.. field/value pairs. Returns 1 when created.
+ * The job takes one of its tenant's slots: jobs whose lease ran out are dropped first, and when the
+ * tenant already holds `limit` slots nothing is written.
+ * KEYS[1] job hash, KEYS[2] tenant's job index, KEYS[3] tenant's live jobs. ARGV: 1 reset flag,
+ * 2 job id, 3 now, 4 index max, 5 channel, 6 event JSON, 7 live job limit (0: none), 8 lease ms,
+ * 9.. field/value pairs. Returns 1 when created, 0 when it exists, -1 when the tenant is at its limit.
  */
 const CREATE_JOB = `
 if ARGV[1] ~= '1' and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local limit = tonumber(ARGV[7])
+local lease = tonumber(ARGV[8])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+if limit > 0 and not redis.call('ZSCORE', KEYS[3], ARGV[2]) and redis.call('ZCARD', KEYS[3]) >= limit then
+  return -1
+end
 local fields = {}
-for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 9, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('ZADD', KEYS[2], tonumber(ARGV[3]), ARGV[2])
 redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -tonumber(ARGV[4]) - 1)
+redis.call('ZADD', KEYS[3], now + lease, ARGV[2])
+redis.call('PEXPIRE', KEYS[3], lease)
 redis.call('PUBLISH', ARGV[5], ARGV[6])
 return 1
 `;
@@ -80,23 +115,26 @@ export interface ListJobsOptions {
 export class JobRecords {
   readonly #redis: Redis;
   readonly #keys: Keys;
+  readonly #leaseMs: number;
 
-  constructor(redis: Redis, keys: Keys) {
+  constructor(redis: Redis, keys: Keys, options: { liveJobLeaseMs?: number } = {}) {
     this.#redis = redis;
     this.#keys = keys;
-    redis.defineCommand('hopperApplyJobUpdate', { numberOfKeys: 1, lua: APPLY_UPDATE });
-    redis.defineCommand('hopperCreateJob', { numberOfKeys: 2, lua: CREATE_JOB });
+    this.#leaseMs = options.liveJobLeaseMs ?? LIVE_JOB_LEASE_MS;
+    redis.defineCommand('hopperApplyJobUpdate', { numberOfKeys: 2, lua: APPLY_UPDATE });
+    redis.defineCommand('hopperCreateJob', { numberOfKeys: 3, lua: CREATE_JOB });
   }
 
   /**
    * Creates (or, with `reset`, re-creates) the record in state `queued`. Without `reset`, an existing
-   * record is left as it is and `false` is returned.
+   * record is left as it is and `false` is returned. With `maxLiveJobs`, a tenant that already has
+   * that many jobs queued or running is refused with a `busy` error and nothing is written.
    */
   async create(
     tenant: string,
     jobId: string,
     job: NewJob,
-    options: { reset?: boolean } = {},
+    options: { reset?: boolean; maxLiveJobs?: number } = {},
   ): Promise<boolean> {
     const key = this.#keys.job(tenant, jobId);
     const now = Date.now();
@@ -114,6 +152,7 @@ export class JobRecords {
     ).hopperCreateJob(
       key,
       this.#keys.jobIndex(tenant),
+      this.#keys.liveJobs(tenant),
       options.reset ? '1' : '0',
       jobId,
       now,
@@ -126,8 +165,16 @@ export class JobRecords {
         stage: 'queued',
         ts: now,
       } satisfies ProgressEvent),
+      options.maxLiveJobs ?? 0,
+      this.#leaseMs,
       ...Object.entries(fields).flat(),
     );
+    if (created === -1) {
+      throw busy(
+        `too many jobs queued or running for this tenant (the limit is ${options.maxLiveJobs}); wait for some to finish or cancel some`,
+        JOB_SLOT_RETRY_AFTER_S,
+      );
+    }
     return created === 1;
   }
 
@@ -151,15 +198,18 @@ export class JobRecords {
     };
     const applied = await (
       this.#redis as unknown as {
-        hopperApplyJobUpdate(key: string, ...args: string[]): Promise<number>;
+        hopperApplyJobUpdate(key: string, liveJobs: string, ...args: string[]): Promise<number>;
       }
     ).hopperApplyJobUpdate(
       this.#keys.job(tenant, update.jobId),
+      this.#keys.liveJobs(tenant),
       state,
       isTerminal(state) ? '1' : '0',
       String(FINISHED_JOB_TTL_SECONDS),
       this.#keys.progressChannel(tenant, update.jobId),
       JSON.stringify(event),
+      update.jobId,
+      String(this.#leaseMs),
       ...fields,
     );
     return applied === 1;

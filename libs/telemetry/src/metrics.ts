@@ -79,6 +79,32 @@ export function createMetrics(service: 'gateway' | 'worker') {
       labelNames: ['tool'] as const,
       registers: [registry],
     }),
+    /** Calls refused by a limit: `rate` (tenant's rate), `tenant_jobs` (its job slots), `queue_depth`. */
+    limitRefusals: new Counter({
+      name: 'hopper_limit_refusals_total',
+      help: 'Calls refused as busy because a limit was reached, by limit',
+      labelNames: ['limit'] as const,
+      registers: [registry],
+    }),
+    /** Calls let through unchecked because the rate limiter's Redis did not answer (fail open). */
+    rateLimiterFailures: new Counter({
+      name: 'hopper_rate_limiter_failures_total',
+      help: 'Calls let through without a rate-limit check because Redis failed or was slow',
+      registers: [registry],
+    }),
+    /** MCP requests and REST calls a gateway is serving (collected when scraped). */
+    inflightRequests: new Gauge({
+      name: 'hopper_inflight_requests',
+      help: 'MCP requests and REST calls being served, waiting calls included',
+      registers: [registry],
+    }),
+    /** Requests a gateway turned away with 503 to stay responsive, by reason (`inflight`, `event_loop_lag`). */
+    shedRequests: new Counter({
+      name: 'hopper_shed_requests_total',
+      help: 'MCP and REST requests answered 503 under overload, by reason',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
   };
 }
 

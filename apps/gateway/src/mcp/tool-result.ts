@@ -20,20 +20,31 @@ export function toolSuccess(output: object): CallToolResult {
   };
 }
 
+/** Where a tool failure's machine-readable part lives in the result's `_meta`. */
+export const ERROR_META_KEY = 'hopper/error';
+
 /**
  * A tool failure as MCP wants it: a result with `isError: true` and a message a person can act on.
  * Unexpected errors are logged with a reference and never shown (no stack traces, no internals).
+ *
+ * Hopper's own errors also carry `_meta["hopper/error"]: {code, retryAfterSeconds?}` so a program can
+ * branch on the code and know when to retry. Not in `structuredContent`: that is the tool's output
+ * schema, and v1 SDK clients validate it against that schema even on errors, failing the call.
  */
 export function toolFailure(error: unknown, logger: Logger, tool: string): CallToolResult {
-  let text: string;
   if (isHopperError(error)) {
-    text = error.message;
-  } else if (isClientSafe(error)) {
-    text = error.message;
-  } else {
-    const ref = randomUUID().slice(0, 8);
-    logger.error({ err: error, tool, ref }, 'tool failed unexpectedly');
-    text = `internal error in ${tool} (reference ${ref}); the gateway log has the details`;
+    const meta = {
+      code: error.code,
+      ...(error.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: error.retryAfterSeconds }),
+    };
+    return { ...errorText(error.message), _meta: { [ERROR_META_KEY]: meta } };
   }
+  if (isClientSafe(error)) return errorText(error.message);
+  const ref = randomUUID().slice(0, 8);
+  logger.error({ err: error, tool, ref }, 'tool failed unexpectedly');
+  return errorText(`internal error in ${tool} (reference ${ref}); the gateway log has the details`);
+}
+
+function errorText(text: string): CallToolResult {
   return { content: [{ type: 'text', text }], isError: true };
 }

@@ -6,10 +6,11 @@ import { EmbeddingError } from '@hopper/embeddings';
 import type { Logger } from '@hopper/lifecycle';
 import { StoreError } from '@hopper/store';
 
-/** An error response: `{error: {code, message, issues?}}` with its HTTP status. */
+/** An error response: `{error: {code, message, issues?}}` with its HTTP status (and `Retry-After` when busy). */
 export interface HttpFailure {
   status: number;
   body: { error: { code: string; message: string; issues?: unknown[] } };
+  headers?: Record<string, string>;
 }
 
 const statusByCode: Record<HopperErrorCode, number> = {
@@ -37,7 +38,12 @@ export function toHttpFailure(error: unknown, logger: Logger, tool: string): Htt
   if (error instanceof z.ZodError) {
     return httpFailure(400, 'invalid_argument', z.prettifyError(error), error.issues);
   }
-  if (isHopperError(error)) return httpFailure(statusByCode[error.code], error.code, error.message);
+  if (isHopperError(error)) {
+    const failure = httpFailure(statusByCode[error.code], error.code, error.message);
+    if (error.retryAfterSeconds !== undefined)
+      failure.headers = { 'retry-after': String(error.retryAfterSeconds) };
+    return failure;
+  }
   if (error instanceof DocumentError) return httpFailure(422, 'invalid_argument', error.message);
   if (error instanceof EmbeddingError) return httpFailure(503, 'unavailable', error.message);
   if (error instanceof StoreError && error.code !== 'unavailable') {

@@ -51,6 +51,16 @@ const errorResponse = (description: string) => ({
   content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
 });
 
+const busyResponse = (description: string) => ({
+  ...errorResponse(description),
+  headers: {
+    'Retry-After': {
+      schema: { type: 'integer' },
+      description: 'Seconds to wait before retrying (when busy)',
+    },
+  },
+});
+
 /**
  * The OpenAPI 3.1 document of the REST API, generated from the route table and the tools' zod
  * schemas: the same schemas validate MCP calls and REST requests, so the three cannot drift.
@@ -117,7 +127,12 @@ export function buildOpenApi(routes: readonly RestRoute[], version: string): Rec
         '413': errorResponse('Request body too large'),
         '415': errorResponse('The body is not JSON'),
         '422': errorResponse('The job failed, or the document could not be processed'),
-        '503': errorResponse('A dependency (Redis, store, embeddings) is unavailable; retry'),
+        '429': busyResponse(
+          "busy: a limit was reached (the tenant's rate or job slots, or a full queue); retry after Retry-After seconds",
+        ),
+        '503': busyResponse(
+          'The gateway is overloaded (code busy), or a dependency (Redis, store, embeddings) is unavailable; retry',
+        ),
         default: errorResponse('Other errors'),
       },
     };

@@ -113,7 +113,7 @@ function sendOutput(res: ServerResponse, route: RestRoute, output: object): void
 }
 
 function send(res: ServerResponse, failure: HttpFailure): void {
-  sendJson(res, failure.status, failure.body);
+  sendJson(res, failure.status, failure.body, failure.headers);
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {

@@ -1,0 +1,61 @@
+import * as z from 'zod';
+import type { EnvRule } from '@hopper/contracts';
+
+const emptyToUndefined = (value: unknown) => (value === '' ? undefined : value);
+/** A count where 0 turns the limit off. */
+const limit = (fallback: number) =>
+  z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).default(fallback));
+
+/**
+ * The gateway's protection against overload and against any one tenant. Defaults and their reasons
+ * are in the README's "Limits" section; every one of them can be turned off with 0.
+ */
+export const limitsEnv = {
+  /** Calls per second each tenant may make, sustained (0: no rate limit, the default). */
+  HOPPER_RATE_LIMIT_PER_SECOND: z.preprocess(emptyToUndefined, z.coerce.number().min(0).default(0)),
+  /** Calls a tenant that has been quiet may make at once (default: two seconds' worth). */
+  HOPPER_RATE_LIMIT_BURST: z.preprocess(emptyToUndefined, z.coerce.number().int().positive().optional()),
+  /** Jobs one tenant may have queued or running at once. */
+  HOPPER_MAX_JOBS_PER_TENANT: limit(1_000),
+  /** Jobs waiting in the ingest (or embed) queue beyond which new ones are refused. */
+  HOPPER_MAX_QUEUE_DEPTH: limit(10_000),
+  /** MCP and REST requests one gateway serves at once; more are answered 503 at once. */
+  HOPPER_MAX_INFLIGHT: limit(1_000),
+  /** Event-loop lag (smoothed) from which a gateway starts turning new requests away. */
+  HOPPER_SHED_EVENT_LOOP_LAG_MS: limit(100),
+};
+
+type LimitsEnv = z.output<z.ZodObject<typeof limitsEnv>>;
+
+export interface LimitSettings {
+  /** Per-tenant token bucket; `undefined`: no rate limit. */
+  rateLimit: { perSecond: number; burst: number } | undefined;
+  /** 0: no limit. */
+  maxJobsPerTenant: number;
+  /** 0: no limit. */
+  maxQueueDepth: number;
+  /** 0: no cap. */
+  maxInflight: number;
+  /** 0: lag is not watched. */
+  maxEventLoopLagMs: number;
+}
+
+/** A burst without a rate would be silently ignored: say so instead. */
+export const limitsEnvRules: EnvRule = (env) =>
+  env.HOPPER_RATE_LIMIT_BURST && !Number(env.HOPPER_RATE_LIMIT_PER_SECOND)
+    ? ['HOPPER_RATE_LIMIT_BURST: has no effect without HOPPER_RATE_LIMIT_PER_SECOND (set both)']
+    : [];
+
+export function limitSettings(env: LimitsEnv): LimitSettings {
+  const perSecond = env.HOPPER_RATE_LIMIT_PER_SECOND;
+  return {
+    rateLimit:
+      perSecond > 0
+        ? { perSecond, burst: env.HOPPER_RATE_LIMIT_BURST ?? Math.max(1, Math.ceil(perSecond * 2)) }
+        : undefined,
+    maxJobsPerTenant: env.HOPPER_MAX_JOBS_PER_TENANT,
+    maxQueueDepth: env.HOPPER_MAX_QUEUE_DEPTH,
+    maxInflight: env.HOPPER_MAX_INFLIGHT,
+    maxEventLoopLagMs: env.HOPPER_SHED_EVENT_LOOP_LAG_MS,
+  };
+}

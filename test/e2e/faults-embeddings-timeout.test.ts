@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/client';
 import { connectModern, structured, toolError, type JobOut } from '../support/clients.ts';
 import { EmbeddingsDouble } from '../support/embeddings-double.ts';
-import { expectUnchanged, paragraphsAbout, viewDocument } from '../support/fault-documents.ts';
+import { expectUnchanged, newVersions, paragraphsAbout, viewDocument } from '../support/fault-documents.ts';
 import { reportFault } from '../support/faults.ts';
 import { TestStack } from '../support/stack.ts';
 
@@ -61,14 +61,17 @@ describe('an embeddings provider that hangs during an ingest', () => {
     );
     expect(error).toContain('gave up after 4 attempts');
 
-    await expectUnchanged(client, stack.storeUri, 'anchor', before, { kept: 'anchor', failed: 'rudder' });
+    const during = await expectUnchanged(client, stack.storeUri, 'anchor', before, {
+      kept: 'anchor',
+      failed: 'rudder',
+    });
     embeddings.heal();
 
     reportFault('embeddings provider hangs throughout', {
       'jobs lost': 0,
       'requests to the provider': requests,
       'submit → failed ms': failedAt - startedAt,
-      'previous version intact': 'yes',
+      'failed versions visible': newVersions(before, during),
     });
   });
 

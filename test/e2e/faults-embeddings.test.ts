@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/client';
 import { connectModern, structured, toolError, type JobOut } from '../support/clients.ts';
 import { EmbeddingsDouble } from '../support/embeddings-double.ts';
-import { expectUnchanged, paragraphsAbout, viewDocument } from '../support/fault-documents.ts';
+import { expectUnchanged, newVersions, paragraphsAbout, viewDocument } from '../support/fault-documents.ts';
 import { reportFault } from '../support/faults.ts';
 import { TestStack } from '../support/stack.ts';
 
@@ -67,14 +67,17 @@ describe('an embeddings provider that fails during an ingest', () => {
     expect(pauses[7]).toBeGreaterThanOrEqual(2_000);
 
     // While the provider is still down, the previous version is intact and found by search.
-    await expectUnchanged(client, stack.storeUri, 'lamp', before, { kept: 'lantern', failed: 'compass' });
+    const during = await expectUnchanged(client, stack.storeUri, 'lamp', before, {
+      kept: 'lantern',
+      failed: 'compass',
+    });
     embeddings.heal();
 
     reportFault('embeddings provider HTTP 500 throughout', {
       'jobs lost': 0,
       'requests to the provider': requests,
       'submit → failed ms': failedAt - startedAt,
-      'previous version intact': 'yes',
+      'failed versions visible': newVersions(before, during),
     });
   });
 

@@ -42,7 +42,8 @@ export async function viewDocument(
 
 /**
  * The previous version is exactly as it was: same record, same chunk rows and texts, one version
- * in the store, and no chunk of the failed version found by a search for its words.
+ * in the store, and no chunk of the failed version found by a search for its words. Returns what
+ * it saw.
  */
 export async function expectUnchanged(
   client: Client,
@@ -50,11 +51,17 @@ export async function expectUnchanged(
   documentId: string,
   before: DocumentView,
   words: { kept: string; failed: string },
-): Promise<void> {
+): Promise<DocumentView> {
   const after = await viewDocument(client, storeUri, documentId);
   expect(after.version).toBe(before.version);
   expect(after.chunks).toBe(before.chunks);
   expect(after.stored).toEqual(before.stored);
   expect(await after.hitsFor(words.failed)).toEqual([]);
   expect((await after.hitsFor(words.kept)).length).toBeGreaterThan(0);
+  return after;
+}
+
+/** Versions in the store that were not there before (for the fault table: should be none). */
+export function newVersions(before: DocumentView, after: DocumentView): number {
+  return after.stored.versions.filter((version) => !before.stored.versions.includes(version)).length;
 }

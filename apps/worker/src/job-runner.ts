@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { jobCatalog, type JobKind, type JobPayload, type Keys } from '@hopper/contracts';
 import { DocumentError } from '@hopper/documents';
 import { EmbeddingError } from '@hopper/embeddings';
-import { runAsTenant, type JobRecords } from '@hopper/redis';
+import { isRedisUnavailable, runAsTenant, type JobRecords } from '@hopper/redis';
 import { inSpan, withTraceCarrier, type Metrics } from '@hopper/telemetry';
 import type { Tracer } from '@opentelemetry/api';
 import { StoreError } from '@hopper/store';
@@ -113,7 +113,14 @@ export function createProcessor<K extends JobKind>(
       step: (name, fn, attributes = {}) => inSpan(deps.tracer, name, attributes, async () => fn()),
       async throwIfCancelled() {
         if (abort.aborted) throw abortError(abort);
-        if ((await deps.redis.exists(cancelKey)) === 1) throw new CancelledError('cancelled by request');
+        // Best effort while Redis is away: the job needs Redis again only at its end, so a restart
+        // of Redis must not throw away the work done; a cancel asked for meanwhile is seen at a
+        // later boundary (or through the signal, when its broadcast arrives).
+        const flagged = await deps.redis.exists(cancelKey).catch((error: unknown) => {
+          if (isRedisUnavailable(error)) return 0;
+          throw error;
+        });
+        if (flagged === 1) throw new CancelledError('cancelled by request');
       },
     };
 

@@ -4,6 +4,7 @@ import { isHopperError } from '@hopper/contracts';
 import { DocumentError } from '@hopper/documents';
 import { EmbeddingError } from '@hopper/embeddings';
 import type { Logger } from '@hopper/lifecycle';
+import { REDIS_UNAVAILABLE_MESSAGE, isRedisUnavailable } from '@hopper/redis';
 import { StoreError } from '@hopper/store';
 
 /** Whether an error's message was written for clients (no paths, no secrets, no stack). */
@@ -30,6 +31,9 @@ export function toolFailure(error: unknown, logger: Logger, tool: string): CallT
     text = error.message;
   } else if (isClientSafe(error)) {
     text = error.message;
+  } else if (isRedisUnavailable(error)) {
+    logger.warn({ err: error, tool }, 'tool failed: Redis is unreachable');
+    text = REDIS_UNAVAILABLE_MESSAGE;
   } else {
     const ref = randomUUID().slice(0, 8);
     logger.error({ err: error, tool, ref }, 'tool failed unexpectedly');

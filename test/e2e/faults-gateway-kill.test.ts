@@ -1,13 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/client';
-import {
-  connectModern,
-  getJob,
-  structured,
-  waitForEmbeddingJob,
-  waitForJob,
-  type JobOut,
-} from '../support/clients.ts';
+import { connectModern, getJob, waitForEmbeddingJob, waitForJob } from '../support/clients.ts';
 import { EmbeddingsDouble } from '../support/embeddings-double.ts';
 import { reportFault, storedChunks } from '../support/faults.ts';
 import { TestStack } from '../support/stack.ts';

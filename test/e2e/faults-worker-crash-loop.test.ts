@@ -50,7 +50,7 @@ describe('a job whose workers keep dying', () => {
     const firstKill = Date.now();
     await holder.stop('SIGKILL');
     holder = next;
-    await eventually(async () => events.first(firstKill, (e) => e.stage === 'embedding'));
+    await eventually(() => Promise.resolve(events.first(firstKill, (e) => e.stage === 'embedding')));
     const last = await stack.startWorker();
     const secondKill = Date.now();
     await holder.stop('SIGKILL');

@@ -75,7 +75,7 @@ export function redisOutageScenario(label: string, outageMs: number): void {
   }
 
   /** The ingest queue as BullMQ sees it (its connection waits out the outage like the workers'). */
-  function openQueue(): { queue: Queue; close(): Promise<void> } {
+  function openQueue(): { queue: Queue; close: () => Promise<void> } {
     const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
     connection.on('error', () => undefined);
     const queue = new Queue(jobCatalog.ingest.queue, {
@@ -86,7 +86,7 @@ export function redisOutageScenario(label: string, outageMs: number): void {
     queue.on('error', () => undefined);
     return {
       queue,
-      async close() {
+      close: async () => {
         await queue.close();
         connection.disconnect();
       },

@@ -44,6 +44,7 @@ export interface JobOut {
   stage?: string;
   progress?: number;
   result?: Record<string, unknown>;
+  error?: string;
 }
 
 interface ToolCaller {

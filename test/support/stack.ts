@@ -69,6 +69,15 @@ export class TestStack {
     return gateway.url;
   }
 
+  /** Where the processes keep their data: the LanceDB store is `store/` under it. */
+  get dataDir(): string {
+    return this.#dataDir;
+  }
+
+  get storeUri(): string {
+    return join(this.#dataDir, 'store');
+  }
+
   get env(): Record<string, string> {
     return {
       ...(process.env as Record<string, string>),

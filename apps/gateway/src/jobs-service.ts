@@ -118,7 +118,13 @@ export class JobsService {
     const jobId = ingestJobId(tenant, payload.collection, payload.documentId, payload.contentHash);
     return this.#withEnqueueLock(tenant, jobId, async () => {
       const existing = await this.#records.get(tenant, jobId);
-      if (existing && (existing.state === 'queued' || existing.state === 'active')) {
+      // A record whose job never reached the queue (Redis went away between the two writes) is not
+      // a job to wait for: without this check every later submit would wait on it for ever.
+      if (
+        existing &&
+        (existing.state === 'queued' || existing.state === 'active') &&
+        (await this.#queues.ingest.getJob(jobId))
+      ) {
         return { jobId, state: existing.state, deduplicated: true };
       }
       if (existing?.state === 'completed') {

@@ -4,7 +4,7 @@ import { limits, type IngestPayload, type IngestResult, type Keys } from '@hoppe
 import { chunkDocument, chunkEmbeddingText, parseDocument, type Chunk } from '@hopper/documents';
 import type { EmbeddingProvider } from '@hopper/embeddings';
 import { deletePayload, getPayload } from '@hopper/redis';
-import type { ChunkInput, Store } from '@hopper/store';
+import type { ChunkInput, DocumentRecord, Store } from '@hopper/store';
 import type { JobContext } from './job-runner.ts';
 
 export interface IngestDeps {
@@ -24,6 +24,14 @@ export interface IngestDeps {
 export function createIngestHandler(deps: IngestDeps) {
   return async (payload: IngestPayload, context: JobContext): Promise<IngestResult> => {
     const payloadKey = deps.keys.payload(payload.tenant, context.jobId);
+    // A retry of an attempt that wrote this version and then could not record it (Redis went away,
+    // the worker died before marking the job completed) finds it stored: it returns that version
+    // rather than writing the same content again, or failing because the body is already gone.
+    const stored = await deps.store.getDocument(payload.tenant, payload.collection, payload.documentId);
+    if (stored && storesThisIngest(stored, payload, deps.embedder.model)) {
+      await deletePayload(deps.redis, payloadKey);
+      return resultOf(stored);
+    }
     const body = await getPayload(deps.redis, payloadKey);
     if (!body) {
       throw new UnrecoverableError('the document body expired before the job ran; ingest it again');
@@ -104,12 +112,35 @@ export function createIngestHandler(deps: IngestDeps) {
       inputs,
     );
     await deletePayload(deps.redis, payloadKey);
-    return {
-      documentId: record.documentId,
-      collection: record.collection,
-      version: record.version,
-      chunks: record.chunks,
-      model: deps.embedder.model,
-    };
+    return resultOf(record);
   };
+}
+
+function resultOf(record: DocumentRecord): IngestResult {
+  return {
+    documentId: record.documentId,
+    collection: record.collection,
+    version: record.version,
+    chunks: record.chunks,
+    model: record.model,
+  };
+}
+
+/**
+ * Whether the stored version is what this ingest would write: the same content and chunking (the
+ * content hash covers both), model, media type, metadata and, when the ingest names one, title.
+ * The gateway already treats such an ingest as one job; this covers the job's own retries.
+ */
+function storesThisIngest(record: DocumentRecord, payload: IngestPayload, model: string): boolean {
+  return (
+    record.contentHash === payload.contentHash &&
+    record.model === model &&
+    (payload.mediaType === undefined || record.mediaType === payload.mediaType) &&
+    (payload.title === undefined || record.title === payload.title) &&
+    canonical(record.metadata) === canonical(payload.metadata)
+  );
+}
+
+function canonical(metadata: Record<string, unknown>): string {
+  return JSON.stringify(Object.entries(metadata).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { jobCatalog, type JobKind, type JobPayload, type Keys } from '@hopper/contracts';
 import { DocumentError } from '@hopper/documents';
 import { EmbeddingError } from '@hopper/embeddings';
-import { runAsTenant, type JobRecords } from '@hopper/redis';
+import { isRedisUnavailable, runAsTenant, type JobRecords } from '@hopper/redis';
 import { inSpan, withTraceCarrier, type Metrics } from '@hopper/telemetry';
 import type { Tracer } from '@opentelemetry/api';
 import { StoreError } from '@hopper/store';
@@ -19,6 +19,8 @@ export class CancelledError extends Error {
 export const SHUTDOWN_REASON = 'hopper:shutdown';
 /** The abort reason the cancel bus uses. */
 export const CANCEL_REASON = 'hopper:cancelled';
+/** The abort reason for a job whose lock expired: another worker runs it (or will) from the start. */
+export const LOCK_LOST_REASON = 'hopper:lock-lost';
 
 /** What a handler gets besides its payload. */
 export interface JobContext {
@@ -111,7 +113,14 @@ export function createProcessor<K extends JobKind>(
       step: (name, fn, attributes = {}) => inSpan(deps.tracer, name, attributes, async () => fn()),
       async throwIfCancelled() {
         if (abort.aborted) throw abortError(abort);
-        if ((await deps.redis.exists(cancelKey)) === 1) throw new CancelledError('cancelled by request');
+        // Best effort while Redis is away: the job needs Redis again only at its end, so a restart
+        // of Redis must not throw away the work done; a cancel asked for meanwhile is seen at a
+        // later boundary (or through the signal, when its broadcast arrives).
+        const flagged = await deps.redis.exists(cancelKey).catch((error: unknown) => {
+          if (isRedisUnavailable(error)) return 0;
+          throw error;
+        });
+        if (flagged === 1) throw new CancelledError('cancelled by request');
       },
     };
 
@@ -139,9 +148,20 @@ export function createProcessor<K extends JobKind>(
       // An abort surfaces as whatever the interrupted call threw (a fetch AbortError, the reason
       // string): what counts is why the signal fired.
       const error =
-        abort.aborted && !(thrown instanceof CancelledError || thrown instanceof ShutdownError)
+        abort.aborted &&
+        !(
+          thrown instanceof CancelledError ||
+          thrown instanceof ShutdownError ||
+          thrown instanceof LockLostError
+        )
           ? abortError(abort)
           : thrown;
+      if (error instanceof LockLostError) {
+        // The record and the job belong to the worker that holds the lock now: touch neither.
+        logger.warn('job lock lost; left to the worker that holds it');
+        ended('requeued');
+        throw error;
+      }
       if (error instanceof ShutdownError) {
         // Hand the job back so another worker takes it from the start; nothing was written yet.
         await reporter.flush();
@@ -197,14 +217,49 @@ export function createProcessor<K extends JobKind>(
   }
 }
 
+/**
+ * Records the failure of a job BullMQ failed without running the processor: one that stalled more
+ * often than allowed, because the workers holding it died (a document that crashes every worker
+ * that takes it). Without this its record would say `active` forever; every other failure is
+ * recorded by the processor, so this ignores them.
+ */
+export async function recordStalledOut(
+  job: Job | undefined,
+  deps: Pick<JobRunnerDeps, 'records' | 'logger'>,
+): Promise<void> {
+  const tenant = (job?.data as { tenant?: unknown } | undefined)?.tenant;
+  if (!job?.deferredFailure || typeof tenant !== 'string') return;
+  const jobId = job.id ?? '';
+  const error =
+    `the job was interrupted ${job.stalledCounter} times because the worker running it stopped ` +
+    'responding (crashed or killed); it is not retried again: submit it again once the workers are healthy';
+  try {
+    await deps.records.apply(tenant, {
+      jobId,
+      state: 'failed',
+      progress: 0,
+      stage: 'failed',
+      error,
+      ts: Date.now(),
+    });
+    deps.logger.warn({ jobId, tenant, stalled: job.stalledCounter }, 'job failed: stalled too often');
+  } catch (cause) {
+    deps.logger.error({ err: cause, jobId, tenant }, 'could not record a stalled job as failed');
+  }
+}
+
 class ShutdownError extends Error {
   override readonly name = 'ShutdownError';
 }
 
+class LockLostError extends Error {
+  override readonly name = 'LockLostError';
+}
+
 function abortError(signal: AbortSignal): Error {
-  return signal.reason === SHUTDOWN_REASON
-    ? new ShutdownError('worker shutting down')
-    : new CancelledError('cancelled by request');
+  if (signal.reason === SHUTDOWN_REASON) return new ShutdownError('worker shutting down');
+  if (signal.reason === LOCK_LOST_REASON) return new LockLostError('job lock lost to another worker');
+  return new CancelledError('cancelled by request');
 }
 
 /**

@@ -16,12 +16,30 @@ import { loadConfig, type WorkerConfig } from './config.ts';
 import { createDeleteHandler } from './delete-handler.ts';
 import { createEmbedHandler } from './embed-handler.ts';
 import { createIngestHandler } from './ingest-handler.ts';
-import { CANCEL_REASON, SHUTDOWN_REASON, createProcessor } from './job-runner.ts';
+import {
+  CANCEL_REASON,
+  LOCK_LOST_REASON,
+  SHUTDOWN_REASON,
+  createProcessor,
+  recordStalledOut,
+} from './job-runner.ts';
 
 const VERSION = '0.1.0';
 
 /** Chunks per embedding call: small enough for prompt cancellation, large enough for throughput. */
 const EMBED_BATCH = 32;
+
+/**
+ * How soon the queue notices a worker that died holding a job (SIGKILL, OOM, a lost node). A job's
+ * lock lives LOCK_MS and its worker renews it every LOCK_MS / 2; once a dead worker's lock has
+ * expired, the next stalled check (any worker runs one every STALLED_CHECK_MS) puts the job back in
+ * the queue. BullMQ's defaults (30 s and 30 s) left a killed worker's job untouched for a minute
+ * (measured: 60 s); these make it 5-15 s. The lock must outlast the longest event-loop stall of a
+ * healthy worker (a large document parsed in one go), or a live job is taken from its worker: a
+ * worker survives ~5 s of stall, and one that loses a lock anyway stops the job (below).
+ */
+const LOCK_MS = 10_000;
+const STALLED_CHECK_MS = 5_000;
 
 /**
  * Bumps a collection's cache epoch after a write, retrying briefly: until it succeeds, gateways
@@ -137,8 +155,20 @@ async function startWorker(config: WorkerConfig, logger: Logger): Promise<Closer
       prefix: keys.bullPrefix,
       concurrency: config.concurrency,
       autorun: false,
+      lockDuration: LOCK_MS,
+      stalledInterval: STALLED_CHECK_MS,
     });
     worker.on('error', (error) => logger.error({ err: error, queue }, 'queue worker error'));
+    // A lock that could not be renewed has expired: the job is another worker's now (or will be
+    // after the next stalled check). Stop it here rather than write a second version.
+    worker.on('lockRenewalFailed', (jobIds) => {
+      for (const jobId of jobIds) {
+        if (worker.cancelJob(jobId, LOCK_LOST_REASON))
+          logger.warn({ jobId, queue }, 'lost the job lock; stopping');
+      }
+    });
+    // BullMQ fails a job that stalled too often without running our processor: record the outcome.
+    worker.on('failed', (job) => void recordStalledOut(job, deps));
     return worker;
   });
 

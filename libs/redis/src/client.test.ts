@@ -1,7 +1,8 @@
 import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { closeRedis, createRedis } from './client.ts';
+import { freePort } from './redis-server.ts';
+import { closeRedis, createRedis, isRedisUnavailable } from './client.ts';
 
 let publisher: Redis;
 
@@ -35,5 +36,27 @@ describe('createRedis subscriber connections', () => {
       await closeRedis(subscriber);
     }
     expect(errors).toEqual([]);
+  });
+});
+
+describe('isRedisUnavailable', () => {
+  it('tells a command that could not reach Redis from one Redis refused', async () => {
+    // Nothing listens on this port: the command connection gives up after its retries.
+    const nowhere = createRedis(`redis://127.0.0.1:${await freePort()}`, {
+      name: 'test',
+      role: 'command',
+      onError: () => undefined,
+    });
+    const unreachable: unknown = await nowhere.get('key').catch((error: unknown) => error);
+    nowhere.disconnect();
+    expect(isRedisUnavailable(unreachable)).toBe(true);
+
+    await publisher.set('client-test-string', 'x');
+    const refused: unknown = await publisher
+      .lpush('client-test-string', 'y')
+      .catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(Error);
+    expect(isRedisUnavailable(refused)).toBe(false);
+    await publisher.del('client-test-string');
   });
 });

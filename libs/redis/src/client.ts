@@ -64,3 +64,23 @@ export async function closeRedis(redis: Redis): Promise<void> {
     redis.disconnect();
   }
 }
+
+/** Socket errors ioredis passes on when Redis cannot be reached. */
+const CONNECTION_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH']);
+
+/**
+ * Whether a command failed because Redis could not be reached (down, restarting, unreachable), as
+ * opposed to Redis refusing it: a command connection gives up after its retries with
+ * `MaxRetriesPerRequestError`, a closed one with "Connection is closed.". Callers answer with "try
+ * again" instead of an internal error.
+ */
+export function isRedisUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (error.name === 'MaxRetriesPerRequestError' || error.message === 'Connection is closed.') return true;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && CONNECTION_ERROR_CODES.has(code);
+}
+
+/** What a client is told when Redis cannot be reached. */
+export const REDIS_UNAVAILABLE_MESSAGE =
+  'Hopper cannot reach Redis (its job queue and job records) right now; try again in a few seconds';

@@ -1,6 +1,13 @@
 export { listenForCancels, publishCancel, type CancelMessage } from './cancel-bus.ts';
 export { CircuitBreaker, CircuitOpenError, guarded } from './circuit-breaker.ts';
-export { closeRedis, createRedis, type CreateRedisOptions, type RedisRole } from './client.ts';
+export {
+  REDIS_UNAVAILABLE_MESSAGE,
+  closeRedis,
+  createRedis,
+  isRedisUnavailable,
+  type CreateRedisOptions,
+  type RedisRole,
+} from './client.ts';
 export {
   FINISHED_JOB_TTL_SECONDS,
   JOB_INDEX_MAX,

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { parseProgressEvent, type Keys, type ProgressEvent } from '@hopper/contracts';
+import { parseProgressEvent, type JobView, type Keys, type ProgressEvent } from '@hopper/contracts';
 import type { JobRecords } from './job-records.ts';
 
 export type ProgressListener = (event: ProgressEvent) => void;
@@ -14,6 +14,8 @@ export class ProgressSubscriber {
   readonly #records: JobRecords;
   readonly #keys: Keys;
   readonly #listeners = new Map<string, Set<ProgressListener>>();
+  /** The job each subscribed channel belongs to, to read its record after a reconnect. */
+  readonly #jobs = new Map<string, { tenant: string; jobId: string }>();
   #closed = false;
 
   readonly #onEvent: ((event: ProgressEvent) => void) | undefined;
@@ -28,6 +30,10 @@ export class ProgressSubscriber {
     this.#keys = keys;
     this.#onEvent = onEvent;
     subscriber.on('message', (channel: string, message: string) => this.#dispatch(channel, message));
+    // Pub/sub keeps nothing for a disconnected subscriber: an event published while the connection
+    // was down (a job that ended during a Redis restart) is gone, and its watchers would wait for
+    // an end that already happened. So every (re)connection catches the watchers up.
+    subscriber.on('ready', () => void this.#catchUp());
   }
 
   /**
@@ -42,20 +48,12 @@ export class ProgressSubscriber {
     if (!set) {
       set = new Set();
       this.#listeners.set(channel, set);
+      this.#jobs.set(channel, { tenant, jobId });
       await this.#subscriber.subscribe(channel);
     }
     set.add(listener);
     const current = await this.#records.get(tenant, jobId);
-    if (current) {
-      listener({
-        jobId,
-        state: current.state,
-        progress: current.progress,
-        ts: Date.parse(current.updatedAt),
-        ...(current.stage ? { stage: current.stage } : {}),
-        ...(current.message ? { message: current.message } : {}),
-      });
-    }
+    if (current) listener(currentState(current));
     let stopped = false;
     return async () => {
       if (stopped) return;
@@ -64,6 +62,7 @@ export class ProgressSubscriber {
       listeners?.delete(listener);
       if (listeners && listeners.size === 0) {
         this.#listeners.delete(channel);
+        this.#jobs.delete(channel);
         if (!this.#closed) await this.#subscriber.unsubscribe(channel).catch(() => undefined);
       }
     };
@@ -77,6 +76,31 @@ export class ProgressSubscriber {
   close(): void {
     this.#closed = true;
     this.#listeners.clear();
+    this.#jobs.clear();
+  }
+
+  /**
+   * Hands every watcher its job's current state, as `watch` does at the start. The record is read
+   * after the subscriptions are confirmed (ioredis resubscribes on reconnect; subscribing again
+   * waits for that), so no event falls between the read and the subscription. Listeners already
+   * drop states that are not newer than what they have.
+   */
+  async #catchUp(): Promise<void> {
+    const channels = [...this.#jobs.keys()];
+    if (this.#closed || channels.length === 0) return;
+    try {
+      await this.#subscriber.subscribe(...channels);
+      await Promise.all(
+        channels.map(async (channel) => {
+          const job = this.#jobs.get(channel);
+          const current = job && (await this.#records.get(job.tenant, job.jobId));
+          if (!current) return;
+          for (const listener of [...(this.#listeners.get(channel) ?? [])]) listener(currentState(current));
+        }),
+      );
+    } catch {
+      // Redis went away again: the next reconnection catches up.
+    }
   }
 
   #dispatch(channel: string, message: string): void {
@@ -87,4 +111,16 @@ export class ProgressSubscriber {
     this.#onEvent?.(event);
     for (const listener of [...listeners]) listener(event);
   }
+}
+
+/** A job record as the event a watcher would have seen last. */
+function currentState(view: JobView): ProgressEvent {
+  return {
+    jobId: view.jobId,
+    state: view.state,
+    progress: view.progress,
+    ts: Date.parse(view.updatedAt),
+    ...(view.stage ? { stage: view.stage } : {}),
+    ...(view.message ? { message: view.message } : {}),
+  };
 }

@@ -26,6 +26,12 @@ export interface RedisServerOptions {
    * off: they want a throwaway server.
    */
   appendOnly: boolean;
+  /**
+   * When the append-only file reaches the disk: `everysec` (Redis' default; a crash of the machine
+   * may lose the last second of writes) or `always` (every write, slower; a test that kills Redis
+   * and counts lost jobs wants no such window).
+   */
+  appendFsync?: 'always' | 'everysec';
   /** A fixed port (to restart a server where clients expect it); a free one otherwise. */
   port?: number;
 }
@@ -44,6 +50,7 @@ export async function startRedisServer(options: RedisServerOptions): Promise<Red
     [
       ...['--port', String(port), '--bind', '127.0.0.1', '--dir', options.dir],
       ...['--appendonly', options.appendOnly ? 'yes' : 'no', '--save', ''],
+      ...['--appendfsync', options.appendFsync ?? 'everysec'],
     ],
     { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );

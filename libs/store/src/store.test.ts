@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@lancedb/lancedb';
@@ -187,6 +187,45 @@ describe('consistency across store instances', () => {
     }
     const last = await reader.search('acme', { vector: vec(0), model: MODEL, topK: 50 });
     expect(last.map((h) => h.version)).toEqual(Array(countFor(replacements + 1)).fill(replacements + 1));
+  });
+});
+
+describe('a write whose record cannot be committed', () => {
+  /** Makes commits to the documents table fail for real (even as root), reads still working. */
+  async function breakDocumentCommits(): Promise<() => Promise<void>> {
+    const transactions = join(dir, 'documents.lance', '_transactions');
+    await rename(transactions, `${transactions}.aside`);
+    await writeFile(transactions, 'a file where LanceDB needs a directory');
+    return async () => {
+      await rm(transactions);
+      await rename(`${transactions}.aside`, transactions);
+    };
+  }
+
+  it('takes its chunks back, so searches see the previous version only', async () => {
+    const store = await open();
+    await store.replaceDocument(doc(), chunks(3, 0, 'old'));
+    await store.replaceDocument(doc({ documentId: 'other' }), chunks(2));
+    const repair = await breakDocumentCommits();
+
+    const error = await rejection(store.replaceDocument(doc(), chunks(5, 0, 'new')));
+    expect(error.code).toBe('unavailable');
+    expect(error.message).toBe('Document store write failed; the previous version of "doc-1" is unchanged');
+    // A document written for the first time leaves nothing behind either.
+    await rejection(store.replaceDocument(doc({ documentId: 'fresh' }), chunks(2)));
+
+    expect((await store.getDocument('acme', 'docs', 'doc-1'))?.version).toBe(1);
+    expect(await chunkRows(`document_id = 'doc-1'`)).toBe(3);
+    expect(await chunkRows(`document_id = 'fresh'`)).toBe(0);
+    expect(await chunkRows(`document_id = 'other'`)).toBe(2);
+    const hits = await store.search('acme', { vector: vec(0), model: MODEL, topK: 10, collection: 'docs' });
+    const own = hits.filter((h) => h.documentId === 'doc-1');
+    expect(own.map((h) => h.chunkId).sort()).toEqual(['doc-1:1:0', 'doc-1:1:1', 'doc-1:1:2']);
+    expect(own.every((h) => h.text.startsWith('old'))).toBe(true);
+
+    await repair();
+    expect(await store.replaceDocument(doc(), chunks(5, 0, 'new'))).toMatchObject({ version: 2, chunks: 5 });
+    expect(await chunkRows(`document_id = 'doc-1'`)).toBe(5);
   });
 });
 

@@ -1,5 +1,6 @@
 import { Index, connect } from '@lancedb/lancedb';
 import type { Connection, Table } from '@lancedb/lancedb';
+import type { Table as ArrowTable } from 'apache-arrow';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { metadataEntries, metadataFilterSql } from './metadata.ts';
 import { DOCUMENT_COLUMNS, HIT_COLUMNS, documentFromRow, documentToRow, hitFromRow } from './rows.ts';
@@ -166,6 +167,15 @@ function textIndexConfig(): Index {
   });
 }
 
+/** A write that failed without changing what readers see. */
+function previousVersionKept(documentId: string, cause: unknown): StoreError {
+  return new StoreError(
+    'unavailable',
+    `Document store write failed; the previous version of "${documentId}" is unchanged`,
+    { cause },
+  );
+}
+
 function firstModel(rows: unknown[]): string | undefined {
   const row = rows[0];
   if (typeof row !== 'object' || row === null) return undefined;
@@ -241,12 +251,17 @@ class LanceStore implements Store {
         }));
         // One commit inserts the new version and deletes every other chunk of this document:
         // readers see the old set or the new set, never both and never none.
-        await chunkTable
-          .mergeInsert(['tenant', 'collection', 'chunk_id'])
-          .whenMatchedUpdateAll()
-          .whenNotMatchedInsertAll()
-          .whenNotMatchedBySourceDelete({ where: scopeWhere(doc.tenant, doc.collection, doc.documentId) })
-          .execute(rows);
+        const chunksBefore = await chunkTable.version();
+        try {
+          await chunkTable
+            .mergeInsert(['tenant', 'collection', 'chunk_id'])
+            .whenMatchedUpdateAll()
+            .whenNotMatchedInsertAll()
+            .whenNotMatchedBySourceDelete({ where: scopeWhere(doc.tenant, doc.collection, doc.documentId) })
+            .execute(rows);
+        } catch (error) {
+          throw previousVersionKept(doc.documentId, error);
+        }
 
         const now = new Date().toISOString();
         const record: DocumentRecord = {
@@ -263,12 +278,18 @@ class LanceStore implements Store {
           createdAt: previous?.createdAt ?? now,
           updatedAt: now,
         };
-        const documents = await this.#tables.getOrCreate(DOCUMENTS_TABLE, documentsSchema());
-        await documents
-          .mergeInsert(['tenant', 'collection', 'document_id'])
-          .whenMatchedUpdateAll()
-          .whenNotMatchedInsertAll()
-          .execute([documentToRow(record)]);
+        try {
+          const documents = await this.#tables.getOrCreate(DOCUMENTS_TABLE, documentsSchema());
+          await documents
+            .mergeInsert(['tenant', 'collection', 'document_id'])
+            .whenMatchedUpdateAll()
+            .whenNotMatchedInsertAll()
+            .execute([documentToRow(record)]);
+        } catch (error) {
+          // The new chunks are committed but the record still names the previous version: searches
+          // would return chunks of a version that never was. Put the previous chunks back.
+          throw await this.#undoChunkWrite(chunkTable, chunksBefore, doc, error);
+        }
         await this.#maintain(chunkTable);
         return record;
       }),
@@ -473,6 +494,54 @@ class LanceStore implements Store {
       .limit(1)
       .toArray();
     return rows.length > 0 ? documentFromRow(rows[0]) : undefined;
+  }
+
+  /**
+   * Puts one document's chunks back as they were at `version` of the chunks table, in a new commit
+   * that touches that document's rows only: other workers may have committed other documents since,
+   * so restoring the whole table to `version` would throw their writes away. Returns the error for
+   * the failed write.
+   */
+  async #undoChunkWrite(
+    table: Table,
+    version: number,
+    doc: DocumentInput,
+    cause: unknown,
+  ): Promise<StoreError> {
+    const where = scopeWhere(doc.tenant, doc.collection, doc.documentId);
+    try {
+      const previous = await this.#chunksAt(version, where);
+      if (previous.numRows === 0) {
+        await table.delete(where);
+      } else {
+        await table
+          .mergeInsert(['tenant', 'collection', 'chunk_id'])
+          .whenMatchedUpdateAll()
+          .whenNotMatchedInsertAll()
+          .whenNotMatchedBySourceDelete({ where })
+          .execute(previous);
+      }
+    } catch (undoError) {
+      return new StoreError(
+        'unavailable',
+        `Document store write failed, and the unfinished version of "${doc.documentId}" could not be ` +
+          'removed: searches may return its chunks until the document is written again',
+        { cause: new AggregateError([cause, undoError]) },
+      );
+    }
+    return previousVersionKept(doc.documentId, cause);
+  }
+
+  /** The rows matching `where` as they were at `version` of the chunks table (time travel). */
+  async #chunksAt(version: number, where: string): Promise<ArrowTable> {
+    // A handle of its own: checking out an old version on the shared one would pin it there.
+    const table = await this.#db.openTable(CHUNKS_TABLE);
+    try {
+      await table.checkout(version);
+      return await table.query().where(where).toArrow();
+    } finally {
+      table.close();
+    }
   }
 
   async #tableDimension(table: Table): Promise<number> {

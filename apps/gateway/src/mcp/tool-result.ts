@@ -4,6 +4,7 @@ import { isHopperError } from '@hopper/contracts';
 import { DocumentError } from '@hopper/documents';
 import { EmbeddingError } from '@hopper/embeddings';
 import type { Logger } from '@hopper/lifecycle';
+import { REDIS_UNAVAILABLE_MESSAGE, isRedisUnavailable } from '@hopper/redis';
 import { StoreError } from '@hopper/store';
 
 /** Whether an error's message was written for clients (no paths, no secrets, no stack). */
@@ -40,6 +41,10 @@ export function toolFailure(error: unknown, logger: Logger, tool: string): CallT
     return { ...errorText(error.message), _meta: { [ERROR_META_KEY]: meta } };
   }
   if (isClientSafe(error)) return errorText(error.message);
+  if (isRedisUnavailable(error)) {
+    logger.warn({ err: error, tool }, 'tool failed: Redis is unreachable');
+    return { ...errorText(REDIS_UNAVAILABLE_MESSAGE), _meta: { [ERROR_META_KEY]: { code: 'unavailable' } } };
+  }
   const ref = randomUUID().slice(0, 8);
   logger.error({ err: error, tool, ref }, 'tool failed unexpectedly');
   return errorText(`internal error in ${tool} (reference ${ref}); the gateway log has the details`);

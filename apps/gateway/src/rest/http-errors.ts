@@ -4,6 +4,7 @@ import { isHopperError, type HopperErrorCode } from '@hopper/contracts';
 import { DocumentError } from '@hopper/documents';
 import { EmbeddingError } from '@hopper/embeddings';
 import type { Logger } from '@hopper/lifecycle';
+import { REDIS_UNAVAILABLE_MESSAGE, isRedisUnavailable } from '@hopper/redis';
 import { StoreError } from '@hopper/store';
 
 /** An error response: `{error: {code, message, issues?}}` with its HTTP status (and `Retry-After` when busy). */
@@ -50,6 +51,7 @@ export function toHttpFailure(error: unknown, logger: Logger, tool: string): Htt
     const conflict = error.code === 'model_mismatch' || error.code === 'dimension_mismatch';
     return httpFailure(conflict ? 409 : 400, conflict ? 'conflict' : 'invalid_argument', error.message);
   }
+  if (isRedisUnavailable(error)) return httpFailure(503, 'unavailable', REDIS_UNAVAILABLE_MESSAGE);
   const ref = randomUUID().slice(0, 8);
   logger.error({ err: error, tool, ref }, 'REST request failed unexpectedly');
   return httpFailure(

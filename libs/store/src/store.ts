@@ -16,6 +16,7 @@ import {
 } from './schema.ts';
 import { scopeWhere, sqlAnd, sqlEquals, sqlString } from './sql.ts';
 import { StoreError, guard } from './store-error.ts';
+import { Semaphore } from './semaphore.ts';
 import { TableHandles } from './tables.ts';
 import { requireId, validateVector, validateWrite } from './validate.ts';
 import type {
@@ -36,6 +37,7 @@ import type {
  */
 const HYBRID_CANDIDATES = 50;
 const DEFAULT_OPTIMIZE_EVERY_WRITES = 100;
+const DEFAULT_MAX_CONCURRENT_SEARCHES = 4;
 
 /**
  * Below this many chunks a vector search scans every vector; from here on the writer builds an
@@ -81,6 +83,11 @@ export interface StoreOptions {
    * at compaction time). Default 20,000.
    */
   vectorIndexMinRows?: number;
+  /**
+   * Searches the engine runs at once; more wait their turn. Default 4: LanceDB already spreads a
+   * query over every core, so more in parallel only adds memory (each holds its scan buffers).
+   */
+  maxConcurrentSearches?: number;
   /**
    * Called when writer-side maintenance fails (building the full-text index, compaction). The
    * write itself has succeeded; maintenance is retried after later writes. Default: ignored.
@@ -188,6 +195,7 @@ class LanceStore implements Store {
   readonly #tables: TableHandles;
   readonly #optimizeEvery: number;
   readonly #vectorIndexMinRows: number;
+  readonly #searches: Semaphore;
   readonly #onMaintenanceError: NonNullable<StoreOptions['onMaintenanceError']>;
   /** Writer: the chunks table has every current column. */
   #migrated = false;
@@ -205,6 +213,7 @@ class LanceStore implements Store {
     this.#tables = new TableHandles(db);
     this.#optimizeEvery = options.optimizeEveryWrites ?? DEFAULT_OPTIMIZE_EVERY_WRITES;
     this.#vectorIndexMinRows = options.vectorIndexMinRows ?? DEFAULT_VECTOR_INDEX_MIN_ROWS;
+    this.#searches = new Semaphore(options.maxConcurrentSearches ?? DEFAULT_MAX_CONCURRENT_SEARCHES);
     this.#onMaintenanceError = options.onMaintenanceError ?? (() => undefined);
   }
 
@@ -369,6 +378,17 @@ class LanceStore implements Store {
       throw new StoreError('invalid_input', 'topK must be a positive integer');
     }
     const filter = query.filter === undefined ? undefined : metadataFilterSql(query.filter);
+    return this.#searches.run(() => this.#search(tenant, query, mode, filter));
+  }
+
+  #search(
+    tenant: string,
+    query: SearchQuery,
+    mode: SearchMode,
+    filter: string | undefined,
+  ): Promise<SearchHit[]> {
+    const useVector = mode !== 'text';
+    const useText = mode !== 'vector';
     return guard('search', async () => {
       const table = await this.#tables.get(CHUNKS_TABLE);
       if (!table) return [];

@@ -40,13 +40,17 @@ export interface HttpServerDeps {
 export function createHttpServer(deps: HttpServerDeps): Server {
   const server = createServer((req, res) => {
     handle(req, res, deps).catch((error: unknown) => {
+      // A client that hangs up while sending its body is gone: nothing failed on our side.
+      if (req.errored === error) return void res.destroy();
       deps.logger.error({ err: error, url: req.url }, 'request failed');
       if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
       else res.end();
     });
   });
-  // Progress streams can run for minutes; the default request timeout would cut them.
-  server.requestTimeout = 0;
+  // Bounds how long a client may take to send its request (headers and at most 4 MiB of body), so a
+  // stalled or truncated upload cannot hold a connection forever. It does not limit the response:
+  // progress streams may run for minutes.
+  server.requestTimeout = 60_000;
   server.keepAliveTimeout = 65_000;
   return server;
 }

@@ -1,17 +1,13 @@
-import { randomUUID } from 'node:crypto';
 import type { CallToolResult } from '@modelcontextprotocol/server';
-import { isHopperError } from '@hopper/contracts';
-import { DocumentError } from '@hopper/documents';
-import { EmbeddingError } from '@hopper/embeddings';
+import type { HopperErrorCode } from '@hopper/contracts';
 import type { Logger } from '@hopper/lifecycle';
-import { StoreError } from '@hopper/store';
+import { describeFailure } from '../tools/failure.ts';
 
-/** Whether an error's message was written for clients (no paths, no secrets, no stack). */
-function isClientSafe(error: unknown): error is Error {
-  if (error instanceof DocumentError || error instanceof EmbeddingError) return true;
-  // An `unavailable` store error wraps an engine failure whose text may name internal paths.
-  return error instanceof StoreError && error.code !== 'unavailable';
-}
+/**
+ * Where a failed tool result carries its error code. Not in `structuredContent`: v1 clients check
+ * that against the tool's output schema even on errors, and the error shape is not the output.
+ */
+export const ERROR_META_KEY = 'hopper/error';
 
 export function toolSuccess(output: object): CallToolResult {
   return {
@@ -21,19 +17,12 @@ export function toolSuccess(output: object): CallToolResult {
 }
 
 /**
- * A tool failure as MCP wants it: a result with `isError: true` and a message a person can act on.
- * Unexpected errors are logged with a reference and never shown (no stack traces, no internals).
+ * A tool failure as MCP wants it: a result with `isError: true` and a message a person can act on,
+ * plus the Hopper error code in `_meta` for programs. Unexpected errors are logged with a reference
+ * and never shown (no stack traces, no internals).
  */
 export function toolFailure(error: unknown, logger: Logger, tool: string): CallToolResult {
-  let text: string;
-  if (isHopperError(error)) {
-    text = error.message;
-  } else if (isClientSafe(error)) {
-    text = error.message;
-  } else {
-    const ref = randomUUID().slice(0, 8);
-    logger.error({ err: error, tool, ref }, 'tool failed unexpectedly');
-    text = `internal error in ${tool} (reference ${ref}); the gateway log has the details`;
-  }
-  return { content: [{ type: 'text', text }], isError: true };
+  const { code, message } = describeFailure(error, logger, tool);
+  const meta: { code: HopperErrorCode } = { code };
+  return { content: [{ type: 'text', text: message }], isError: true, _meta: { [ERROR_META_KEY]: meta } };
 }

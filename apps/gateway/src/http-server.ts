@@ -6,6 +6,7 @@ import { withTimeout } from '@hopper/redis';
 import type { Logger } from '@hopper/lifecycle';
 import type { AllowedHosts } from './browser-guard.ts';
 import type { LegacySessions } from './mcp/legacy-sessions.ts';
+import { hasMalformedParams } from './mcp/request-shapes.ts';
 import { UnauthorizedError, type TenantResolver } from './tenant-resolver.ts';
 import { isPagePath, type PageHandler } from './page/page-handler.ts';
 import type { RestHandler } from './rest/rest-handler.ts';
@@ -100,18 +101,36 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: HttpServe
   } catch {
     return sendJson(res, 400, jsonRpcError(-32700, 'Parse error: the request body is not valid JSON'));
   }
+  if (nestsDeeperThan(body, limits.maxJsonDepth)) {
+    return sendJson(
+      res,
+      400,
+      jsonRpcError(-32600, `the request nests arrays and objects deeper than ${limits.maxJsonDepth} levels`),
+    );
+  }
 
   const method = isObject(body) ? body.method : undefined;
-  if (method === 'notifications/cancelled' || method === 'initialize') {
-    const request = new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/mcp'}`, {
-      method: 'POST',
-      headers: headersOf(req),
-    });
-    if (await isLegacyRequest(request, body)) {
-      if (method === 'notifications/cancelled') return legacyCancel(req, res, body, deps, tenant);
-      const sessionId = deps.legacy.newSessionId();
-      return deps.mcp(req, withHeader(res, 'mcp-session-id', sessionId), body);
-    }
+  const legacy = () =>
+    isLegacyRequest(
+      new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/mcp'}`, {
+        method: 'POST',
+        headers: headersOf(req),
+      }),
+      body,
+    );
+  if (hasMalformedParams(body) && (await legacy())) {
+    const id =
+      isObject(body) && (typeof body.id === 'string' || typeof body.id === 'number') ? body.id : null;
+    return sendJson(
+      res,
+      400,
+      jsonRpcError(-32602, 'invalid params: see the method in the MCP specification', id),
+    );
+  }
+  if ((method === 'notifications/cancelled' || method === 'initialize') && (await legacy())) {
+    if (method === 'notifications/cancelled') return legacyCancel(req, res, body, deps, tenant);
+    const sessionId = deps.legacy.newSessionId();
+    return deps.mcp(req, withHeader(res, 'mcp-session-id', sessionId), body);
   }
   return deps.mcp(req, res, body);
 }
@@ -165,6 +184,18 @@ async function readBody(req: IncomingMessage, max: number): Promise<Buffer | und
   return Buffer.concat(chunks);
 }
 
+/** Whether a parsed JSON value nests arrays and objects deeper than `max` (walked without recursion). */
+function nestsDeeperThan(value: unknown, max: number): boolean {
+  const pending: [unknown, number][] = [[value, 1]];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const [node, depth] = next;
+    if (typeof node !== 'object' || node === null) continue;
+    if (depth > max) return true;
+    for (const child of Object.values(node)) pending.push([child, depth + 1]);
+  }
+  return false;
+}
+
 /** Wraps a response so the SDK's own `writeHead` also sends one extra header. */
 function withHeader(res: ServerResponse, name: string, value: string): ServerResponse {
   const writeHead = res.writeHead.bind(res) as (
@@ -186,8 +217,8 @@ function headersOf(req: IncomingMessage): Headers {
   return headers;
 }
 
-function jsonRpcError(code: number, message: string) {
-  return { jsonrpc: '2.0', id: null, error: { code, message } };
+function jsonRpcError(code: number, message: string, id: string | number | null = null) {
+  return { jsonrpc: '2.0', id, error: { code, message } };
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {

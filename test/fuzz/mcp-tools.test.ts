@@ -3,8 +3,8 @@ import { limits, toolContracts, toolNames } from '@hopper/contracts';
 import { toolArgs } from './support/arbitraries.ts';
 import { fuzz, startFuzzStack, type FuzzStack } from './support/fuzz-stack.ts';
 
-/** Cases per tool: nine tools at about 10-40 ms a call keep this file near 15 s. */
-const RUNS_PER_TOOL = 60;
+/** Cases per tool: nine tools at 10-100 ms a call keep this file near 20 s. */
+const RUNS_PER_TOOL = 50;
 
 let fx: FuzzStack;
 

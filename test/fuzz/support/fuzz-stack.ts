@@ -48,23 +48,15 @@ export async function startFuzzStack(redisUrl: string): Promise<FuzzStack> {
     return outcome.structured as { jobId: string; documentId: string };
   };
 
-  await ingest({ content: CANARY.content, documentId: CANARY.documentId, collection: CANARY.collection });
-  const jobIds: string[] = [];
-  for (const doc of SEED_DOCUMENTS) {
-    const { jobId } = await ingest({
-      content: doc.content,
-      documentId: doc.documentId,
-      metadata: { lang: doc.lang },
-    });
-    jobIds.push(jobId);
-  }
-  // A job still queued or running when the fuzzing starts, for cancel_job and subscriptions.
-  const pending = await ingest({
-    content: 'A long shift. '.repeat(2_000),
-    documentId: 'night-shift',
-    wait: false,
-  });
-  jobIds.push(pending.jobId);
+  const seeded = await Promise.all([
+    ingest({ content: CANARY.content, documentId: CANARY.documentId, collection: CANARY.collection }),
+    ...SEED_DOCUMENTS.map((doc) =>
+      ingest({ content: doc.content, documentId: doc.documentId, metadata: { lang: doc.lang } }),
+    ),
+    // A job still queued or running when the fuzzing starts, for cancel_job and subscriptions.
+    ingest({ content: 'A long shift. '.repeat(2_000), documentId: 'night-shift', wait: false }),
+  ]);
+  const jobIds = seeded.map((job) => job.jobId);
 
   const base = stack.url.replace(/\/mcp$/, '');
   return {

@@ -8,6 +8,7 @@ import type { AllowedHosts } from './browser-guard.ts';
 import { unauthorizedChallenge } from './auth/challenge.ts';
 import type { ProtectedResource } from './auth/protected-resource.ts';
 import type { LegacySessions } from './mcp/legacy-sessions.ts';
+import { hasMalformedParams } from './mcp/request-shapes.ts';
 import { UnauthorizedError, type Caller, type TenantResolver } from './tenant-resolver.ts';
 import type { LoadShedder } from './load-shedder.ts';
 import { isPagePath, type PageHandler } from './page/page-handler.ts';
@@ -47,13 +48,17 @@ export interface HttpServerDeps {
 export function createHttpServer(deps: HttpServerDeps): Server {
   const server = createServer((req, res) => {
     handle(req, res, deps).catch((error: unknown) => {
+      // A client that hangs up while sending its body is gone: nothing failed on our side.
+      if (req.errored === error) return void res.destroy();
       deps.logger.error({ err: error, url: req.url }, 'request failed');
       if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
       else res.end();
     });
   });
-  // Progress streams can run for minutes; the default request timeout would cut them.
-  server.requestTimeout = 0;
+  // Bounds how long a client may take to send its request (headers and at most 4 MiB of body), so a
+  // stalled or truncated upload cannot hold a connection forever. It does not limit the response:
+  // progress streams may run for minutes.
+  server.requestTimeout = 60_000;
   server.keepAliveTimeout = 65_000;
   return server;
 }
@@ -121,22 +126,40 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: HttpServe
   } catch {
     return sendJson(res, 400, jsonRpcError(-32700, 'Parse error: the request body is not valid JSON'));
   }
+  if (nestsDeeperThan(body, limits.maxJsonDepth)) {
+    return sendJson(
+      res,
+      400,
+      jsonRpcError(-32600, `the request nests arrays and objects deeper than ${limits.maxJsonDepth} levels`),
+    );
+  }
 
   const method = isObject(body) ? body.method : undefined;
   // Under overload JSON-RPC requests are turned away, but not notifications or responses: a lost
   // `notifications/cancelled` would leave the work it cancels running, and clients never resend one.
   const requestId = isObject(body) && typeof method === 'string' ? body.id : undefined;
   if (requestId !== undefined && deps.shedder?.admit(res, 'mcp', requestId) === false) return;
-  if (method === 'notifications/cancelled' || method === 'initialize') {
-    const request = new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/mcp'}`, {
-      method: 'POST',
-      headers: headersOf(req),
-    });
-    if (await isLegacyRequest(request, body)) {
-      if (method === 'notifications/cancelled') return legacyCancel(req, res, body, deps, tenant);
-      const sessionId = deps.legacy.newSessionId();
-      return deps.mcp(req, withHeader(res, 'mcp-session-id', sessionId), body);
-    }
+  const legacy = () =>
+    isLegacyRequest(
+      new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/mcp'}`, {
+        method: 'POST',
+        headers: headersOf(req),
+      }),
+      body,
+    );
+  if (hasMalformedParams(body) && (await legacy())) {
+    const id =
+      isObject(body) && (typeof body.id === 'string' || typeof body.id === 'number') ? body.id : null;
+    return sendJson(
+      res,
+      400,
+      jsonRpcError(-32602, 'invalid params: see the method in the MCP specification', id),
+    );
+  }
+  if ((method === 'notifications/cancelled' || method === 'initialize') && (await legacy())) {
+    if (method === 'notifications/cancelled') return legacyCancel(req, res, body, deps, tenant);
+    const sessionId = deps.legacy.newSessionId();
+    return deps.mcp(req, withHeader(res, 'mcp-session-id', sessionId), body);
   }
   return deps.mcp(req, res, body);
 }
@@ -190,6 +213,18 @@ async function readBody(req: IncomingMessage, max: number): Promise<Buffer | und
   return Buffer.concat(chunks);
 }
 
+/** Whether a parsed JSON value nests arrays and objects deeper than `max` (walked without recursion). */
+function nestsDeeperThan(value: unknown, max: number): boolean {
+  const pending: [unknown, number][] = [[value, 1]];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const [node, depth] = next;
+    if (typeof node !== 'object' || node === null) continue;
+    if (depth > max) return true;
+    for (const child of Object.values(node)) pending.push([child, depth + 1]);
+  }
+  return false;
+}
+
 /** Wraps a response so the SDK's own `writeHead` also sends one extra header. */
 function withHeader(res: ServerResponse, name: string, value: string): ServerResponse {
   const writeHead = res.writeHead.bind(res) as (
@@ -211,8 +246,8 @@ function headersOf(req: IncomingMessage): Headers {
   return headers;
 }
 
-function jsonRpcError(code: number, message: string) {
-  return { jsonrpc: '2.0', id: null, error: { code, message } };
+function jsonRpcError(code: number, message: string, id: string | number | null = null) {
+  return { jsonrpc: '2.0', id, error: { code, message } };
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {

@@ -39,4 +39,9 @@ export const limits = {
   defaultPageSize: 20,
   /** Upper bound on an HTTP request body the gateway reads (the MCP SDK's own default as well). */
   maxRequestBodyBytes: 4 * 1024 * 1024,
+  /**
+   * Arrays and objects nested in one MCP request. Hopper's own arguments nest three or four deep;
+   * the SDK validates messages recursively and overflows its stack on a few thousand levels.
+   */
+  maxJsonDepth: 64,
 } as const;

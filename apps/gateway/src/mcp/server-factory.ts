@@ -6,6 +6,7 @@ import {
   type McpServerFactory,
   type ScopeChallengeHandler,
   type ServerContext,
+  type StandardSchemaWithJSON,
 } from '@modelcontextprotocol/server';
 import {
   DEFAULT_COLLECTION,
@@ -20,6 +21,7 @@ import {
 import type { Logger } from '@hopper/lifecycle';
 import { inSpan } from '@hopper/telemetry';
 import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
+import type * as z from 'zod';
 import type { CallContext, ToolHandlers } from '../tools/index.ts';
 import { toolFailure, toolSuccess } from './tool-result.ts';
 
@@ -65,7 +67,7 @@ export function createServerFactory(options: ServerFactoryOptions): McpServerFac
         {
           title: contract.title,
           description: contract.description,
-          inputSchema: contract.input,
+          inputSchema: advertisedOnly(contract.input),
           outputSchema: contract.output,
           annotations: contract.annotations,
           scopeChallenge: toolChallenges.get(name),
@@ -79,8 +81,9 @@ export function createServerFactory(options: ServerFactoryOptions): McpServerFac
             async (span) => {
               const call = callContext(tenant, request, ctx);
               try {
+                const input = contract.input.parse(args);
                 const handler = handlers[name] as (input: unknown, call: CallContext) => Promise<object>;
-                const output = await handler(args, call.context);
+                const output = await handler(input, call.context);
                 await call.flush();
                 return toolSuccess(output);
               } catch (error) {
@@ -140,6 +143,18 @@ export function createServerFactory(options: ServerFactoryOptions): McpServerFac
 function requireScope(scope: Scope, description: string): ScopeChallengeHandler {
   return ({ authInfo }) =>
     authInfo?.scopes.includes(scope) ? undefined : { scopes: [scope], errorDescription: description };
+}
+
+/**
+ * The tool's schema as `tools/list` shows it, without the SDK's own check of the arguments: that
+ * check answers with an untyped text error, so the tool call validates them itself (the same zod
+ * schema) and an invalid argument fails like every other tool failure, with the code
+ * `invalid_argument` in the result's `_meta`.
+ */
+function advertisedOnly(schema: z.ZodType): StandardSchemaWithJSON {
+  return {
+    '~standard': { ...schema['~standard'], validate: (value: unknown) => ({ value }) },
+  };
 }
 
 function requestAttributes(tool: string, request: McpRequestContext, ctx: ServerContext) {

@@ -1,0 +1,160 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { startRedisServer, type RedisServer } from '@hopper/redis';
+import { podMemoryLimitMb } from './soak-trend.ts';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const READY_TIMEOUT_MS = 30_000;
+
+/** A gateway or worker process of the soak, as the sampler sees it. */
+export interface SoakProcess {
+  name: 'gateway' | 'worker';
+  pid: number;
+  /** Its Prometheus endpoint (prom-client's default process and Node.js metrics are on it). */
+  metricsUrl: string;
+  /** Log lines at level error or above (pino 50+): a soak that logs an error has failed. */
+  errorLines: string[];
+  alive(): boolean;
+  stop(): Promise<void>;
+}
+
+export interface SoakStack {
+  mcpUrl: string;
+  redisUrl: string;
+  prefix: string;
+  gateway: SoakProcess;
+  worker: SoakProcess;
+  stop(): Promise<void>;
+}
+
+/**
+ * One gateway and one worker, started as `npm start` starts them, on a fresh data directory and
+ * key prefix. Without `redisUrl` a private redis-server (no persistence) is started and stopped.
+ */
+export async function startSoakStack(options: { redisUrl?: string }): Promise<SoakStack> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'hopper-soak-'));
+  let redis: RedisServer | undefined;
+  if (!options.redisUrl) redis = await startRedisServer({ dir: join(dataDir, 'redis'), appendOnly: false });
+  const redisUrl = options.redisUrl ?? redis!.url;
+  const prefix = `soak-${randomUUID().slice(0, 8)}`;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    REDIS_URL: redisUrl,
+    HOPPER_REDIS_PREFIX: prefix,
+    HOPPER_DATA_DIR: dataDir,
+    HOPPER_PORT: '0',
+    HOPPER_WORKER_METRICS_PORT: '0',
+    // Info: the processes announce their URLs at info level; per-call logs are debug.
+    HOPPER_LOG_LEVEL: 'info',
+    // The in-process result cache is meant to fill up to its bound (64 MB of packed results by
+    // default, 10-15 minutes of this traffic). A small bound fills during the warm-up, so a trend
+    // after it is growth the cache cannot explain.
+    HOPPER_CACHE_L1_MAX_MB: '8',
+  };
+  const started = await Promise.allSettled([
+    spawnApp('gateway', withPodHeap(env, 'gateway'), (line) =>
+      line.includes('gateway listening') ? new URL(logged(line, 'url')).origin : undefined,
+    ),
+    spawnApp('worker', withPodHeap(env, 'worker'), (line) =>
+      line.includes('worker metrics at /metrics') ? `http://127.0.0.1:${logged(line, 'port')}` : undefined,
+    ),
+  ]);
+  const stopAll = async () => {
+    await Promise.all(started.flatMap((s) => (s.status === 'fulfilled' ? [s.value.process.stop()] : [])));
+    await redis?.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  };
+  const [gateway, worker] = started;
+  if (gateway?.status !== 'fulfilled' || worker?.status !== 'fulfilled') {
+    await stopAll();
+    const failed = started.find((s) => s.status === 'rejected');
+    throw failed?.reason instanceof Error ? failed.reason : new Error('the soak stack did not start');
+  }
+  return {
+    mcpUrl: `${gateway.value.origin}/mcp`,
+    redisUrl,
+    prefix,
+    gateway: gateway.value.process,
+    worker: worker.value.process,
+    stop: stopAll,
+  };
+}
+
+/**
+ * The heap limit the process would have in its pod. Node sizes its heap from the memory limit of its
+ * cgroup (half of it, for limits up to 4 GiB); on a workstation without one it allows gigabytes and
+ * collects garbage lazily, so RSS would say more about the machine than about the code.
+ */
+function withPodHeap(env: NodeJS.ProcessEnv, name: 'gateway' | 'worker'): NodeJS.ProcessEnv {
+  const heapMb = podMemoryLimitMb[name] / 2;
+  return { ...env, NODE_OPTIONS: `${env.NODE_OPTIONS ?? ''} --max-old-space-size=${heapMb}`.trim() };
+}
+
+function logged(line: string, field: string): string {
+  return String((JSON.parse(line) as Record<string, unknown>)[field]);
+}
+
+/** Spawns an app and waits until `announce` finds the origin it serves (and its `/metrics`) in a log line. */
+async function spawnApp(
+  name: 'gateway' | 'worker',
+  env: NodeJS.ProcessEnv,
+  announce: (line: string) => string | undefined,
+): Promise<{ origin: string; process: SoakProcess }> {
+  const child = spawn(process.execPath, [join(root, `apps/${name}/src/main.ts`)], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const errorLines: string[] = [];
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4_000)));
+  const origin = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${name} was not ready in ${READY_TIMEOUT_MS / 1000} s:\n${stderr}`));
+    }, READY_TIMEOUT_MS);
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      if (isErrorLine(line)) errorLines.push(line);
+      const found = announce(line);
+      if (found) {
+        clearTimeout(timer);
+        resolve(found);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited with ${code} before it was ready:\n${stderr}`));
+    });
+  });
+  const alive = () => child.exitCode === null && child.signalCode === null;
+  return {
+    origin,
+    process: {
+      name,
+      pid: child.pid!,
+      metricsUrl: `${origin}/metrics`,
+      errorLines,
+      alive,
+      async stop() {
+        if (!alive()) return;
+        const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+        child.kill('SIGTERM');
+        const kill = setTimeout(() => child.kill('SIGKILL'), 30_000);
+        await exited;
+        clearTimeout(kill);
+      },
+    },
+  };
+}
+
+function isErrorLine(line: string): boolean {
+  try {
+    return ((JSON.parse(line) as { level?: number }).level ?? 0) >= 50;
+  } catch {
+    return false;
+  }
+}

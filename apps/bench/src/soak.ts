@@ -1,0 +1,110 @@
+/**
+ * `npm run soak`: does the stack hold steady under sustained mixed traffic?
+ *
+ * One gateway and one worker (started as `npm start` starts them, on a private redis-server unless
+ * `--redis-url` names one) take mixed MCP traffic from a few SDK clients for `--minutes`: search,
+ * get_document, list_documents, embed_texts, ingest_document (wait: false), get_job and cancel_job.
+ * Every few seconds the gateway's and the worker's /metrics are scraped (prom-client's default
+ * process metrics: resident memory, heap used, active handles, CPU). The first half is warm-up;
+ * over the second half the RSS trend of each process must stay flat (see rssSlopeLimit), no call
+ * may fail and neither process may log an error. Writes reports/soak.md and reports/soak.json and
+ * exits non-zero when a check fails.
+ *
+ *   npm run soak -- [--minutes 10] [--sample-seconds 5] [--concurrency 4] [--out reports] [--redis-url redis://…]
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { buildReport, renderMarkdown, type ProcessName } from './soak-report.ts';
+import { startSoakStack } from './soak-stack.ts';
+import { Traffic } from './soak-traffic.ts';
+import { scrape, type Point, type Sample } from './soak-trend.ts';
+
+const { values: options } = parseArgs({
+  options: {
+    minutes: { type: 'string', default: '10' },
+    'sample-seconds': { type: 'string', default: '5' },
+    concurrency: { type: 'string', default: '4' },
+    out: { type: 'string', default: 'reports' },
+    'redis-url': { type: 'string' },
+  },
+});
+const minutes = Number(options.minutes);
+const sampleSeconds = Number(options['sample-seconds']);
+const concurrency = Number(options.concurrency);
+if (!(minutes > 0 && sampleSeconds > 0 && concurrency >= 1)) {
+  console.error('usage: npm run soak -- [--minutes N] [--sample-seconds S] [--concurrency C] [--out DIR]');
+  process.exit(2);
+}
+
+const stack = await startSoakStack(options['redis-url'] ? { redisUrl: options['redis-url'] } : {});
+const redis = new Redis(stack.redisUrl, { lazyConnect: true });
+try {
+  await redis.connect();
+  const traffic = new Traffic(stack.mcpUrl, concurrency);
+  console.log(`soak: seeding documents, then ${minutes} min of traffic from ${concurrency} clients`);
+  await traffic.seed();
+
+  const samples: Record<ProcessName, Sample[]> = { gateway: [], worker: [] };
+  const redisMemory: Point[] = [];
+  const startedAt = new Date();
+  const t0 = performance.now();
+  const minute = () => (performance.now() - t0) / 60_000;
+  const sample = async () => {
+    const at = minute();
+    const [gateway, worker, info] = await Promise.all([
+      scrape(stack.gateway.metricsUrl),
+      scrape(stack.worker.metricsUrl),
+      redis.info('memory'),
+    ]);
+    samples.gateway.push({ minute: at, values: gateway });
+    samples.worker.push({ minute: at, values: worker });
+    redisMemory.push({ minute: at, value: Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0) });
+  };
+
+  traffic.start();
+  await sample();
+  let reported = 0;
+  while (minute() < minutes) {
+    await sleep(Math.min(sampleSeconds * 1000, (minutes - minute()) * 60_000 + 1));
+    await sample();
+    if (Math.floor(minute()) > reported) {
+      reported = Math.floor(minute());
+      const rss = (s: Sample[]) => Math.round((s.at(-1)?.values.rssBytes ?? 0) / 2 ** 20);
+      console.log(
+        `soak: minute ${reported}: ${traffic.calls} calls, gateway ${rss(samples.gateway)} MB, worker ${rss(samples.worker)} MB`,
+      );
+    }
+  }
+  await traffic.stop();
+
+  const report = buildReport({
+    startedAt,
+    minutes,
+    sampleSeconds,
+    concurrency,
+    machine: {
+      cpus: cpus().length,
+      node: process.versions.node,
+      loadAverage: Math.round(loadavg()[0]! * 10) / 10,
+    },
+    stats: traffic.stats,
+    errors: traffic.errors,
+    samples,
+    redisMemory,
+    alive: { gateway: stack.gateway.alive(), worker: stack.worker.alive() },
+    errorLines: { gateway: stack.gateway.errorLines, worker: stack.worker.errorLines },
+  });
+  const markdown = renderMarkdown(report);
+  await mkdir(options.out, { recursive: true });
+  await writeFile(join(options.out, 'soak.md'), markdown);
+  await writeFile(join(options.out, 'soak.json'), `${JSON.stringify(report, null, 2)}\n`);
+  console.log(markdown);
+  process.exitCode = report.passed ? 0 : 1;
+} finally {
+  redis.disconnect();
+  await stack.stop();
+}

@@ -1,0 +1,157 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { LOCAL_TENANT, loadCorpus, sizeLabel, type Corpus } from './corpus.ts';
+import { startHopperStack, type HopperStack } from './hopper-stack.ts';
+import { ingestThroughput } from './ingest-throughput.ts';
+import { toolCallHeaders } from './mcp-wire.ts';
+import { startCeilingPeer, startPlainSdkPeer, type Peer } from './peers.ts';
+import type { Profile } from './profiles.ts';
+import { progressLatency } from './progress-latency.ts';
+import type { BenchReport } from './report.ts';
+import type { RunContext, ScenarioResult } from './scenario.ts';
+import { cachedSearch, sdkClientSearch, searchTopK, uncachedSearch } from './search-scenarios.ts';
+import { round } from './stats.ts';
+import { checkTargets } from './targets.ts';
+import { getJob, ingestAcknowledge, smallEmbed } from './tool-scenarios.ts';
+import { tracingOverhead } from './tracing-scenario.ts';
+import { Workloads } from './workloads.ts';
+
+export interface BenchOptions {
+  profile: Profile;
+  command: string;
+  log: (line: string) => void;
+}
+
+/**
+ * The whole benchmark on the bench's own stacks: for each corpus size, a fresh stack on a copy of
+ * the corpus and both peers on the same store, then the scenarios. The first corpus gets every
+ * scenario; larger ones only the search scenarios (the other tools do not read the corpus).
+ */
+export async function runBench(options: BenchOptions): Promise<BenchReport> {
+  const { profile, log } = options;
+  const startedAt = new Date();
+  const loadAtStart = loadavg()[0] ?? 0;
+  const workloads = new Workloads(randomBytes(6).toString('hex'));
+  const scratch = await mkdtemp(join(tmpdir(), 'hopper-bench-peers-'));
+  const corpora: BenchReport['corpora'] = [];
+  const scenarios: ScenarioResult[] = [];
+  try {
+    for (const [index, chunks] of profile.corpora.entries()) {
+      const corpus = await loadCorpus(chunks, log);
+      const label = sizeLabel(chunks);
+      corpora.push({ ...corpus.info, label, reused: !corpus.built });
+      log(`${label} corpus: starting the stack and the peers`);
+      await withStack(corpus, scratch, workloads, profile, log, async (ctx) => {
+        const run = async (name: string, scenario: () => Promise<ScenarioResult>) => {
+          log(`${name} (${label})`);
+          scenarios.push(await scenario());
+        };
+        await run('search, cached', () => cachedSearch(ctx, label));
+        await run('search, uncached', () => uncachedSearch(ctx, label));
+        await run('search, by topK', () => searchTopK(ctx, label));
+        if (index > 0) return;
+        await run('search through the SDK client', () => sdkClientSearch(ctx, label));
+        await run('tracing overhead', () => tracingOverhead(ctx, label));
+        await run('get_job', () => getJob(ctx));
+        await run('embed_texts', () => smallEmbed(ctx));
+        await run('ingest_document, wait: false', () => ingestAcknowledge(ctx));
+        await run('ingest throughput', () => ingestThroughput(ctx));
+        await run('progress latency', () => progressLatency(ctx));
+      });
+    }
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+  return {
+    command: options.command,
+    profile: profile.name,
+    startedAt: startedAt.toISOString(),
+    durationS: round((Date.now() - startedAt.getTime()) / 1000, 1),
+    machine: {
+      cores: cpus().length,
+      cpu: cpus()[0]?.model.trim() ?? 'unknown',
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+      loadAverage: { start: round(loadAtStart, 1), end: round(loadavg()[0] ?? 0, 1) },
+    },
+    hopper: 'own stack (redis-server with AOF, one gateway, one worker, default settings, built-in embedder)',
+    loadGenerator:
+      'in this process: closed loop (each client sends its next call when the last one has answered), raw MCP over HTTP ' +
+      'through undici (one keep-alive connection per client, the headers and `_meta` envelope the SDK v2 client sends), ' +
+      `${profile.warmupMs} ms warm-up then ${profile.durationMs} ms measured per step; Hopper and the peers are measured ` +
+      'one after the other at each step, never at once.',
+    corpora,
+    targets: checkTargets(scenarios, profile),
+    scenarios,
+    notes: notes(profile),
+  };
+}
+
+async function withStack(
+  corpus: Corpus,
+  scratch: string,
+  workloads: Workloads,
+  profile: Profile,
+  log: (line: string) => void,
+  body: (ctx: RunContext) => Promise<void>,
+): Promise<void> {
+  const stack: HopperStack = await startHopperStack(corpus);
+  const peers: Peer[] = [];
+  try {
+    // The ceiling sends what Hopper sends for a cached search (the second call is the cached one).
+    const cachedBody = workloads.cachedSearch()(0, 0);
+    await hopperAnswer(stack.mcpUrl, cachedBody);
+    const sample = await hopperAnswer(stack.mcpUrl, cachedBody);
+    peers.push(await startPlainSdkPeer(stack.storeDir, LOCAL_TENANT));
+    peers.push(await startCeilingPeer(sample, join(scratch, `ceiling-${corpus.info.chunks}.json`)));
+    // One call each first: opening the store's tables is not part of any step.
+    for (const url of [stack.mcpUrl, ...peers.map((peer) => peer.url)]) {
+      await hopperAnswer(url, workloads.uncachedSearch()(0, 0));
+    }
+    await body({
+      profile,
+      workloads,
+      hopperUrl: stack.mcpUrl,
+      hopperPids: {
+        gateway: stack.gateway.pid,
+        worker: stack.workers[0]?.pid ?? 0,
+        redis: stack.redis.process.pid ?? 0,
+      },
+      peers,
+      headers: {},
+      stack,
+      log: (line) => log(line),
+    });
+  } finally {
+    await Promise.all(peers.map((peer) => peer.process.stop()));
+    await stack.stop();
+  }
+}
+
+/** The JSON-RPC `result` a server answers to a `search` body, failing loudly on anything else. */
+async function hopperAnswer(url: string, body: string): Promise<unknown> {
+  const response = await request(url, { method: 'POST', headers: toolCallHeaders('search'), body });
+  const text = await response.body.text();
+  const answer = JSON.parse(text) as { result?: { isError?: boolean } };
+  if (response.statusCode !== 200 || !answer.result || answer.result.isError) {
+    throw new Error(`search at ${url} failed (${response.statusCode}): ${text.slice(0, 500)}`);
+  }
+  return answer.result;
+}
+
+function notes(profile: Profile): string[] {
+  return [
+    'Everything runs on this one machine: the load generator, Hopper (gateway, worker, Redis) and the peers share its cores. A step measures one server at a time; the others idle.',
+    'Client CPU/call is the load generator’s own CPU per successful call; where it is a large part of a core, the generator, not the server, limits the throughput (see the ceiling).',
+    'Latency is client-side: from sending the request to the last byte of the answer.',
+    'The plain-SDK peer reads the same LanceDB copy as Hopper, with the same query embedding and store search, and no cache.',
+    ...(profile.name === 'full'
+      ? []
+      : [
+          `The ${profile.name} profile runs short steps (${profile.durationMs} ms): p99 and max rest on few samples.`,
+        ]),
+  ];
+}

@@ -1,0 +1,46 @@
+import { closedLoop, type Caller, type StepPlan, type StepResult } from './load-generator.ts';
+import { warningsOf } from './processes.ts';
+import { UsageSampler, type ProcessUsage } from './usage-sampler.ts';
+
+/** Who answered a step: Hopper, one of its peers, or Hopper in another configuration. */
+export type Target = 'hopper' | 'plain-sdk' | 'ceiling' | 'hopper (tracing on)' | 'hopper (SDK client)';
+
+/** One measured step of a scenario. */
+export interface Measurement extends StepResult {
+  target: Target;
+  /** What varies within the scenario besides the clients (`topK 50`, `100 KB`); absent if nothing. */
+  variant?: string;
+  /** CPU and peak memory of each process during the step (gateway, worker, redis, peer, bench). */
+  usage: Record<string, ProcessUsage>;
+  /** Warnings and errors the server's processes logged during the step, by message. */
+  warnings: Record<string, number>;
+}
+
+/** Runs one step and samples the processes named in `pids` over its measured window. */
+export async function measure(
+  target: Target,
+  plan: StepPlan,
+  open: () => Caller | Promise<Caller>,
+  pids: Record<string, number>,
+  variant?: string,
+): Promise<Measurement> {
+  const caller = await open();
+  try {
+    const sampler = new UsageSampler({ ...pids, bench: process.pid });
+    const start = setTimeout(() => sampler.start(), plan.warmupMs);
+    const before = Object.values(pids).map(warningsOf);
+    const result = await closedLoop(plan, caller.call);
+    clearTimeout(start);
+    const usage = sampler.stop();
+    const warnings: Record<string, number> = {};
+    for (const [i, pid] of Object.values(pids).entries()) {
+      for (const [message, count] of warningsOf(pid)) {
+        const added = count - (before[i]?.get(message) ?? 0);
+        if (added > 0) warnings[message] = (warnings[message] ?? 0) + added;
+      }
+    }
+    return { target, ...(variant === undefined ? {} : { variant }), ...result, usage, warnings };
+  } finally {
+    await caller.close();
+  }
+}

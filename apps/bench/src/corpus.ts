@@ -21,7 +21,7 @@ const DOCUMENTS = 100;
 const MIN_CHUNKS_PER_DOCUMENT = 100;
 /** Characters of generated text per chunk wanted: the default chunker's chunks are 1,200 at most. */
 const CHARS_PER_CHUNK = 1_250;
-/** Bump when the generated text or the way it is written changes. */
+/** Bump when what this file writes changes (the other sources that decide it are hashed). */
 const CORPUS_FORMAT = 1;
 
 /** What a built corpus holds; written beside the store as corpus.json. */
@@ -55,9 +55,9 @@ const root = fileURLToPath(new URL('../../../', import.meta.url));
  * ingestion would write. Going through the workers would take minutes for 100k chunks on two
  * cores and measure the workers rather than search; the workers' throughput is its own scenario.
  *
- * The version hashes the sources that decide what is stored (this generator, the store, the
- * chunker, the embedder), so a change to any of them builds a fresh corpus; older builds of the
- * same size are removed.
+ * The version hashes the sources that decide what is stored (the text generator, the store, the
+ * chunker, the embedder) and CORPUS_FORMAT, so a change to any of them builds a fresh corpus;
+ * older builds of the same size are removed.
  */
 export async function loadCorpus(chunks: number, log: (line: string) => void): Promise<Corpus> {
   const embedder = createEmbeddingProvider({ provider: 'builtin' });
@@ -210,7 +210,6 @@ async function prepareDocument(
 async function corpusVersion(model: string): Promise<string> {
   const hash = createHash('sha256').update(`${CORPUS_FORMAT}\0${model}\0`);
   const sources = [
-    'apps/bench/src/corpus.ts',
     'apps/bench/src/synthetic-text.ts',
     'libs/documents/src/chunk.ts',
     'libs/embeddings/src/builtin.ts',

@@ -28,7 +28,7 @@ export interface StepResult {
   latencyMs: LatencySummary;
   /** Calls the latency figures rest on (see closedLoop). */
   latencySamples: number;
-  /** Calls aborted long after the window closed (see closedLoop); non-zero: p99 is a lower bound. */
+  /** Calls cut off long after the window closed (see closedLoop); non-zero: p99 is a lower bound. */
   unfinished: number;
   errors: { http: number; rpc: number; tool: number; sample?: string };
   /** Answers that came from Hopper's result cache, and how many of those from Redis (L2). */
@@ -43,6 +43,9 @@ export interface StepResult {
   durationS: number;
 }
 
+/** How long calls may run on after the window before they are cut off: a stuck server ends the step. */
+const STRAGGLER_LIMIT_MS = 120_000;
+
 /** Sends one call for virtual client `client`, its `n`-th; `signal` aborts it. */
 export type Call = (client: number, n: number, signal: AbortSignal) => Promise<Outcome>;
 
@@ -52,9 +55,9 @@ export type Call = (client: number, n: number, signal: AbortSignal) => Promise<O
  *
  * - Throughput: successful calls that ended inside the window, over its length.
  * - Latency: every call that ended after the warm-up, including the ones still running when the
- *   window closed (dropping those would cut off exactly the slow tail). Calls still running a
- *   grace period later (as long as the window, at least 1 s) are aborted and counted as
- *   `unfinished`, with the time they had run as their latency: then p99 and max are lower bounds.
+ *   window closed (dropping those would cut off exactly the slow tail). Calls still running two
+ *   minutes later are aborted and counted as `unfinished`, with the time they had run as their
+ *   latency: then p99 and max are lower bounds.
  */
 export async function closedLoop(plan: StepPlan, call: Call): Promise<StepResult> {
   const latency = new LatencyRecorder();
@@ -72,7 +75,7 @@ export async function closedLoop(plan: StepPlan, call: Call): Promise<StepResult
   const timers = [
     setTimeout(() => (cpuAtStart = process.cpuUsage()), plan.warmupMs),
     setTimeout(() => (cpuInWindow = process.cpuUsage(cpuAtStart)), plan.warmupMs + plan.durationMs),
-    setTimeout(() => abort.abort(), plan.warmupMs + plan.durationMs + Math.max(1_000, plan.durationMs)),
+    setTimeout(() => abort.abort(), plan.warmupMs + plan.durationMs + STRAGGLER_LIMIT_MS),
   ];
 
   const record = (began: number, outcome: Outcome) => {

@@ -29,7 +29,9 @@ async function main(): Promise<void> {
     return;
   }
   const profile: Profile = values.tiny ? profiles.tiny : values.quick ? profiles.quick : profiles.full;
-  const log = (line: string): void => void process.stderr.write(`[bench] ${line}\n`);
+  const started = performance.now();
+  const log = (line: string): void =>
+    void process.stderr.write(`[bench ${Math.round((performance.now() - started) / 1000)}s] ${line}\n`);
   const report = await runBench({
     profile,
     command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(

@@ -1,6 +1,6 @@
 import { closedLoop, type Caller, type StepPlan, type StepResult } from './load-generator.ts';
 import { warningsOf } from './processes.ts';
-import { UsageSampler, type ProcessUsage } from './usage-sampler.ts';
+import { UsageSampler, waitUntilIdle, type ProcessUsage } from './usage-sampler.ts';
 
 /** Who answered a step: Hopper, one of its peers, or Hopper in another configuration. */
 export type Target = 'hopper' | 'plain-sdk' | 'ceiling' | 'hopper (tracing on)' | 'hopper (SDK client)';
@@ -14,9 +14,17 @@ export interface Measurement extends StepResult {
   usage: Record<string, ProcessUsage>;
   /** Warnings and errors the server's processes logged during the step, by message. */
   warnings: Record<string, number>;
+  /** How long the step waited for the server's processes to go idle before it started. */
+  settleMs: number;
 }
 
-/** Runs one step and samples the processes named in `pids` over its measured window. */
+/** The longest a step waits for the server to finish earlier work. */
+const SETTLE_MAX_MS = 60_000;
+
+/**
+ * Runs one step, once the processes named in `pids` are idle, and samples them over its measured
+ * window.
+ */
 export async function measure(
   target: Target,
   plan: StepPlan,
@@ -24,6 +32,7 @@ export async function measure(
   pids: Record<string, number>,
   variant?: string,
 ): Promise<Measurement> {
+  const settleMs = await waitUntilIdle(Object.values(pids), SETTLE_MAX_MS);
   const caller = await open();
   try {
     const sampler = new UsageSampler({ ...pids, bench: process.pid });
@@ -39,7 +48,7 @@ export async function measure(
         if (added > 0) warnings[message] = (warnings[message] ?? 0) + added;
       }
     }
-    return { target, ...(variant === undefined ? {} : { variant }), ...result, usage, warnings };
+    return { target, ...(variant === undefined ? {} : { variant }), ...result, usage, warnings, settleMs };
   } finally {
     await caller.close();
   }

@@ -98,6 +98,15 @@ function scenarioSection(scenario: ScenarioResult): string[] {
   ];
   if (scenario.skipped) return [...lines, `Not run: ${scenario.skipped}.`, ''];
   if (scenario.measurements.length > 0) lines.push(...measurementTable(scenario.measurements), '');
+  const settled = scenario.measurements.filter((m) => m.settleMs >= SETTLE_NOTE_MS);
+  if (settled.length > 0) {
+    lines.push(
+      'Waited for the server to finish earlier work before the step:',
+      '',
+      ...settled.map((m) => `- ${stepName(m)}: ${round1(m.settleMs / 1000)} s`),
+      '',
+    );
+  }
   const warned = scenario.measurements.filter((m) => Object.keys(m.warnings).length > 0);
   if (warned.length > 0) {
     lines.push(
@@ -105,7 +114,7 @@ function scenarioSection(scenario: ScenarioResult): string[] {
       '',
       ...warned.map(
         (m) =>
-          `- ${m.target}, ${m.clients} clients${m.variant ? `, ${m.variant}` : ''}: ` +
+          `- ${stepName(m)}: ` +
           Object.entries(m.warnings)
             .map(([message, count]) => `${count} × “${message}”`)
             .join(', '),
@@ -118,10 +127,7 @@ function scenarioSection(scenario: ScenarioResult): string[] {
     lines.push(
       'Errors (first of each step):',
       '',
-      ...failing.map(
-        (m) =>
-          `- ${m.target}, ${m.clients} clients${m.variant ? `, ${m.variant}` : ''}: \`${m.errors.sample}\``,
-      ),
+      ...failing.map((m) => `- ${stepName(m)}: \`${m.errors.sample}\``),
       '',
     );
   }
@@ -186,6 +192,10 @@ const cacheCell = (m: Measurement) =>
     : m.cacheHitsL2 > 0
       ? `${m.cacheHits} (L2 ${m.cacheHitsL2})`
       : String(m.cacheHits);
+/** Settling shorter than this is the idle check itself (half a second per look). */
+const SETTLE_NOTE_MS = 2_000;
+const stepName = (m: Measurement) => `${m.target}, ${m.clients} clients${m.variant ? `, ${m.variant}` : ''}`;
+const round1 = (value: number) => Math.round(value * 10) / 10;
 const latencyCells = (l: LatencySummary) => `${l.p50} | ${l.p95} | ${l.p99} | ${l.max}`;
 const cell = (value: number | undefined) => (value === undefined ? '' : String(value));
 const sum = (values: number[]) => Math.round(values.reduce((a, b) => a + b, 0) * 10) / 10;

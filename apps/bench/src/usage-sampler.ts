@@ -68,6 +68,34 @@ export class UsageSampler {
   }
 }
 
+const SETTLE_WINDOW_MS = 500;
+/** A process using less than this share of one core is idle for `waitUntilIdle`. */
+const IDLE_SHARE = 0.1;
+
+/**
+ * Waits until the processes are idle together (under 10% of a core each over half a second), at
+ * most `maxMs`; returns how long it waited. A server can still be working after a step's last
+ * answer (a cut-off client does not stop a store query), and that work must not land in the
+ * next step.
+ */
+export async function waitUntilIdle(pids: number[], maxMs: number): Promise<number> {
+  const started = performance.now();
+  while (performance.now() - started < maxMs) {
+    const before = pids.map(cpuTicks);
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_WINDOW_MS));
+    const busy = pids.some((pid, i) => {
+      const [a, b] = [before[i], cpuTicks(pid)];
+      return (
+        a !== undefined &&
+        b !== undefined &&
+        (b - a) / TICKS_PER_SECOND > (IDLE_SHARE * SETTLE_WINDOW_MS) / 1000
+      );
+    });
+    if (!busy) break;
+  }
+  return Math.round(performance.now() - started);
+}
+
 /** utime + stime of a process, in clock ticks (fields 14 and 15 of /proc/<pid>/stat). */
 function cpuTicks(pid: number): number | undefined {
   try {

@@ -4,6 +4,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { LOCAL_TENANT, loadCorpus, sizeLabel, type Corpus } from './corpus.ts';
+import { loadRemoteCorpus } from './remote-corpus.ts';
 import { startHopperStack, type HopperStack } from './hopper-stack.ts';
 import { ingestThroughput } from './ingest-throughput.ts';
 import { toolCallHeaders } from './mcp-wire.ts';
@@ -23,44 +24,75 @@ export interface BenchOptions {
   profile: Profile;
   command: string;
   log: (line: string) => void;
+  /** A running Hopper to measure instead of the bench's own stacks. */
+  deployment?: Deployment;
+}
+
+/** A Hopper the bench did not start (`--url`). */
+export interface Deployment {
+  url: string;
+  /** An API key, for a deployment with HOPPER_API_KEYS. */
+  token?: string;
+  /** The deployment's store directory, readable from here: enables the plain-SDK peer. */
+  store?: string;
+  /** The tenant the token acts for (what the plain-SDK peer searches as). */
+  tenant: string;
 }
 
 /**
- * The whole benchmark on the bench's own stacks: for each corpus size, a fresh stack on a copy of
- * the corpus and both peers on the same store, then the scenarios. The first corpus gets every
- * scenario; larger ones only the search scenarios (the other tools do not read the corpus).
+ * The whole benchmark. On the bench's own stacks: for each corpus size, a fresh stack on a copy
+ * of the corpus and both peers on the same store, then the scenarios; the first corpus gets every
+ * scenario, larger ones only the search scenarios (the other tools do not read the corpus).
+ * Against a deployment: the profile's largest corpus, ingested through MCP, and every scenario
+ * that does not need to control the stack.
  */
 export async function runBench(options: BenchOptions): Promise<BenchReport> {
-  const { profile, log } = options;
+  const { profile, log, deployment } = options;
   const startedAt = new Date();
   const loadAtStart = loadavg()[0] ?? 0;
   const workloads = new Workloads(randomBytes(6).toString('hex'));
   const scratch = await mkdtemp(join(tmpdir(), 'hopper-bench-peers-'));
   const corpora: BenchReport['corpora'] = [];
   const scenarios: ScenarioResult[] = [];
+  const runScenarios = async (ctx: RunContext, label: string, all: boolean) => {
+    const run = async (name: string, scenario: () => Promise<ScenarioResult>) => {
+      log(`${name} (${label})`);
+      scenarios.push(await scenario());
+    };
+    await run('search, cached', () => cachedSearch(ctx, label));
+    await run('search, uncached', () => uncachedSearch(ctx, label));
+    await run('search, by topK', () => searchTopK(ctx, label));
+    if (!all) return;
+    await run('search through the SDK client', () => sdkClientSearch(ctx, label));
+    await run('tracing overhead', () => tracingOverhead(ctx, label));
+    await run('get_job', () => getJob(ctx));
+    await run('embed_texts', () => smallEmbed(ctx));
+    await run('ingest_document, wait: false', () => ingestAcknowledge(ctx));
+    await run('ingest throughput', () => ingestThroughput(ctx));
+    await run('progress latency', () => progressLatency(ctx));
+  };
   try {
-    for (const [index, chunks] of profile.corpora.entries()) {
-      const corpus = await loadCorpus(chunks, log);
+    if (deployment) {
+      const chunks = Math.max(...profile.corpora);
       const label = sizeLabel(chunks);
-      corpora.push({ ...corpus.info, label, reused: !corpus.built });
-      log(`${label} corpus: starting the stack and the peers`);
-      await withStack(corpus, scratch, workloads, profile, log, async (ctx) => {
-        const run = async (name: string, scenario: () => Promise<ScenarioResult>) => {
-          log(`${name} (${label})`);
-          scenarios.push(await scenario());
-        };
-        await run('search, cached', () => cachedSearch(ctx, label));
-        await run('search, uncached', () => uncachedSearch(ctx, label));
-        await run('search, by topK', () => searchTopK(ctx, label));
-        if (index > 0) return;
-        await run('search through the SDK client', () => sdkClientSearch(ctx, label));
-        await run('tracing overhead', () => tracingOverhead(ctx, label));
-        await run('get_job', () => getJob(ctx));
-        await run('embed_texts', () => smallEmbed(ctx));
-        await run('ingest_document, wait: false', () => ingestAcknowledge(ctx));
-        await run('ingest throughput', () => ingestThroughput(ctx));
-        await run('progress latency', () => progressLatency(ctx));
-      });
+      const headers: Record<string, string> = deployment.token
+        ? { authorization: `Bearer ${deployment.token}` }
+        : {};
+      const { info, ingested } = await loadRemoteCorpus(deployment.url, headers, chunks, log);
+      corpora.push({ ...info, label, reused: !ingested });
+      await withDeployment(deployment, headers, scratch, workloads, profile, log, (ctx) =>
+        runScenarios(ctx, label, true),
+      );
+    } else {
+      for (const [index, chunks] of profile.corpora.entries()) {
+        const corpus = await loadCorpus(chunks, log);
+        const label = sizeLabel(chunks);
+        corpora.push({ ...corpus.info, label, reused: !corpus.built });
+        log(`${label} corpus: starting the stack and the peers`);
+        await withStack(corpus, scratch, workloads, profile, log, (ctx) =>
+          runScenarios(ctx, label, index === 0),
+        );
+      }
     }
   } finally {
     await rm(scratch, { recursive: true, force: true });
@@ -77,7 +109,9 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       node: process.version,
       loadAverage: { start: round(loadAtStart, 1), end: round(loadavg()[0] ?? 0, 1) },
     },
-    hopper: 'own stack (redis-server with AOF, one gateway, one worker, default settings, built-in embedder)',
+    hopper: deployment
+      ? `the deployment at ${deployment.url} (its processes are not sampled)`
+      : 'own stack (redis-server with AOF, one gateway, one worker, default settings, built-in embedder)',
     loadGenerator:
       'in this process: closed loop (each client sends its next call when the last one has answered), raw MCP over HTTP ' +
       'through undici (one keep-alive connection per client, the headers and `_meta` envelope the SDK v2 client sends), ' +
@@ -131,9 +165,38 @@ async function withStack(
   }
 }
 
+async function withDeployment(
+  deployment: Deployment,
+  headers: Record<string, string>,
+  scratch: string,
+  workloads: Workloads,
+  profile: Profile,
+  log: (line: string) => void,
+  body: (ctx: RunContext) => Promise<void>,
+): Promise<void> {
+  const peers: Peer[] = [];
+  try {
+    const sample = await hopperAnswer(deployment.url, workloads.cachedSearch()(0, 0), headers);
+    if (deployment.store) peers.push(await startPlainSdkPeer(deployment.store, deployment.tenant));
+    peers.push(await startCeilingPeer(sample, join(scratch, 'ceiling.json')));
+    for (const peer of peers) await hopperAnswer(peer.url, workloads.uncachedSearch()(0, 0));
+    await body({ profile, workloads, hopperUrl: deployment.url, hopperPids: {}, peers, headers, log });
+  } finally {
+    await Promise.all(peers.map((peer) => peer.process.stop()));
+  }
+}
+
 /** The JSON-RPC `result` a server answers to a `search` body, failing loudly on anything else. */
-async function hopperAnswer(url: string, body: string): Promise<unknown> {
-  const response = await request(url, { method: 'POST', headers: toolCallHeaders('search'), body });
+async function hopperAnswer(
+  url: string,
+  body: string,
+  headers: Record<string, string> = {},
+): Promise<unknown> {
+  const response = await request(url, {
+    method: 'POST',
+    headers: { ...toolCallHeaders('search'), ...headers },
+    body,
+  });
   const text = await response.body.text();
   const answer = JSON.parse(text) as { result?: { isError?: boolean } };
   if (response.statusCode !== 200 || !answer.result || answer.result.isError) {

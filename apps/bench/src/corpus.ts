@@ -31,8 +31,8 @@ export interface CorpusInfo {
   model: string;
   version: string;
   buildSeconds: number;
-  /** Megabytes on disk. */
-  sizeMb: number;
+  /** Megabytes on disk (known for a corpus the bench wrote itself). */
+  sizeMb?: number;
 }
 
 export interface Corpus {
@@ -135,8 +135,7 @@ async function writeCorpus(
   embedder: Embedder,
   log: (line: string) => void,
 ): Promise<number> {
-  const perDocument = Math.max(MIN_CHUNKS_PER_DOCUMENT, Math.ceil(chunks / DOCUMENTS));
-  const documents = Math.ceil(chunks / perDocument);
+  const { documents, chunksOf } = corpusLayout(chunks);
   // Compaction and the full-text index update run once, after the last write (the store's own
   // maintenance would otherwise run every 100 writes), so every row is indexed and compacted.
   const failures: string[] = [];
@@ -150,10 +149,9 @@ async function writeCorpus(
   let writing: Promise<unknown> = Promise.resolve();
   try {
     for (let d = 0; d < documents; d++) {
-      const count = Math.min(perDocument, chunks - d * perDocument);
       // The next document is generated and embedded while LanceDB writes the previous one on its
       // own threads.
-      const next = await prepareDocument(text, embedder, d, count);
+      const next = await prepareDocument(text, embedder, d, chunksOf(d));
       await writing;
       writing = store.replaceDocument(next.document, next.chunks);
       written += next.chunks.length;
@@ -169,6 +167,33 @@ async function writeCorpus(
   return documents;
 }
 
+/** How a corpus of `chunks` chunks is split into documents, and how many chunks each one has. */
+export function corpusLayout(chunks: number): { documents: number; chunksOf: (index: number) => number } {
+  const perDocument = Math.max(MIN_CHUNKS_PER_DOCUMENT, Math.ceil(chunks / DOCUMENTS));
+  return {
+    documents: Math.ceil(chunks / perDocument),
+    chunksOf: (index) => Math.min(perDocument, chunks - index * perDocument),
+  };
+}
+
+/**
+ * Document `index` of the corpus: a Markdown text long enough for `count` chunks however the
+ * chunker cuts (written directly, only its first `count` chunks are stored).
+ */
+export function corpusDocument(
+  text: SyntheticText,
+  index: number,
+  count: number,
+): { documentId: string; title: string; content: string } {
+  const random = randomGenerator(1_000 + index);
+  const title = `Bench log ${index + 1}: ${text.word(random)} ${text.word(random)}`;
+  return {
+    documentId: `bench-${index + 1}`,
+    title,
+    content: text.document(random, title, count * CHARS_PER_CHUNK),
+  };
+}
+
 /** Document `index` of the corpus, chunked and embedded as the worker would. */
 async function prepareDocument(
   text: SyntheticText,
@@ -176,10 +201,7 @@ async function prepareDocument(
   index: number,
   count: number,
 ): Promise<PreparedDocument> {
-  const random = randomGenerator(1_000 + index);
-  const title = `Bench log ${index + 1}: ${text.word(random)} ${text.word(random)}`;
-  // Long enough for `count` chunks however the chunker cuts; its first `count` are stored.
-  const content = text.document(random, title, count * CHARS_PER_CHUNK);
+  const { documentId, title, content } = corpusDocument(text, index, count);
   const parsed = await parseDocument({ content, mediaType: 'text/markdown' });
   const pieces = chunkDocument(parsed).slice(0, count);
   if (pieces.length < count) throw new Error(`corpus document ${index + 1} has only ${pieces.length} chunks`);
@@ -189,7 +211,7 @@ async function prepareDocument(
     document: {
       tenant: LOCAL_TENANT,
       collection: BENCH_COLLECTION,
-      documentId: `bench-${index + 1}`,
+      documentId,
       title,
       mediaType: parsed.mediaType,
       contentHash: contentHash(content),

@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { createKeys, jobCatalog } from '@hopper/contracts';
 import { startRedisServer, type RedisServer } from '@hopper/redis';
 import { copyCorpus, type Corpus } from './corpus.ts';
-import { startNode, type NodeProcess } from './processes.ts';
+import { startNode, track, type NodeProcess } from './processes.ts';
 
 const appEntry = (app: string) => fileURLToPath(new URL(`../../${app}/src/main.ts`, import.meta.url));
 const PREFIX = 'hopper';
@@ -57,6 +57,7 @@ export async function startHopperStack(
   const storeDir = join(dataDir, 'store');
   await copyCorpus(corpus, storeDir);
   const redis = await startRedisServer({ dir: join(dataDir, 'redis'), appendOnly: true });
+  track(redis.process);
   const env = {
     ...cleanEnvironment(),
     REDIS_URL: redis.url,

@@ -6,6 +6,23 @@ const STOP_TIMEOUT_MS = 20_000;
 /** pino's numeric level of `warn`; `error` and `fatal` are above it. */
 const PINO_WARN = 40;
 
+/** Every process the bench started and has not seen exit: killed if the bench dies first. */
+const running = new Set<ChildProcess>();
+
+/** Tracks a child process (one this module did not start, like redis-server) for `killStarted`. */
+export function track(child: ChildProcess): void {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+}
+
+/**
+ * Kills every process the bench started that is still running: for the bench's own exit when it
+ * was interrupted or failed before stopping them in order.
+ */
+export function killStarted(): void {
+  for (const child of running) child.kill('SIGKILL');
+}
+
 /** Warnings and errors each started process has logged so far, by message, keyed by pid. */
 const logged = new Map<number, Map<string, number>>();
 
@@ -40,6 +57,7 @@ export async function startNode(
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  track(child);
   const output: string[] = [];
   const warnings = new Map<string, number>();
   logged.set(child.pid as number, warnings);

@@ -65,8 +65,9 @@ export function markdown(report: BenchReport): string {
     `Corpora: ${report.corpora
       .map(
         (c) =>
-          `${c.label}: ${c.chunks.toLocaleString('en-US')} chunks in ${c.documents} documents, ${c.sizeMb} MB, ` +
-          `${c.reused ? 'reused from an earlier run' : `built in ${c.buildSeconds} s`}`,
+          `${c.label}: ${c.chunks.toLocaleString('en-US')} chunks in ${c.documents} documents` +
+          `${c.sizeMb === undefined ? ' (ingested through MCP)' : `, ${c.sizeMb} MB`}, ` +
+          `${c.reused ? 'reused from an earlier run' : `loaded in ${c.buildSeconds} s`}`,
       )
       .join('; ')}.`,
     '',

@@ -17,6 +17,8 @@ export interface Outcome {
   cache?: 'l1' | 'l2';
   /** For errors: what the answer said, for the report. */
   detail?: string;
+  /** Size of the answer body (raw calls only). */
+  bytes?: number;
 }
 
 export interface StepResult {
@@ -31,6 +33,8 @@ export interface StepResult {
   /** Calls cut off long after the window closed (see closedLoop); non-zero: p99 is a lower bound. */
   unfinished: number;
   errors: { http: number; rpc: number; tool: number; sample?: string };
+  /** Mean size of a successful answer's body, in bytes (0 when the caller cannot see it). */
+  answerBytes: number;
   /** Answers that came from Hopper's result cache, and how many of those from Redis (L2). */
   cacheHits: number;
   cacheHitsL2: number;
@@ -66,6 +70,7 @@ export async function closedLoop(plan: StepPlan, call: Call): Promise<StepResult
   let unfinished = 0;
   let cacheHits = 0;
   let cacheHitsL2 = 0;
+  let answerBytes = 0;
   const measureFrom = performance.now() + plan.warmupMs;
   const stopAt = measureFrom + plan.durationMs;
   const abort = new AbortController();
@@ -88,6 +93,7 @@ export async function closedLoop(plan: StepPlan, call: Call): Promise<StepResult
     }
     if (outcome.kind === 'ok') {
       latency.add(ended - began);
+      answerBytes += outcome.bytes ?? 0;
       if (ended <= stopAt) completed++;
       if (outcome.cache !== undefined) cacheHits++;
       if (outcome.cache === 'l2') cacheHitsL2++;
@@ -124,6 +130,7 @@ export async function closedLoop(plan: StepPlan, call: Call): Promise<StepResult
     latencySamples: latency.count,
     unfinished,
     errors,
+    answerBytes: latency.count === 0 ? 0 : Math.round(answerBytes / latency.count),
     cacheHits,
     cacheHitsL2,
     clientCpuUsPerRequest: completed === 0 ? 0 : round((cpu.user + cpu.system) / completed, 1),
@@ -167,9 +174,10 @@ export function rawMcpCaller(
       const body = await response.body.text();
       const kind = classifyAnswer(response.statusCode, body);
       if (kind !== 'ok') return { kind, detail: `${response.statusCode} ${body}` };
+      const bytes = Buffer.byteLength(body);
       return body.includes('"cached":true')
-        ? { kind, cache: body.includes('"cacheLayer":"l2"') ? 'l2' : 'l1' }
-        : { kind };
+        ? { kind, bytes, cache: body.includes('"cacheLayer":"l2"') ? 'l2' : 'l1' }
+        : { kind, bytes };
     },
     close: () => pool.close(),
   };

@@ -43,7 +43,7 @@ export const profiles: Record<Profile['name'], Profile> = {
     clients: 10,
     corpora: [10_000],
     ingestBytes: [KB, 10 * KB, 100 * KB, 1024 * KB],
-    topKs: [5, 20, 50],
+    topKs: [5, 50],
     throughputDocuments: 8,
     progressJobs: 4,
   },

@@ -170,8 +170,8 @@ function scenarioSection(scenario: ScenarioResult): string[] {
 
 function measurementTable(measurements: Measurement[]): string[] {
   return [
-    '| target | clients | variant | calls/s | p50 | p95 | p99 | max (ms) | errors | cache hits | client CPU/call (µs) | server CPU % | server RSS (MB) | worker CPU % | redis CPU % | bench CPU % |',
-    '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| target | clients | variant | calls/s | p50 | p95 | p99 | max (ms) | errors | cache hits | answer (KB) | client CPU/call (µs) | server CPU % | server RSS (MB) | worker CPU % | redis CPU % | bench CPU % |',
+    '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...measurements.map((m) => {
       const server = m.usage.gateway ?? m.usage.peer;
       const errors = m.errors.http + m.errors.rpc + m.errors.tool;
@@ -179,7 +179,7 @@ function measurementTable(measurements: Measurement[]): string[] {
       const tail = m.unfinished > 0 ? ` (≥, ${m.unfinished} cut off)` : '';
       return (
         `| ${m.target} | ${m.clients} | ${m.variant ?? ''} | ${m.throughput} | ${latencyCells(m.latencyMs)}${tail} | ` +
-        `${errors === 0 ? 0 : `**${errors}**`} | ${cacheCell(m)} | ${m.clientCpuUsPerRequest} | ${cell(server?.cpuPercent)} | ` +
+        `${errors === 0 ? 0 : `**${errors}**`} | ${cacheCell(m)} | ${m.answerBytes > 0 ? round1(m.answerBytes / 1024) : ''} | ${m.clientCpuUsPerRequest} | ${cell(server?.cpuPercent)} | ` +
         `${cell(server?.rssMaxMb)} | ${cell(m.usage.worker?.cpuPercent)} | ${cell(m.usage.redis?.cpuPercent)} | ${cell(m.usage.bench?.cpuPercent)} |`
       );
     }),
@@ -193,7 +193,7 @@ const cacheCell = (m: Measurement) =>
     : m.cacheHitsL2 > 0
       ? `${m.cacheHits} (L2 ${m.cacheHitsL2})`
       : String(m.cacheHits);
-/** Settling shorter than this is the idle check itself (half a second per look). */
+/** Settling shorter than this is the idle check itself (300 ms per look). */
 const SETTLE_NOTE_MS = 2_000;
 const stepName = (m: Measurement) => `${m.target}, ${m.clients} clients${m.variant ? `, ${m.variant}` : ''}`;
 const round1 = (value: number) => Math.round(value * 10) / 10;

@@ -113,7 +113,9 @@ export async function searchTopK(ctx: RunContext, corpus: string): Promise<Scena
     id: 'search-topk',
     title: 'search, uncached, by topK',
     corpus,
-    description: `Uncached searches asking for ${ctx.profile.topKs.join(', ')} results (answers grow from ~4 KB to ~60 KB).`,
+    description:
+      `Uncached searches asking for ${ctx.profile.topKs.join(', ')} results: each hit carries its chunk's text ` +
+      '(twice: in `content` and in `structuredContent`), so the answer grows with topK (the answer column).',
     measurements,
     ratios: ratiosOf(measurements),
   };

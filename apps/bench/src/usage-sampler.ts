@@ -68,12 +68,12 @@ export class UsageSampler {
   }
 }
 
-const SETTLE_WINDOW_MS = 500;
+const SETTLE_WINDOW_MS = 300;
 /** A process using less than this share of one core is idle for `waitUntilIdle`. */
 const IDLE_SHARE = 0.1;
 
 /**
- * Waits until the processes are idle together (under 10% of a core each over half a second), at
+ * Waits until the processes are idle together (under 10% of a core each over 300 ms), at
  * most `maxMs`; returns how long it waited. A server can still be working after a step's last
  * answer (a cut-off client does not stop a store query), and that work must not land in the
  * next step.

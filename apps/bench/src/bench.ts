@@ -157,7 +157,7 @@ async function withStack(
       peers,
       headers: {},
       stack,
-      log: (line) => log(line),
+      log,
     });
   } finally {
     await Promise.all(peers.map((peer) => peer.process.stop()));

@@ -8,6 +8,8 @@ export interface StepPlan {
   clients: number;
   warmupMs: number;
   durationMs: number;
+  /** A server process past this resident size (MB) ends the step (see measure). */
+  memoryLimitMb: number;
 }
 
 /** What one call returned, as far as the generator cares. */
@@ -60,10 +62,10 @@ export type Call = (client: number, n: number, signal: AbortSignal) => Promise<O
  * - Throughput: successful calls that ended inside the window, over its length.
  * - Latency: every call that ended after the warm-up, including the ones still running when the
  *   window closed (dropping those would cut off exactly the slow tail). Calls still running two
- *   minutes later are aborted and counted as `unfinished`, with the time they had run as their
- *   latency: then p99 and max are lower bounds.
+ *   minutes later, or when `stop` aborts, are cut off and counted as `unfinished`, with the time
+ *   they had run as their latency: then p99 and max are lower bounds.
  */
-export async function closedLoop(plan: StepPlan, call: Call): Promise<StepResult> {
+export async function closedLoop(plan: StepPlan, call: Call, stop?: AbortSignal): Promise<StepResult> {
   const latency = new LatencyRecorder();
   const errors: StepResult['errors'] = { http: 0, rpc: 0, tool: 0 };
   let completed = 0;
@@ -74,6 +76,9 @@ export async function closedLoop(plan: StepPlan, call: Call): Promise<StepResult
   const measureFrom = performance.now() + plan.warmupMs;
   const stopAt = measureFrom + plan.durationMs;
   const abort = new AbortController();
+  // `stop` ends the step at once: no new calls, and the running ones are cut off.
+  const onStop = () => abort.abort();
+  stop?.addEventListener('abort', onStop);
   // CPU is read on timers at the window's edges, whatever the clients are doing then.
   let cpuAtStart = process.cpuUsage();
   let cpuInWindow: NodeJS.CpuUsage | undefined;
@@ -108,7 +113,7 @@ export async function closedLoop(plan: StepPlan, call: Call): Promise<StepResult
   const run = async (client: number) => {
     for (let n = 0; ; n++) {
       const began = performance.now();
-      if (began >= stopAt) return;
+      if (began >= stopAt || abort.signal.aborted) return;
       let outcome: Outcome;
       try {
         outcome = await call(client, n, abort.signal);
@@ -120,6 +125,7 @@ export async function closedLoop(plan: StepPlan, call: Call): Promise<StepResult
   };
   await Promise.all(Array.from({ length: plan.clients }, (_, i) => run(i)));
   for (const timer of timers) clearTimeout(timer);
+  stop?.removeEventListener('abort', onStop);
   const cpu = cpuInWindow ?? process.cpuUsage(cpuAtStart);
   const windowS = plan.durationMs / 1000;
   return {

@@ -20,7 +20,9 @@ bench.json into --out (default reports).
                  (tracing, ingest throughput) are skipped, and its processes are not sampled
   --token KEY    its API key (HOPPER_API_KEYS)
   --store DIR    its store directory, if readable here: adds the plain-SDK peer on it
-  --tenant T     the tenant of --token, for the plain-SDK peer (default local)`;
+  --tenant T     the tenant of --token, for the plain-SDK peer (default local)
+  --memory-limit MB  a server process past this RSS ends the step and its sweep (default:
+                 6 GB, or a quarter of the memory if less)`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -32,6 +34,7 @@ async function main(): Promise<void> {
       token: { type: 'string' },
       store: { type: 'string' },
       tenant: { type: 'string', default: 'local' },
+      'memory-limit': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -39,7 +42,13 @@ async function main(): Promise<void> {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  const profile: Profile = values.tiny ? profiles.tiny : values.quick ? profiles.quick : profiles.full;
+  const base: Profile = values.tiny ? profiles.tiny : values.quick ? profiles.quick : profiles.full;
+  const limit = Number(values['memory-limit']);
+  const profile: Profile = values['memory-limit'] === undefined ? base : { ...base, memoryLimitMb: limit };
+  if (!(profile.memoryLimitMb > 0)) {
+    process.stderr.write(`--memory-limit must be a positive number of MB\n`);
+    process.exit(2);
+  }
   const started = performance.now();
   const log = (line: string): void =>
     void process.stderr.write(`[bench ${Math.round((performance.now() - started) / 1000)}s] ${line}\n`);

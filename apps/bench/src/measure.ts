@@ -1,6 +1,6 @@
 import { closedLoop, type Caller, type StepPlan, type StepResult } from './load-generator.ts';
 import { warningsOf } from './processes.ts';
-import { UsageSampler, waitUntilIdle, type ProcessUsage } from './usage-sampler.ts';
+import { UsageSampler, waitUntilIdle, watchMemory, type ProcessUsage } from './usage-sampler.ts';
 
 /** Who answered a step: Hopper, one of its peers, or Hopper in another configuration. */
 export type Target = 'hopper' | 'plain-sdk' | 'ceiling' | 'hopper (tracing on)' | 'hopper (SDK client)';
@@ -16,6 +16,8 @@ export interface Measurement extends StepResult {
   warnings: Record<string, number>;
   /** How long the step waited for the server's processes to go idle before it started. */
   settleMs: number;
+  /** Why the step was cut short, if it was (a server process outgrowing the memory limit). */
+  stopped?: string;
 }
 
 /** The longest a step waits for the server to finish earlier work. */
@@ -23,7 +25,7 @@ const SETTLE_MAX_MS = 60_000;
 
 /**
  * Runs one step, once the processes named in `pids` are idle, and samples them over its measured
- * window.
+ * window. A process outgrowing `plan.memoryLimitMb` ends the step early (`stopped` says so).
  */
 export async function measure(
   target: Target,
@@ -38,7 +40,14 @@ export async function measure(
     const sampler = new UsageSampler({ ...pids, bench: process.pid });
     const start = setTimeout(() => sampler.start(), plan.warmupMs);
     const before = Object.values(pids).map(warningsOf);
-    const result = await closedLoop(plan, caller.call);
+    const stop = new AbortController();
+    let stopped: string | undefined;
+    const unwatch = watchMemory(pids, plan.memoryLimitMb, (name, rssMb) => {
+      stopped = `${name} RSS reached ${rssMb} MB (limit ${plan.memoryLimitMb} MB)`;
+      stop.abort();
+    });
+    const result = await closedLoop(plan, caller.call, stop.signal);
+    unwatch();
     clearTimeout(start);
     const usage = sampler.stop();
     const warnings: Record<string, number> = {};
@@ -48,7 +57,15 @@ export async function measure(
         if (added > 0) warnings[message] = (warnings[message] ?? 0) + added;
       }
     }
-    return { target, ...(variant === undefined ? {} : { variant }), ...result, usage, warnings, settleMs };
+    return {
+      target,
+      ...(variant === undefined ? {} : { variant }),
+      ...result,
+      usage,
+      warnings,
+      settleMs,
+      ...(stopped === undefined ? {} : { stopped }),
+    };
   } finally {
     await caller.close();
   }

@@ -1,3 +1,5 @@
+import { totalmem } from 'node:os';
+
 /** How much of everything a run does. */
 export interface Profile {
   name: 'full' | 'quick' | 'tiny';
@@ -17,7 +19,15 @@ export interface Profile {
   throughputDocuments: number;
   /** Ingests followed by MCP and Socket.IO clients in the progress-latency scenario. */
   progressJobs: number;
+  /**
+   * A server process past this resident size (MB) ends the step, and its sweep: 200 concurrent
+   * hybrid searches over 100k chunks took a gateway to 18 GB and the kernel's OOM killer (and
+   * the machine's other work with it). Default: 6 GB or a quarter of the memory, if less.
+   */
+  memoryLimitMb: number;
 }
+
+const MEMORY_LIMIT_MB = Math.round(Math.min(6 * 1024, (totalmem() / 2 ** 20) * 0.25));
 
 const KB = 1024;
 
@@ -33,6 +43,7 @@ export const profiles: Record<Profile['name'], Profile> = {
     topKs: [5, 20, 50],
     throughputDocuments: 40,
     progressJobs: 8,
+    memoryLimitMb: MEMORY_LIMIT_MB,
   },
   /** Under two minutes: every scenario, short steps, the 10k corpus only. */
   quick: {
@@ -46,6 +57,7 @@ export const profiles: Record<Profile['name'], Profile> = {
     topKs: [5, 50],
     throughputDocuments: 8,
     progressJobs: 4,
+    memoryLimitMb: MEMORY_LIMIT_MB,
   },
   /** Seconds: every scenario once, for the test suite. The figures mean nothing. */
   tiny: {
@@ -59,5 +71,6 @@ export const profiles: Record<Profile['name'], Profile> = {
     topKs: [5, 50],
     throughputDocuments: 2,
     progressJobs: 1,
+    memoryLimitMb: MEMORY_LIMIT_MB,
   },
 };

@@ -99,6 +99,13 @@ function scenarioSection(scenario: ScenarioResult): string[] {
   ];
   if (scenario.skipped) return [...lines, `Not run: ${scenario.skipped}.`, ''];
   if (scenario.measurements.length > 0) lines.push(...measurementTable(scenario.measurements), '');
+  const cut = scenario.measurements.filter((m) => m.stopped !== undefined);
+  if (cut.length > 0) {
+    lines.push(...cut.map((m) => `- ${stepName(m)}: cut short, ${m.stopped}.`), '');
+  }
+  if (scenario.notes && scenario.notes.length > 0) {
+    lines.push(...scenario.notes.map((note) => `- ${note}`), '');
+  }
   const settled = scenario.measurements.filter((m) => m.settleMs >= SETTLE_NOTE_MS);
   if (settled.length > 0) {
     lines.push(

@@ -65,6 +65,8 @@ export interface ScenarioResult {
   progress?: ProgressLatency;
   /** Why it did not run (e.g. it needs the bench's own stack). */
   skipped?: string;
+  /** Steps left out, and why. */
+  notes?: string[];
 }
 
 /** What the scenarios run against and with. */
@@ -84,7 +86,12 @@ export interface RunContext {
 }
 
 export function stepPlan(profile: Profile, clients: number): StepPlan {
-  return { clients, warmupMs: profile.warmupMs, durationMs: profile.durationMs };
+  return {
+    clients,
+    warmupMs: profile.warmupMs,
+    durationMs: profile.durationMs,
+    memoryLimitMb: profile.memoryLimitMb,
+  };
 }
 
 /** Ratios of Hopper's measurements to each peer's with the same clients and variant. */

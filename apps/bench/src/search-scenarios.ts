@@ -13,7 +13,11 @@ interface SweepStep {
  * Searches through the raw load generator, step by step, against Hopper and each peer in turn
  * (interleaved, so a change in the machine's other load hits all of them alike).
  */
-async function sweep(ctx: RunContext, steps: SweepStep[], peers = ctx.peers): Promise<Measurement[]> {
+async function sweep(
+  ctx: RunContext,
+  steps: SweepStep[],
+  peers = ctx.peers,
+): Promise<{ measurements: Measurement[]; notes: string[] }> {
   const targets: {
     target: Target;
     url: string;
@@ -29,26 +33,36 @@ async function sweep(ctx: RunContext, steps: SweepStep[], peers = ctx.peers): Pr
     })),
   ];
   const measurements: Measurement[] = [];
+  const notes: string[] = [];
+  // A server stopped for its memory at some load is not sent more: it would only go further.
+  const stopped = new Map<Target, string>();
   for (const { clients, variant, bodyOf } of steps) {
     for (const { target, url, pids, headers } of targets) {
-      ctx.log(`  ${target}, ${clients} clients${variant ? `, ${variant}` : ''}`);
-      measurements.push(
-        await measure(
-          target,
-          stepPlan(ctx.profile, clients),
-          () => rawMcpCaller(url, 'search', bodyOf(), clients, headers),
-          pids,
-          variant,
-        ),
+      const step = `${target}, ${clients} clients${variant ? `, ${variant}` : ''}`;
+      const reason = stopped.get(target);
+      if (reason !== undefined) {
+        notes.push(`${step}: not run (${reason}).`);
+        continue;
+      }
+      ctx.log(`  ${step}`);
+      const measurement = await measure(
+        target,
+        stepPlan(ctx.profile, clients),
+        () => rawMcpCaller(url, 'search', bodyOf(), clients, headers),
+        pids,
+        variant,
       );
+      measurements.push(measurement);
+      if (measurement.stopped !== undefined)
+        stopped.set(target, `at ${clients} clients the ${measurement.stopped}`);
     }
   }
-  return measurements;
+  return { measurements, notes };
 }
 
 export async function cachedSearch(ctx: RunContext, corpus: string): Promise<ScenarioResult> {
   await warmCache(ctx);
-  const measurements = await sweep(
+  const { measurements, notes } = await sweep(
     ctx,
     ctx.profile.sweep.map((clients) => ({ clients, bodyOf: () => ctx.workloads.cachedSearch() })),
   );
@@ -63,6 +77,7 @@ export async function cachedSearch(ctx: RunContext, corpus: string): Promise<Sce
       "The ceiling answers Hopper's own answer bytes without doing anything.",
     measurements,
     ratios: ratiosOf(measurements),
+    notes,
   };
 }
 
@@ -81,7 +96,7 @@ async function warmCache(ctx: RunContext): Promise<void> {
 }
 
 export async function uncachedSearch(ctx: RunContext, corpus: string): Promise<ScenarioResult> {
-  const measurements = await sweep(
+  const { measurements, notes } = await sweep(
     ctx,
     ctx.profile.sweep.map((clients) => ({ clients, bodyOf: () => ctx.workloads.uncachedSearch() })),
   );
@@ -94,6 +109,7 @@ export async function uncachedSearch(ctx: RunContext, corpus: string): Promise<S
       'runs both store queries, as the plain-SDK peer does; neither cache can answer.',
     measurements,
     ratios: ratiosOf(measurements),
+    notes,
   };
 }
 
@@ -104,7 +120,7 @@ export async function searchTopK(ctx: RunContext, corpus: string): Promise<Scena
     bodyOf: () => ctx.workloads.uncachedSearch(topK),
   }));
   // The ceiling answers fixed bytes whatever topK asks for: it has nothing to say here.
-  const measurements = await sweep(
+  const { measurements, notes } = await sweep(
     ctx,
     steps,
     ctx.peers.filter((peer) => peer.name !== 'ceiling'),
@@ -118,6 +134,7 @@ export async function searchTopK(ctx: RunContext, corpus: string): Promise<Scena
       '(twice: in `content` and in `structuredContent`), so the answer grows with topK (the answer column).',
     measurements,
     ratios: ratiosOf(measurements),
+    notes,
   };
 }
 
@@ -157,7 +174,8 @@ export async function sdkClientSearch(ctx: RunContext, corpus: string): Promise<
     corpus,
     description:
       'Cached searches from `@modelcontextprotocol/client` (v2, protocol 2026-07-28 pinned, one Client per virtual client) ' +
-      'beside the raw generator at the same clients. The difference is the SDK client: its CPU per call is in the client CPU column.',
+      'beside the raw generator at the same clients. The difference is the SDK client: its CPU per call is in the client CPU column. ' +
+      '(Without `versionNegotiation` the v2 Client still speaks 2025-11-25: `initialize`, then a session.)',
     measurements: [sdk, raw],
     ratios: ratiosOf([sdk, raw], 'hopper (SDK client)'),
   };

@@ -68,6 +68,29 @@ export class UsageSampler {
   }
 }
 
+/**
+ * Calls `exceeded` (once) when a process's resident memory passes `limitMb`, checking every
+ * 200 ms until the returned function is called.
+ */
+export function watchMemory(
+  pids: Record<string, number>,
+  limitMb: number,
+  exceeded: (name: string, rssMb: number) => void,
+): () => void {
+  const timer = setInterval(() => {
+    for (const [name, pid] of Object.entries(pids)) {
+      const mb = (rssKb(pid) ?? 0) / 1024;
+      if (mb > limitMb) {
+        clearInterval(timer);
+        exceeded(name, Math.round(mb));
+        return;
+      }
+    }
+  }, SAMPLE_MS);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 const SETTLE_WINDOW_MS = 300;
 /** A process using less than this share of one core is idle for `waitUntilIdle`. */
 const IDLE_SHARE = 0.1;

@@ -12,6 +12,7 @@ import { startCeilingPeer, startPlainSdkPeer, type Peer } from './peers.ts';
 import type { Profile } from './profiles.ts';
 import { progressLatency } from './progress-latency.ts';
 import type { BenchReport } from './report.ts';
+import type { Target } from './measure.ts';
 import type { RunContext, ScenarioResult } from './scenario.ts';
 import { cachedSearch, sdkClientSearch, searchTopK, uncachedSearch } from './search-scenarios.ts';
 import { round } from './stats.ts';
@@ -57,7 +58,15 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const runScenarios = async (ctx: RunContext, label: string, all: boolean) => {
     const run = async (name: string, scenario: () => Promise<ScenarioResult>) => {
       log(`${name} (${label})`);
-      scenarios.push(await scenario());
+      const result = await scenario();
+      scenarios.push(result);
+      // A server that outgrew the memory limit is replaced: the next scenario must not measure
+      // what this one left behind.
+      for (const target of new Set(result.measurements.filter((m) => m.stopped).map((m) => m.target))) {
+        log(`  restarting ${target} after its memory limit`);
+        await ctx.restart(target === 'hopper (SDK client)' ? 'hopper' : target);
+        result.notes = [...(result.notes ?? []), `${target} was restarted after this scenario.`];
+      }
     };
     await run('search, cached', () => cachedSearch(ctx, label));
     await run('search, uncached', () => uncachedSearch(ctx, label));
@@ -145,7 +154,7 @@ async function withStack(
     for (const url of [stack.mcpUrl, ...peers.map((peer) => peer.url)]) {
       await hopperAnswer(url, workloads.uncachedSearch()(0, 0));
     }
-    await body({
+    const ctx: RunContext = {
       profile,
       workloads,
       hopperUrl: stack.mcpUrl,
@@ -158,7 +167,17 @@ async function withStack(
       headers: {},
       stack,
       log,
-    });
+      async restart(target) {
+        if (target === 'hopper') {
+          await stack.restartGateway();
+          ctx.hopperUrl = stack.mcpUrl;
+          ctx.hopperPids.gateway = stack.gateway.pid;
+          await hopperAnswer(stack.mcpUrl, workloads.uncachedSearch()(0, 0));
+        }
+        await restartPeer(peers, target, workloads);
+      },
+    };
+    await body(ctx);
   } finally {
     await Promise.all(peers.map((peer) => peer.process.stop()));
     await stack.stop();
@@ -180,10 +199,28 @@ async function withDeployment(
     if (deployment.store) peers.push(await startPlainSdkPeer(deployment.store, deployment.tenant));
     peers.push(await startCeilingPeer(sample, join(scratch, 'ceiling.json')));
     for (const peer of peers) await hopperAnswer(peer.url, workloads.uncachedSearch()(0, 0));
-    await body({ profile, workloads, hopperUrl: deployment.url, hopperPids: {}, peers, headers, log });
+    await body({
+      profile,
+      workloads,
+      hopperUrl: deployment.url,
+      hopperPids: {},
+      peers,
+      headers,
+      log,
+      // The deployment is not the bench's to restart.
+      restart: (target) => restartPeer(peers, target, workloads),
+    });
   } finally {
     await Promise.all(peers.map((peer) => peer.process.stop()));
   }
+}
+
+/** Restarts the peer named `target`, if it is one, and opens its store with a first call. */
+async function restartPeer(peers: Peer[], target: Target, workloads: Workloads): Promise<void> {
+  const peer = peers.find((p) => p.name === target);
+  if (!peer) return;
+  await peer.restart();
+  await hopperAnswer(peer.url, workloads.uncachedSearch()(0, 0));
 }
 
 /** The JSON-RPC `result` a server answers to a `search` body, failing loudly on anything else. */

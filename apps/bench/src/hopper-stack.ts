@@ -30,6 +30,8 @@ export interface HopperStack {
   storeDir: string;
   /** Starts another gateway on the same Redis and store (e.g. with tracing on). */
   startGateway(env?: Record<string, string>): Promise<NodeProcess>;
+  /** Replaces the gateway with a fresh one (`mcpUrl` and `gateway` change). */
+  restartGateway(): Promise<void>;
   /** Holds ingest jobs in the queue (workers take none) until `resumeIngest`. */
   pauseIngest(): Promise<void>;
   /** Drops every queued ingest job and lets workers take jobs again. */
@@ -97,13 +99,18 @@ export async function startHopperStack(
       started.push(worker);
       workers.push(worker);
     }
-    return {
-      mcpUrl: (JSON.parse(gateway.readyLine) as { url: string }).url,
+    const stack: HopperStack = {
+      mcpUrl: urlOf(gateway),
       gateway,
       workers,
       redis,
       storeDir,
       startGateway,
+      async restartGateway() {
+        await stack.gateway.stop();
+        stack.gateway = await startGateway();
+        stack.mcpUrl = urlOf(stack.gateway);
+      },
       pauseIngest: () => queue.pause(),
       resumeIngest: () => queue.resume(),
       async discardQueuedIngests() {
@@ -127,11 +134,14 @@ export async function startHopperStack(
       },
       stop,
     };
+    return stack;
   } catch (error) {
     await stop();
     throw error;
   }
 }
+
+const urlOf = (gateway: NodeProcess) => (JSON.parse(gateway.readyLine) as { url: string }).url;
 
 /** The shell's environment without the variables that configure Hopper. */
 export function cleanEnvironment(): Record<string, string> {

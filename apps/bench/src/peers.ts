@@ -10,6 +10,8 @@ export interface Peer {
   name: PeerName;
   url: string;
   process: NodeProcess;
+  /** Replaces the process with a fresh one (`url` and `process` change). */
+  restart(): Promise<void>;
 }
 
 export type PeerName = 'plain-sdk' | 'ceiling';
@@ -19,12 +21,7 @@ const isListening = (line: string) => line.startsWith('listening ');
 
 /** The plain MCP SDK server searching `storeDir` (see peers/plain-sdk-server.ts). */
 export async function startPlainSdkPeer(storeDir: string, tenant: string): Promise<Peer> {
-  const process = await startNode('plain-sdk peer', peerEntry('plain-sdk-server'), {
-    args: ['--store', storeDir, '--tenant', tenant],
-    env: cleanEnvironment(),
-    isReady: isListening,
-  });
-  return { name: 'plain-sdk', url: urlOf(process), process };
+  return startPeer('plain-sdk', 'plain-sdk-server', ['--store', storeDir, '--tenant', tenant]);
 }
 
 /**
@@ -33,10 +30,22 @@ export async function startPlainSdkPeer(storeDir: string, tenant: string): Promi
  */
 export async function startCeilingPeer(result: unknown, resultFile: string): Promise<Peer> {
   await writeFile(resultFile, JSON.stringify(result));
-  const process = await startNode('ceiling peer', peerEntry('ceiling-server'), {
-    args: ['--result', resultFile],
-    env: cleanEnvironment(),
-    isReady: isListening,
-  });
-  return { name: 'ceiling', url: urlOf(process), process };
+  return startPeer('ceiling', 'ceiling-server', ['--result', resultFile]);
+}
+
+async function startPeer(name: PeerName, script: string, args: string[]): Promise<Peer> {
+  const start = () =>
+    startNode(`${name} peer`, peerEntry(script), { args, env: cleanEnvironment(), isReady: isListening });
+  const first = await start();
+  const peer: Peer = {
+    name,
+    url: urlOf(first),
+    process: first,
+    async restart() {
+      await peer.process.stop();
+      peer.process = await start();
+      peer.url = urlOf(peer.process);
+    },
+  };
+  return peer;
 }

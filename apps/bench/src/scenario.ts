@@ -82,6 +82,11 @@ export interface RunContext {
   headers: Record<string, string>;
   /** The bench's own stack; absent when it measures a deployment (`--url`). */
   stack?: HopperStack;
+  /**
+   * Replaces a server's process with a fresh one (where the bench started it), after a step left
+   * it outgrown: later scenarios must not measure that step's aftermath.
+   */
+  restart: (target: Target) => Promise<void>;
   log: (line: string) => void;
 }
 

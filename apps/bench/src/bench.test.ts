@@ -1,0 +1,108 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BenchReport } from './report.ts';
+import type { ScenarioId } from './scenario.ts';
+
+/*
+ * `npm run bench -- --tiny` end to end, as a user runs it: a real stack, the real peers, real MCP
+ * traffic. Checks that both reports are written and hold every scenario with coherent figures;
+ * nothing here depends on how fast anything is.
+ */
+
+const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
+const SCENARIOS: ScenarioId[] = [
+  'search-cached',
+  'search-uncached',
+  'search-topk',
+  'search-sdk-client',
+  'tracing-overhead',
+  'get-job',
+  'embed-small',
+  'ingest-ack',
+  'ingest-throughput',
+  'progress-latency',
+];
+
+let out: string;
+let report: BenchReport;
+let markdown: string;
+
+beforeAll(async () => {
+  out = await mkdtemp(join(tmpdir(), 'hopper-bench-test-'));
+  await promisify(execFile)(process.execPath, [MAIN, '--tiny', '--out', out], {
+    timeout: 240_000,
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  report = JSON.parse(await readFile(join(out, 'bench.json'), 'utf8')) as BenchReport;
+  markdown = await readFile(join(out, 'bench.md'), 'utf8');
+}, 300_000);
+
+afterAll(async () => {
+  if (out) await rm(out, { recursive: true, force: true });
+});
+
+describe('npm run bench -- --tiny', () => {
+  it('runs every scenario, none skipped, on its own stack', () => {
+    expect(report.profile).toBe('tiny');
+    expect(report.scenarios.map((s) => s.id).sort()).toEqual([...SCENARIOS].sort());
+    expect(report.scenarios.filter((s) => s.skipped)).toEqual([]);
+    expect(report.corpora).toEqual([expect.objectContaining({ chunks: 500, label: '500' })]);
+  });
+
+  it('measures Hopper and both peers in the search sweeps, with ratios for each', () => {
+    for (const id of ['search-cached', 'search-uncached'] as const) {
+      const scenario = report.scenarios.find((s) => s.id === id);
+      const targets = new Set(scenario?.measurements.map((m) => m.target));
+      expect(targets).toEqual(new Set(['hopper', 'plain-sdk', 'ceiling']));
+      const clients = [...new Set(scenario?.measurements.map((m) => m.clients))];
+      expect(scenario?.ratios).toHaveLength(clients.length * 2);
+    }
+  });
+
+  it('gives every step coherent figures and no failed calls', () => {
+    const measurements = report.scenarios.flatMap((s) =>
+      s.measurements.map((m) => ({ scenario: s.id, ...m })),
+    );
+    expect(measurements.length).toBeGreaterThan(20);
+    for (const m of measurements) {
+      const { p50, p95, p99, max } = m.latencyMs;
+      expect(m.clients, m.scenario).toBeGreaterThan(0);
+      expect(m.errors, `${m.scenario} ${m.target}`).toEqual({ http: 0, rpc: 0, tool: 0 });
+      // Each client's last call ends after the warm-up, so every step has something to report.
+      expect(m.latencySamples + m.unfinished, m.scenario).toBeGreaterThanOrEqual(m.clients);
+      expect(p50 <= p95 && p95 <= p99 && p99 <= max, `${m.scenario}: ${JSON.stringify(m.latencyMs)}`).toBe(
+        true,
+      );
+      expect(m.throughput).toBeGreaterThanOrEqual(0);
+      if (m.target === 'hopper')
+        expect(Object.keys(m.usage)).toEqual(expect.arrayContaining(['gateway', 'worker']));
+    }
+  });
+
+  it('has Hopper answer the cached scenario from its cache and the uncached one not', () => {
+    const hopper = (id: ScenarioId) =>
+      report.scenarios.find((s) => s.id === id)?.measurements.filter((m) => m.target === 'hopper') ?? [];
+    const hits = (id: ScenarioId) => hopper(id).reduce((sum, m) => sum + m.cacheHits, 0);
+    expect(hits('search-cached')).toBeGreaterThan(0);
+    expect(hits('search-uncached')).toBe(0);
+  });
+
+  it('reports ingest throughput and progress latency from real jobs', () => {
+    const throughput = report.scenarios.find((s) => s.id === 'ingest-throughput')?.throughput;
+    expect(throughput).toMatchObject({ workers: 1, failed: 0 });
+    expect(throughput?.chunks).toBeGreaterThan(0);
+    const progress = report.scenarios.find((s) => s.id === 'progress-latency')?.progress;
+    expect(progress?.mcp.events).toBeGreaterThan(0);
+  });
+
+  it('writes the Markdown report with the targets and a section per scenario', () => {
+    expect(markdown).toContain('## Targets');
+    for (const scenario of report.scenarios) expect(markdown).toContain(`## ${scenario.title}`);
+    expect(report.targets.map((t) => t.target)).toContain('cached search p99 < 20 ms');
+  });
+});

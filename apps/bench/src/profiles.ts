@@ -1,0 +1,76 @@
+import { totalmem } from 'node:os';
+
+/** How much of everything a run does. */
+export interface Profile {
+  name: 'full' | 'quick' | 'tiny';
+  /** Per step: calls before the window (not recorded), then the window. */
+  warmupMs: number;
+  durationMs: number;
+  /** Client counts of the concurrency sweeps (cached and uncached search). */
+  sweep: number[];
+  /** Clients of the scenarios that are not swept. */
+  clients: number;
+  /** Corpus sizes, in chunks; the search scenarios run on each. */
+  corpora: number[];
+  /** Document sizes (bytes) of the `wait: false` acknowledge scenario. */
+  ingestBytes: number[];
+  topKs: number[];
+  /** Documents (~100 chunks each) queued and drained in the ingest-throughput scenario. */
+  throughputDocuments: number;
+  /** Ingests followed by MCP and Socket.IO clients in the progress-latency scenario. */
+  progressJobs: number;
+  /**
+   * A server process past this resident size (MB) ends the step, and its sweep: 200 concurrent
+   * hybrid searches over 100k chunks took a gateway to 18 GB and the kernel's OOM killer (and
+   * the machine's other work with it). Default: 6 GB or a quarter of the memory, if less.
+   */
+  memoryLimitMb: number;
+}
+
+const MEMORY_LIMIT_MB = Math.round(Math.min(6 * 1024, (totalmem() / 2 ** 20) * 0.25));
+
+const KB = 1024;
+
+export const profiles: Record<Profile['name'], Profile> = {
+  full: {
+    name: 'full',
+    warmupMs: 2_000,
+    durationMs: 10_000,
+    sweep: [1, 10, 50, 200],
+    clients: 10,
+    corpora: [10_000, 100_000],
+    ingestBytes: [KB, 10 * KB, 100 * KB, 1024 * KB],
+    topKs: [5, 20, 50],
+    throughputDocuments: 40,
+    progressJobs: 8,
+    memoryLimitMb: MEMORY_LIMIT_MB,
+  },
+  /** Under two minutes: every scenario, short steps, the 10k corpus only. */
+  quick: {
+    name: 'quick',
+    warmupMs: 500,
+    durationMs: 1_500,
+    sweep: [1, 10, 50, 200],
+    clients: 10,
+    corpora: [10_000],
+    ingestBytes: [KB, 10 * KB, 100 * KB, 1024 * KB],
+    topKs: [5, 50],
+    throughputDocuments: 8,
+    progressJobs: 4,
+    memoryLimitMb: MEMORY_LIMIT_MB,
+  },
+  /** Seconds: every scenario once, for the test suite. The figures mean nothing. */
+  tiny: {
+    name: 'tiny',
+    warmupMs: 100,
+    durationMs: 300,
+    sweep: [1, 4],
+    clients: 2,
+    corpora: [500],
+    ingestBytes: [KB, 10 * KB],
+    topKs: [5, 50],
+    throughputDocuments: 2,
+    progressJobs: 1,
+    memoryLimitMb: MEMORY_LIMIT_MB,
+  },
+};

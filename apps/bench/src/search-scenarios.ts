@@ -1,0 +1,182 @@
+import { rawMcpCaller, sdkCaller, type BodyOf } from './load-generator.ts';
+import { measure, type Measurement, type Target } from './measure.ts';
+import { ratiosOf, stepPlan, type RunContext, type ScenarioResult } from './scenario.ts';
+
+/** One step of a sweep: clients, what varies besides them, and the requests. */
+interface SweepStep {
+  clients: number;
+  variant?: string;
+  bodyOf: () => BodyOf;
+}
+
+/**
+ * Searches through the raw load generator, step by step, against Hopper and each peer in turn
+ * (interleaved, so a change in the machine's other load hits all of them alike).
+ */
+async function sweep(
+  ctx: RunContext,
+  steps: SweepStep[],
+  peers = ctx.peers,
+): Promise<{ measurements: Measurement[]; notes: string[] }> {
+  const targets: {
+    target: Target;
+    url: string;
+    pids: Record<string, number>;
+    headers: Record<string, string>;
+  }[] = [
+    { target: 'hopper', url: ctx.hopperUrl, pids: ctx.hopperPids, headers: ctx.headers },
+    ...peers.map((peer) => ({
+      target: peer.name,
+      url: peer.url,
+      pids: { peer: peer.process.pid },
+      headers: {},
+    })),
+  ];
+  const measurements: Measurement[] = [];
+  const notes: string[] = [];
+  // A server stopped for its memory at some load is not sent more: it would only go further.
+  const stopped = new Map<Target, string>();
+  for (const { clients, variant, bodyOf } of steps) {
+    for (const { target, url, pids, headers } of targets) {
+      const step = `${target}, ${clients} clients${variant ? `, ${variant}` : ''}`;
+      const reason = stopped.get(target);
+      if (reason !== undefined) {
+        notes.push(`${step}: not run (${reason}).`);
+        continue;
+      }
+      ctx.log(`  ${step}`);
+      const measurement = await measure(
+        target,
+        stepPlan(ctx.profile, clients),
+        () => rawMcpCaller(url, 'search', bodyOf(), clients, headers),
+        pids,
+        variant,
+      );
+      measurements.push(measurement);
+      if (measurement.stopped !== undefined)
+        stopped.set(target, `at ${clients} clients the ${measurement.stopped}`);
+    }
+  }
+  return { measurements, notes };
+}
+
+export async function cachedSearch(ctx: RunContext, corpus: string): Promise<ScenarioResult> {
+  await warmCache(ctx);
+  const { measurements, notes } = await sweep(
+    ctx,
+    ctx.profile.sweep.map((clients) => ({ clients, bodyOf: () => ctx.workloads.cachedSearch() })),
+  );
+  return {
+    id: 'search-cached',
+    title: 'search, cached',
+    corpus,
+    description:
+      `The same ${ctx.workloads.cachedQueries.length} queries (topK 5) over and over, asked once each beforehand: every Hopper answer ` +
+      'comes from its cache, in-process (L1) or, once an L1 entry is older than its 10 s TTL, from Redis (L2). ' +
+      'The plain-SDK peer has no cache and searches every time: that is the comparison. ' +
+      "The ceiling answers Hopper's own answer bytes without doing anything.",
+    measurements,
+    ratios: ratiosOf(measurements),
+    notes,
+  };
+}
+
+/** Asks Hopper each of the cached scenario's queries once, so its first step starts with a full cache. */
+async function warmCache(ctx: RunContext): Promise<void> {
+  const caller = rawMcpCaller(ctx.hopperUrl, 'search', ctx.workloads.cachedSearch(), 1, ctx.headers);
+  try {
+    for (let n = 0; n < ctx.workloads.cachedQueries.length; n++) {
+      const outcome = await caller.call(0, n, AbortSignal.timeout(30_000));
+      if (outcome.kind !== 'ok')
+        throw new Error(`warming the cache failed: ${outcome.detail ?? outcome.kind}`);
+    }
+  } finally {
+    await caller.close();
+  }
+}
+
+export async function uncachedSearch(ctx: RunContext, corpus: string): Promise<ScenarioResult> {
+  const { measurements, notes } = await sweep(
+    ctx,
+    ctx.profile.sweep.map((clients) => ({ clients, bodyOf: () => ctx.workloads.uncachedSearch() })),
+  );
+  return {
+    id: 'search-uncached',
+    title: 'search, uncached',
+    corpus,
+    description:
+      'A new random query on every call (2-4 words of middling frequency, topK 5, hybrid mode): Hopper embeds it and ' +
+      'runs both store queries, as the plain-SDK peer does; neither cache can answer.',
+    measurements,
+    ratios: ratiosOf(measurements),
+    notes,
+  };
+}
+
+export async function searchTopK(ctx: RunContext, corpus: string): Promise<ScenarioResult> {
+  const steps = ctx.profile.topKs.map((topK) => ({
+    clients: ctx.profile.clients,
+    variant: `topK ${topK}`,
+    bodyOf: () => ctx.workloads.uncachedSearch(topK),
+  }));
+  // The ceiling answers fixed bytes whatever topK asks for: it has nothing to say here.
+  const { measurements, notes } = await sweep(
+    ctx,
+    steps,
+    ctx.peers.filter((peer) => peer.name !== 'ceiling'),
+  );
+  return {
+    id: 'search-topk',
+    title: 'search, uncached, by topK',
+    corpus,
+    description:
+      `Uncached searches asking for ${ctx.profile.topKs.join(', ')} results: each hit carries its chunk's text ` +
+      '(twice: in `content` and in `structuredContent`), so the answer grows with topK (the answer column).',
+    measurements,
+    ratios: ratiosOf(measurements),
+    notes,
+  };
+}
+
+/**
+ * The same cached searches through the real MCP SDK v2 client (one `Client` per virtual client,
+ * modern protocol) and through the raw generator: what an application sees, and what the SDK
+ * client itself costs.
+ */
+export async function sdkClientSearch(ctx: RunContext, corpus: string): Promise<ScenarioResult> {
+  const clients = ctx.profile.clients;
+  const queries = ctx.workloads.cachedQueries;
+  const plan = stepPlan(ctx.profile, clients);
+  ctx.log(`  SDK client, ${clients} clients`);
+  const sdk = await measure(
+    'hopper (SDK client)',
+    plan,
+    () =>
+      sdkCaller(
+        ctx.hopperUrl,
+        'search',
+        (client, n) => ctx.workloads.searchArguments(queries[(client * 7 + n) % queries.length] as string),
+        clients,
+        ctx.headers,
+      ),
+    ctx.hopperPids,
+  );
+  ctx.log(`  raw generator, ${clients} clients`);
+  const raw = await measure(
+    'hopper',
+    plan,
+    () => rawMcpCaller(ctx.hopperUrl, 'search', ctx.workloads.cachedSearch(), clients, ctx.headers),
+    ctx.hopperPids,
+  );
+  return {
+    id: 'search-sdk-client',
+    title: 'search, cached, through the MCP SDK client',
+    corpus,
+    description:
+      'Cached searches from `@modelcontextprotocol/client` (v2, protocol 2026-07-28 pinned, one Client per virtual client) ' +
+      'beside the raw generator at the same clients. The difference is the SDK client: its CPU per call is in the client CPU column. ' +
+      '(Without `versionNegotiation` the v2 Client still speaks 2025-11-25: `initialize`, then a session.)',
+    measurements: [sdk, raw],
+    ratios: ratiosOf([sdk, raw], 'hopper (SDK client)'),
+  };
+}

@@ -1,0 +1,81 @@
+import type { Measurement, Target } from './measure.ts';
+import type { Profile } from './profiles.ts';
+import type { TargetCheck } from './report.ts';
+import type { ScenarioId, ScenarioResult } from './scenario.ts';
+
+/**
+ * The issue's targets (a 2-core machine, load generator included), read from this run's
+ * measurements. Each says where it was read; a target whose step did not run is `not measured`.
+ */
+export function checkTargets(scenarios: ScenarioResult[], profile: Profile): TargetCheck[] {
+  const find = (
+    id: ScenarioId,
+    corpus: string | undefined,
+    target: Target,
+    clients: number,
+    variant?: string,
+  ) =>
+    scenarios
+      .find((s) => s.id === id && (corpus === undefined || s.corpus === corpus))
+      ?.measurements.find((m) => m.target === target && m.clients === clients && m.variant === variant);
+  const firstCorpus = scenarios.find((s) => s.id === 'search-cached')?.corpus;
+  const checks: TargetCheck[] = [];
+  const add = (
+    target: string,
+    measuredAt: string,
+    value: number | undefined,
+    unit: string,
+    met: (value: number) => boolean,
+  ) =>
+    checks.push({
+      target,
+      measuredAt,
+      value: value ?? null,
+      unit,
+      met: value === undefined ? null : met(value),
+    });
+
+  const cached = find('search-cached', firstCorpus, 'hopper', 50);
+  const plain = find('search-cached', firstCorpus, 'plain-sdk', 50);
+  const where = `search-cached, ${firstCorpus ?? '?'} corpus, 50 clients`;
+  add('cached search p99 < 20 ms', where, cached?.latencyMs.p99, 'ms', (v) => v < 20);
+  add(
+    'cached search ≥ 5x the plain-SDK peer’s throughput',
+    where,
+    cached && plain && plain.throughput > 0 ? round(cached.throughput / plain.throughput) : undefined,
+    'x',
+    (v) => v >= 5,
+  );
+  for (const clients of [1, profile.clients]) {
+    const uncached = find('search-uncached', '100k', 'hopper', clients);
+    add(
+      'uncached search over 100k chunks p99 < 50 ms',
+      `search-uncached, 100k corpus, ${clients} client${clients === 1 ? '' : 's'}` +
+        (uncached ? '' : notMeasured(scenarios, clients)),
+      uncached?.latencyMs.p99,
+      'ms',
+      (v) => v < 50,
+    );
+  }
+  const ack: Measurement | undefined = find('ingest-ack', undefined, 'hopper', profile.clients, '1 KB');
+  add(
+    '`wait: false` acknowledge p99 < 15 ms',
+    `ingest-ack, 1 KB documents, ${profile.clients} clients`,
+    ack?.latencyMs.p99,
+    'ms',
+    (v) => v < 15,
+  );
+  return checks;
+}
+
+/** Says what the run has instead, when the 100k corpus was not part of it. */
+function notMeasured(scenarios: ScenarioResult[], clients: number): string {
+  const smaller = scenarios
+    .find((s) => s.id === 'search-uncached')
+    ?.measurements.find((m) => m.target === 'hopper' && m.clients === clients);
+  if (!smaller) return '';
+  const corpus = scenarios.find((s) => s.id === 'search-uncached')?.corpus;
+  return ` (not in this profile; ${corpus} corpus: p99 ${smaller.latencyMs.p99} ms)`;
+}
+
+const round = (value: number) => Math.round(value * 100) / 100;

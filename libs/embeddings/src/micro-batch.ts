@@ -75,7 +75,10 @@ export function withMicroBatching(
       if (texts.length >= options.maxTexts) return provider.embed(texts, embedOptions);
       signal?.throwIfAborted();
       return new Promise<Float32Array[]>((resolve, reject) => {
-        const onAbort = (): void => reject(signal?.reason);
+        const onAbort = (): void => {
+          const reason: unknown = signal?.reason;
+          reject(reason instanceof Error ? reason : new Error('the embedding call was aborted'));
+        };
         signal?.addEventListener('abort', onAbort, { once: true });
         const settle =
           <T>(done: (value: T) => void) =>

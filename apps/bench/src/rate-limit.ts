@@ -28,6 +28,9 @@ const { values: options } = parseArgs({
     searches: { type: 'string', default: '2000' },
     /** Which parts to run: `alone`, `gateway`, `load` (comma-separated). */
     parts: { type: 'string', default: 'alone,gateway,load' },
+    /** Client counts of the gateway part (comma-separated). */
+    clients: { type: 'string', default: '1,32' },
+    passes: { type: 'string', default: '2' },
   },
 });
 const parts = new Set(options.parts.split(','));
@@ -166,8 +169,8 @@ async function throughGateway(redisUrl: string, dataDir: string): Promise<string
     'limiter on': { ...env, HOPPER_RATE_LIMIT_PER_SECOND: '1000000000' },
   };
   const rows: string[] = [];
-  for (const concurrency of [1, 32]) {
-    for (const pass of [1, 2]) {
+  for (const concurrency of options.clients.split(',').map(Number)) {
+    for (let pass = 1; pass <= Number(options.passes); pass++) {
       for (const [name, config] of Object.entries(configs)) {
         const gateway = await startGateway(config);
         try {

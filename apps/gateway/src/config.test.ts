@@ -179,7 +179,7 @@ describe('gateway loadConfig', () => {
       maxJobsPerTenant: 1_000,
       maxQueueDepth: 10_000,
       maxInflight: 1_000,
-      maxEventLoopLagMs: 100,
+      maxEventLoopLagMs: 250,
     });
     expect(loadConfig({ ...base, HOPPER_RATE_LIMIT_PER_SECOND: '50' }, '/srv').limits.rateLimit).toEqual({
       perSecond: 50,

@@ -22,7 +22,7 @@ export const limitsEnv = {
   /** MCP and REST requests one gateway serves at once; more are answered 503 at once. */
   HOPPER_MAX_INFLIGHT: limit(1_000),
   /** Event-loop lag (smoothed) from which a gateway starts turning new requests away. */
-  HOPPER_SHED_EVENT_LOOP_LAG_MS: limit(100),
+  HOPPER_SHED_EVENT_LOOP_LAG_MS: limit(250),
 };
 
 type LimitsEnv = z.output<z.ZodObject<typeof limitsEnv>>;

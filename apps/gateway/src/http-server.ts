@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { isLegacyRequest, type AuthInfo } from '@modelcontextprotocol/server';
 import type { NodeMcpRequestHandler } from '@modelcontextprotocol/node';
 import { isHopperError, limits } from '@hopper/contracts';
@@ -60,6 +61,7 @@ export function createHttpServer(deps: HttpServerDeps): Server {
   // progress streams may run for minutes.
   server.requestTimeout = 60_000;
   server.keepAliveTimeout = 65_000;
+  server.on('clientError', answerClientError);
   return server;
 }
 
@@ -258,4 +260,21 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Requests Node refuses before any handler runs (headers or URL over 16 KiB, malformed HTTP) get
+ * the same typed JSON error as every other refusal, instead of Node's bare status line.
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (!socket.writable) return;
+  const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+  const [status, reason, message] = tooLarge
+    ? [431, 'Request Header Fields Too Large', 'the request line and headers must stay under 16 KiB']
+    : [400, 'Bad Request', 'the request is not valid HTTP'];
+  const body = JSON.stringify({ error: { code: 'invalid_argument', message } });
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }

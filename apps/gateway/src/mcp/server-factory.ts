@@ -41,6 +41,10 @@ export interface ServerFactoryOptions {
  */
 export function createServerFactory(options: ServerFactoryOptions): McpServerFactory {
   const { handlers, logger } = options;
+  // Built once: the SDK converts each schema to JSON Schema, and a new object per request would redo it.
+  const inputSchemas = Object.fromEntries(
+    toolNames.map((name) => [name, advertisedOnly(toolContracts[name].input)]),
+  ) as Record<ToolName, StandardSchemaWithJSON>;
 
   return (request: McpRequestContext) => {
     // The HTTP layer authenticated the request and put its tenant here (see http-server.ts).
@@ -57,7 +61,7 @@ export function createServerFactory(options: ServerFactoryOptions): McpServerFac
         {
           title: contract.title,
           description: contract.description,
-          inputSchema: advertisedOnly(contract.input),
+          inputSchema: inputSchemas[name],
           outputSchema: contract.output,
           annotations: contract.annotations,
         },

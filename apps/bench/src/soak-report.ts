@@ -15,6 +15,7 @@ export type ProcessName = 'gateway' | 'worker';
 export interface ProcessFigures {
   rssMb: Trend;
   heapUsedMb: Trend;
+  externalMb: Trend;
   handles: Trend;
   cpuSeconds: number;
   /** The largest RSS slope not called growth, for this run's window (see rssSlopeLimit). */
@@ -108,6 +109,7 @@ export function buildReport(run: SoakRun): SoakReport {
     return {
       rssMb: rounded(rssMb),
       heapUsedMb: rounded(trend(series(samples, 'heapUsedBytes', MB), warmupMinutes)),
+      externalMb: rounded(trend(series(samples, 'externalBytes', MB), warmupMinutes)),
       handles: rounded(trend(series(samples, 'handles'), warmupMinutes), 0),
       cpuSeconds: round(cpu.last - cpu.first, 1),
       rssLimitMbPerMinute: round(rssSlopeLimit(window), 2),
@@ -202,10 +204,12 @@ export function renderMarkdown(report: SoakReport): string {
     'per call',
     'heap used MB (start → end)',
     'heap slope MB/min',
+    'external MB (start → end)',
+    'external slope MB/min',
     'handles (start → end, max)',
     'CPU s',
   ]);
-  row(['---', '---', '---', '---', '---', '---', '---', '---']);
+  row(['---', '---', '---', '---', '---', '---', '---', '---', '---', '---']);
   for (const name of ['gateway', 'worker'] as const) {
     const p = report.processes[name];
     row([
@@ -215,6 +219,8 @@ export function renderMarkdown(report: SoakReport): string {
       `${p.rssBytesPerCall} B`,
       `${p.heapUsedMb.first} → ${p.heapUsedMb.last}`,
       p.heapUsedMb.slopePerMinute,
+      `${p.externalMb.first} → ${p.externalMb.last}`,
+      p.externalMb.slopePerMinute,
       `${p.handles.first} → ${p.handles.last} (${p.handles.max})`,
       p.cpuSeconds,
     ]);

@@ -7,6 +7,8 @@
 export const sampledMetrics = {
   rssBytes: 'process_resident_memory_bytes',
   heapUsedBytes: 'nodejs_heap_size_used_bytes',
+  /** Buffers and ArrayBuffers held from JavaScript (Arrow batches, Redis replies): outside the heap, inside RSS. */
+  externalBytes: 'nodejs_external_memory_bytes',
   handles: 'nodejs_active_handles_total',
   cpuSeconds: 'process_cpu_seconds_total',
 } as const;

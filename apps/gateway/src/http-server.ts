@@ -9,7 +9,7 @@ import type { AllowedHosts } from './browser-guard.ts';
 import { unauthorizedChallenge } from './auth/challenge.ts';
 import type { ProtectedResource } from './auth/protected-resource.ts';
 import type { LegacySessions } from './mcp/legacy-sessions.ts';
-import { hasMalformedParams } from './mcp/request-shapes.ts';
+import { malformedMethod } from './mcp/request-shapes.ts';
 import { UnauthorizedError, type Caller, type TenantResolver } from './tenant-resolver.ts';
 import type { LoadShedder } from './load-shedder.ts';
 import { isPagePath, type PageHandler } from './page/page-handler.ts';
@@ -149,14 +149,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: HttpServe
       }),
       body,
     );
-  if (hasMalformedParams(body) && (await legacy())) {
+  const malformed = malformedMethod(body);
+  if (malformed && (await legacy())) {
     const id =
       isObject(body) && (typeof body.id === 'string' || typeof body.id === 'number') ? body.id : null;
-    return sendJson(
-      res,
-      400,
-      jsonRpcError(-32602, 'invalid params: see the method in the MCP specification', id),
-    );
+    return sendJson(res, 400, jsonRpcError(-32602, `invalid params for ${malformed}`, id));
   }
   if ((method === 'notifications/cancelled' || method === 'initialize') && (await legacy())) {
     if (method === 'notifications/cancelled') return legacyCancel(req, res, body, deps, tenant);

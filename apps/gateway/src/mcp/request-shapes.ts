@@ -14,16 +14,17 @@ const shapes: Record<string, (message: unknown) => boolean> = {
 };
 
 /**
- * Whether a request (or one in a batch) names a method Hopper serves but its params do not fit.
- * The SDK's legacy path (2025-11-25) answers such a request with -32603 "Internal error" and a
+ * The method of a request (or of the first in a batch) that Hopper serves but whose params do not
+ * fit. The SDK's legacy path (2025-11-25) answers such a request with -32603 "Internal error" and a
  * validation dump; the gateway refuses it first, as the client's mistake (-32602 "Invalid params").
  */
-export function hasMalformedParams(body: unknown): boolean {
+export function malformedMethod(body: unknown): string | undefined {
   const messages: unknown[] = Array.isArray(body) ? body : [body];
-  return messages.some((message) => {
+  for (const message of messages) {
     const method =
       typeof message === 'object' && message !== null ? (message as { method?: unknown }).method : undefined;
-    const fits = typeof method === 'string' && Object.hasOwn(shapes, method) ? shapes[method] : undefined;
-    return fits !== undefined && !fits(message);
-  });
+    if (typeof method !== 'string' || !Object.hasOwn(shapes, method)) continue;
+    if (!shapes[method]!(message)) return method;
+  }
+  return undefined;
 }

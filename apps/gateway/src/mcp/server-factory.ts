@@ -51,6 +51,10 @@ export function createServerFactory(options: ServerFactoryOptions): McpServerFac
     ]),
   );
   const readChallenge = requireScope('read', 'reading a resource needs the read scope');
+  // Built once: the SDK converts each schema to JSON Schema, and a new object per request would redo it.
+  const inputSchemas = Object.fromEntries(
+    toolNames.map((name) => [name, advertisedOnly(toolContracts[name].input)]),
+  ) as Record<ToolName, StandardSchemaWithJSON>;
 
   return (request: McpRequestContext) => {
     // The HTTP layer authenticated the request and put its tenant here (see http-server.ts).
@@ -67,7 +71,7 @@ export function createServerFactory(options: ServerFactoryOptions): McpServerFac
         {
           title: contract.title,
           description: contract.description,
-          inputSchema: advertisedOnly(contract.input),
+          inputSchema: inputSchemas[name],
           outputSchema: contract.output,
           annotations: contract.annotations,
           scopeChallenge: toolChallenges.get(name),

@@ -12,7 +12,7 @@ import { startCeilingPeer, startPlainSdkPeer, type Peer } from './peers.ts';
 import type { Profile } from './profiles.ts';
 import { progressLatency } from './progress-latency.ts';
 import type { BenchReport } from './report.ts';
-import type { Target } from './measure.ts';
+import { createRecycler, type Recyclable } from './recycler.ts';
 import type { RunContext, ScenarioResult } from './scenario.ts';
 import { cachedSearch, sdkClientSearch, searchTopK, uncachedSearch } from './search-scenarios.ts';
 import { round } from './stats.ts';
@@ -60,12 +60,10 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       log(`${name} (${label})`);
       const result = await scenario();
       scenarios.push(result);
-      // A server that outgrew the memory limit is replaced: the next scenario must not measure
-      // what this one left behind.
-      for (const target of new Set(result.measurements.filter((m) => m.stopped).map((m) => m.target))) {
-        log(`  restarting ${target} after its memory limit`);
-        await ctx.restart(target === 'hopper (SDK client)' ? 'hopper' : target);
-        result.notes = [...(result.notes ?? []), `${target} was restarted after this scenario.`];
+      const restarted = await ctx.recycle();
+      if (restarted.length > 0) {
+        log(`  restarted ${restarted.join(', ')}`);
+        result.notes = [...(result.notes ?? []), `Restarted after this scenario: ${restarted.join(', ')}.`];
       }
     };
     await run('search, cached', () => cachedSearch(ctx, label));
@@ -167,15 +165,19 @@ async function withStack(
       headers: {},
       stack,
       log,
-      async restart(target) {
-        if (target === 'hopper') {
-          await stack.restartGateway();
-          ctx.hopperUrl = stack.mcpUrl;
-          ctx.hopperPids.gateway = stack.gateway.pid;
-          await hopperAnswer(stack.mcpUrl, workloads.uncachedSearch()(0, 0));
-        }
-        await restartPeer(peers, target, workloads);
-      },
+      recycle: createRecycler(() => [
+        {
+          target: 'hopper',
+          pid: () => stack.gateway.pid,
+          async restart() {
+            await stack.restartGateway();
+            ctx.hopperUrl = stack.mcpUrl;
+            ctx.hopperPids.gateway = stack.gateway.pid;
+            await hopperAnswer(stack.mcpUrl, workloads.uncachedSearch()(0, 0));
+          },
+        },
+        ...peers.map((peer) => recyclablePeer(peer, workloads)),
+      ]),
     };
     await body(ctx);
   } finally {
@@ -208,19 +210,23 @@ async function withDeployment(
       headers,
       log,
       // The deployment is not the bench's to restart.
-      restart: (target) => restartPeer(peers, target, workloads),
+      recycle: createRecycler(() => peers.map((peer) => recyclablePeer(peer, workloads))),
     });
   } finally {
     await Promise.all(peers.map((peer) => peer.process.stop()));
   }
 }
 
-/** Restarts the peer named `target`, if it is one, and opens its store with a first call. */
-async function restartPeer(peers: Peer[], target: Target, workloads: Workloads): Promise<void> {
-  const peer = peers.find((p) => p.name === target);
-  if (!peer) return;
-  await peer.restart();
-  await hopperAnswer(peer.url, workloads.uncachedSearch()(0, 0));
+/** A peer as the recycler sees it; a restarted one opens its store with a first call. */
+function recyclablePeer(peer: Peer, workloads: Workloads): Recyclable {
+  return {
+    target: peer.name,
+    pid: () => peer.process.pid,
+    async restart() {
+      await peer.restart();
+      await hopperAnswer(peer.url, workloads.uncachedSearch()(0, 0));
+    },
+  };
 }
 
 /** The JSON-RPC `result` a server answers to a `search` body, failing loudly on anything else. */

@@ -73,6 +73,7 @@ export async function closedLoop(plan: StepPlan, call: Call, stop?: AbortSignal)
   let cacheHits = 0;
   let cacheHitsL2 = 0;
   let answerBytes = 0;
+  let answers = 0;
   const measureFrom = performance.now() + plan.warmupMs;
   const stopAt = measureFrom + plan.durationMs;
   const abort = new AbortController();
@@ -98,7 +99,10 @@ export async function closedLoop(plan: StepPlan, call: Call, stop?: AbortSignal)
     }
     if (outcome.kind === 'ok') {
       latency.add(ended - began);
-      answerBytes += outcome.bytes ?? 0;
+      if (outcome.bytes !== undefined) {
+        answerBytes += outcome.bytes;
+        answers++;
+      }
       if (ended <= stopAt) completed++;
       if (outcome.cache !== undefined) cacheHits++;
       if (outcome.cache === 'l2') cacheHitsL2++;
@@ -136,7 +140,7 @@ export async function closedLoop(plan: StepPlan, call: Call, stop?: AbortSignal)
     latencySamples: latency.count,
     unfinished,
     errors,
-    answerBytes: latency.count === 0 ? 0 : Math.round(answerBytes / latency.count),
+    answerBytes: answers === 0 ? 0 : Math.round(answerBytes / answers),
     cacheHits,
     cacheHitsL2,
     clientCpuUsPerRequest: completed === 0 ? 0 : round((cpu.user + cpu.system) / completed, 1),

@@ -83,10 +83,10 @@ export interface RunContext {
   /** The bench's own stack; absent when it measures a deployment (`--url`). */
   stack?: HopperStack;
   /**
-   * Replaces a server's process with a fresh one (where the bench started it), after a step left
-   * it outgrown: later scenarios must not measure that step's aftermath.
+   * Replaces the servers (those the bench started) that a scenario left much larger than they
+   * were fresh, so the next scenario does not measure its aftermath; says which it replaced.
    */
-  restart: (target: Target) => Promise<void>;
+  recycle: () => Promise<string[]>;
   log: (line: string) => void;
 }
 

@@ -131,6 +131,12 @@ function cpuTicks(pid: number): number | undefined {
   }
 }
 
+/** Resident memory of a process in MB, whole; undefined when it has gone. */
+export function rssMb(pid: number): number | undefined {
+  const kb = rssKb(pid);
+  return kb === undefined ? undefined : Math.round(kb / 1024);
+}
+
 function rssKb(pid: number): number | undefined {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');

@@ -1,0 +1,33 @@
+import type { Target } from './measure.ts';
+import { rssMb } from './usage-sampler.ts';
+
+/** A server the bench may replace: which target it is and its current process. */
+export interface Recyclable {
+  target: Target;
+  pid: () => number;
+  restart: () => Promise<void>;
+}
+
+/** Grown past this many times its size when fresh, a server is replaced between scenarios. */
+const OUTGROWN = 2;
+
+/**
+ * Replaces servers that have outgrown their fresh size. A burst of concurrent store searches
+ * leaves a process gigabytes larger (LanceDB keeps what it allocated), and the next scenario would
+ * measure that process instead of the one a deployment runs. Returns what it restarted.
+ */
+export function createRecycler(servers: () => Recyclable[]): () => Promise<string[]> {
+  const fresh = new Map<Target, number>(servers().map((server) => [server.target, rssMb(server.pid()) ?? 0]));
+  return async () => {
+    const restarted: string[] = [];
+    for (const server of servers()) {
+      const now = rssMb(server.pid()) ?? 0;
+      const base = fresh.get(server.target) ?? now;
+      if (now <= base * OUTGROWN) continue;
+      await server.restart();
+      fresh.set(server.target, rssMb(server.pid()) ?? 0);
+      restarted.push(`${server.target} (RSS ${now} MB, ${base} MB when fresh)`);
+    }
+    return restarted;
+  };
+}

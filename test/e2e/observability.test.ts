@@ -36,8 +36,11 @@ describe('tracing', () => {
         arguments: { content: '# Tracing\n\nOne trace per call, across processes.', documentId: 'traced' },
       }),
     );
-    const spans = await spansUntil((all) =>
-      all.some((s) => s.name === 'process hopper-ingest' && s.attributes['hopper.job.id'] === out.jobId),
+    // Each process exports on its own schedule: wait for both ends of the trace.
+    const spans = await spansUntil(
+      (all) =>
+        all.some((s) => s.name === 'process hopper-ingest' && s.attributes['hopper.job.id'] === out.jobId) &&
+        all.some((s) => s.name === 'tools/call ingest_document'),
     );
     const call = spans.find((s) => s.name === 'tools/call ingest_document');
     expect(call?.service).toBe('hopper-gateway');

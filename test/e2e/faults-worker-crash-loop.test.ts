@@ -35,7 +35,8 @@ afterAll(async () => {
 describe('a job whose workers keep dying', () => {
   it('fails with a clear reason after its second crash instead of staying active', async () => {
     let holder = await stack.startWorker();
-    embeddings.delayMs = 400;
+    // Slow enough (about 6 s of embedding per attempt) that each kill lands mid-job even on a busy machine.
+    embeddings.delayMs = 2_000;
     const { jobId } = structured<JobOut>(
       await client.callTool({
         name: 'ingest_document',

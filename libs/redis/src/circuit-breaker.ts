@@ -12,6 +12,7 @@ export class CircuitBreaker {
   #failures = 0;
   #openUntil = 0;
   #trial = false;
+  #trialStartedAt = 0;
 
   constructor(options: { threshold?: number; coolDownMs?: number } = {}) {
     this.#threshold = options.threshold ?? 5;
@@ -20,8 +21,11 @@ export class CircuitBreaker {
 
   allow(): boolean {
     if (this.#failures < this.#threshold) return true;
-    if (Date.now() < this.#openUntil || this.#trial) return false;
+    const now = Date.now();
+    // A trial call that never settles (a black-holed connection) must not keep the breaker shut.
+    if (now < this.#openUntil || (this.#trial && now - this.#trialStartedAt < this.#coolDownMs)) return false;
     this.#trial = true;
+    this.#trialStartedAt = now;
     return true;
   }
 
@@ -46,19 +50,30 @@ export class CircuitOpenError extends Error {
   override readonly name = 'CircuitOpenError';
 }
 
-/** Runs `call` through the breaker with a time budget. */
+/**
+ * Runs `call` through the breaker with a time budget. The caller stops waiting after `timeoutMs`,
+ * but the breaker judges the dependency by the call's own outcome, not by that budget: under CPU
+ * overload a reply from a healthy Redis can arrive late only because this process was busy, and
+ * opening the breaker then would send every call down the expensive path without the cache,
+ * deepening the overload it was caused by. Unreachable Redis rejects commands (ioredis gives up
+ * after its retries), and those rejections open the breaker.
+ */
 export async function guarded<T>(
   breaker: CircuitBreaker,
   timeoutMs: number,
   call: () => Promise<T>,
 ): Promise<T> {
   if (!breaker.allow()) throw new CircuitOpenError('cache unavailable (circuit open)');
+  let pending: Promise<T>;
   try {
-    const value = await withTimeout(call(), timeoutMs);
-    breaker.succeeded();
-    return value;
+    pending = call();
   } catch (error) {
     breaker.failed();
     throw error;
   }
+  pending.then(
+    () => breaker.succeeded(),
+    () => breaker.failed(),
+  );
+  return withTimeout(pending, timeoutMs);
 }

@@ -1,4 +1,4 @@
-import { Index, connect } from '@lancedb/lancedb';
+import { Index, Session, connect } from '@lancedb/lancedb';
 import type { Connection, Table } from '@lancedb/lancedb';
 import type { Table as ArrowTable } from 'apache-arrow';
 import { decodeCursor, encodeCursor } from './cursor.ts';
@@ -38,6 +38,8 @@ import type {
 const HYBRID_CANDIDATES = 50;
 const DEFAULT_OPTIMIZE_EVERY_WRITES = 100;
 const DEFAULT_MAX_CONCURRENT_SEARCHES = 4;
+const DEFAULT_INDEX_CACHE_BYTES = 256 * 1024 * 1024;
+const DEFAULT_METADATA_CACHE_BYTES = 64 * 1024 * 1024;
 
 /**
  * Below this many chunks a vector search scans every vector; from here on the writer builds an
@@ -88,6 +90,14 @@ export interface StoreOptions {
    * query over every core, so more in parallel only adds memory (each holds its scan buffers).
    */
   maxConcurrentSearches?: number;
+  /**
+   * Bytes LanceDB may keep of index data and of file metadata in memory. Its own defaults are 6 GB
+   * and 1 GB per process, far past a gateway pod's memory limit. Defaults here: 256 MB and 64 MB,
+   * which hold a 100k-chunk vector index (384 dimensions, ~150 MB) with room to spare. (This bounds
+   * the caches only: the slow RSS growth a soak run shows under steady ingests is not in them.)
+   */
+  indexCacheBytes?: number;
+  metadataCacheBytes?: number;
   /**
    * Called when writer-side maintenance fails (building the full-text index, compaction). The
    * write itself has succeeded; maintenance is retried after later writes. Default: ignored.
@@ -142,11 +152,19 @@ export interface Store {
 
 /** Opens (without creating anything) the store at `options.uri`. Tables appear on first write. */
 export async function openStore(options: StoreOptions): Promise<Store> {
+  const session = new Session(
+    BigInt(options.indexCacheBytes ?? DEFAULT_INDEX_CACHE_BYTES),
+    BigInt(options.metadataCacheBytes ?? DEFAULT_METADATA_CACHE_BYTES),
+  );
   const db = await guard('open', () =>
-    connect(options.uri, {
-      readConsistencyInterval: options.readConsistencyIntervalSeconds ?? 0,
-      ...(options.storageOptions ? { storageOptions: options.storageOptions } : {}),
-    }),
+    connect(
+      options.uri,
+      {
+        readConsistencyInterval: options.readConsistencyIntervalSeconds ?? 0,
+        ...(options.storageOptions ? { storageOptions: options.storageOptions } : {}),
+      },
+      session,
+    ),
   );
   return new LanceStore(db, options);
 }

@@ -169,6 +169,7 @@ async function withStack(
         {
           target: 'hopper',
           pid: () => stack.gateway.pid,
+          ended: () => stack.gateway.ended(),
           async restart() {
             await stack.restartGateway();
             ctx.hopperUrl = stack.mcpUrl;
@@ -222,6 +223,7 @@ function recyclablePeer(peer: Peer, workloads: Workloads): Recyclable {
   return {
     target: peer.name,
     pid: () => peer.process.pid,
+    ended: () => peer.process.ended(),
     async restart() {
       await peer.restart();
       await hopperAnswer(peer.url, workloads.uncachedSearch()(0, 0));

@@ -42,6 +42,8 @@ export interface NodeProcess {
   output: string[];
   /** SIGTERM, then SIGKILL after 20 s; resolves when it has exited. */
   stop(): Promise<void>;
+  /** How it ended, if it has: exit code or signal, and its last line of output. */
+  ended(): string | undefined;
 }
 
 /**
@@ -92,6 +94,10 @@ export async function startNode(
     readyLine,
     output,
     stop: () => stopChild(child),
+    ended() {
+      if (child.exitCode === null && child.signalCode === null) return undefined;
+      return `exited (${child.signalCode ?? `code ${child.exitCode}`}); last output: ${output.at(-1)?.slice(0, 200) ?? 'none'}`;
+    },
   };
 }
 

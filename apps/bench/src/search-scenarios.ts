@@ -2,6 +2,15 @@ import { rawMcpCaller, sdkCaller, type BodyOf } from './load-generator.ts';
 import { measure, type Measurement, type Target } from './measure.ts';
 import { ratiosOf, stepPlan, type RunContext, type ScenarioResult } from './scenario.ts';
 
+/** How the server behind `target` ended, if the bench started it and it has exited. */
+function endedHow(ctx: RunContext, target: Target): string | undefined {
+  const ended =
+    target === 'hopper'
+      ? ctx.stack?.gateway.ended()
+      : ctx.peers.find((p) => p.name === target)?.process.ended();
+  return ended === undefined ? undefined : `${target} ${ended}`;
+}
+
 /** One step of a sweep: clients, what varies besides them, and the requests. */
 interface SweepStep {
   clients: number;
@@ -39,7 +48,7 @@ async function sweep(
   for (const { clients, variant, bodyOf } of steps) {
     for (const { target, url, pids, headers } of targets) {
       const step = `${target}, ${clients} clients${variant ? `, ${variant}` : ''}`;
-      const reason = stopped.get(target);
+      const reason = stopped.get(target) ?? endedHow(ctx, target);
       if (reason !== undefined) {
         notes.push(`${step}: not run (${reason}).`);
         continue;

@@ -67,6 +67,11 @@ export async function startHopperStack(
     HOPPER_DATA_DIR: dataDir,
     HOPPER_PORT: '0',
     HOPPER_WORKER_METRICS_PORT: '0',
+    // The acknowledge scenarios queue thousands of jobs faster than one worker drains them; the
+    // job-slot and queue-depth limits would refuse the throughput scenario that follows. The bench
+    // measures speed, not those limits (their tests are in test/e2e/limits.test.ts).
+    HOPPER_MAX_JOBS_PER_TENANT: '0',
+    HOPPER_MAX_QUEUE_DEPTH: '0',
   };
   const started: NodeProcess[] = [];
   const connection = new Redis(redis.url, { maxRetriesPerRequest: null });

@@ -100,19 +100,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: HttpServe
     throw error;
   }
   const { tenant } = caller;
-  // The SDK hands `req.auth` to the server factory: that is how each request's tools learn their
-  // tenant, and how its scope challenges (403 insufficient_scope) learn the scopes and metadata URL.
-  Object.assign(req, {
-    auth: {
-      token: '',
-      clientId: tenant,
-      scopes: [...caller.scopes],
-      ...(caller.expiresAt ? { expiresAt: caller.expiresAt } : {}),
-      ...(deps.protectedResource ? { resourceMetadataUrl: deps.protectedResource.metadataUrl } : {}),
-      extra: { tenant },
-    } satisfies AuthInfo,
-  });
-  if (req.method !== 'POST') return deps.mcp(req, res);
+  if (req.method !== 'POST') return deps.mcp(withAuth(req, caller, deps), res);
 
   const raw = await readBody(req, limits.maxRequestBodyBytes);
   if (raw === undefined) {
@@ -137,6 +125,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: HttpServe
   }
 
   const method = isObject(body) ? body.method : undefined;
+  withAuth(req, caller, deps, method === 'tools/call' ? calledToolOf(body) : undefined);
   // Under overload JSON-RPC requests are turned away, but not notifications or responses: a lost
   // `notifications/cancelled` would leave the work it cancels running, and clients never resend one.
   const requestId = isObject(body) && typeof method === 'string' ? body.id : undefined;
@@ -161,6 +150,34 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: HttpServe
     return deps.mcp(req, withHeader(res, 'mcp-session-id', sessionId), body);
   }
   return deps.mcp(req, res, body);
+}
+
+/**
+ * The SDK hands `req.auth` to the server factory: that is how each request's tools learn their
+ * tenant, how its scope challenges (403 insufficient_scope) learn the scopes and metadata URL, and
+ * how the factory learns which one tool a `tools/call` can reach (see reachableTools).
+ */
+function withAuth(
+  req: IncomingMessage,
+  caller: Caller,
+  deps: HttpServerDeps,
+  calledTool?: string,
+): IncomingMessage {
+  const auth: AuthInfo = {
+    token: '',
+    clientId: caller.tenant,
+    scopes: [...caller.scopes],
+    ...(caller.expiresAt ? { expiresAt: caller.expiresAt } : {}),
+    ...(deps.protectedResource ? { resourceMetadataUrl: deps.protectedResource.metadataUrl } : {}),
+    extra: { tenant: caller.tenant, ...(calledTool === undefined ? {} : { calledTool }) },
+  };
+  return Object.assign(req, { auth });
+}
+
+/** The tool a lone `tools/call` request names, if it names one. */
+function calledToolOf(body: unknown): string | undefined {
+  const params = isObject(body) ? body.params : undefined;
+  return isObject(params) && typeof params.name === 'string' ? params.name : undefined;
 }
 
 async function legacyCancel(

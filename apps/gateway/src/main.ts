@@ -126,6 +126,7 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
   });
   await epochs.listen(cacheSubscriber);
   const hot = new HotQueries(cacheRedis, keys);
+  closer.add('hot queries', () => hot.flush());
   const records = new JobRecords(redis, keys);
   const progress = new ProgressSubscriber(subscriber, records, keys, (event) =>
     metrics.progressLag.observe(Math.max(0, Date.now() - event.ts) / 1000),

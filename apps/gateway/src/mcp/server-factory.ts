@@ -21,9 +21,10 @@ import {
 import type { Logger } from '@hopper/lifecycle';
 import { inSpan } from '@hopper/telemetry';
 import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
-import type * as z from 'zod';
 import type { CallContext, ToolHandlers } from '../tools/index.ts';
 import { toolFailure, toolSuccess } from './tool-result.ts';
+import { advertisedOnly } from './tool-schemas.ts';
+import type * as z from 'zod';
 
 const INSTRUCTIONS =
   'Hopper ingests documents (ingest_document) and searches them (search). Long work runs as jobs: ' +
@@ -51,9 +52,12 @@ export function createServerFactory(options: ServerFactoryOptions): McpServerFac
     ]),
   );
   const readChallenge = requireScope('read', 'reading a resource needs the read scope');
-  // Built once: the SDK converts each schema to JSON Schema, and a new object per request would redo it.
+  // Built once, with their JSON Schema converted once (see tool-schemas.ts).
   const inputSchemas = Object.fromEntries(
     toolNames.map((name) => [name, advertisedOnly(toolContracts[name].input)]),
+  ) as Record<ToolName, StandardSchemaWithJSON>;
+  const outputSchemas = Object.fromEntries(
+    toolNames.map((name) => [name, advertisedOnly(toolContracts[name].output)]),
   ) as Record<ToolName, StandardSchemaWithJSON>;
 
   return (request: McpRequestContext) => {
@@ -64,7 +68,8 @@ export function createServerFactory(options: ServerFactoryOptions): McpServerFac
       { name: 'hopper', version: options.version },
       { capabilities: { tools: {}, resources: {} }, instructions: INSTRUCTIONS },
     );
-    for (const name of toolNames) {
+    const tools = reachableTools(request);
+    for (const name of tools) {
       const contract = toolContracts[name];
       server.registerTool(
         name,
@@ -72,7 +77,7 @@ export function createServerFactory(options: ServerFactoryOptions): McpServerFac
           title: contract.title,
           description: contract.description,
           inputSchema: inputSchemas[name],
-          outputSchema: contract.output,
+          outputSchema: outputSchemas[name],
           annotations: contract.annotations,
           scopeChallenge: toolChallenges.get(name),
         },
@@ -87,7 +92,7 @@ export function createServerFactory(options: ServerFactoryOptions): McpServerFac
               try {
                 const input = contract.input.parse(args);
                 const handler = handlers[name] as (input: unknown, call: CallContext) => Promise<object>;
-                const output = await handler(input, call.context);
+                const output = checkedOutput(contract.output, await handler(input, call.context));
                 await call.flush();
                 return toolSuccess(output);
               } catch (error) {
@@ -100,6 +105,8 @@ export function createServerFactory(options: ServerFactoryOptions): McpServerFac
           ),
       );
     }
+    // A server built for one tool call serves nothing else (see reachableTools).
+    if (tools !== toolNames) return server;
 
     server.registerResource(
       'document',
@@ -138,6 +145,20 @@ export function createServerFactory(options: ServerFactoryOptions): McpServerFac
 }
 
 /**
+ * The tools a request can reach. The SDK builds a server per request, and registering all nine
+ * tools and two resources cost ~40 µs of CPU (most of it garbage) on every call. The HTTP layer
+ * notes which tool a lone `tools/call` names (see http-server.ts); that request can reach no other
+ * tool and no resource, so its server registers only that tool. An unknown name gets everything,
+ * so the SDK answers it as it answers any unknown tool.
+ */
+function reachableTools(request: McpRequestContext): readonly ToolName[] {
+  const called = request.authInfo?.extra?.calledTool;
+  return typeof called === 'string' && Object.hasOwn(toolContracts, called)
+    ? [called as ToolName]
+    : toolNames;
+}
+
+/**
  * A call the caller's scopes do not cover is refused before it runs, at the HTTP level, as the MCP
  * authorization spec asks: 403 with `WWW-Authenticate: Bearer error="insufficient_scope",
  * scope="…"`, which OAuth clients answer by asking for the scope (step-up authorization). The SDK
@@ -150,15 +171,17 @@ function requireScope(scope: Scope, description: string): ScopeChallengeHandler 
 }
 
 /**
- * The tool's schema as `tools/list` shows it, without the SDK's own check of the arguments: that
- * check answers with an untyped text error, so the tool call validates them itself (the same zod
- * schema) and an invalid argument fails like every other tool failure, with the code
- * `invalid_argument` in the result's `_meta`.
+ * The SDK would check every result against the tool's output schema; Hopper checks here instead,
+ * and only answers computed now. A cached answer passed this check when it was computed, and
+ * re-checking a 10 KB search result on every cache hit was 5% of the gateway's CPU (and a deep
+ * copy's worth of garbage). A result that fails is a Hopper bug: it becomes an internal error
+ * (logged with a reference), never a reply.
  */
-function advertisedOnly(schema: z.ZodType): StandardSchemaWithJSON {
-  return {
-    '~standard': { ...schema['~standard'], validate: (value: unknown) => ({ value }) },
-  };
+function checkedOutput(schema: z.ZodType, output: object): object {
+  if ((output as { cached?: unknown }).cached === true) return output;
+  const checked = schema.safeParse(output);
+  if (!checked.success) throw new Error(`tool output does not match its schema: ${checked.error.message}`);
+  return output;
 }
 
 function requestAttributes(tool: string, request: McpRequestContext, ctx: ServerContext) {

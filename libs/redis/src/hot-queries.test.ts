@@ -1,0 +1,61 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createKeys } from '@hopper/contracts';
+import { HotQueries } from './hot-queries.ts';
+
+const keys = createKeys(`test-${randomUUID().slice(0, 8)}`);
+let redis: Redis;
+
+beforeAll(() => {
+  redis = new Redis(inject('redisUrl'));
+});
+
+afterAll(async () => {
+  const leftovers = await redis.keys(`${keys.prefix}:*`);
+  if (leftovers.length > 0) await redis.del(...leftovers);
+  redis.disconnect();
+});
+
+const recordTimes = (hot: HotQueries, collection: string, query: string, times: number) => {
+  for (let i = 0; i < times; i++) hot.record('acme', collection, query);
+};
+
+describe('HotQueries', () => {
+  it('ranks queries by how often they ran, counting what is still in memory', async () => {
+    const hot = new HotQueries(redis, keys);
+    recordTimes(hot, 'papers', 'rare', 1);
+    recordTimes(hot, 'papers', 'popular', 5);
+    recordTimes(hot, 'papers', 'middling', 3);
+    recordTimes(hot, 'notes', 'elsewhere', 9);
+
+    expect(await hot.top('acme', 'papers', 2)).toEqual(['popular', 'middling']);
+    expect(await hot.collections()).toEqual(
+      expect.arrayContaining([
+        { tenant: 'acme', collection: 'papers' },
+        { tenant: 'acme', collection: 'notes' },
+      ]),
+    );
+  });
+
+  it('sends its counts to Redis by itself within seconds, for the other gateways to read', async () => {
+    const hot = new HotQueries(redis, keys);
+    const otherGateway = new HotQueries(redis, keys);
+    recordTimes(hot, 'shared', 'asked here', 2);
+    expect(await otherGateway.top('acme', 'shared', 5)).toEqual([]);
+    await sleep(1_500);
+    expect(await otherGateway.top('acme', 'shared', 5)).toEqual(['asked here']);
+  });
+
+  it('adds counts from several processes together', async () => {
+    const one = new HotQueries(redis, keys);
+    const two = new HotQueries(redis, keys);
+    recordTimes(one, 'summed', 'a', 3);
+    recordTimes(two, 'summed', 'b', 2);
+    recordTimes(two, 'summed', 'a', 1);
+    await Promise.all([one.flush(), two.flush()]);
+    expect(await redis.zscore(keys.hotQueries('acme', 'summed'), 'a')).toBe('4');
+    expect(await redis.zscore(keys.hotQueries('acme', 'summed'), 'b')).toBe('2');
+  });
+});

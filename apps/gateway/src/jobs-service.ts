@@ -116,8 +116,8 @@ export class JobsService {
   async submitIngest(payload: IngestPayload, body: string | Buffer): Promise<SubmittedJob> {
     const { tenant } = payload;
     const jobId = ingestJobId(tenant, payload.collection, payload.documentId, payload.contentHash);
-    return this.#withEnqueueLock(tenant, jobId, async () => {
-      const existing = await this.#records.get(tenant, jobId);
+    const read = () => this.#records.get(tenant, jobId);
+    return this.#withEnqueueLock(tenant, jobId, read, async (existing) => {
       // A record whose job never reached the queue (Redis went away between the two writes) is not
       // a job to wait for: without this check every later submit would wait on it for ever.
       if (
@@ -133,16 +133,21 @@ export class JobsService {
           return { jobId, state: 'completed', deduplicated: true };
       }
       // New, or a re-run after failure, cancellation, deletion or a newer version: start afresh.
+      // The body, the cancel flag of an earlier run and that run's queue entry are independent, so
+      // they go out together (one round trip); the record comes next, and the job last, so a worker
+      // never takes a job without its record and body.
       await this.#checkBacklog('ingest');
-      await putPayload(this.#redis, this.#keys.payload(tenant, jobId), body);
+      await Promise.all([
+        putPayload(this.#redis, this.#keys.payload(tenant, jobId), body),
+        this.#redis.del(this.#keys.cancelFlag(tenant, jobId)),
+        this.#queues.ingest.remove(jobId),
+      ]);
       await this.#record(
         tenant,
         jobId,
         { kind: 'ingest', documentId: payload.documentId, collection: payload.collection },
         { reset: true },
       );
-      await this.#redis.del(this.#keys.cancelFlag(tenant, jobId));
-      await this.#queues.ingest.remove(jobId);
       await this.#enqueue('ingest', jobId, payload);
       return { jobId, state: 'queued', deduplicated: false };
     });
@@ -317,21 +322,36 @@ export class JobsService {
 
   /**
    * Serializes the decision "reuse or re-run" for one ingest job id across replicas. The lock is
-   * short and self-expiring, so a crashed gateway cannot wedge an id.
+   * short and self-expiring, so a crashed gateway cannot wedge an id. `read` (one command on the
+   * same connection) goes out right behind the lock request, in the same round trip, so Redis runs
+   * it after the lock is taken; its answer is used only when the lock was.
    */
-  async #withEnqueueLock<T>(tenant: string, jobId: string, run: () => Promise<T>): Promise<T> {
+  async #withEnqueueLock<R, T>(
+    tenant: string,
+    jobId: string,
+    read: () => Promise<R>,
+    run: (read: R) => Promise<T>,
+  ): Promise<T> {
     const key = this.#keys.enqueueLock(tenant, jobId);
     const token = `${process.pid}:${Math.random()}`;
     const deadline = Date.now() + 5_000;
-    while ((await this.#redis.set(key, token, 'PX', 10_000, 'NX')) !== 'OK') {
+    for (;;) {
+      const [taken, value] = await Promise.all([this.#redis.set(key, token, 'PX', 10_000, 'NX'), read()]);
+      if (taken === 'OK') {
+        try {
+          return await run(value);
+        } finally {
+          await this.#redis.eval(RELEASE_LOCK, 1, key, token);
+        }
+      }
       if (Date.now() > deadline)
         throw new HopperError('busy', 'the same ingest is being submitted elsewhere; retry');
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
-    try {
-      return await run();
-    } finally {
-      if ((await this.#redis.get(key)) === token) await this.#redis.del(key);
-    }
   }
 }
+
+/** Deletes a lock only if it still holds our token (it may have expired and been taken since). */
+const RELEASE_LOCK = `
+  if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+  return 0`;

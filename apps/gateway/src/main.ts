@@ -4,7 +4,6 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { createMcpHandler } from '@modelcontextprotocol/server';
-import { toNodeHandler } from '@modelcontextprotocol/node';
 import { createKeys, jobCatalog, jobKinds } from '@hopper/contracts';
 import { createEmbeddingProvider, withMicroBatching } from '@hopper/embeddings';
 import { Closer, rateLimited, runService, type Logger } from '@hopper/lifecycle';
@@ -26,6 +25,7 @@ import { loadConfig, type GatewayConfig } from './config.ts';
 import { createHttpServer } from './http-server.ts';
 import { JobsService, type Queues } from './jobs-service.ts';
 import { LegacySessions } from './mcp/legacy-sessions.ts';
+import { nodeMcpHandler } from './mcp/node-adapter.ts';
 import { createServerFactory } from './mcp/server-factory.ts';
 import { withResultCache } from './cache/cached-tools.ts';
 import { CacheWarmer } from './cache/warmer.ts';
@@ -242,7 +242,7 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
   });
   closer.add('load shedder', () => shedder.close());
   const server = createHttpServer({
-    mcp: toNodeHandler(mcp),
+    mcp: nodeMcpHandler(mcp),
     legacy: new LegacySessions({ redis, keys, jobs, logger }),
     readiness: [
       { name: 'redis', check: async () => void (await redis.ping()) },

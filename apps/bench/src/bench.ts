@@ -27,6 +27,8 @@ export interface BenchOptions {
   log: (line: string) => void;
   /** A running Hopper to measure instead of the bench's own stacks. */
   deployment?: Deployment;
+  /** Each Hopper gateway the bench starts writes a V8 CPU profile here when it stops. */
+  cpuProfileDir?: string;
 }
 
 /** A Hopper the bench did not start (`--url`). */
@@ -96,9 +98,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         const label = sizeLabel(chunks);
         corpora.push({ ...corpus.info, label, reused: !corpus.built });
         log(`${label} corpus: starting the stack and the peers`);
-        await withStack(corpus, scratch, workloads, profile, log, (ctx) =>
-          runScenarios(ctx, label, index === 0),
-        );
+        await withStack(corpus, scratch, workloads, options, (ctx) => runScenarios(ctx, label, index === 0));
       }
     }
   } finally {
@@ -135,11 +135,13 @@ async function withStack(
   corpus: Corpus,
   scratch: string,
   workloads: Workloads,
-  profile: Profile,
-  log: (line: string) => void,
+  options: BenchOptions,
   body: (ctx: RunContext) => Promise<void>,
 ): Promise<void> {
-  const stack: HopperStack = await startHopperStack(corpus);
+  const { profile, log } = options;
+  const stack: HopperStack = await startHopperStack(corpus, {
+    ...(options.cpuProfileDir ? { cpuProfileDir: options.cpuProfileDir } : {}),
+  });
   const peers: Peer[] = [];
   try {
     // The ceiling sends what Hopper sends for a cached search (the second call is the cached one).

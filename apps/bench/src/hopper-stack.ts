@@ -53,7 +53,7 @@ export interface HopperStack {
  */
 export async function startHopperStack(
   corpus: Corpus,
-  options: { workers?: number } = {},
+  options: { workers?: number; cpuProfileDir?: string } = {},
 ): Promise<HopperStack> {
   const dataDir = await mkdtemp(join(tmpdir(), 'hopper-bench-'));
   const storeDir = join(dataDir, 'store');
@@ -77,9 +77,13 @@ export async function startHopperStack(
   const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
   const queue = new Queue(jobCatalog.ingest.queue, { connection, prefix: createKeys(PREFIX).bullPrefix });
 
+  // `--cpu-prof` writes the profile when the process exits, which it does when the stack stops it.
+  const profiling = options.cpuProfileDir
+    ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${options.cpuProfileDir}` }
+    : {};
   const startGateway = async (extra: Record<string, string> = {}) => {
     const gateway = await startNode('gateway', appEntry('gateway'), {
-      env: { ...env, ...extra },
+      env: { ...env, ...profiling, ...extra },
       isReady: (line) => line.includes('gateway listening'),
     });
     started.push(gateway);

@@ -22,7 +22,9 @@ bench.json into --out (default reports).
   --store DIR    its store directory, if readable here: adds the plain-SDK peer on it
   --tenant T     the tenant of --token, for the plain-SDK peer (default local)
   --memory-limit MB  a server process past this RSS ends the step and its sweep (default:
-                 6 GB, or a quarter of the memory if less)`;
+                 6 GB, or a quarter of the memory if less)
+  --cpu-prof     the bench's gateways write V8 CPU profiles into DIR/profiles (open them in Chrome
+                 DevTools, or summarise one: npm run bench:profile -- FILE.cpuprofile)`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -35,6 +37,7 @@ async function main(): Promise<void> {
       store: { type: 'string' },
       tenant: { type: 'string', default: 'local' },
       'memory-limit': { type: 'string' },
+      'cpu-prof': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -60,6 +63,7 @@ async function main(): Promise<void> {
       .replace(/(--token[= ])\S+/, '$1***'),
     log,
     ...(values.url ? { deployment: deploymentOf(values) } : {}),
+    ...(values['cpu-prof'] ? { cpuProfileDir: resolve(values.out, 'profiles') } : {}),
   });
   const files = await writeReport(resolve(values.out), report);
   log(`wrote ${files.join(', ')}`);

@@ -177,7 +177,7 @@ describe('cancellation', () => {
       }
       return fetch(input, init);
     };
-    const legacy = await connectLegacy(gatewayA!.url, routed);
+    const legacy = await connectLegacy(gatewayA!.url, { fetch: routed });
     embeddings.delayMs = 150;
     const controller = new AbortController();
     const call = legacy

@@ -94,6 +94,22 @@ export async function waitForJob(
   }
 }
 
+/** Polls `get_job` until the job has ended: completed, failed or cancelled. */
+export function waitForJobEnd(client: ToolCaller, jobId: string): Promise<JobOut> {
+  return waitForJob(client, jobId, (job) => job.state !== 'queued' && job.state !== 'active');
+}
+
+/** Queues an ingest without waiting for it (`wait: false`); returns its job id. */
+export async function queueIngest(
+  client: ToolCaller,
+  args: { content: string; documentId: string; collection?: string },
+): Promise<string> {
+  const { jobId } = structured<JobOut>(
+    await client.callTool({ name: 'ingest_document', arguments: { ...args, wait: false } }),
+  );
+  return jobId;
+}
+
 /** Polls `list_jobs` until an active job of `documentId` is embedding; returns its id. */
 export async function waitForEmbeddingJob(client: ToolCaller, documentId: string): Promise<string> {
   for (;;) {

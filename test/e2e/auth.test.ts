@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import type { Client } from '@modelcontextprotocol/client';
 import { io } from 'socket.io-client';
-import { structured, toolError } from '../support/clients.ts';
+import { connectModern, structured, toolError } from '../support/clients.ts';
 import { TestStack } from '../support/stack.ts';
 
 const ACME = 'acme-key-0123456789abcdef';
@@ -20,14 +20,8 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-async function connect(key: string): Promise<Client> {
-  const client = new Client({ name: 'tenant-test', version: '1.0.0' });
-  await client.connect(
-    new StreamableHTTPClientTransport(new URL(stack.url), {
-      requestInit: { headers: { authorization: `Bearer ${key}` } },
-    }),
-  );
-  return client;
+function connect(key: string): Promise<Client> {
+  return connectModern(stack.url, { requestInit: { headers: { authorization: `Bearer ${key}` } } });
 }
 
 describe('API keys and tenants', () => {

@@ -1,59 +1,38 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Client } from '@modelcontextprotocol/client';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   connectLegacy,
-  connectModern,
   getJob as getJobWith,
+  queueIngest,
   structured,
+  toolError,
   waitForEmbeddingJob,
   waitForJob as waitForJobWith,
   type JobOut,
 } from '../support/clients.ts';
-import { EmbeddingsDouble } from '../support/embeddings-double.ts';
-import { TestStack } from '../support/stack.ts';
+import { paragraphsAbout } from '../support/fault-documents.ts';
+import { useStackWithEmbeddings } from '../support/stack-fixture.ts';
 
 interface SearchOut {
   results: { documentId: string; text: string }[];
 }
 
-/** A document of ~`paragraphs` chunks, each naming `word`, so a search can tell versions apart. */
-function bigDocument(word: string, paragraphs: number): string {
-  return Array.from({ length: paragraphs }, (_, i) =>
-    `Paragraph ${i} mentions ${word} among ordinary words about rivers, hills and weather. `.repeat(14),
-  ).join('\n\n');
-}
-
-let stack: TestStack;
-let embeddings: EmbeddingsDouble;
-let client: Client;
-
-beforeAll(async () => {
-  embeddings = await EmbeddingsDouble.start();
-  // Two gateway replicas, one worker running one job at a time: a second job stays queued.
-  stack = await TestStack.start({
-    redisUrl: inject('redisUrl'),
-    gateways: 2,
-    workers: 1,
-    env: { ...embeddings.env, HOPPER_WORKER_CONCURRENCY: '1' },
-  });
-  client = await connectModern(stack.url);
+// Two gateway replicas, one worker running one job at a time: a second job stays queued.
+const fixture = useStackWithEmbeddings({
+  gateways: 2,
+  workers: 1,
+  env: { HOPPER_WORKER_CONCURRENCY: '1' },
 });
 
-afterAll(async () => {
-  await client?.close();
-  await stack?.stop();
-  await embeddings?.stop();
-});
-
-const getJob = (jobId: string) => getJobWith(client, jobId);
+const getJob = (jobId: string) => getJobWith(fixture.client, jobId);
 const waitForJob = (jobId: string, predicate: (job: JobOut) => boolean) =>
-  waitForJobWith(client, jobId, predicate);
+  waitForJobWith(fixture.client, jobId, predicate);
 
+/** The chunks of the `cancel` collection that name `word` (text search: exact words, no embeddings). */
 async function searchFor(word: string): Promise<SearchOut['results']> {
   const out = structured<SearchOut>(
-    await client.callTool({
+    await fixture.client.callTool({
       name: 'search',
-      arguments: { query: `${word} mentions`, topK: 20, collection: 'cancel' },
+      arguments: { query: word, mode: 'text', topK: 20, collection: 'cancel' },
     }),
   );
   return out.results.filter((r) => r.text.includes(word));
@@ -61,30 +40,31 @@ async function searchFor(word: string): Promise<SearchOut['results']> {
 
 /** Starts a slow ingest (v2 of `river`) and resolves once a worker is embedding it. */
 async function startSlowIngest(word: string): Promise<string> {
-  embeddings.delayMs = 150;
-  const handle = structured<JobOut>(
-    await client.callTool({
-      name: 'ingest_document',
-      arguments: { content: bigDocument(word, 300), documentId: 'river', collection: 'cancel', wait: false },
-    }),
-  );
-  await waitForJob(handle.jobId, (job) => job.stage === 'embedding');
-  return handle.jobId;
+  fixture.embeddings.delayMs = 150;
+  const jobId = await queueIngest(fixture.client, {
+    content: paragraphsAbout(word, 400),
+    documentId: 'river',
+    collection: 'cancel',
+  });
+  await waitForJob(jobId, (job) => job.stage === 'embedding');
+  return jobId;
 }
 
 describe('cancellation', () => {
   beforeAll(async () => {
+    const { embeddings, client } = fixture;
     embeddings.delayMs = 0;
     // Version 1 of the document, which every cancelled re-ingest must leave in place.
     structured(
       await client.callTool({
         name: 'ingest_document',
-        arguments: { content: bigDocument('kingfisher', 3), documentId: 'river', collection: 'cancel' },
+        arguments: { content: paragraphsAbout('kingfisher', 3), documentId: 'river', collection: 'cancel' },
       }),
     );
   });
 
   async function expectVersionOneIntact(cancelledWord: string) {
+    const { client } = fixture;
     expect((await searchFor('kingfisher')).length).toBeGreaterThan(0);
     expect(await searchFor(cancelledWord)).toEqual([]);
     const doc = structured<{ version: number }>(
@@ -97,6 +77,7 @@ describe('cancellation', () => {
   }
 
   it('cancel_job stops an active job; the previous version stays searchable', async () => {
+    const { client } = fixture;
     const jobId = await startSlowIngest('heron');
     const cancelled = structured<JobOut>(await client.callTool({ name: 'cancel_job', arguments: { jobId } }));
     expect(cancelled.state).toBe('cancelled');
@@ -105,21 +86,16 @@ describe('cancellation', () => {
   });
 
   it('cancel_job removes a queued job before it runs', async () => {
+    const { embeddings, client } = fixture;
     const running = await startSlowIngest('otter');
-    const queued = structured<JobOut>(
-      await client.callTool({
-        name: 'ingest_document',
-        arguments: {
-          content: 'A queued note about beavers.',
-          documentId: 'beaver',
-          collection: 'cancel',
-          wait: false,
-        },
-      }),
-    );
-    expect((await getJob(queued.jobId)).state).toBe('queued');
+    const queued = await queueIngest(client, {
+      content: 'A queued note about beavers.',
+      documentId: 'beaver',
+      collection: 'cancel',
+    });
+    expect((await getJob(queued)).state).toBe('queued');
     const cancelled = structured<JobOut>(
-      await client.callTool({ name: 'cancel_job', arguments: { jobId: queued.jobId } }),
+      await client.callTool({ name: 'cancel_job', arguments: { jobId: queued } }),
     );
     expect(cancelled.state).toBe('cancelled');
     structured(await client.callTool({ name: 'cancel_job', arguments: { jobId: running } }));
@@ -132,9 +108,9 @@ describe('cancellation', () => {
       }),
     );
     expect(probe.state).toBe('completed');
-    expect((await getJob(queued.jobId)).state).toBe('cancelled');
+    expect((await getJob(queued)).state).toBe('cancelled');
     expect(
-      toolErrorText(
+      toolError(
         await client.callTool({
           name: 'get_document',
           arguments: { documentId: 'beaver', collection: 'cancel' },
@@ -144,13 +120,14 @@ describe('cancellation', () => {
   });
 
   it('a modern client closing its stream cancels its job', async () => {
+    const { embeddings, client } = fixture;
     embeddings.delayMs = 150;
     const controller = new AbortController();
     const call = client
       .callTool(
         {
           name: 'ingest_document',
-          arguments: { content: bigDocument('salmon', 300), documentId: 'river', collection: 'cancel' },
+          arguments: { content: paragraphsAbout('salmon', 400), documentId: 'river', collection: 'cancel' },
         },
         { signal: controller.signal, onprogress: () => undefined },
       )
@@ -165,6 +142,7 @@ describe('cancellation', () => {
   });
 
   it('a legacy notifications/cancelled reaching another gateway replica cancels the job', async () => {
+    const { stack, embeddings, client } = fixture;
     const [gatewayA, gatewayB] = stack.gateways;
     // A load balancer in miniature: the cancel notification goes to replica B, everything else to A.
     let cancelsSentToB = 0;
@@ -177,14 +155,14 @@ describe('cancellation', () => {
       }
       return fetch(input, init);
     };
-    const legacy = await connectLegacy(gatewayA!.url, routed);
+    const legacy = await connectLegacy(gatewayA!.url, { fetch: routed });
     embeddings.delayMs = 150;
     const controller = new AbortController();
     const call = legacy
       .callTool(
         {
           name: 'ingest_document',
-          arguments: { content: bigDocument('trout', 300), documentId: 'river', collection: 'cancel' },
+          arguments: { content: paragraphsAbout('trout', 400), documentId: 'river', collection: 'cancel' },
         },
         undefined,
         { signal: controller.signal, onprogress: () => undefined },
@@ -202,8 +180,3 @@ describe('cancellation', () => {
     await legacy.close();
   });
 });
-
-function toolErrorText(result: unknown): string {
-  const r = result as { isError?: boolean; content?: { text?: string }[] };
-  return r.isError ? (r.content?.map((c) => c.text).join(' ') ?? '') : '';
-}

@@ -1,10 +1,8 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Client } from '@modelcontextprotocol/client';
-import { connectModern, structured, toolError, type JobOut } from '../support/clients.ts';
-import { EmbeddingsDouble } from '../support/embeddings-double.ts';
+import { describe, expect, it } from 'vitest';
+import { structured, toolError, type JobOut } from '../support/clients.ts';
 import { expectUnchanged, newVersions, paragraphsAbout, viewDocument } from '../support/fault-documents.ts';
 import { reportFault } from '../support/faults.ts';
-import { TestStack } from '../support/stack.ts';
+import { useStackWithEmbeddings } from '../support/stack-fixture.ts';
 
 /*
  * Fault: the embeddings provider accepts requests and never answers (a hung server, a black-holed
@@ -14,28 +12,14 @@ import { TestStack } from '../support/stack.ts';
 
 const TIMEOUT_MS = 500;
 
-let stack: TestStack;
-let embeddings: EmbeddingsDouble;
-let client: Client;
-
-beforeAll(async () => {
-  embeddings = await EmbeddingsDouble.start();
-  stack = await TestStack.start({
-    redisUrl: inject('redisUrl'),
-    workers: 1,
-    env: { ...embeddings.env, HOPPER_EMBEDDINGS_TIMEOUT_MS: String(TIMEOUT_MS) },
-  });
-  client = await connectModern(stack.url);
-});
-
-afterAll(async () => {
-  await client?.close();
-  await stack?.stop();
-  await embeddings?.stop();
+const fixture = useStackWithEmbeddings({
+  workers: 1,
+  env: { HOPPER_EMBEDDINGS_TIMEOUT_MS: String(TIMEOUT_MS) },
 });
 
 describe('an embeddings provider that hangs during an ingest', () => {
   it('times every request out, retries, then fails the job and keeps the previous version', async () => {
+    const { stack, embeddings, client } = fixture;
     structured(
       await client.callTool({
         name: 'ingest_document',
@@ -76,6 +60,7 @@ describe('an embeddings provider that hangs during an ingest', () => {
   });
 
   it('completes the job when the provider answers again after 2 hung requests', async () => {
+    const { stack, embeddings, client } = fixture;
     embeddings.failNext({ kind: 'hang' }, 2);
     const firstRequest = embeddings.requests;
     const startedAt = Date.now();

@@ -1,10 +1,8 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Client } from '@modelcontextprotocol/client';
-import { connectModern, structured, toolError, type JobOut } from '../support/clients.ts';
-import { EmbeddingsDouble } from '../support/embeddings-double.ts';
+import { describe, expect, it } from 'vitest';
+import { structured, toolError, type JobOut } from '../support/clients.ts';
 import { expectUnchanged, newVersions, paragraphsAbout, viewDocument } from '../support/fault-documents.ts';
 import { reportFault } from '../support/faults.ts';
-import { TestStack } from '../support/stack.ts';
+import { useStackWithEmbeddings } from '../support/stack-fixture.ts';
 
 /*
  * Fault: the embeddings provider fails (HTTP 5xx) during an ingest. The worker retries each request
@@ -13,21 +11,7 @@ import { TestStack } from '../support/stack.ts';
  * version; if it comes back in time the job completes.
  */
 
-let stack: TestStack;
-let embeddings: EmbeddingsDouble;
-let client: Client;
-
-beforeAll(async () => {
-  embeddings = await EmbeddingsDouble.start();
-  stack = await TestStack.start({ redisUrl: inject('redisUrl'), workers: 1, env: embeddings.env });
-  client = await connectModern(stack.url);
-});
-
-afterAll(async () => {
-  await client?.close();
-  await stack?.stop();
-  await embeddings?.stop();
-});
+const fixture = useStackWithEmbeddings({ workers: 1 });
 
 /** Milliseconds between consecutive requests from `from` on. */
 function gaps(times: readonly number[], from: number): number[] {
@@ -36,6 +20,7 @@ function gaps(times: readonly number[], from: number): number[] {
 
 describe('an embeddings provider that fails during an ingest', () => {
   it('retries with backoff, then fails the job with the provider error and keeps the previous version', async () => {
+    const { stack, embeddings, client } = fixture;
     structured(
       await client.callTool({
         name: 'ingest_document',
@@ -82,6 +67,7 @@ describe('an embeddings provider that fails during an ingest', () => {
   });
 
   it('completes the job when the provider recovers after 5 failed requests', async () => {
+    const { stack, embeddings, client } = fixture;
     embeddings.failNext({ kind: 'status', status: 503 }, 5);
     const firstRequest = embeddings.requests;
     const startedAt = Date.now();

@@ -1,9 +1,8 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Client } from '@modelcontextprotocol/client';
-import { connectModern, getJob, waitForEmbeddingJob, waitForJob } from '../support/clients.ts';
-import { EmbeddingsDouble } from '../support/embeddings-double.ts';
+import { describe, expect, it } from 'vitest';
+import { connectModern, getJob, waitForEmbeddingJob, waitForJobEnd } from '../support/clients.ts';
+import { paragraphsAbout } from '../support/fault-documents.ts';
 import { reportFault, storedChunks } from '../support/faults.ts';
-import { TestStack } from '../support/stack.ts';
+import { useStackWithEmbeddings } from '../support/stack-fixture.ts';
 
 /*
  * Fault: the gateway a client is waiting on dies (SIGKILL: no drain, no handle handed back). The
@@ -11,34 +10,12 @@ import { TestStack } from '../support/stack.ts';
  * replica or to the restarted one) and follows it with get_job.
  */
 
-const doc = (paragraphs: number) =>
-  Array.from({ length: paragraphs }, (_, i) =>
-    `Paragraph ${i} explains how the ferry crossed the fjord in fog. `.repeat(14),
-  ).join('\n\n');
-
-let stack: TestStack;
-let embeddings: EmbeddingsDouble;
-let observer: Client;
-
-beforeAll(async () => {
-  embeddings = await EmbeddingsDouble.start();
-  stack = await TestStack.start({
-    redisUrl: inject('redisUrl'),
-    gateways: 2,
-    workers: 1,
-    env: embeddings.env,
-  });
-  observer = await connectModern(stack.url);
-});
-
-afterAll(async () => {
-  await observer?.close();
-  await stack?.stop();
-  await embeddings?.stop();
-});
+const fixture = useStackWithEmbeddings({ gateways: 2, workers: 1 });
 
 describe('a gateway killed while a client waits on ingest_document', () => {
   it('leaves the job running; the client finds it completed through another gateway and the restarted one', async () => {
+    // The fixture's client is on the first gateway, which stays up: it watches the job.
+    const { stack, embeddings, client: observer } = fixture;
     const doomed = stack.gateways[1];
     if (!doomed) throw new Error('the stack has no second gateway');
     const client = await connectModern(doomed.url);
@@ -46,7 +23,10 @@ describe('a gateway killed while a client waits on ingest_document', () => {
     embeddings.delayMs = 300;
     const call = client
       .callTool(
-        { name: 'ingest_document', arguments: { content: doc(300), documentId: 'ferry' } },
+        {
+          name: 'ingest_document',
+          arguments: { content: paragraphsAbout('ferry', 300), documentId: 'ferry' },
+        },
         // A cut response stream leaves the SDK's request pending until its own timeout
         // (typescript-sdk#2739), so the client does what a careful one does: it gives up when
         // progress stops for 3 s.
@@ -77,7 +57,7 @@ describe('a gateway killed while a client waits on ingest_document', () => {
     const back = await connectModern(restarted.url);
     const restartedAt = Date.now();
     embeddings.delayMs = 0;
-    const done = await waitForJob(back, jobId, (j) => j.state !== 'queued' && j.state !== 'active');
+    const done = await waitForJobEnd(back, jobId);
     const completedAt = Date.now();
     expect(done).toMatchObject({ state: 'completed', documentId: 'ferry' });
     expect(await getJob(elsewhere, jobId)).toMatchObject({ state: 'completed', result: done.result });

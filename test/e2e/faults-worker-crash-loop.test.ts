@@ -1,9 +1,8 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Client } from '@modelcontextprotocol/client';
-import { connectModern, structured, waitForJob, type JobOut } from '../support/clients.ts';
-import { EmbeddingsDouble } from '../support/embeddings-double.ts';
+import { describe, expect, inject, it } from 'vitest';
+import { queueIngest, structured, waitForJob, waitForJobEnd, type JobOut } from '../support/clients.ts';
+import { paragraphsAbout } from '../support/fault-documents.ts';
 import { JobEvents, eventually, reportFault } from '../support/faults.ts';
-import { TestStack } from '../support/stack.ts';
+import { useStackWithEmbeddings } from '../support/stack-fixture.ts';
 
 /*
  * Fault: every worker that takes a job dies with it (a document that crashes its worker, a node
@@ -11,38 +10,15 @@ import { TestStack } from '../support/stack.ts';
  * after the second crash the job must end `failed` with a reason, not stay `active` for ever.
  */
 
-const doc = (paragraphs: number) =>
-  Array.from({ length: paragraphs }, (_, i) =>
-    `Paragraph ${i} lists the tide tables kept at the old pier. `.repeat(14),
-  ).join('\n\n');
-
-let stack: TestStack;
-let embeddings: EmbeddingsDouble;
-let client: Client;
-
-beforeAll(async () => {
-  embeddings = await EmbeddingsDouble.start();
-  stack = await TestStack.start({ redisUrl: inject('redisUrl'), workers: 0, env: embeddings.env });
-  client = await connectModern(stack.url);
-});
-
-afterAll(async () => {
-  await client?.close();
-  await stack?.stop();
-  await embeddings?.stop();
-});
+const fixture = useStackWithEmbeddings({ workers: 0 });
 
 describe('a job whose workers keep dying', () => {
   it('fails with a clear reason after its second crash instead of staying active', async () => {
+    const { stack, embeddings, client } = fixture;
     let holder = await stack.startWorker();
     // Slow enough (about 6 s of embedding per attempt) that each kill lands mid-job even on a busy machine.
     embeddings.delayMs = 2_000;
-    const { jobId } = structured<JobOut>(
-      await client.callTool({
-        name: 'ingest_document',
-        arguments: { content: doc(300), documentId: 'tides', wait: false },
-      }),
-    );
+    const jobId = await queueIngest(client, { content: paragraphsAbout('tide', 300), documentId: 'tides' });
     const events = await JobEvents.follow(inject('redisUrl'), stack.prefix, jobId);
     await waitForJob(client, jobId, (j) => j.stage === 'embedding');
 
@@ -56,7 +32,7 @@ describe('a job whose workers keep dying', () => {
     const secondKill = Date.now();
     await holder.stop('SIGKILL');
 
-    const done = await waitForJob(client, jobId, (j) => j.state !== 'queued' && j.state !== 'active');
+    const done = await waitForJobEnd(client, jobId);
     const failedAt = Date.now();
     expect(done.state).toBe('failed');
     expect(done.error).toMatch(/interrupted 2 times .* submit it again/);
@@ -68,7 +44,7 @@ describe('a job whose workers keep dying', () => {
     const again = structured<JobOut>(
       await client.callTool({
         name: 'ingest_document',
-        arguments: { content: doc(300), documentId: 'tides' },
+        arguments: { content: paragraphsAbout('tide', 300), documentId: 'tides' },
       }),
     );
     expect(again).toMatchObject({ state: 'completed', documentId: 'tides' });

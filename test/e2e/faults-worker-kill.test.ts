@@ -1,9 +1,8 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Client } from '@modelcontextprotocol/client';
-import { connectModern, structured, waitForJob, type JobOut } from '../support/clients.ts';
-import { EmbeddingsDouble } from '../support/embeddings-double.ts';
+import { describe, expect, inject, it } from 'vitest';
+import { queueIngest, structured, waitForJob, waitForJobEnd } from '../support/clients.ts';
+import { paragraphsAbout } from '../support/fault-documents.ts';
 import { JobEvents, reportFault, storedChunks } from '../support/faults.ts';
-import { TestStack } from '../support/stack.ts';
+import { useStackWithEmbeddings } from '../support/stack-fixture.ts';
 
 /*
  * Fault: a worker is killed with SIGKILL while a job is in its embedding stage (an OOM kill, a
@@ -11,38 +10,15 @@ import { TestStack } from '../support/stack.ts';
  * worker's stalled check hands the job over.
  */
 
-const doc = (paragraphs: number) =>
-  Array.from({ length: paragraphs }, (_, i) =>
-    `Paragraph ${i} records how herons fished the estuary at dawn. `.repeat(14),
-  ).join('\n\n');
-
-let stack: TestStack;
-let embeddings: EmbeddingsDouble;
-let client: Client;
-
-beforeAll(async () => {
-  embeddings = await EmbeddingsDouble.start();
-  stack = await TestStack.start({ redisUrl: inject('redisUrl'), workers: 0, env: embeddings.env });
-  client = await connectModern(stack.url);
-});
-
-afterAll(async () => {
-  await client?.close();
-  await stack?.stop();
-  await embeddings?.stop();
-});
+const fixture = useStackWithEmbeddings({ workers: 0 });
 
 describe('a worker killed mid-job', () => {
   it('hands the job to another worker, which completes it once, with one version and no duplicate chunks', async () => {
+    const { stack, embeddings, client } = fixture;
     const doomed = await stack.startWorker();
     // About ten embedding batches of 0.4 s: the job is still embedding when the worker dies.
     embeddings.delayMs = 400;
-    const { jobId } = structured<JobOut>(
-      await client.callTool({
-        name: 'ingest_document',
-        arguments: { content: doc(300), documentId: 'herons', wait: false },
-      }),
-    );
+    const jobId = await queueIngest(client, { content: paragraphsAbout('heron', 300), documentId: 'herons' });
     const events = await JobEvents.follow(inject('redisUrl'), stack.prefix, jobId);
     await waitForJob(client, jobId, (j) => j.stage === 'embedding');
     await stack.startWorker();
@@ -50,7 +26,7 @@ describe('a worker killed mid-job', () => {
     await doomed.stop('SIGKILL');
     embeddings.delayMs = 0;
 
-    const done = await waitForJob(client, jobId, (j) => j.state !== 'queued' && j.state !== 'active');
+    const done = await waitForJobEnd(client, jobId);
     const completedAt = Date.now();
     expect(done.state).toBe('completed');
     // The rescuer started the job over: its lifecycle began again after the kill.

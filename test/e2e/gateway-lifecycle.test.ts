@@ -5,17 +5,12 @@ import {
   connectModern,
   structured,
   waitForEmbeddingJob,
-  waitForJob,
+  waitForJobEnd,
   type JobOut,
 } from '../support/clients.ts';
 import { EmbeddingsDouble } from '../support/embeddings-double.ts';
+import { paragraphsAbout } from '../support/fault-documents.ts';
 import { TestStack, type GatewayHandle, type ProcessHandle } from '../support/stack.ts';
-
-/** A document of about `paragraphs` chunks (one embedding batch per 32 chunks). */
-const doc = (word: string, paragraphs: number) =>
-  Array.from({ length: paragraphs }, (_, i) =>
-    `Paragraph ${i} tells how ${word} lighthouse keepers trimmed wicks through winter storms. `.repeat(14),
-  ).join('\n\n');
 
 let stack: TestStack;
 let embeddings: EmbeddingsDouble;
@@ -99,14 +94,14 @@ interface Waiting {
  * Starts a second gateway replica and, on it, an `ingest_document` call that waits for its job
  * (with progress); resolves once a worker is embedding that job, so the call is mid-flight.
  */
-async function waitingIngest(documentId: string, paragraphs: number): Promise<Waiting> {
+async function waitingIngest(documentId: string, chunks: number): Promise<Waiting> {
   const gateway = await stack.startGateway();
   const client = await connectModern(gateway.url);
   clients.push(client);
   let settled = false;
   const call: Promise<Outcome> = client
     .callTool(
-      { name: 'ingest_document', arguments: { content: doc(documentId, paragraphs), documentId } },
+      { name: 'ingest_document', arguments: { content: paragraphsAbout(documentId, chunks), documentId } },
       { onprogress: () => undefined },
     )
     .then((result) => ({ out: structured<JobOut>(result) }))
@@ -119,7 +114,7 @@ async function waitingIngest(documentId: string, paragraphs: number): Promise<Wa
 describe('gateway SIGTERM', () => {
   it('stops accepting connections and lets a waiting ingest call finish with its result', async () => {
     embeddings.delayMs = 200;
-    const waiting = await waitingIngest('harbour', 150);
+    const waiting = await waitingIngest('harbour', 225);
 
     const exited = waiting.gateway.stop('SIGTERM');
     await waitForLine(waiting.gateway, 'shutting down');
@@ -141,7 +136,7 @@ describe('gateway SIGTERM', () => {
     it('exits within the budget, and the job still completes exactly once', async () => {
       // About 14 batches of 1.2 s: the job outlives the gateway's drain budget.
       embeddings.delayMs = 1_200;
-      waiting = await waitingIngest('beacon', 300);
+      waiting = await waitingIngest('beacon', 450);
       const { jobId } = waiting;
 
       const exited = waiting.gateway.stop('SIGTERM');
@@ -155,7 +150,7 @@ describe('gateway SIGTERM', () => {
 
       // Its caller's gateway stopping does not cancel the job: it completes, and only once.
       embeddings.delayMs = 0;
-      const done = await waitForJob(survivor, jobId, (j) => !['queued', 'active'].includes(j.state));
+      const done = await waitForJobEnd(survivor, jobId);
       expect(done.state).toBe('completed');
       const document = structured<{ version: number; chunks: number }>(
         await survivor.callTool({ name: 'get_document', arguments: { documentId: 'beacon' } }),

@@ -3,10 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import type { Client } from '@modelcontextprotocol/client';
 import { limits } from '@hopper/contracts';
 import { startRedisServer, type RedisServer } from '@hopper/redis';
-import { connectLegacy, structured, toolError, waitForJob, type JobOut } from '../support/clients.ts';
+import {
+  connectLegacy,
+  connectModern,
+  structured,
+  toolError,
+  waitForJob,
+  type JobOut,
+} from '../support/clients.ts';
 import { TestStack } from '../support/stack.ts';
 
 const ACME = 'acme-key-0123456789abcdef';
@@ -21,14 +28,8 @@ interface ToolResult {
   _meta?: { 'hopper/error'?: { code?: string; retryAfterSeconds?: number } };
 }
 
-async function connect(url: string, key: string): Promise<Client> {
-  const client = new Client({ name: 'limits-test', version: '1.0.0' });
-  await client.connect(
-    new StreamableHTTPClientTransport(new URL(url), {
-      requestInit: { headers: { authorization: `Bearer ${key}` } },
-    }),
-  );
-  return client;
+function connect(url: string, key: string): Promise<Client> {
+  return connectModern(url, { requestInit: { headers: { authorization: `Bearer ${key}` } } });
 }
 
 /** The machine-readable part of a tool error. */

@@ -4,6 +4,7 @@ import { toolNames } from '@hopper/contracts';
 import {
   connectLegacy,
   connectModern,
+  MODERN_PROTOCOL_VERSION,
   structured,
   toolError,
   type LegacyClient,
@@ -73,6 +74,54 @@ describe('tool listing', () => {
       expect(search?.annotations?.readOnlyHint).toBe(true);
       const del = tools.find((t) => t.name === 'delete_document');
       expect(del?.annotations?.destructiveHint).toBe(true);
+    }
+  });
+});
+
+/** What a client put on the wire for each JSON-RPC message it POSTed: its method and protocol header. */
+interface SentMessage {
+  method: string;
+  protocolHeader: string | null;
+}
+
+/** A `fetch` that records every POST it forwards, as a proxy between client and gateway would see it. */
+function recordingFetch(sent: SentMessage[]): typeof fetch {
+  return async (input, init) => {
+    const request = new Request(input, init);
+    if (request.method === 'POST' && typeof init?.body === 'string') {
+      const { method } = JSON.parse(init.body) as { method?: string };
+      sent.push({
+        method: method ?? '(response)',
+        protocolHeader: request.headers.get('mcp-protocol-version'),
+      });
+    }
+    return fetch(input, init);
+  };
+}
+
+describe('protocol revisions', () => {
+  it('speaks stateless 2026-07-28 to the modern client: server/discover, never initialize', async () => {
+    const sent: SentMessage[] = [];
+    const client = await connectModern(stack.url, { fetch: recordingFetch(sent) });
+    try {
+      expect(client.getNegotiatedProtocolVersion()).toBe(MODERN_PROTOCOL_VERSION);
+      structured(await client.callTool({ name: 'list_jobs', arguments: {} }));
+      expect(sent.map((m) => m.method)).toEqual(['server/discover', 'tools/call']);
+      expect(sent.at(-1)?.protocolHeader).toBe(MODERN_PROTOCOL_VERSION);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('still serves the 2025-11-25 initialize handshake to the legacy client', async () => {
+    const sent: SentMessage[] = [];
+    const client = await connectLegacy(stack.url, { fetch: recordingFetch(sent) });
+    try {
+      structured(await client.callTool({ name: 'list_jobs', arguments: {} }));
+      expect(sent.map((m) => m.method)).toEqual(['initialize', 'notifications/initialized', 'tools/call']);
+      expect(sent.at(-1)?.protocolHeader).toBe('2025-11-25');
+    } finally {
+      await client.close();
     }
   });
 });

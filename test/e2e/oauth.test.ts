@@ -1,14 +1,14 @@
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import {
-  Client,
-  ClientCredentialsProvider,
-  StreamableHTTPClientTransport,
-} from '@modelcontextprotocol/client';
-import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ClientCredentialsProvider, type Client } from '@modelcontextprotocol/client';
 import { AuthorizationServer, type TokenOptions } from '../support/authorization-server.ts';
-import { structured, toolError } from '../support/clients.ts';
+import {
+  connectLegacy,
+  connectModern,
+  structured,
+  toolError,
+  type LegacyClient,
+} from '../support/clients.ts';
 import { TestSocket } from '../support/socket-client.ts';
 import { TestStack } from '../support/stack.ts';
 
@@ -58,24 +58,12 @@ function token(options: TokenOptions = {}): Promise<string> {
   return as.token(resource, { tenant: 'acme', scope: 'read write', ...options });
 }
 
-async function modern(bearer: string): Promise<Client> {
-  const client = new Client({ name: 'oauth-test', version: '1.0.0' });
-  await client.connect(
-    new StreamableHTTPClientTransport(new URL(resource), {
-      requestInit: { headers: { authorization: `Bearer ${bearer}` } },
-    }),
-  );
-  return client;
+function modern(bearer: string): Promise<Client> {
+  return connectModern(resource, { requestInit: { headers: { authorization: `Bearer ${bearer}` } } });
 }
 
-async function legacy(bearer: string): Promise<LegacyClient> {
-  const client = new LegacyClient({ name: 'oauth-test-legacy', version: '1.0.0' });
-  await client.connect(
-    new LegacyTransport(new URL(resource), {
-      requestInit: { headers: { authorization: `Bearer ${bearer}` } },
-    }),
-  );
-  return client;
+function legacy(bearer: string): Promise<LegacyClient> {
+  return connectLegacy(resource, { requestInit: { headers: { authorization: `Bearer ${bearer}` } } });
 }
 
 /** A raw MCP tool call, to see the HTTP status and challenge a client gets. */
@@ -323,8 +311,7 @@ describe('OAuth access tokens (JWT, JWKS)', () => {
       scope: 'read',
       expectedIssuer: as.issuer,
     });
-    const client = new Client({ name: 'oauth-discovery', version: '1.0.0' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(resource), { authProvider: provider }));
+    const client = await connectModern(resource, { authProvider: provider });
     // 401 → protected resource metadata → authorization server metadata → a token with the scope
     // the challenge named (read), not every scope the metadata lists.
     const found = structured<{ results: { documentId: string }[] }>(

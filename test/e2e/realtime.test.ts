@@ -13,15 +13,9 @@ import { attachRealtime, type Realtime } from '../../apps/gateway/src/realtime/r
 import { UnauthorizedError, type TenantResolver } from '../../apps/gateway/src/tenant-resolver.ts';
 import { connectModern, structured } from '../support/clients.ts';
 import { EmbeddingsDouble } from '../support/embeddings-double.ts';
+import { paragraphsAbout } from '../support/fault-documents.ts';
 import { TestSocket, baseUrl, checkSequence } from '../support/socket-client.ts';
 import { TestStack } from '../support/stack.ts';
-
-/** A document of about `paragraphs` chunks: with a slow embeddings API it runs for a while. */
-function bigDocument(word: string, paragraphs: number): string {
-  return Array.from({ length: paragraphs }, (_, i) =>
-    `Paragraph ${i} mentions ${word} among ordinary words about rivers, hills and weather. `.repeat(14),
-  ).join('\n\n');
-}
 
 interface JobHandle {
   jobId: string;
@@ -74,7 +68,7 @@ describe('Socket.IO job events', () => {
   it('a subscriber gets the current state, then monotonic progress, then exactly one terminal event', async () => {
     embeddings.delayMs = 100;
     const socket = await connect(urlA);
-    const job = await startIngest(urlA, 'heron', bigDocument('heron', 300));
+    const job = await startIngest(urlA, 'heron', paragraphsAbout('heron', 400));
     expect(await socket.subscribe(job.jobId)).toEqual({ ok: true });
 
     const end = await socket.waitForEnd(job.jobId);
@@ -95,7 +89,7 @@ describe('Socket.IO job events', () => {
   it('a late subscriber gets the current state first: mid-flight, and after the end', async () => {
     embeddings.delayMs = 100;
     const early = await connect(urlA);
-    const job = await startIngest(urlA, 'otter', bigDocument('otter', 300));
+    const job = await startIngest(urlA, 'otter', paragraphsAbout('otter', 400));
     await early.subscribe(job.jobId);
     const seen = await early.waitFor(
       (e) => e.payload.jobId === job.jobId && e.name === 'job:progress' && (e.payload.progress ?? 0) >= 0.3,
@@ -132,7 +126,7 @@ describe('Socket.IO job events', () => {
   it('a cancel sent over the socket stops the job; the subscriber sees job:cancelled once', async () => {
     embeddings.delayMs = 150;
     const socket = await connect(urlA);
-    const job = await startIngest(urlA, 'salmon', bigDocument('salmon', 300));
+    const job = await startIngest(urlA, 'salmon', paragraphsAbout('salmon', 400));
     await socket.subscribe(job.jobId);
     await socket.waitFor((e) => e.payload.jobId === job.jobId && e.payload.stage === 'embedding');
 
@@ -216,7 +210,7 @@ describe('two gateway replicas, two workers', () => {
       await mcpB.callTool({
         name: 'ingest_document',
         arguments: {
-          content: bigDocument('plover', 200),
+          content: paragraphsAbout('plover', 270),
           documentId: 'plover',
           collection: 'realtime',
           wait: false,
@@ -239,7 +233,7 @@ describe('two gateway replicas, two workers', () => {
     const call = mcpB.callTool(
       {
         name: 'ingest_document',
-        arguments: { content: bigDocument('trout', 300), documentId: 'trout', collection: 'realtime' },
+        arguments: { content: paragraphsAbout('trout', 400), documentId: 'trout', collection: 'realtime' },
       },
       { onprogress: (p) => progress.push(p.progress) },
     );
@@ -261,7 +255,7 @@ describe('two gateway replicas, two workers', () => {
 
   it('holds one Redis subscription per gateway per job, however many sockets follow it', async () => {
     embeddings.delayMs = 150;
-    const job = await startIngest(urlA, 'grebe', bigDocument('grebe', 300));
+    const job = await startIngest(urlA, 'grebe', paragraphsAbout('grebe', 400));
     const channel = `${stack.prefix}:t:local:progress:${job.jobId}`;
     const subscribers = async () => {
       const reply = (await stack.redis.call('PUBSUB', 'NUMSUB', channel)) as [string, number];
@@ -365,7 +359,7 @@ describe('tenant isolation (resolver injected, as authentication will plug in)',
     expect(intruderFeed).toEqual({ ok: true, jobs: [] });
 
     // A job of tenant `local`, started through a real gateway.
-    const job = await startIngest(urlA, 'egret', bigDocument('egret', 200));
+    const job = await startIngest(urlA, 'egret', paragraphsAbout('egret', 270));
     expect(await intruder.subscribe(job.jobId)).toMatchObject({ ok: false, error: { code: 'not_found' } });
     expect(await intruder.cancel(job.jobId)).toMatchObject({ ok: false, error: { code: 'not_found' } });
 

@@ -1,23 +1,49 @@
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import {
+  Client,
+  StreamableHTTPClientTransport,
+  type StreamableHTTPClientTransportOptions,
+} from '@modelcontextprotocol/client';
 import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import {
+  StreamableHTTPClientTransport as LegacyTransport,
+  type StreamableHTTPClientTransportOptions as LegacyTransportOptions,
+} from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 
 export type { LegacyClient };
 
-/** The current SDK's client (spec 2026-07-28, stateless, no initialize). */
-export async function connectModern(url: string): Promise<Client> {
-  const client = new Client({ name: 'hopper-test-modern', version: '1.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+/** The protocol revision the current SDK's client is pinned to: stateless, `server/discover`, no `initialize`. */
+export const MODERN_PROTOCOL_VERSION = '2026-07-28';
+
+/**
+ * The current SDK's client speaking spec 2026-07-28. The v2 `Client` defaults to
+ * `versionNegotiation: 'legacy'` (an `initialize` handshake at 2025-11-25), so the revision is
+ * pinned: connecting fails loudly if the gateway does not offer it, rather than quietly falling back.
+ * `transport` carries what a test adds on the wire: an `authorization` header, an OAuth
+ * `authProvider`, or a `fetch` that watches or reroutes requests.
+ */
+export async function connectModern(
+  url: string,
+  transport: StreamableHTTPClientTransportOptions = {},
+): Promise<Client> {
+  const client = new Client(
+    { name: 'hopper-test-modern', version: '1.0.0' },
+    { versionNegotiation: { mode: { pin: MODERN_PROTOCOL_VERSION } } },
+  );
+  await client.connect(new StreamableHTTPClientTransport(new URL(url), transport));
   return client;
 }
 
 /**
  * The v1 SDK's client (spec 2025-11-25, `initialize`), as VS Code and other legacy clients speak it.
- * `fetch` lets a test route some requests to another gateway replica, as a load balancer would.
+ * `transport` as for {@link connectModern}; a `fetch` may route some requests to another gateway
+ * replica, as a load balancer would.
  */
-export async function connectLegacy(url: string, fetch?: typeof globalThis.fetch): Promise<LegacyClient> {
+export async function connectLegacy(
+  url: string,
+  transport: LegacyTransportOptions = {},
+): Promise<LegacyClient> {
   const client = new LegacyClient({ name: 'hopper-test-legacy', version: '1.0.0' });
-  await client.connect(new LegacyTransport(new URL(url), fetch ? { fetch } : {}));
+  await client.connect(new LegacyTransport(new URL(url), transport));
   return client;
 }
 
@@ -66,6 +92,22 @@ export async function waitForJob(
     if (predicate(job)) return job;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** Polls `get_job` until the job has ended: completed, failed or cancelled. */
+export function waitForJobEnd(client: ToolCaller, jobId: string): Promise<JobOut> {
+  return waitForJob(client, jobId, (job) => job.state !== 'queued' && job.state !== 'active');
+}
+
+/** Queues an ingest without waiting for it (`wait: false`); returns its job id. */
+export async function queueIngest(
+  client: ToolCaller,
+  args: { content: string; documentId: string; collection?: string },
+): Promise<string> {
+  const { jobId } = structured<JobOut>(
+    await client.callTool({ name: 'ingest_document', arguments: { ...args, wait: false } }),
+  );
+  return jobId;
 }
 
 /** Polls `list_jobs` until an active job of `documentId` is embedding; returns its id. */

@@ -3,7 +3,11 @@ import type { Client } from '@modelcontextprotocol/client';
 import { structured } from './clients.ts';
 import { storedChunks, type StoredChunks } from './faults.ts';
 
-/** A document of `paragraphs` chunks whose every chunk names `word`, so a search can find it. */
+/**
+ * A document of `paragraphs` chunks whose every chunk names `word`, so a search can find it: each
+ * paragraph stays under the default chunk size (1200 characters), so it is one chunk, and tests
+ * size a job's embedding time by it (one embedding batch per 32 chunks).
+ */
 export function paragraphsAbout(word: string, paragraphs: number): string {
   return Array.from({ length: paragraphs }, (_, i) =>
     `Paragraph ${i} tells how the ${word} was kept and mended through the winter. `.repeat(14),

@@ -7,7 +7,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/client';
 import { createKeys, jobCatalog } from '@hopper/contracts';
 import { startRedisServer, type RedisServer } from '@hopper/redis';
-import { connectModern, structured, toolError, waitForJob, type JobOut } from './clients.ts';
+import {
+  connectModern,
+  queueIngest,
+  structured,
+  toolError,
+  waitForJob,
+  waitForJobEnd,
+  type JobOut,
+} from './clients.ts';
 import { EmbeddingsDouble } from './embeddings-double.ts';
 import { paragraphsAbout } from './fault-documents.ts';
 import { eventually, reportFault, storedChunks } from './faults.ts';
@@ -63,13 +71,7 @@ export function redisOutageScenario(label: string, outageMs: number): void {
   async function submit(documentIds: string[]): Promise<string[]> {
     const jobIds: string[] = [];
     for (const documentId of documentIds) {
-      const { jobId } = structured<JobOut>(
-        await client.callTool({
-          name: 'ingest_document',
-          arguments: { content: paragraphsAbout(documentId, 80), documentId, wait: false },
-        }),
-      );
-      jobIds.push(jobId);
+      jobIds.push(await queueIngest(client, { content: paragraphsAbout(documentId, 80), documentId }));
     }
     return jobIds;
   }
@@ -160,9 +162,7 @@ export function redisOutageScenario(label: string, outageMs: number): void {
         expect(structured<JobOut>(asked.result).jobId).toBe(waitingJobId);
       }
 
-      const outcomes = await Promise.all(
-        jobIds.map((jobId) => waitForJob(client, jobId, (j) => j.state !== 'queued' && j.state !== 'active')),
-      );
+      const outcomes = await Promise.all(jobIds.map((jobId) => waitForJobEnd(client, jobId)));
       const waited = structured<JobOut & { chunks?: number }>(await waiting);
       const allDoneAt = Date.now();
       await waiter.close();

@@ -18,9 +18,9 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { createKeys } from '@hopper/contracts';
 import { closeRedis, createRedis, startRedisServer, TokenBucket } from '@hopper/redis';
+import { connectSdkClient } from './load-generator.ts';
 
 const { values: options } = parseArgs({
   options: {
@@ -124,13 +124,7 @@ async function cachedSearches(
   concurrency: number,
   total = SEARCHES,
 ): Promise<SearchFigures> {
-  const clients = await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      const client = new Client({ name: 'hopper-bench', version: '1.0.0' });
-      await client.connect(new StreamableHTTPClientTransport(new URL(gateway.url)));
-      return client;
-    }),
-  );
+  const clients = await Promise.all(Array.from({ length: concurrency }, () => connectSdkClient(gateway.url)));
   let shed = 0;
   const search = async (worker: number) => {
     try {

@@ -24,11 +24,11 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { createKeys, jobCatalog } from '@hopper/contracts';
 import { startRedisServer } from '@hopper/redis';
+import { connectSdkClient } from './load-generator.ts';
 import { startRoundRobinProxy, type RoundRobinProxy } from './round-robin-proxy.ts';
 
 const { values: options } = parseArgs({
@@ -117,12 +117,6 @@ function documentText(seed: number): string {
     const sentence = () => `${Array.from({ length: 15 }, word).join(' ')}.`;
     return `## Part ${p + 1} of log ${seed}\n\n${Array.from({ length: 6 }, sentence).join(' ')}`;
   }).join('\n\n');
-}
-
-async function connect(url: string): Promise<Client> {
-  const client = new Client({ name: 'hopper-scale', version: '1.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
-  return client;
 }
 
 function structured<T>(result: unknown): T {
@@ -227,7 +221,7 @@ async function commandsProcessed(redis: Redis): Promise<number> {
 async function ingestRun(redisUrl: string, redis: Redis, workers: number): Promise<RunResult> {
   const d = await deploy(redisUrl, workers);
   try {
-    const clients = await Promise.all([0, 1, 2, 3].map(() => connect(`${d.proxy.url}/mcp`)));
+    const clients = await Promise.all([0, 1, 2, 3].map(() => connectSdkClient(`${d.proxy.url}/mcp`)));
     const started = performance.now();
     let nextDoc = 0;
     await Promise.all(
@@ -299,7 +293,7 @@ async function mcpRun(redisUrl: string): Promise<McpResult> {
   try {
     await d.queue.resume();
     const url = `${d.proxy.url}/mcp`;
-    const seed = await connect(url);
+    const seed = await connectSdkClient(url);
     for (let i = 1; i <= 8; i++) {
       structured(
         await seed.callTool({
@@ -312,7 +306,7 @@ async function mcpRun(redisUrl: string): Promise<McpResult> {
 
     // Searches: 8 concurrent clients, 50 calls each, every call its own HTTP request; a few calls
     // first so both gateways have opened the store's tables before the clock runs.
-    const clients = await Promise.all(Array.from({ length: 8 }, () => connect(url)));
+    const clients = await Promise.all(Array.from({ length: 8 }, () => connectSdkClient(url)));
     for (const client of clients)
       await client.callTool({ name: 'search', arguments: { query: 'lamp', topK: 5 } });
     const latencies: number[] = [];

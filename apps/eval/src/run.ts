@@ -64,7 +64,12 @@ export async function runEval(dataset: Dataset, options: EvalOptions = {}): Prom
     ...(options.env ? { env: options.env } : {}),
     ...(options.stackLog ? { logFile: options.stackLog } : {}),
   });
-  const client = new Client({ name: 'hopper-eval', version: '1.0.0' });
+  // Pinned to the current protocol, as a current client negotiates it (the v2 SDK's default would
+  // use the 2025-11-25 `initialize` handshake).
+  const client = new Client(
+    { name: 'hopper-eval', version: '1.0.0' },
+    { versionNegotiation: { mode: { pin: '2026-07-28' } } },
+  );
   try {
     await client.connect(new StreamableHTTPClientTransport(new URL(stack.mcpUrl)));
     const call = async <T>(name: string, args: Record<string, unknown>): Promise<T> => {

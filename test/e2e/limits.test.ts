@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/client';
-import { limits } from '@hopper/contracts';
+import { limits, subscribeAck, type SocketError } from '@hopper/contracts';
 import { startRedisServer, type RedisServer } from '@hopper/redis';
 import {
   connectLegacy,
@@ -14,11 +14,13 @@ import {
   waitForJob,
   type JobOut,
 } from '../support/clients.ts';
+import { TestSocket, baseUrl } from '../support/socket-client.ts';
 import { TestStack } from '../support/stack.ts';
 
 const ACME = 'acme-key-0123456789abcdef';
 const GLOBEX = 'globex-key-0123456789abcdef';
-const API_KEYS = `acme:${ACME},globex:${GLOBEX}`;
+const INITECH = 'initech-key-0123456789abcdef';
+const API_KEYS = `acme:${ACME},globex:${GLOBEX},initech:${INITECH}`;
 /** Longer than the gateway reuses a queue's waiting count (250 ms). */
 const BACKLOG_REFRESH_MS = 300;
 
@@ -97,6 +99,126 @@ describe('per-tenant rate limit', () => {
     expect((await rest(stack.url, GLOBEX, 'GET', '/v1/jobs')).status).toBe(200);
     await acme.close();
     await globex.close();
+  });
+
+  it('charges Socket.IO events to the same budget as tool calls', async () => {
+    const client = await connect(stack.url, INITECH);
+    const socket = await TestSocket.connect(baseUrl(stack.url), { token: INITECH });
+    try {
+      // Two events and a call spend the budget of 3...
+      expect(await socket.subscribeFeed()).toMatchObject({ ok: true });
+      expect(await socket.unsubscribe('some-job')).toEqual({ ok: true });
+      structured(await client.callTool({ name: 'list_jobs', arguments: {} }));
+
+      // ...so the next call is refused, and so is the next event, each with when to retry.
+      expect(toolError(await client.callTool({ name: 'list_jobs', arguments: {} }))).toMatch(/rate limit/);
+      const refused = await socket.subscribeFeed();
+      expect(subscribeAck.safeParse(refused).success).toBe(true);
+      expect(refused.ok).toBe(false);
+      const error = (refused as { error: SocketError }).error;
+      expect(error.code).toBe('busy');
+      expect(error.message).toMatch(
+        /^rate limit reached for this tenant \(0.1 calls per second, bursts of 3\); retry after \d+ s$/,
+      );
+      expect(error.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+      expect(error.retryAfterSeconds).toBeLessThanOrEqual(10);
+    } finally {
+      socket.close();
+      await client.close();
+    }
+  });
+});
+
+describe('per-socket event limit', () => {
+  let stack: TestStack;
+  const sockets: TestSocket[] = [];
+
+  beforeAll(async () => {
+    // Bursts of 10, then one event a second: the few seconds a test takes refill next to nothing.
+    // No worker: jobs stay queued, so a cancel that was (not) carried out shows in the job's state.
+    stack = await TestStack.start({
+      redisUrl: inject('redisUrl'),
+      workers: 0,
+      env: { HOPPER_SOCKET_RATE_LIMIT_PER_SECOND: '1', HOPPER_SOCKET_RATE_LIMIT_BURST: '10' },
+    });
+  });
+
+  afterAll(async () => {
+    for (const socket of sockets) socket.close();
+    await stack?.stop();
+  });
+
+  async function open(): Promise<TestSocket> {
+    const socket = await TestSocket.connect(baseUrl(stack.url));
+    sockets.push(socket);
+    return socket;
+  }
+
+  async function queueJob(documentId: string): Promise<string> {
+    const response = await fetch(`${baseUrl(stack.url)}/v1/documents`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ content: `The text of ${documentId}.`, documentId, wait: false }),
+    });
+    expect(response.status).toBe(202);
+    return ((await response.json()) as { jobId: string }).jobId;
+  }
+
+  async function jobState(jobId: string): Promise<string> {
+    const response = await fetch(`${baseUrl(stack.url)}/v1/jobs/${jobId}`);
+    return ((await response.json()) as { state: string }).state;
+  }
+
+  it('refuses events past the burst as busy without running them, and answers again after the wait', async () => {
+    const jobId = await queueJob('socket-limit');
+    const socket = await open();
+    const burst = await Promise.all(Array.from({ length: 10 }, () => socket.unsubscribe('some-job')));
+    expect(burst).toEqual(Array.from({ length: 10 }, () => ({ ok: true })));
+
+    const refused = await socket.cancel(jobId);
+    expect(refused.ok).toBe(false);
+    const error = (refused as { error: SocketError }).error;
+    expect(error).toEqual({
+      code: 'busy',
+      message: 'too many events on this socket (1 events per second, bursts of 10); retry after 1 s',
+      retryAfterSeconds: 1,
+    });
+    // The cancel was not carried out.
+    expect(await jobState(jobId)).toBe('queued');
+
+    // Waiting as told is enough: the same request is then answered.
+    await sleep(error.retryAfterSeconds! * 1000);
+    expect(await socket.cancel(jobId)).toMatchObject({ ok: true, job: { jobId, state: 'cancelled' } });
+    expect(await jobState(jobId)).toBe('cancelled');
+    expect(socket.socket.connected).toBe(true);
+  });
+
+  it('disconnects a socket that keeps flooding after being refused, and serves the tenant’s other sockets', async () => {
+    const flooder = await open();
+    const neighbour = await open();
+    const closed = new Promise<string>((resolve) => flooder.socket.once('disconnect', resolve));
+    const answers: { ok: boolean; error?: SocketError }[] = [];
+    for (let i = 0; i < 300; i++) {
+      flooder.socket.emit('unsubscribe', { jobId: 'some-job' }, (answer) => answers.push(answer));
+    }
+    expect(await closed).toBe('io server disconnect');
+    // Its burst was served, then refusals up to ten bursts' worth (plus a token or two refilled).
+    expect(answers.filter((a) => a.ok)).toHaveLength(10);
+    const refused = answers.filter((a) => !a.ok);
+    expect(refused.length).toBeGreaterThanOrEqual(99);
+    expect(refused.length).toBeLessThan(110);
+    expect(refused.every((a) => a.error?.code === 'busy' && a.error.retryAfterSeconds === 1)).toBe(true);
+
+    // The tenant's other socket has its own bucket and keeps working.
+    expect(await neighbour.unsubscribe('some-job')).toEqual({ ok: true });
+    expect(await neighbour.subscribeFeed()).toMatchObject({ ok: true });
+
+    // Logged once, and counted.
+    const gateway = stack.gateways[0]!;
+    expect(gateway.lines.filter((line) => line.includes('long after being refused'))).toHaveLength(1);
+    const metrics = await (await fetch(`${baseUrl(stack.url)}/metrics`)).text();
+    expect(metrics).toMatch(/^hopper_flooded_sockets_total\{[^}]*\} 1$/m);
+    expect(metrics).toMatch(/^hopper_limit_refusals_total\{[^}]*limit="socket_rate"[^}]*\} [1-9]/m);
   });
 });
 

@@ -8,6 +8,7 @@ import { createKeys, jobCatalog, jobKinds } from '@hopper/contracts';
 import { createLogger } from '@hopper/lifecycle';
 import { JobRecords, ProgressSubscriber, closeRedis, createRedis } from '@hopper/redis';
 import { openStore, type Store } from '@hopper/store';
+import { createMetrics } from '@hopper/telemetry';
 import { JobsService, type Queues } from '../../apps/gateway/src/jobs-service.ts';
 import { attachRealtime, type Realtime } from '../../apps/gateway/src/realtime/realtime-server.ts';
 import { UnauthorizedError, type TenantResolver } from '../../apps/gateway/src/tenant-resolver.ts';
@@ -326,6 +327,10 @@ describe('tenant isolation (resolver injected, as authentication will plug in)',
       cancel: (tenant, jobId) => jobs.cancel(tenant, jobId),
       resolveTenant: byToken,
       allowedHosts: new Set(['127.0.0.1']),
+      // Limits have their own tests (limits.test.ts); these few requests stay far below them.
+      eventLimit: undefined,
+      chargeTenant: undefined,
+      metrics: createMetrics('gateway'),
       // Warnings (an event that could not be delivered) show in the test output.
       logger: createLogger('realtime-test', 'warn'),
     });

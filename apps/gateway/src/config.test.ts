@@ -176,6 +176,7 @@ describe('gateway loadConfig', () => {
   it('protects the gateway by default, rate-limits tenants only when asked, and turns each limit off with 0', () => {
     expect(loadConfig(base, '/srv').limits).toEqual({
       rateLimit: undefined,
+      socketRateLimit: { perSecond: 20, burst: 40 },
       maxJobsPerTenant: 1_000,
       maxQueueDepth: 10_000,
       maxInflight: 1_000,
@@ -190,6 +191,7 @@ describe('gateway loadConfig', () => {
         ...base,
         HOPPER_RATE_LIMIT_PER_SECOND: '0.5',
         HOPPER_RATE_LIMIT_BURST: '3',
+        HOPPER_SOCKET_RATE_LIMIT_PER_SECOND: '0',
         HOPPER_MAX_JOBS_PER_TENANT: '0',
         HOPPER_MAX_QUEUE_DEPTH: '0',
         HOPPER_MAX_INFLIGHT: '0',
@@ -199,14 +201,26 @@ describe('gateway loadConfig', () => {
     ).limits;
     expect(tuned).toEqual({
       rateLimit: { perSecond: 0.5, burst: 3 },
+      socketRateLimit: undefined,
       maxJobsPerTenant: 0,
       maxQueueDepth: 0,
       maxInflight: 0,
       maxEventLoopLagMs: 0,
     });
+    expect(
+      loadConfig(
+        { ...base, HOPPER_SOCKET_RATE_LIMIT_PER_SECOND: '5', HOPPER_SOCKET_RATE_LIMIT_BURST: '8' },
+        '/srv',
+      ).limits.socketRateLimit,
+    ).toEqual({ perSecond: 5, burst: 8 });
     expect(problems({ ...base, HOPPER_RATE_LIMIT_BURST: '10', HOPPER_MAX_INFLIGHT: '-1' })).toEqual([
       expect.stringMatching(/^HOPPER_MAX_INFLIGHT: /),
       expect.stringMatching(/^HOPPER_RATE_LIMIT_BURST: has no effect without HOPPER_RATE_LIMIT_PER_SECOND/),
     ]);
+    // The socket rate has a default: a burst alone is fine, a burst with the rate turned off is not.
+    expect(problems({ ...base, HOPPER_SOCKET_RATE_LIMIT_BURST: '60' })).toEqual([]);
+    expect(
+      problems({ ...base, HOPPER_SOCKET_RATE_LIMIT_PER_SECOND: '0', HOPPER_SOCKET_RATE_LIMIT_BURST: '60' }),
+    ).toEqual([expect.stringMatching(/^HOPPER_SOCKET_RATE_LIMIT_BURST: has no effect when/)]);
   });
 });

@@ -15,6 +15,23 @@ export const limitsEnv = {
   HOPPER_RATE_LIMIT_PER_SECOND: z.preprocess(emptyToUndefined, z.coerce.number().min(0).default(0)),
   /** Calls a tenant that has been quiet may make at once (default: two seconds' worth). */
   HOPPER_RATE_LIMIT_BURST: z.preprocess(emptyToUndefined, z.coerce.number().int().positive().optional()),
+  /**
+   * Socket.IO events (`subscribe`, `unsubscribe`, `cancel`, anything else) one socket may send per
+   * second, sustained (0: no per-socket limit). Always on, in memory, so a flooding socket is stopped
+   * before it costs Redis anything. 20/s is far above what a person or the progress page does (one
+   * `subscribe` per job as it appears, one `cancel` per click) and still bounds one socket's Redis
+   * work to a few dozen commands a second.
+   */
+  HOPPER_SOCKET_RATE_LIMIT_PER_SECOND: z.preprocess(emptyToUndefined, z.coerce.number().min(0).default(20)),
+  /**
+   * Events a socket that has been quiet may send at once (default: two seconds' worth, 40 at the
+   * default rate). The progress page sends up to 31 at (re)connection: the jobs feed plus the
+   * unfinished jobs among the 30 it shows.
+   */
+  HOPPER_SOCKET_RATE_LIMIT_BURST: z.preprocess(
+    emptyToUndefined,
+    z.coerce.number().int().positive().optional(),
+  ),
   /** Jobs one tenant may have queued or running at once. */
   HOPPER_MAX_JOBS_PER_TENANT: limit(1_000),
   /** Jobs waiting in the ingest (or embed) queue beyond which new ones are refused. */
@@ -27,9 +44,17 @@ export const limitsEnv = {
 
 type LimitsEnv = z.output<z.ZodObject<typeof limitsEnv>>;
 
+/** A token bucket: a sustained rate and the burst allowed after a quiet spell. */
+export interface RateSettings {
+  perSecond: number;
+  burst: number;
+}
+
 export interface LimitSettings {
-  /** Per-tenant token bucket; `undefined`: no rate limit. */
-  rateLimit: { perSecond: number; burst: number } | undefined;
+  /** Per-tenant token bucket (in Redis); `undefined`: no rate limit. */
+  rateLimit: RateSettings | undefined;
+  /** Per-socket token bucket for Socket.IO events (in memory); `undefined`: no limit. */
+  socketRateLimit: RateSettings | undefined;
   /** 0: no limit. */
   maxJobsPerTenant: number;
   /** 0: no limit. */
@@ -41,18 +66,30 @@ export interface LimitSettings {
 }
 
 /** A burst without a rate would be silently ignored: say so instead. */
-export const limitsEnvRules: EnvRule = (env) =>
-  env.HOPPER_RATE_LIMIT_BURST && !Number(env.HOPPER_RATE_LIMIT_PER_SECOND)
+export const limitsEnvRules: EnvRule = (env) => [
+  ...(env.HOPPER_RATE_LIMIT_BURST && !Number(env.HOPPER_RATE_LIMIT_PER_SECOND)
     ? ['HOPPER_RATE_LIMIT_BURST: has no effect without HOPPER_RATE_LIMIT_PER_SECOND (set both)']
-    : [];
+    : []),
+  // The socket rate has a default, so only an explicit 0 leaves a burst without effect.
+  ...(env.HOPPER_SOCKET_RATE_LIMIT_BURST &&
+  env.HOPPER_SOCKET_RATE_LIMIT_PER_SECOND &&
+  Number(env.HOPPER_SOCKET_RATE_LIMIT_PER_SECOND) === 0
+    ? ['HOPPER_SOCKET_RATE_LIMIT_BURST: has no effect when HOPPER_SOCKET_RATE_LIMIT_PER_SECOND is 0']
+    : []),
+];
+
+/** A bucket for the rate (0: none), holding two seconds' worth unless told otherwise. */
+function rateSettings(perSecond: number, burst: number | undefined): RateSettings | undefined {
+  return perSecond > 0 ? { perSecond, burst: burst ?? Math.max(1, Math.ceil(perSecond * 2)) } : undefined;
+}
 
 export function limitSettings(env: LimitsEnv): LimitSettings {
-  const perSecond = env.HOPPER_RATE_LIMIT_PER_SECOND;
   return {
-    rateLimit:
-      perSecond > 0
-        ? { perSecond, burst: env.HOPPER_RATE_LIMIT_BURST ?? Math.max(1, Math.ceil(perSecond * 2)) }
-        : undefined,
+    rateLimit: rateSettings(env.HOPPER_RATE_LIMIT_PER_SECOND, env.HOPPER_RATE_LIMIT_BURST),
+    socketRateLimit: rateSettings(
+      env.HOPPER_SOCKET_RATE_LIMIT_PER_SECOND,
+      env.HOPPER_SOCKET_RATE_LIMIT_BURST,
+    ),
     maxJobsPerTenant: env.HOPPER_MAX_JOBS_PER_TENANT,
     maxQueueDepth: env.HOPPER_MAX_QUEUE_DEPTH,
     maxInflight: env.HOPPER_MAX_INFLIGHT,

@@ -33,6 +33,7 @@ import { createMetricsEndpoint } from './metrics-endpoint.ts';
 import { createToolHandlers } from './tools/index.ts';
 import { instrumentHandlers } from './tools/instrumented.ts';
 import { withRateLimit } from './tools/rate-limited.ts';
+import { tenantRateLimit } from './tenant-rate-limit.ts';
 import { LoadShedder } from './load-shedder.ts';
 import { createPageHandler } from './page/page-handler.ts';
 import { attachRealtime } from './realtime/realtime-server.ts';
@@ -179,9 +180,9 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
     },
   );
   const { rateLimit } = config.limits;
-  // Charged before the cache: a cached answer costs the gateway too.
-  const limited = rateLimit
-    ? withRateLimit(cached, {
+  // One charge for tool calls and Socket.IO events: a tenant has one budget, however it asks.
+  const chargeTenant = rateLimit
+    ? tenantRateLimit({
         bucket: new TokenBucket({ redis, keys, ratePerSecond: rateLimit.perSecond, burst: rateLimit.burst }),
         ...rateLimit,
         breaker: new CircuitBreaker(),
@@ -194,7 +195,9 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
         ),
         metrics,
       })
-    : cached;
+    : undefined;
+  // Charged before the cache: a cached answer costs the gateway too.
+  const limited = chargeTenant ? withRateLimit(cached, chargeTenant) : cached;
   // Timing is outermost, so a call's duration includes the cache.
   const handlers = instrumentHandlers(limited, { metrics, logger, slowCallMs: config.slowCallMs });
   const warmer = new CacheWarmer({
@@ -278,6 +281,9 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
     cancel: (tenant, jobId) => jobs.cancel(tenant, jobId),
     resolveTenant,
     allowedHosts,
+    eventLimit: config.limits.socketRateLimit,
+    chargeTenant,
+    metrics,
     logger,
   });
   server.listen(config.port, config.host);

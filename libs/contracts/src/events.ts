@@ -38,8 +38,15 @@ export type UnsubscribeRequest = z.infer<typeof unsubscribeRequest>;
 export const cancelRequest = z.strictObject({ jobId });
 export type CancelRequest = z.infer<typeof cancelRequest>;
 
-/** Why a request was refused; `code` is one of Hopper's error codes (`not_found`, ...). */
-export const socketError = z.object({ code: z.string(), message: z.string() });
+/**
+ * Why a request was refused; `code` is one of Hopper's error codes (`not_found`, ...). A `busy`
+ * refusal (a rate limit) says in whole seconds when the same request can be sent again.
+ */
+export const socketError = z.object({
+  code: z.string(),
+  message: z.string(),
+  retryAfterSeconds: z.number().int().positive().optional(),
+});
 export type SocketError = z.infer<typeof socketError>;
 
 const refused = z.object({ ok: z.literal(false), error: socketError });

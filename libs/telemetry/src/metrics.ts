@@ -79,11 +79,20 @@ export function createMetrics(service: 'gateway' | 'worker') {
       labelNames: ['tool'] as const,
       registers: [registry],
     }),
-    /** Calls refused by a limit: `rate` (tenant's rate), `tenant_jobs` (its job slots), `queue_depth`. */
+    /**
+     * Calls refused by a limit: `rate` (tenant's rate), `tenant_jobs` (its job slots), `queue_depth`,
+     * `socket_rate` (a Socket.IO event over its socket's rate).
+     */
     limitRefusals: new Counter({
       name: 'hopper_limit_refusals_total',
       help: 'Calls refused as busy because a limit was reached, by limit',
       labelNames: ['limit'] as const,
+      registers: [registry],
+    }),
+    /** Sockets that kept sending events long after being refused, and were disconnected for it. */
+    floodedSockets: new Counter({
+      name: 'hopper_flooded_sockets_total',
+      help: 'Socket.IO connections closed for flooding events past their rate limit',
       registers: [registry],
     }),
     /** Calls let through unchecked because the rate limiter's Redis did not answer (fail open). */

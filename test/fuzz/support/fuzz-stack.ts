@@ -35,9 +35,9 @@ export interface FuzzStack {
 
 let nextId = 1;
 
-/** A gateway and a worker with the canary and a few seed documents and jobs. */
-export async function startFuzzStack(redisUrl: string): Promise<FuzzStack> {
-  const stack = await TestStack.start({ redisUrl });
+/** A gateway and a worker with the canary and a few seed documents and jobs; `env` tunes the gateway. */
+export async function startFuzzStack(redisUrl: string, env: Record<string, string> = {}): Promise<FuzzStack> {
+  const stack = await TestStack.start({ redisUrl, env });
   const call = async (name: string, argsJson: string): Promise<Outcome> => {
     const id = nextId++;
     return outcomeOf(await postRaw(stack.url, toolCallBody(id, name, argsJson)), id);

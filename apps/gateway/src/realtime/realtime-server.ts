@@ -18,11 +18,15 @@ import {
 } from '@hopper/contracts';
 import type { Logger } from '@hopper/lifecycle';
 import type { JobRecords, ProgressSubscriber } from '@hopper/redis';
+import type { Metrics } from '@hopper/telemetry';
 import { browserGuard, type AllowedHosts } from '../browser-guard.ts';
+import type { RateSettings } from '../limits-config.ts';
+import type { ChargeTenant } from '../tenant-rate-limit.ts';
 import { UnauthorizedError, type TenantResolver } from '../tenant-resolver.ts';
 import { JobSubscriptions, MAX_JOBS_PER_SOCKET } from './job-subscriptions.ts';
 import { JobsFeed } from './jobs-feed.ts';
-import type { RealtimeServer, RealtimeSocket } from './socket-types.ts';
+import { limitSocketEvents } from './socket-rate-limit.ts';
+import { socketErrorOf, type RealtimeServer, type RealtimeSocket } from './socket-types.ts';
 
 /** setTimeout's limit; a token valid for longer is re-checked when the client reconnects after it. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -37,6 +41,11 @@ export interface RealtimeDeps {
   cancel: (tenant: string, jobId: string) => Promise<JobView>;
   resolveTenant: TenantResolver;
   allowedHosts: AllowedHosts;
+  /** Events one socket may send (any name); `undefined`: not limited per socket. */
+  eventLimit: RateSettings | undefined;
+  /** The tenant's rate limit, shared with tool calls; `undefined` when it is off. */
+  chargeTenant: ChargeTenant | undefined;
+  metrics: Pick<Metrics, 'limitRefusals' | 'floodedSockets'>;
   logger: Logger;
 }
 
@@ -102,9 +111,10 @@ export function attachRealtime(server: HttpServer, deps: RealtimeDeps): Realtime
 
   io.on('connection', (socket: RealtimeSocket) => {
     logger.debug({ socket: socket.id, tenant: socket.data.tenant }, 'socket connected');
+    if (deps.eventLimit) limitSocketEvents(socket, { rate: deps.eventLimit, logger, metrics: deps.metrics });
 
     socket.on('subscribe', (request: unknown, ack: unknown) => {
-      answer(ack, async (): Promise<SubscribeAck> => {
+      answer(socket, ack, async (): Promise<SubscribeAck> => {
         if (!socket.data.scopes.includes('read')) return missingScope('read', 'following jobs');
         const parsed = subscribeRequest.safeParse(request);
         if (!parsed.success) return refused('invalid_argument', z.prettifyError(parsed.error));
@@ -122,7 +132,7 @@ export function attachRealtime(server: HttpServer, deps: RealtimeDeps): Realtime
     });
 
     socket.on('unsubscribe', (request: unknown, ack: unknown) => {
-      answer(ack, (): Promise<SubscribeAck> => {
+      answer(socket, ack, (): Promise<SubscribeAck> => {
         const parsed = unsubscribeRequest.safeParse(request);
         if (!parsed.success)
           return Promise.resolve(refused('invalid_argument', z.prettifyError(parsed.error)));
@@ -133,7 +143,7 @@ export function attachRealtime(server: HttpServer, deps: RealtimeDeps): Realtime
     });
 
     socket.on('cancel', (request: unknown, ack: unknown) => {
-      answer(ack, async (): Promise<CancelAck> => {
+      answer(socket, ack, async (): Promise<CancelAck> => {
         if (!socket.data.scopes.includes('write')) return missingScope('write', 'cancelling a job');
         const parsed = cancelRequest.safeParse(request);
         if (!parsed.success) return refused('invalid_argument', z.prettifyError(parsed.error));
@@ -149,9 +159,13 @@ export function attachRealtime(server: HttpServer, deps: RealtimeDeps): Realtime
     });
   });
 
-  /** Runs a request and acknowledges it; failures become `{ok: false, error}` with a safe message. */
-  function answer<T>(ack: unknown, run: () => Promise<T>): void {
-    run().then(
+  /**
+   * Charges the request to its tenant's rate limit, runs it and acknowledges it; failures (a refusal
+   * over the rate included) become `{ok: false, error}` with a safe message.
+   */
+  function answer<T>(socket: RealtimeSocket, ack: unknown, run: () => Promise<T>): void {
+    const { chargeTenant } = deps;
+    (chargeTenant ? chargeTenant(socket.data.tenant).then(run) : run()).then(
       (result) => {
         if (typeof ack === 'function') (ack as (answer: T) => void)(result);
       },
@@ -162,7 +176,7 @@ export function attachRealtime(server: HttpServer, deps: RealtimeDeps): Realtime
   }
 
   function failure(error: unknown): { ok: false; error: SocketError } {
-    if (isHopperError(error)) return refused(error.code, error.message);
+    if (isHopperError(error)) return { ok: false, error: socketErrorOf(error) };
     const ref = randomUUID().slice(0, 8);
     logger.error({ err: error, ref }, 'socket request failed');
     return refused('internal', `internal error (reference ${ref}); the gateway log has the details`);

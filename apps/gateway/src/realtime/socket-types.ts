@@ -1,12 +1,14 @@
 import type { Server, Socket } from 'socket.io';
 import type {
   ClientToServerEvents,
+  HopperError,
   JobCancelledEvent,
   JobCompletedEvent,
   JobFailedEvent,
   JobProgressEvent,
   Scope,
   ServerToClientEvents,
+  SocketError,
 } from '@hopper/contracts';
 
 /** What the gateway keeps on each socket. */
@@ -52,4 +54,13 @@ export function sendJobEvent(target: Emitter, out: JobEventOut): void {
       target.emit(out.name, out.payload);
       break;
   }
+}
+
+/** A refusal as a socket acknowledgement carries it: code, message, and when to retry if waiting helps. */
+export function socketErrorOf(error: HopperError): SocketError {
+  return {
+    code: error.code,
+    message: error.message,
+    ...(error.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: error.retryAfterSeconds }),
+  };
 }

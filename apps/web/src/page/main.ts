@@ -34,7 +34,11 @@ function follow(jobId: string): void {
   if (followed.has(jobId) || !socket.connected) return;
   followed.add(jobId);
   socket.emit('subscribe', { jobId }, (answer) => {
-    if (!answer.ok) followed.delete(jobId);
+    if (answer.ok) return;
+    followed.delete(jobId);
+    // Over the socket's event rate (many jobs appearing at once): follow it when the server says.
+    const { code, retryAfterSeconds } = answer.error;
+    if (code === 'busy' && retryAfterSeconds) setTimeout(() => follow(jobId), retryAfterSeconds * 1000);
   });
 }
 

@@ -37,6 +37,7 @@ import type {
  */
 const HYBRID_CANDIDATES = 50;
 const DEFAULT_OPTIMIZE_EVERY_WRITES = 100;
+const DEFAULT_VERSION_RETENTION_SECONDS = 300;
 const DEFAULT_MAX_CONCURRENT_SEARCHES = 4;
 const DEFAULT_INDEX_CACHE_BYTES = 256 * 1024 * 1024;
 const DEFAULT_METADATA_CACHE_BYTES = 64 * 1024 * 1024;
@@ -81,6 +82,14 @@ export interface StoreOptions {
    */
   optimizeEveryWrites?: number;
   /**
+   * Writer side only: at compaction time, table versions older than this are removed with the files
+   * only they use. Default 300. LanceDB keeps them 7 days by default, so with one commit per write
+   * a busy store piles up tens of thousands of manifests and data files. A reader holds a version
+   * for one query at a time (or for `readConsistencyIntervalSeconds`, when that is set), so
+   * retention must stay well above both.
+   */
+  versionRetentionSeconds?: number;
+  /**
    * Writer side only: build the vector index once the chunks table holds this many rows (checked
    * at compaction time). Default 20,000.
    */
@@ -93,8 +102,9 @@ export interface StoreOptions {
   /**
    * Bytes LanceDB may keep of index data and of file metadata in memory. Its own defaults are 6 GB
    * and 1 GB per process, far past a gateway pod's memory limit. Defaults here: 256 MB and 64 MB,
-   * which hold a 100k-chunk vector index (384 dimensions, ~150 MB) with room to spare. (This bounds
-   * the caches only: the slow RSS growth a soak run shows under steady ingests is not in them.)
+   * which hold a 100k-chunk vector index (384 dimensions, ~150 MB) with room to spare. Under
+   * steady writes they do fill up: every commit adds data files and manifests whose metadata is
+   * cached until evicted.
    */
   indexCacheBytes?: number;
   metadataCacheBytes?: number;
@@ -146,8 +156,19 @@ export interface Store {
   search(tenant: string, query: SearchQuery): Promise<SearchHit[]>;
   /** Cheap reachability check for readiness probes. */
   ping(): Promise<void>;
+  /**
+   * What LanceDB's index and metadata caches hold right now; bounded by `indexCacheBytes` +
+   * `metadataCacheBytes`.
+   */
+  cacheUsage(): CacheUsage;
   /** Waits for writes in flight, then releases the store; safe to call more than once. */
   close(): Promise<void>;
+}
+
+/** Memory held by the store's caches. */
+export interface CacheUsage {
+  bytes: number;
+  entries: number;
 }
 
 /** Opens (without creating anything) the store at `options.uri`. Tables appear on first write. */
@@ -156,17 +177,18 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     BigInt(options.indexCacheBytes ?? DEFAULT_INDEX_CACHE_BYTES),
     BigInt(options.metadataCacheBytes ?? DEFAULT_METADATA_CACHE_BYTES),
   );
+  // The session goes in the options object: @lancedb/lancedb 0.39 declares a
+  // `connect(uri, options, session)` overload but drops that third argument, and the connection
+  // then runs on a default session (6 GB + 1 GB of cache) that grows with every commit it reads.
   const db = await guard('open', () =>
-    connect(
-      options.uri,
-      {
-        readConsistencyInterval: options.readConsistencyIntervalSeconds ?? 0,
-        ...(options.storageOptions ? { storageOptions: options.storageOptions } : {}),
-      },
+    connect({
+      uri: options.uri,
+      readConsistencyInterval: options.readConsistencyIntervalSeconds ?? 0,
+      ...(options.storageOptions ? { storageOptions: options.storageOptions } : {}),
       session,
-    ),
+    }),
   );
-  return new LanceStore(db, options);
+  return new LanceStore(db, session, options);
 }
 
 /** The mode a query asks for, explicitly or by what it carries. */
@@ -210,8 +232,10 @@ function firstModel(rows: unknown[]): string | undefined {
 
 class LanceStore implements Store {
   readonly #db: Connection;
+  readonly #session: Session;
   readonly #tables: TableHandles;
   readonly #optimizeEvery: number;
+  readonly #versionRetentionMs: number;
   readonly #vectorIndexMinRows: number;
   readonly #searches: Semaphore;
   readonly #onMaintenanceError: NonNullable<StoreOptions['onMaintenanceError']>;
@@ -226,10 +250,12 @@ class LanceStore implements Store {
   #writes: Promise<void> = Promise.resolve();
   #closing: Promise<void> | undefined;
 
-  constructor(db: Connection, options: StoreOptions) {
+  constructor(db: Connection, session: Session, options: StoreOptions) {
     this.#db = db;
+    this.#session = session;
     this.#tables = new TableHandles(db);
     this.#optimizeEvery = options.optimizeEveryWrites ?? DEFAULT_OPTIMIZE_EVERY_WRITES;
+    this.#versionRetentionMs = (options.versionRetentionSeconds ?? DEFAULT_VERSION_RETENTION_SECONDS) * 1000;
     this.#vectorIndexMinRows = options.vectorIndexMinRows ?? DEFAULT_VECTOR_INDEX_MIN_ROWS;
     this.#searches = new Semaphore(options.maxConcurrentSearches ?? DEFAULT_MAX_CONCURRENT_SEARCHES);
     this.#onMaintenanceError = options.onMaintenanceError ?? (() => undefined);
@@ -481,6 +507,10 @@ class LanceStore implements Store {
     await guard('ping', () => this.#db.tableNames());
   }
 
+  cacheUsage(): CacheUsage {
+    return { bytes: Number(this.#session.sizeBytes()), entries: this.#session.approxNumItems() };
+  }
+
   close(): Promise<void> {
     this.#closing ??= this.#shutdown();
     return this.#closing;
@@ -704,11 +734,13 @@ class LanceStore implements Store {
     if (this.#writesSinceOptimize < this.#optimizeEvery) return;
     this.#writesSinceOptimize = 0;
     // Both tables take one small commit per write; left alone, their fragments pile up and every
-    // read and merge gets slower with the number of writes, not the amount of data.
+    // read and merge gets slower with the number of writes, not the amount of data. The versions
+    // those commits made are dropped once no reader can still be on them.
     const documents = await this.#tables.get(DOCUMENTS_TABLE).catch(() => undefined);
+    const cleanupOlderThan = new Date(Date.now() - this.#versionRetentionMs);
     for (const target of documents ? [table, documents] : [table]) {
       try {
-        await target.optimize();
+        await target.optimize({ cleanupOlderThan });
       } catch (error) {
         this.#onMaintenanceError(error, 'optimize');
       }

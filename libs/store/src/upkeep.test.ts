@@ -1,0 +1,122 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect } from '@lancedb/lancedb';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openStore } from './index.ts';
+import type { ChunkInput, DocumentInput, Store, StoreOptions } from './index.ts';
+
+/**
+ * What a long-running store keeps in memory and on disk under steady writes. Every write is a
+ * commit: a new table version with its own manifest and data files, whose metadata a reader caches
+ * when it reads that version.
+ */
+
+const DIM = 8;
+const MODEL = 'test-model';
+const KIB = 1024;
+
+function doc(documentId: string): DocumentInput {
+  return {
+    tenant: 'acme',
+    collection: 'docs',
+    documentId,
+    title: documentId,
+    mediaType: 'text/plain',
+    contentHash: `hash-${documentId}`,
+    metadata: {},
+    model: MODEL,
+  };
+}
+
+function chunks(write: number): ChunkInput[] {
+  return Array.from({ length: 3 }, (_, i) => {
+    const vector = new Float32Array(DIM);
+    vector[(write + i) % DIM] = 1;
+    return {
+      text: `write ${write} chunk ${i} about harbours`,
+      headingPath: [],
+      start: i,
+      end: i + 1,
+      vector,
+    };
+  });
+}
+
+let dir: string;
+const opened: Store[] = [];
+
+async function open(options: Omit<StoreOptions, 'uri'> = {}): Promise<Store> {
+  const store = await openStore({ uri: dir, ...options });
+  opened.push(store);
+  return store;
+}
+
+/** Rewrites five documents in turn, `writes` times in all, as a steady ingest does. */
+async function rewrite(store: Store, writes: number): Promise<void> {
+  for (let i = 0; i < writes; i++) await store.replaceDocument(doc(`d${i % 5}`), chunks(i));
+}
+
+async function chunkVersions(): Promise<number> {
+  const db = await connect(dir);
+  const table = await db.openTable('chunks');
+  try {
+    return (await table.listVersions()).length;
+  } finally {
+    table.close();
+    db.close();
+  }
+}
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'hopper-upkeep-'));
+});
+
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((store) => store.close()));
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('table versions', () => {
+  it('are removed at compaction once past their retention, and reads still see every document', async () => {
+    const writer = await open({ optimizeEveryWrites: 10, versionRetentionSeconds: 0 });
+    const reader = await open();
+    await rewrite(writer, 40);
+    // At least one version per write without cleanup; what is left are the compaction's own.
+    expect(await chunkVersions()).toBeLessThan(10);
+    const hits = await reader.search('acme', { mode: 'text', text: 'harbour', topK: 50 });
+    expect(new Set(hits.map((hit) => hit.documentId))).toEqual(new Set(['d0', 'd1', 'd2', 'd3', 'd4']));
+    expect(hits).toHaveLength(15);
+  });
+
+  it('are kept while recent, so a reader still on one is not broken', async () => {
+    const writer = await open({ optimizeEveryWrites: 10 });
+    await rewrite(writer, 20);
+    expect(await chunkVersions()).toBeGreaterThanOrEqual(20);
+  });
+});
+
+describe('cacheUsage', () => {
+  it('reports the caches the store reads through, within the configured bounds', async () => {
+    const bound = { indexCacheBytes: 256 * KIB, metadataCacheBytes: 256 * KIB };
+    const writer = await open({ ...bound, optimizeEveryWrites: 10 });
+    const reader = await open(bound);
+    for (let round = 0; round < 12; round++) {
+      await rewrite(writer, 5);
+      await reader.search('acme', {
+        text: 'harbour',
+        vector: chunks(round)[0]!.vector,
+        model: MODEL,
+        topK: 5,
+      });
+      await reader.getDocument('acme', 'docs', 'd0');
+    }
+    for (const store of [writer, reader]) {
+      const usage = store.cacheUsage();
+      // Entries at all: the bounds apply to the caches in use, not to an unused session.
+      expect(usage.entries).toBeGreaterThan(0);
+      expect(usage.bytes).toBeGreaterThan(0);
+      expect(usage.bytes).toBeLessThanOrEqual(bound.indexCacheBytes + bound.metadataCacheBytes);
+    }
+  });
+});

@@ -97,12 +97,12 @@ export function trend(points: readonly Point[], fromMinute: number): Trend {
  *   by about RSS_SWING_MB within minutes without any leak, so a slope fitted over a window of W
  *   minutes cannot tell growth below about RSS_SWING_MB / W from that.
  * - Relevance: below FLOOR_MB_PER_MINUTE a leak takes longer to matter than a soak can show. At
- *   1 MB/min a gateway would still need more than five hours to grow from ~200 MB to the 512 MiB
- *   limit of its Kubernetes manifest; a longer soak (`--minutes 60`) narrows the first bound down
+ *   1 MB/min a gateway would still need more than five hours to grow from ~500 MB (caches full)
+ *   to the 1 GiB limit of its Kubernetes manifest; a longer soak (`--minutes 60`) narrows the first bound down
  *   to this floor.
  *
  * Ten minutes (a five-minute window) thus flag 2 MB/min: about 1 KB per call at ~2,000 calls a
- * minute, or a gateway reaching its limit within three hours.
+ * minute, or a gateway with full caches reaching its limit within about four hours.
  */
 export function rssSlopeLimit(windowMinutes: number): number {
   return Math.max(FLOOR_MB_PER_MINUTE, RSS_SWING_MB / Math.max(windowMinutes, 0.1));
@@ -118,4 +118,4 @@ const FLOOR_MB_PER_MINUTE = 1;
 export const MIN_TREND_WINDOW_MINUTES = 2;
 
 /** The memory limits of the Kubernetes manifests (infra/k8s/base): a process over it would be killed. */
-export const podMemoryLimitMb = { gateway: 512, worker: 1024 } as const;
+export const podMemoryLimitMb = { gateway: 1024, worker: 1024 } as const;

@@ -69,7 +69,12 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
   // The gateway only reads the store; a zero consistency interval makes every read see the
   // worker's latest commit (the worker is the writer side).
   const store = traced(
-    await openStore({ uri: config.storeUri, readConsistencyIntervalSeconds: 0 }),
+    await openStore({
+      uri: config.storeUri,
+      readConsistencyIntervalSeconds: 0,
+      indexCacheBytes: config.storeCache.indexBytes,
+      metadataCacheBytes: config.storeCache.metadataBytes,
+    }),
     tracer,
     'store',
     ['search', 'getDocument', 'listDocuments'],

@@ -85,6 +85,8 @@ async function startWorker(config: WorkerConfig, logger: Logger): Promise<Closer
   const store = traced(
     await openStore({
       uri: config.storeUri,
+      indexCacheBytes: config.storeCache.indexBytes,
+      metadataCacheBytes: config.storeCache.metadataBytes,
       // Index builds and compaction run in the background; their failures must still be seen.
       onMaintenanceError: (error, operation) =>
         logger.warn({ err: error, operation }, 'store maintenance failed'),

@@ -85,6 +85,9 @@ export const commonEnvSchema = z.object({
       .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
       .optional(),
   ),
+  /** LanceDB's in-memory caches (per process): index data (vector and full-text) and file metadata. */
+  HOPPER_STORE_INDEX_CACHE_MB: positiveInt(256),
+  HOPPER_STORE_METADATA_CACHE_MB: positiveInt(64),
   HOPPER_CACHE_TTL_SEARCH_S: positiveInt(600),
   HOPPER_CACHE_TTL_DOCUMENTS_S: positiveInt(3_600),
   HOPPER_CACHE_TTL_JOBS_S: positiveInt(3_600),
@@ -223,6 +226,8 @@ export interface CommonConfig {
   redisPrefix: string;
   dataDir: string;
   storeUri: string;
+  /** Bytes LanceDB may cache in memory: index data and file metadata. */
+  storeCache: { indexBytes: number; metadataBytes: number };
   embeddings: EmbeddingsSettings;
   cache: CacheSettings;
   /** API keys (hashed); empty in local mode, where only loopback callers are served, as one tenant. */
@@ -260,6 +265,10 @@ export function commonConfig(env: CommonEnv, cwd: string): CommonConfig {
     redisPrefix: env.HOPPER_REDIS_PREFIX,
     dataDir,
     storeUri: env.HOPPER_STORE_URI ?? resolve(dataDir, 'store'),
+    storeCache: {
+      indexBytes: env.HOPPER_STORE_INDEX_CACHE_MB * 1024 * 1024,
+      metadataBytes: env.HOPPER_STORE_METADATA_CACHE_MB * 1024 * 1024,
+    },
     embeddings,
     cache: {
       redisUrl: env.HOPPER_CACHE_REDIS_URL,

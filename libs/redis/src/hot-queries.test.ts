@@ -1,22 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createKeys } from '@hopper/contracts';
+import { describe, expect, it } from 'vitest';
 import { HotQueries } from './hot-queries.ts';
+import { useTestRedis } from './test-redis.ts';
 
-const keys = createKeys(`test-${randomUUID().slice(0, 8)}`);
-let redis: Redis;
-
-beforeAll(() => {
-  redis = new Redis(inject('redisUrl'));
-});
-
-afterAll(async () => {
-  const leftovers = await redis.keys(`${keys.prefix}:*`);
-  if (leftovers.length > 0) await redis.del(...leftovers);
-  redis.disconnect();
-});
+const { keys, redis: connection } = useTestRedis();
 
 const recordTimes = (hot: HotQueries, collection: string, query: string, times: number) => {
   for (let i = 0; i < times; i++) hot.record('acme', collection, query);
@@ -24,7 +11,7 @@ const recordTimes = (hot: HotQueries, collection: string, query: string, times: 
 
 describe('HotQueries', () => {
   it('ranks queries by how often they ran, counting what is still in memory', async () => {
-    const hot = new HotQueries(redis, keys);
+    const hot = new HotQueries(connection(), keys);
     recordTimes(hot, 'papers', 'rare', 1);
     recordTimes(hot, 'papers', 'popular', 5);
     recordTimes(hot, 'papers', 'middling', 3);
@@ -40,8 +27,8 @@ describe('HotQueries', () => {
   });
 
   it('sends its counts to Redis by itself within seconds, for the other gateways to read', async () => {
-    const hot = new HotQueries(redis, keys);
-    const otherGateway = new HotQueries(redis, keys);
+    const hot = new HotQueries(connection(), keys);
+    const otherGateway = new HotQueries(connection(), keys);
     recordTimes(hot, 'shared', 'asked here', 2);
     expect(await otherGateway.top('acme', 'shared', 5)).toEqual([]);
     await sleep(1_500);
@@ -49,13 +36,13 @@ describe('HotQueries', () => {
   });
 
   it('adds counts from several processes together', async () => {
-    const one = new HotQueries(redis, keys);
-    const two = new HotQueries(redis, keys);
+    const one = new HotQueries(connection(), keys);
+    const two = new HotQueries(connection(), keys);
     recordTimes(one, 'summed', 'a', 3);
     recordTimes(two, 'summed', 'b', 2);
     recordTimes(two, 'summed', 'a', 1);
     await Promise.all([one.flush(), two.flush()]);
-    expect(await redis.zscore(keys.hotQueries('acme', 'summed'), 'a')).toBe('4');
-    expect(await redis.zscore(keys.hotQueries('acme', 'summed'), 'b')).toBe('2');
+    expect(await connection().zscore(keys.hotQueries('acme', 'summed'), 'a')).toBe('4');
+    expect(await connection().zscore(keys.hotQueries('acme', 'summed'), 'b')).toBe('2');
   });
 });

@@ -1,29 +1,17 @@
-import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createKeys } from '@hopper/contracts';
+import { describe, expect, it } from 'vitest';
 import { CircuitBreaker } from './circuit-breaker.ts';
 import { freePort } from './redis-server.ts';
 import { ResultCache } from './result-cache.ts';
+import { useTestRedis } from './test-redis.ts';
 
-const keys = createKeys(`test-${randomUUID().slice(0, 8)}`);
-let redis: Redis;
-
-beforeAll(() => {
-  redis = new Redis(inject('redisUrl'));
-});
-
-afterAll(async () => {
-  const leftovers = await redis.keys(`${keys.prefix}:*`);
-  if (leftovers.length > 0) await redis.del(...leftovers);
-  redis.disconnect();
-});
+const { keys, redis } = useTestRedis();
 
 const options = { keys, l1MaxBytes: 1_000_000, l1TtlMs: 60_000, timeoutMs: 200 };
 
 describe('ResultCache', () => {
   it('computes a burst of identical misses once and serves the rest from L1, then L2 elsewhere', async () => {
-    const cache = new ResultCache({ redis, ...options });
+    const cache = new ResultCache({ redis: redis(), ...options });
     let computed = 0;
     const compute = async () => {
       computed += 1;
@@ -36,14 +24,14 @@ describe('ResultCache', () => {
     expect(hits.every((h) => h.value.answer === 42)).toBe(true);
     expect((await cache.getOrCompute(key, 60, compute)).layer).toBe('l1');
 
-    const otherProcess = new ResultCache({ redis, ...options });
+    const otherProcess = new ResultCache({ redis: redis(), ...options });
     const fromRedis = await otherProcess.getOrCompute(key, 60, compute);
     expect(fromRedis).toEqual({ value: { answer: 42, list: [1, 2, 3] }, layer: 'l2' });
     expect(computed).toBe(1);
   });
 
   it('keeps L1 within its byte budget, falling back to L2 for what it evicted', async () => {
-    const cache = new ResultCache({ redis, ...options, l1MaxBytes: 3_000 });
+    const cache = new ResultCache({ redis: redis(), ...options, l1MaxBytes: 3_000 });
     const big = 'x'.repeat(1_000);
     for (let i = 0; i < 10; i++) await cache.set(`${keys.prefix}:big:${i}`, { big, i }, 60);
     const oldest = await cache.get<{ i: number }>(`${keys.prefix}:big:0`);
@@ -53,7 +41,7 @@ describe('ResultCache', () => {
   });
 
   it('does not store what `cacheable` refuses', async () => {
-    const cache = new ResultCache({ redis, ...options });
+    const cache = new ResultCache({ redis: redis(), ...options });
     const key = `${keys.prefix}:running`;
     await cache.getOrCompute(key, 60, () => Promise.resolve({ state: 'active' }), {
       cacheable: (v) => v.state !== 'active',

@@ -5,10 +5,10 @@ import { Index, connect } from '@lancedb/lancedb';
 import { Field, FixedSizeList, Float32, Int32, List, Schema, Utf8 } from 'apache-arrow';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StoreError, openStore } from './index.ts';
-import type { ChunkInput, DocumentInput, Store } from './index.ts';
+import type { ChunkInput, Store } from './index.ts';
+import { TEST_MODEL, testDocument } from './test-documents.ts';
 
 const DIM = 4;
-const MODEL = 'test-model';
 
 /** A unit vector along `axis`. */
 function axis(i: number): Float32Array {
@@ -19,19 +19,6 @@ function axis(i: number): Float32Array {
 
 function chunk(text: string, vector: Float32Array, extra: Partial<ChunkInput> = {}): ChunkInput {
   return { text, headingPath: [], start: 0, end: text.length, vector, ...extra };
-}
-
-function doc(documentId: string, metadata: DocumentInput['metadata'] = {}): DocumentInput {
-  return {
-    tenant: 'acme',
-    collection: 'docs',
-    documentId,
-    title: documentId,
-    mediaType: 'text/plain',
-    contentHash: `hash-${documentId}`,
-    metadata,
-    model: MODEL,
-  };
 }
 
 let dir: string;
@@ -60,15 +47,15 @@ afterEach(async () => {
  * "both" is close on both counts.
  */
 async function seed(store: Store): Promise<void> {
-  await store.replaceDocument(doc('lexical', { lang: 'en' }), [
+  await store.replaceDocument(testDocument('lexical', { lang: 'en' }), [
     chunk('The keeper trims the lamp wick at dusk.', axis(3), {
       searchText: 'Lighthouse\nThe keeper trims the lamp wick at dusk.',
     }),
   ]);
-  await store.replaceDocument(doc('semantic', { lang: 'de' }), [
+  await store.replaceDocument(testDocument('semantic', { lang: 'de' }), [
     chunk('Der Wärter putzt die Linse.', axis(0)),
   ]);
-  await store.replaceDocument(doc('both', { lang: 'en' }), [
+  await store.replaceDocument(testDocument('both', { lang: 'en' }), [
     chunk('Trimming the wick keeps the lamp bright.', normalized([0.8, 0, 0, 0.6]), { page: 3 }),
   ]);
 }
@@ -82,7 +69,7 @@ describe('search modes', () => {
   it('ranks by words in text mode, by vectors in vector mode, and by both in hybrid mode', async () => {
     const store = await open();
     await seed(store);
-    const query = { text: 'trim the wick', vector: axis(0), model: MODEL, topK: 3 };
+    const query = { text: 'trim the wick', vector: axis(0), model: TEST_MODEL, topK: 3 };
 
     const text = await store.search('acme', { ...query, mode: 'text' });
     expect(text.map((h) => h.documentId).sort()).toEqual(['both', 'lexical']);
@@ -120,7 +107,7 @@ describe('search modes', () => {
         mode,
         text: 'lamp wick',
         vector: axis(3),
-        model: MODEL,
+        model: TEST_MODEL,
         topK: 1,
         filter: { lang: 'de' },
       });
@@ -160,9 +147,11 @@ describe('search modes', () => {
     const store = await open({ optimizeEveryWrites: 2 });
     const reader = await open();
     for (let i = 0; i < 5; i++) {
-      await store.replaceDocument(doc(`d${i}`), [chunk(`note number ${i} about harbours`, axis(i % DIM))]);
+      await store.replaceDocument(testDocument(`d${i}`), [
+        chunk(`note number ${i} about harbours`, axis(i % DIM)),
+      ]);
     }
-    await store.replaceDocument(doc('d0'), [chunk('note rewritten about canals', axis(0))]);
+    await store.replaceDocument(testDocument('d0'), [chunk('note rewritten about canals', axis(0))]);
     await store.deleteDocument('acme', 'docs', 'd1');
     const harbours = await reader.search('acme', { mode: 'text', text: 'harbour', topK: 10 });
     expect(harbours.map((h) => h.documentId).sort()).toEqual(['d2', 'd3', 'd4']);
@@ -179,7 +168,7 @@ describe('a store large enough for a vector index', () => {
     const direction = (d: number, c: number) => normalized([d + 1, c + 1, (d * c) % 7, 1]);
     for (let d = 0; d < 30; d++) {
       await store.replaceDocument(
-        doc(`d${d}`),
+        testDocument(`d${d}`),
         Array.from({ length: 10 }, (_, c) => chunk(`document ${d} chunk ${c}`, direction(d, c))),
       );
     }
@@ -189,13 +178,13 @@ describe('a store large enough for a vector index', () => {
     const nearest = await reader.search('acme', {
       mode: 'vector',
       vector: direction(17, 4),
-      model: MODEL,
+      model: TEST_MODEL,
       topK: 1,
     });
     expect(nearest[0]?.chunkId).toBe('d17:1:4');
     // Rows written after the build are searched too (folded in, or scanned until then).
-    await store.replaceDocument(doc('late'), [chunk('written after the index', axis(2))]);
-    const late = await reader.search('acme', { mode: 'vector', vector: axis(2), model: MODEL, topK: 1 });
+    await store.replaceDocument(testDocument('late'), [chunk('written after the index', axis(2))]);
+    const late = await reader.search('acme', { mode: 'vector', vector: axis(2), model: TEST_MODEL, topK: 1 });
     expect(late[0]?.documentId).toBe('late');
   });
 });
@@ -234,7 +223,7 @@ describe('a store written before full-text search', () => {
         heading_path: [],
         start_offset: 0,
         end_offset: 27,
-        model: MODEL,
+        model: TEST_MODEL,
         metadata: '{}',
         meta_kv: [],
         vector: [1, 0, 0, 0],
@@ -252,13 +241,15 @@ describe('a store written before full-text search', () => {
     const vectorOnly = await reader.search('acme', {
       text: 'windmill',
       vector: axis(0),
-      model: MODEL,
+      model: TEST_MODEL,
       topK: 1,
     });
     expect(vectorOnly.map((h) => [h.documentId, h.matched])).toEqual([['old', ['vector']]]);
 
     const writer = await open();
-    await writer.replaceDocument(doc('new'), [chunk('a new note about watermills', axis(1), { page: 2 })]);
+    await writer.replaceDocument(testDocument('new'), [
+      chunk('a new note about watermills', axis(1), { page: 2 }),
+    ]);
     const hits = await reader.search('acme', { mode: 'text', text: 'windmill', topK: 5 });
     expect(hits.map((h) => [h.documentId, h.page])).toEqual([['old', undefined]]);
     const fresh = await reader.search('acme', { mode: 'text', text: 'watermills', topK: 5 });

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { connect } from '@lancedb/lancedb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openStore } from './index.ts';
-import type { ChunkInput, DocumentInput, Store, StoreOptions } from './index.ts';
+import type { ChunkInput, Store, StoreOptions } from './index.ts';
+import { TEST_MODEL, testDocument } from './test-documents.ts';
 
 /**
  * What a long-running store keeps in memory and on disk under steady writes. Every write is a
@@ -13,21 +14,7 @@ import type { ChunkInput, DocumentInput, Store, StoreOptions } from './index.ts'
  */
 
 const DIM = 8;
-const MODEL = 'test-model';
 const KIB = 1024;
-
-function doc(documentId: string): DocumentInput {
-  return {
-    tenant: 'acme',
-    collection: 'docs',
-    documentId,
-    title: documentId,
-    mediaType: 'text/plain',
-    contentHash: `hash-${documentId}`,
-    metadata: {},
-    model: MODEL,
-  };
-}
 
 function chunks(write: number): ChunkInput[] {
   return Array.from({ length: 3 }, (_, i) => {
@@ -54,7 +41,7 @@ async function open(options: Omit<StoreOptions, 'uri'> = {}): Promise<Store> {
 
 /** Rewrites five documents in turn, `writes` times in all, as a steady ingest does. */
 async function rewrite(store: Store, writes: number): Promise<void> {
-  for (let i = 0; i < writes; i++) await store.replaceDocument(doc(`d${i % 5}`), chunks(i));
+  for (let i = 0; i < writes; i++) await store.replaceDocument(testDocument(`d${i % 5}`), chunks(i));
 }
 
 async function chunkVersions(): Promise<number> {
@@ -106,7 +93,7 @@ describe('cacheUsage', () => {
       await reader.search('acme', {
         text: 'harbour',
         vector: chunks(round)[0]!.vector,
-        model: MODEL,
+        model: TEST_MODEL,
         topK: 5,
       });
       await reader.getDocument('acme', 'docs', 'd0');

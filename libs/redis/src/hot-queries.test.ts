@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { HotQueries } from './hot-queries.ts';
-import { useTestRedis } from './test-redis.ts';
+import { useTestRedis } from '../../../test/support/test-redis.ts';
 
 const { keys, redis: connection } = useTestRedis();
 

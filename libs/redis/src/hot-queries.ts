@@ -18,6 +18,8 @@ const MAX_PENDING = 10_000;
  * Counts are summed in memory and sent in one pipeline at most once a second: a pipeline per
  * search was 6% of the gateway's CPU on cached searches (a `--cpu-prof` profile), for a ranking
  * that only needs to be roughly right. A gateway that dies loses at most a second of counts.
+ * Gateways also flush when they hear of a write (CacheWarmer), so the warming that follows it
+ * ranks the searches every gateway has counted.
  */
 export class HotQueries {
   readonly #redis: Redis;

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { CircuitBreaker } from './circuit-breaker.ts';
 import { freePort } from './redis-server.ts';
 import { ResultCache } from './result-cache.ts';
-import { useTestRedis } from './test-redis.ts';
+import { useTestRedis } from '../../../test/support/test-redis.ts';
 
 const { keys, redis } = useTestRedis();
 

@@ -47,7 +47,11 @@ export class CacheWarmer {
   }
 
   #schedule(bump: EpochBump): void {
-    if (bump.collection === ALL_COLLECTIONS || this.#closed) return;
+    if (this.#closed) return;
+    // Every gateway hears the bump: each sends the search counts it holds in memory now, so the
+    // one that warms (after the debounce) ranks what was popular on all of them.
+    void this.#deps.hot.flush();
+    if (bump.collection === ALL_COLLECTIONS) return;
     const name = `${bump.tenant}\n${bump.collection}`;
     clearTimeout(this.#timers.get(name));
     this.#timers.set(

@@ -142,6 +142,9 @@ describe('metrics', () => {
       value(text, 'hopper_redis_command_duration_seconds_count', { command: 'hgetall' }),
     ).toBeGreaterThanOrEqual(1);
     expect(text).toContain('nodejs_eventloop_lag_seconds');
+    // LanceDB's caches are bounded by the session the store passes; an empty one would mean the
+    // session is not in use (as when @lancedb/lancedb dropped it) and the caches are unbounded.
+    expect(value(text, 'hopper_store_cache_bytes', { service: 'gateway' })).toBeGreaterThan(0);
   });
 
   it("exports job durations on the worker's own metrics port", async () => {
@@ -150,5 +153,6 @@ describe('metrics', () => {
     const text = await scrape(`http://127.0.0.1:${port}/metrics`);
     const jobs = value(text, 'hopper_job_duration_seconds_count', { kind: 'ingest', outcome: 'completed' });
     expect(jobs).toBeGreaterThanOrEqual(1);
+    expect(value(text, 'hopper_store_cache_bytes', { service: 'worker' })).toBeGreaterThan(0);
   });
 });

@@ -79,6 +79,7 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
     'store',
     ['search', 'getDocument', 'listDocuments'],
   );
+  metrics.measureStoreCache(() => store.cacheUsage().bytes);
   closer.add('store', () => store.close());
   // The cache may live in its own Redis (it may evict; the queue's must not). Its epochs and their
   // announcements live there too, so readers and writers always agree on them.

@@ -95,6 +95,7 @@ async function startWorker(config: WorkerConfig, logger: Logger): Promise<Closer
     'store',
     ['replaceDocument', 'deleteDocument'],
   );
+  metrics.measureStoreCache(() => store.cacheUsage().bytes);
   closer.add('store', () => store.close());
   // Epochs and embeddings live in the cache's Redis (its own when HOPPER_CACHE_REDIS_URL is set).
   const cacheRedis = config.cache.redisUrl

@@ -11,6 +11,7 @@ const JOB_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600]
 export function createMetrics(service: 'gateway' | 'worker') {
   const registry = new Registry();
   registry.setDefaultLabels({ service });
+  let storeCacheSource: (() => number) | undefined;
   // Process metrics, including nodejs_eventloop_lag_seconds (event-loop lag).
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
 
@@ -107,6 +108,19 @@ export function createMetrics(service: 'gateway' | 'worker') {
       help: 'MCP requests and REST calls being served, waiting calls included',
       registers: [registry],
     }),
+    /** What LanceDB's in-process caches hold (collected when scraped; see `measureStoreCache`). */
+    storeCacheBytes: new Gauge({
+      name: 'hopper_store_cache_bytes',
+      help: "Bytes LanceDB's index and metadata caches hold in this process (bounded by HOPPER_STORE_*_CACHE_MB)",
+      registers: [registry],
+      collect() {
+        if (storeCacheSource) this.set(storeCacheSource());
+      },
+    }),
+    /** Names where `hopper_store_cache_bytes` is read from: the process's store, once it is open. */
+    measureStoreCache(source: () => number): void {
+      storeCacheSource = source;
+    },
     /** Requests a gateway turned away with 503 to stay responsive, by reason (`inflight`, `event_loop_lag`). */
     shedRequests: new Counter({
       name: 'hopper_shed_requests_total',

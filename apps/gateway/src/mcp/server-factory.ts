@@ -21,10 +21,10 @@ import {
 import type { Logger } from '@hopper/lifecycle';
 import { inSpan } from '@hopper/telemetry';
 import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
+import type * as z from 'zod';
 import type { CallContext, ToolHandlers } from '../tools/index.ts';
 import { toolFailure, toolSuccess } from './tool-result.ts';
 import { advertisedOnly } from './tool-schemas.ts';
-import type * as z from 'zod';
 
 const INSTRUCTIONS =
   'Hopper ingests documents (ingest_document) and searches them (search). Long work runs as jobs: ' +

@@ -16,6 +16,8 @@ export interface ProcessFigures {
   rssMb: Trend;
   heapUsedMb: Trend;
   externalMb: Trend;
+  /** LanceDB's caches: bounded by HOPPER_STORE_*_CACHE_MB, so RSS growth beyond them is something else. */
+  storeCacheMb: Trend;
   handles: Trend;
   cpuSeconds: number;
   /** The largest RSS slope not called growth, for this run's window (see rssSlopeLimit). */
@@ -110,6 +112,7 @@ export function buildReport(run: SoakRun): SoakReport {
       rssMb: rounded(rssMb),
       heapUsedMb: rounded(trend(series(samples, 'heapUsedBytes', MB), warmupMinutes)),
       externalMb: rounded(trend(series(samples, 'externalBytes', MB), warmupMinutes)),
+      storeCacheMb: rounded(trend(series(samples, 'storeCacheBytes', MB), warmupMinutes)),
       handles: rounded(trend(series(samples, 'handles'), warmupMinutes), 0),
       cpuSeconds: round(cpu.last - cpu.first, 1),
       rssLimitMbPerMinute: round(rssSlopeLimit(window), 2),
@@ -206,10 +209,11 @@ export function renderMarkdown(report: SoakReport): string {
     'heap slope MB/min',
     'external MB (start → end)',
     'external slope MB/min',
+    'store cache MB (start → end)',
     'handles (start → end, max)',
     'CPU s',
   ]);
-  row(['---', '---', '---', '---', '---', '---', '---', '---', '---', '---']);
+  row(['---', '---', '---', '---', '---', '---', '---', '---', '---', '---', '---']);
   for (const name of ['gateway', 'worker'] as const) {
     const p = report.processes[name];
     row([
@@ -221,6 +225,7 @@ export function renderMarkdown(report: SoakReport): string {
       p.heapUsedMb.slopePerMinute,
       `${p.externalMb.first} → ${p.externalMb.last}`,
       p.externalMb.slopePerMinute,
+      `${p.storeCacheMb.first} → ${p.storeCacheMb.last}`,
       `${p.handles.first} → ${p.handles.last} (${p.handles.max})`,
       p.cpuSeconds,
     ]);
@@ -245,12 +250,14 @@ export function renderMarkdown(report: SoakReport): string {
     'minute',
     'gateway RSS MB',
     'gateway heap MB',
+    'gateway store cache MB',
     'gateway handles',
     'worker RSS MB',
     'worker heap MB',
+    'worker store cache MB',
     'worker handles',
   ]);
-  row(['---:', '---:', '---:', '---:', '---:', '---:', '---:']);
+  row(['---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:']);
   const { gateway, worker } = report.samples;
   const every = Math.max(1, Math.round(gateway.length / 20));
   gateway.forEach((g, i) => {
@@ -260,9 +267,11 @@ export function renderMarkdown(report: SoakReport): string {
       round(g.minute, 1),
       round(g.values.rssBytes * MB, 1),
       round(g.values.heapUsedBytes * MB, 1),
+      round(g.values.storeCacheBytes * MB, 1),
       g.values.handles,
       round(w.values.rssBytes * MB, 1),
       round(w.values.heapUsedBytes * MB, 1),
+      round(w.values.storeCacheBytes * MB, 1),
       w.values.handles,
     ]);
   });

@@ -10,6 +10,8 @@ export const sampledMetrics = {
   /** Buffers and ArrayBuffers held from JavaScript (Arrow batches, Redis replies): outside the heap, inside RSS. */
   externalBytes: 'nodejs_external_memory_bytes',
   handles: 'nodejs_active_handles_total',
+  /** What LanceDB's index and metadata caches hold: bounded, so it levels off once they are full. */
+  storeCacheBytes: 'hopper_store_cache_bytes',
   cpuSeconds: 'process_cpu_seconds_total',
 } as const;
 export type SampledMetric = keyof typeof sampledMetrics;

@@ -33,6 +33,8 @@ export interface SoakReport {
   minutes: number;
   sampleSeconds: number;
   concurrency: number;
+  /** Calls a second the clients were asked for (0: as fast as they go). */
+  rate: number;
   /** The first half of the run: trends are fitted over the second half only. */
   warmupMinutes: number;
   machine: { cpus: number; node: string; loadAverage: number };
@@ -54,6 +56,7 @@ export interface SoakRun {
   minutes: number;
   sampleSeconds: number;
   concurrency: number;
+  rate: number;
   machine: SoakReport['machine'];
   stats: Record<Operation, OperationStats>;
   errors: TrafficError[];
@@ -65,6 +68,8 @@ export interface SoakRun {
 }
 
 const MB = 1 / (1024 * 1024);
+/** The share of the asked rate a run must reach. */
+const RATE_REACHED = 0.9;
 const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
 
 function percentile(values: number[], p: number): number {
@@ -123,8 +128,19 @@ export function buildReport(run: SoakRun): SoakReport {
   };
   const processes = { gateway: figures('gateway'), worker: figures('worker') };
 
+  const reached = calls / seconds;
   const checks = [
     { name: 'no failed calls', passed: errors === 0, detail: `${errors} of ${calls} calls failed` },
+    ...(run.rate > 0
+      ? [
+          {
+            // Below the asked rate the stack did not keep up, and the trend is not comparable.
+            name: 'traffic at the asked rate',
+            passed: reached >= RATE_REACHED * run.rate,
+            detail: `${round(reached, 1)} of ${run.rate} calls/s`,
+          },
+        ]
+      : []),
     ...(['gateway', 'worker'] as const).flatMap((name) => {
       const p = processes[name];
       return [
@@ -159,6 +175,7 @@ export function buildReport(run: SoakRun): SoakReport {
     minutes: run.minutes,
     sampleSeconds: run.sampleSeconds,
     concurrency: run.concurrency,
+    rate: run.rate,
     warmupMinutes,
     machine: run.machine,
     operations: ops,
@@ -184,13 +201,15 @@ export function renderMarkdown(report: SoakReport): string {
     '# Soak',
     '',
     `${report.startedAt}: ${report.minutes} min of mixed MCP traffic from ${report.concurrency} clients ` +
+      (report.rate > 0 ? `at ${report.rate} calls/s ` : 'as fast as they go ') +
       `against one gateway and one worker; samples every ${report.sampleSeconds} s from each process's ` +
       `/metrics. Trends are least-squares slopes over the second half (the first ${report.warmupMinutes} min ` +
       `are warm-up). Machine: ${report.machine.cpus} CPUs, Node ${report.machine.node}, load ` +
       `${report.machine.loadAverage} at the end.`,
     '',
-    `**${report.passed ? 'Passed' : 'FAILED'}**: ${report.totals.calls} calls (${report.totals.perSecond}/s), ` +
-      `${report.totals.errors} failed.`,
+    `**${report.passed ? 'Passed' : 'FAILED'}**: ${report.totals.calls} calls (${report.totals.perSecond}/s` +
+      (report.rate > 0 ? ` of ${report.rate}/s asked` : '') +
+      `), ${report.totals.errors} failed.`,
     '',
     '## Checks',
     '',

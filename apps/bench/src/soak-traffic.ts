@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 
 /** The operations of the soak's mix, named after the MCP tools they call. */
@@ -81,9 +82,12 @@ interface ToolResult {
 }
 
 /**
- * Mixed MCP traffic from `concurrency` clients (the official SDK client, one connection each), each
- * calling one tool after another with no pause. Every failed call is recorded: a soak passes only
- * with none.
+ * Mixed MCP traffic from `concurrency` clients (the official SDK client, one connection each). With
+ * a `rate`, the clients together start that many calls a second, on a fixed schedule (open loop): a
+ * run sends the same traffic on a fast machine and a slow one, so their memory trends compare. A
+ * client that falls behind its schedule does not burst to catch up; the report shows the rate
+ * reached. Without one (rate 0), each client calls one tool after another with no pause. Every
+ * failed call is recorded: a soak passes only with none.
  */
 export class Traffic {
   readonly stats = Object.fromEntries(
@@ -92,6 +96,8 @@ export class Traffic {
   readonly errors: TrafficError[] = [];
   readonly #url: string;
   readonly #concurrency: number;
+  /** Calls a second over all clients; 0 for as fast as they can. */
+  readonly #rate: number;
   readonly #next = random(42);
   readonly #recentJobs: string[] = [];
   readonly #outstanding = new Set<string>();
@@ -100,9 +106,10 @@ export class Traffic {
   #stopping = false;
   #running: Promise<void>[] = [];
 
-  constructor(url: string, concurrency: number) {
+  constructor(url: string, concurrency: number, rate = 0) {
     this.#url = url;
     this.#concurrency = concurrency;
+    this.#rate = rate;
   }
 
   /** Ingests the document pool (and waits for it), so reads have something to find. */
@@ -145,8 +152,18 @@ export class Traffic {
 
   async #user(): Promise<void> {
     const client = await this.#connect();
+    // Each client keeps its own schedule: one call every `interval` ms.
+    const interval = this.#rate > 0 ? (1000 * this.#concurrency) / this.#rate : 0;
+    let due = performance.now() + Math.random() * interval;
     try {
-      while (!this.#stopping) await this.#one(client, this.#pick());
+      while (!this.#stopping) {
+        const wait = due - performance.now();
+        if (wait > 0) await sleep(wait);
+        if (this.#stopping) break;
+        // Behind schedule, the next call is due one interval from now: no burst to catch up.
+        due = Math.max(due + interval, performance.now());
+        await this.#one(client, this.#pick());
+      }
     } finally {
       await client.close();
     }

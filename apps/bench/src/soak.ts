@@ -3,14 +3,15 @@
  *
  * One gateway and one worker (started as `npm start` starts them, on a private redis-server unless
  * `--redis-url` names one) take mixed MCP traffic from a few SDK clients for `--minutes`: search,
- * get_document, list_documents, embed_texts, ingest_document (wait: false), get_job and cancel_job.
+ * get_document, list_documents, embed_texts, ingest_document (wait: false), get_job and cancel_job,
+ * `--rate` calls a second in all (0: as fast as the clients can go, which depends on the machine).
  * Every few seconds the gateway's and the worker's /metrics are scraped (prom-client's default
  * process metrics: resident memory, heap used, active handles, CPU). The first half is warm-up;
  * over the second half the RSS trend of each process must stay flat (see rssSlopeLimit), no call
  * may fail and neither process may log an error. Writes reports/soak.md and reports/soak.json and
  * exits non-zero when a check fails.
  *
- *   npm run soak -- [--minutes 10] [--sample-seconds 5] [--concurrency 4] [--out reports] [--redis-url redis://…]
+ *   npm run soak -- [--minutes 10] [--rate 40] [--sample-seconds 5] [--concurrency 4] [--out reports] [--redis-url redis://…]
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
@@ -23,11 +24,19 @@ import { startSoakStack } from './soak-stack.ts';
 import { Traffic } from './soak-traffic.ts';
 import { scrape, type Point, type Sample } from './soak-trend.ts';
 
+/**
+ * Calls a second by default: about what 4 clients reach on a busy 2-core CI machine (65 closed-loop
+ * on an idle one), of which a tenth are ingests. A fixed rate keeps runs on different machines
+ * comparable; a leak shows per call, so a faster `--rate` shows it sooner.
+ */
+const DEFAULT_RATE = 40;
+
 const { values: options } = parseArgs({
   options: {
     minutes: { type: 'string', default: '10' },
     'sample-seconds': { type: 'string', default: '5' },
     concurrency: { type: 'string', default: '4' },
+    rate: { type: 'string', default: String(DEFAULT_RATE) },
     out: { type: 'string', default: 'reports' },
     'redis-url': { type: 'string' },
   },
@@ -35,8 +44,11 @@ const { values: options } = parseArgs({
 const minutes = Number(options.minutes);
 const sampleSeconds = Number(options['sample-seconds']);
 const concurrency = Number(options.concurrency);
-if (!(minutes > 0 && sampleSeconds > 0 && concurrency >= 1)) {
-  console.error('usage: npm run soak -- [--minutes N] [--sample-seconds S] [--concurrency C] [--out DIR]');
+const rate = Number(options.rate);
+if (!(minutes > 0 && sampleSeconds > 0 && concurrency >= 1 && rate >= 0)) {
+  console.error(
+    'usage: npm run soak -- [--minutes N] [--rate CALLS_PER_S] [--sample-seconds S] [--concurrency C] [--out DIR]',
+  );
   process.exit(2);
 }
 
@@ -44,8 +56,11 @@ const stack = await startSoakStack(options['redis-url'] ? { redisUrl: options['r
 const redis = new Redis(stack.redisUrl, { lazyConnect: true });
 try {
   await redis.connect();
-  const traffic = new Traffic(stack.mcpUrl, concurrency);
-  console.log(`soak: seeding documents, then ${minutes} min of traffic from ${concurrency} clients`);
+  const traffic = new Traffic(stack.mcpUrl, concurrency, rate);
+  console.log(
+    `soak: seeding documents, then ${minutes} min of traffic from ${concurrency} clients, ` +
+      (rate > 0 ? `${rate} calls/s` : 'as fast as they go'),
+  );
   await traffic.seed();
 
   const samples: Record<ProcessName, Sample[]> = { gateway: [], worker: [] };
@@ -86,6 +101,7 @@ try {
     minutes,
     sampleSeconds,
     concurrency,
+    rate,
     machine: {
       cpus: cpus().length,
       node: process.versions.node,

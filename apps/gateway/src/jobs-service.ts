@@ -142,13 +142,13 @@ export class JobsService {
         this.#redis.del(this.#keys.cancelFlag(tenant, jobId)),
         this.#queues.ingest.remove(jobId),
       ]);
-      await this.#record(
+      const place = await this.#record(
         tenant,
         jobId,
         { kind: 'ingest', documentId: payload.documentId, collection: payload.collection },
         { reset: true },
       );
-      await this.#enqueue('ingest', jobId, payload);
+      await this.#enqueue('ingest', jobId, payload, place);
       return { jobId, state: 'queued', deduplicated: false };
     });
   }
@@ -158,8 +158,8 @@ export class JobsService {
     const jobId = randomJobId('emb');
     await this.#checkBacklog('embed');
     await putPayload(this.#redis, this.#keys.payload(tenant, jobId), packTexts(texts));
-    await this.#record(tenant, jobId, { kind: 'embed' });
-    await this.#enqueue('embed', jobId, { tenant, count: texts.length });
+    const place = await this.#record(tenant, jobId, { kind: 'embed' });
+    await this.#enqueue('embed', jobId, { tenant, count: texts.length }, place);
     return jobId;
   }
 
@@ -174,8 +174,8 @@ export class JobsService {
 
   async submitDelete(tenant: string, collection: string, documentId: string): Promise<string> {
     const jobId = randomJobId('del');
-    await this.#records.create(tenant, jobId, { kind: 'delete', documentId, collection });
-    await this.#enqueue('delete', jobId, { tenant, collection, documentId });
+    const place = await this.#records.create(tenant, jobId, { kind: 'delete', documentId, collection });
+    await this.#enqueue('delete', jobId, { tenant, collection, documentId }, place);
     return jobId;
   }
 
@@ -264,12 +264,18 @@ export class JobsService {
   }
 
   /**
-   * Records a new job in one of its tenant's job slots. At the tenant's limit nothing is recorded,
-   * the job's stored payload is dropped and the caller gets `busy`.
+   * Records a new job in one of its tenant's job slots and answers its place in the tenant's line.
+   * At the tenant's limit nothing is recorded, the job's stored payload is dropped and the caller
+   * gets `busy`.
    */
-  async #record(tenant: string, jobId: string, job: NewJob, options: { reset?: boolean } = {}) {
+  async #record(
+    tenant: string,
+    jobId: string,
+    job: NewJob,
+    options: { reset?: boolean } = {},
+  ): Promise<number> {
     try {
-      await this.#records.create(tenant, jobId, job, {
+      return await this.#records.create(tenant, jobId, job, {
         ...options,
         maxLiveJobs: this.#limits.maxJobsPerTenant,
       });
@@ -282,7 +288,8 @@ export class JobsService {
     }
   }
 
-  async #enqueue(kind: JobKind, jobId: string, data: object): Promise<void> {
+  /** Queues a job at its tenant's `place` in line (see `fairPriority`). */
+  async #enqueue(kind: JobKind, jobId: string, data: object, place: number): Promise<void> {
     const definition = jobCatalog[kind];
     const attributes = {
       'messaging.system': 'bullmq',
@@ -297,6 +304,7 @@ export class JobsService {
         { ...data, _trace: currentTraceCarrier() },
         {
           jobId,
+          priority: fairPriority(place),
           attempts: definition.attempts,
           backoff: definition.backoff,
           removeOnComplete: { age: KEEP_FINISHED_SECONDS },
@@ -350,6 +358,21 @@ export class JobsService {
     }
   }
 }
+
+/**
+ * The queue's order between tenants. A job's BullMQ priority is its place in its own tenant's line
+ * (jobs that tenant has queued or running, this one included), and BullMQ takes the lowest number
+ * first, in arrival order among equals. So a tenant that queues 200 ingests gets places 1 to 200,
+ * and another tenant's single job, place 1, runs next rather than after all 200: workers take turns
+ * between tenants instead of draining whoever came first. Every job carries a priority, since
+ * BullMQ runs unprioritized jobs before all prioritized ones. The only exceptions are jobs a worker
+ * lost (stalled), which BullMQ puts back at the head of the queue: they had their turn already.
+ */
+export function fairPriority(place: number): number {
+  return Math.min(Math.max(1, place), MAX_PRIORITY);
+}
+/** BullMQ's largest priority (2^21 - 1). */
+const MAX_PRIORITY = 2_097_151;
 
 /** Deletes a lock only if it still holds our token (it may have expired and been taken since). */
 const RELEASE_LOCK = `

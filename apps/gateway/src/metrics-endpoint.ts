@@ -16,6 +16,8 @@ export interface MetricsSources {
  * away (it never gives up on them), so without a bound a scrape during an outage would hang.
  */
 const QUEUE_FIGURES_TIMEOUT_MS = 1_000;
+/** Waiting jobs looked at for the oldest one's age (see syncQueues). */
+const OLDEST_SCAN = 100;
 
 /**
  * What `/metrics` answers: the registry's text after bringing the gauges that are read rather than
@@ -46,10 +48,14 @@ export function createMetricsEndpoint(
         );
         for (const [state, count] of Object.entries(counts))
           metrics.queueJobs.set({ queue: queue.name, state }, count);
-        const [oldest] = await queue.getJobs(['wait', 'prioritized'], 0, 0, true);
+        // Jobs run in fair order between tenants (jobs-service.ts, fairPriority), not by age, so the
+        // oldest waiting job is not necessarily first in line: it is looked for among the next
+        // OLDEST_SCAN in line, where a tenant's oldest job is unless hundreds of others are ahead.
+        const next = (await queue.getJobs(['wait', 'prioritized'], 0, OLDEST_SCAN - 1, true)).filter(Boolean);
+        const oldest = Math.min(...next.map((job) => job.timestamp));
         metrics.queueOldestWaitingAge.set(
           { queue: queue.name },
-          oldest ? (Date.now() - oldest.timestamp) / 1000 : 0,
+          next.length > 0 ? (Date.now() - oldest) / 1000 : 0,
         );
       }),
     );

@@ -26,8 +26,8 @@ afterAll(async () => {
 
 describe('JobRecords', () => {
   it('creates a record once, and keeps a finished state final', async () => {
-    expect(await records.create('t1', 'job-a', { kind: 'ingest', documentId: 'd1' })).toBe(true);
-    expect(await records.create('t1', 'job-a', { kind: 'ingest', documentId: 'd1' })).toBe(false);
+    expect(await records.create('t1', 'job-a', { kind: 'ingest', documentId: 'd1' })).toBe(1);
+    expect(await records.create('t1', 'job-a', { kind: 'ingest', documentId: 'd1' })).toBe(0);
     expect(
       await records.apply('t1', {
         jobId: 'job-a',
@@ -111,25 +111,26 @@ describe('JobRecords', () => {
 
   it('holds a slot per queued or running job of a tenant, and refuses one over the limit', async () => {
     const limit = { maxLiveJobs: 2 };
-    await records.create('t6', 'job-1', { kind: 'ingest' }, limit);
-    await records.create('t6', 'job-2', { kind: 'embed' }, limit);
+    // Each new job learns its place in its tenant's line.
+    expect(await records.create('t6', 'job-1', { kind: 'ingest' }, limit)).toBe(1);
+    expect(await records.create('t6', 'job-2', { kind: 'embed' }, limit)).toBe(2);
     // Re-creating a job that already holds a slot does not need another.
-    await records.create('t6', 'job-2', { kind: 'embed' }, { ...limit, reset: true });
+    expect(await records.create('t6', 'job-2', { kind: 'embed' }, { ...limit, reset: true })).toBe(2);
 
     const refusal = records.create('t6', 'job-3', { kind: 'ingest' }, limit);
     await expect(refusal).rejects.toMatchObject({ code: 'busy', retryAfterSeconds: 5 });
     await expect(refusal).rejects.toThrow(/too many jobs queued or running.*limit is 2/);
     expect(await records.get('t6', 'job-3')).toBeUndefined();
     // Another tenant has its own slots.
-    expect(await records.create('t7', 'job-3', { kind: 'ingest' }, limit)).toBe(true);
+    expect(await records.create('t7', 'job-3', { kind: 'ingest' }, limit)).toBe(1);
 
     // A retry (back to queued) keeps the slot; finishing gives it back.
     await records.apply('t6', { jobId: 'job-1', state: 'queued', progress: 0, stage: 'retrying', ts: 1 });
     await expect(records.create('t6', 'job-3', { kind: 'ingest' }, limit)).rejects.toThrow(/too many/);
     await records.apply('t6', { jobId: 'job-1', state: 'failed', progress: 0, ts: 2 });
-    expect(await records.create('t6', 'job-3', { kind: 'ingest' }, limit)).toBe(true);
+    expect(await records.create('t6', 'job-3', { kind: 'ingest' }, limit)).toBe(2);
     await records.apply('t6', { jobId: 'job-2', state: 'cancelled', progress: 0, ts: 3 });
-    expect(await records.create('t6', 'job-4', { kind: 'delete' }, limit)).toBe(true);
+    expect(await records.create('t6', 'job-4', { kind: 'delete' }, limit)).toBe(2);
   });
 
   it('gives back the slot of a job that never finishes once its lease runs out', async () => {
@@ -144,6 +145,6 @@ describe('JobRecords', () => {
     await expect(leased.create('t8', 'next', { kind: 'ingest' }, limit)).rejects.toThrow(/too many/);
     // ...and without any, the slot comes back.
     await sleep(600);
-    expect(await leased.create('t8', 'next', { kind: 'ingest' }, limit)).toBe(true);
+    expect(await leased.create('t8', 'next', { kind: 'ingest' }, limit)).toBe(1);
   });
 });

@@ -71,7 +71,8 @@ return 1
  * tenant already holds `limit` slots nothing is written.
  * KEYS[1] job hash, KEYS[2] tenant's job index, KEYS[3] tenant's live jobs. ARGV: 1 reset flag,
  * 2 job id, 3 now, 4 index max, 5 channel, 6 event JSON, 7 live job limit (0: none), 8 lease ms,
- * 9.. field/value pairs. Returns 1 when created, 0 when it exists, -1 when the tenant is at its limit.
+ * 9.. field/value pairs. Returns the tenant's live jobs (this one included) when created, 0 when it
+ * exists, -1 when the tenant is at its limit.
  */
 const CREATE_JOB = `
 if ARGV[1] ~= '1' and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
@@ -92,7 +93,7 @@ redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -tonumber(ARGV[4]) - 1)
 redis.call('ZADD', KEYS[3], now + lease, ARGV[2])
 redis.call('PEXPIRE', KEYS[3], lease)
 redis.call('PUBLISH', ARGV[5], ARGV[6])
-return 1
+return redis.call('ZCARD', KEYS[3])
 `;
 
 export interface NewJob {
@@ -126,16 +127,18 @@ export class JobRecords {
   }
 
   /**
-   * Creates (or, with `reset`, re-creates) the record in state `queued`. Without `reset`, an existing
-   * record is left as it is and `false` is returned. With `maxLiveJobs`, a tenant that already has
-   * that many jobs queued or running is refused with a `busy` error and nothing is written.
+   * Creates (or, with `reset`, re-creates) the record in state `queued` and answers how many jobs
+   * its tenant now has queued or running, this one included: its place in the tenant's own line,
+   * which the queue orders by (see `fairPriority`). Without `reset`, an existing record is left as
+   * it is and 0 is returned. With `maxLiveJobs`, a tenant that already has that many jobs queued or
+   * running is refused with a `busy` error and nothing is written.
    */
   async create(
     tenant: string,
     jobId: string,
     job: NewJob,
     options: { reset?: boolean; maxLiveJobs?: number } = {},
-  ): Promise<boolean> {
+  ): Promise<number> {
     const key = this.#keys.job(tenant, jobId);
     const now = Date.now();
     const fields: Record<string, string> = {
@@ -175,7 +178,7 @@ export class JobRecords {
         JOB_SLOT_RETRY_AFTER_S,
       );
     }
-    return created === 1;
+    return created;
   }
 
   /** Applies an update unless the job already finished; publishes it on the job's channel. */

@@ -45,10 +45,13 @@ export function createMetrics(service: 'gateway' | 'worker') {
       labelNames: ['queue', 'state'] as const,
       registers: [registry],
     }),
-    /** Age of the oldest waiting job per queue: a backlog that is not draining. */
+    /**
+     * Age of the oldest waiting job per queue: a backlog that is not draining. Jobs run in fair order
+     * between tenants, not by age, so it is the oldest of the next 100 in line.
+     */
     queueOldestWaitingAge: new Gauge({
       name: 'hopper_queue_oldest_waiting_age_seconds',
-      help: 'Age of the oldest job waiting in each queue (0 when none waits)',
+      help: 'Age of the oldest of the next 100 jobs waiting in each queue (0 when none waits)',
       labelNames: ['queue'] as const,
       registers: [registry],
     }),

@@ -64,6 +64,7 @@ it("runs another tenant's jobs next, not after a tenant's whole backlog", { time
     const order = embeddings.texts.map((text) => /(acme|globex)word\d+/.exec(text)?.[0]);
     expect(order).toHaveLength(BACKLOG + 2);
     const globexTurns = order.flatMap((word, turn) => (word?.startsWith('globex') ? [turn] : []));
+    console.log(`run order: ${order.join(' ')}`);
     // First come, first served would run globex's jobs 11th and 12th. Taking turns runs the first
     // right after the acme job (or two) already running, and the second a turn or two later.
     expect(globexTurns, order.join(' ')).toHaveLength(2);

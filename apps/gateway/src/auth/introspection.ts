@@ -2,7 +2,11 @@ import { isHopperError, type IntrospectionSettings, type OAuthSettings } from '@
 import { rateLimited, type Logger } from '@hopper/lifecycle';
 import { UnauthorizedError, type Caller, type TokenVerifier } from '../tenant-resolver.ts';
 import { CLOCK_TOLERANCE_S, grantedScopes, tenantFromClaims } from './claims.ts';
-import { authorizationServerUnavailable, retryingAfterFailure, type IssuerMetadata } from './issuer-metadata.ts';
+import {
+  authorizationServerUnavailable,
+  retryingAfterFailure,
+  type IssuerMetadata,
+} from './issuer-metadata.ts';
 
 /** RFC 7662 asks nothing of the answer's speed; a request waits this long before it is answered 503. */
 const INTROSPECTION_TIMEOUT_MS = 5_000;
@@ -48,7 +52,10 @@ export function createIntrospect(
     `${formEncoded(settings.clientId)}:${formEncoded(settings.clientSecret)}`,
   ).toString('base64')}`;
   const warnUnavailable = rateLimited(10_000, (error: unknown, suppressed: number) =>
-    logger.warn({ err: error, suppressed }, 'could not introspect an access token at the authorization server'),
+    logger.warn(
+      { err: error, suppressed },
+      'could not introspect an access token at the authorization server',
+    ),
   );
   const reportRefused = rateLimited(10_000, (status: number, suppressed: number) =>
     logger.error(
@@ -103,15 +110,19 @@ export function createIntrospect(
  * (RFC 7662 requires only `active`), except the tenant claim, which a token needs to act at all.
  */
 export function opaqueTokenVerifier(
-  settings: OAuthSettings & { introspection: IntrospectionSettings },
+  settings: OAuthSettings,
   introspect: Introspect,
-  /** What an inactive token is told (with API keys configured, it may be a mistyped key). */
-  inactive = INACTIVE_TOKEN,
+  options: {
+    /** What an inactive token is told (with API keys configured, it may be a mistyped key). */
+    inactiveMessage: string;
+    /** How often a socket asks again (Caller.recheckAfterSeconds). */
+    recheckAfterSeconds: number;
+  },
 ): TokenVerifier {
-  const recheckAfterSeconds = recheckInterval(settings.introspection);
+  const { inactiveMessage, recheckAfterSeconds } = options;
   return async (token) => {
     const answer = await introspect(token);
-    if (!answer) throw new UnauthorizedError(inactive, { invalidToken: true });
+    if (!answer) throw new UnauthorizedError(inactiveMessage, { invalidToken: true });
     const problem = answerProblem(answer, settings);
     if (problem) throw new UnauthorizedError(problem, { invalidToken: true });
     const found = tenantFromClaims(answer, settings.tenantClaim);
@@ -119,14 +130,6 @@ export function opaqueTokenVerifier(
     const caller: Caller = { tenant: found.tenant, scopes: grantedScopes(answer), recheckAfterSeconds };
     return typeof answer.exp === 'number' ? { ...caller, expiresAt: answer.exp } : caller;
   };
-}
-
-/**
- * How often a long-lived connection (a socket) asks again whether its token is still active: as
- * often as an HTTP request would, at most once a second when every request asks (cache 0).
- */
-export function recheckInterval(settings: IntrospectionSettings): number {
-  return Math.max(1, settings.cacheSeconds);
 }
 
 function answerProblem(answer: Record<string, unknown>, settings: OAuthSettings): string | undefined {

@@ -3,7 +3,11 @@ import type { OAuthSettings } from '@hopper/contracts';
 import { rateLimited, type Logger } from '@hopper/lifecycle';
 import { UnauthorizedError, type TokenVerifier } from '../tenant-resolver.ts';
 import { CLOCK_TOLERANCE_S, grantedScopes, tenantFromClaims } from './claims.ts';
-import { authorizationServerUnavailable, retryingAfterFailure, type IssuerMetadata } from './issuer-metadata.ts';
+import {
+  authorizationServerUnavailable,
+  retryingAfterFailure,
+  type IssuerMetadata,
+} from './issuer-metadata.ts';
 
 /** Asymmetric signatures only: a shared-secret (HS*) or unsigned token is never accepted. */
 const ALGORITHMS: JWSAlgorithm[] = [

@@ -1,12 +1,7 @@
 import type { OAuthSettings } from '@hopper/contracts';
 import type { Logger } from '@hopper/lifecycle';
 import { UnauthorizedError, type TokenVerifier } from '../tenant-resolver.ts';
-import {
-  INACTIVE_TOKEN,
-  createIntrospect,
-  opaqueTokenVerifier,
-  recheckInterval,
-} from './introspection.ts';
+import { INACTIVE_TOKEN, createIntrospect, opaqueTokenVerifier } from './introspection.ts';
 import { issuerMetadata } from './issuer-metadata.ts';
 import { jwtVerifier } from './jwt-verifier.ts';
 import { rememberVerified } from './verified-tokens.ts';
@@ -42,17 +37,19 @@ export function createOAuthVerifiers(
   if (!introspection) return { jwt: rememberVerified(jwt, JWT_TRUST_MS), opaque: undefined };
 
   const introspect = createIntrospect(introspection, metadata, logger);
-  const recheckAfterSeconds = recheckInterval(introspection);
+  // A socket asks again as often as an HTTP request would, at most once a second when every request asks.
+  const recheckAfterSeconds = Math.max(1, introspection.cacheSeconds);
   const trustMs = introspection.cacheSeconds * 1000;
   const activeJwt: TokenVerifier = async (token) => {
     const caller = await jwt(token);
     if (!(await introspect(token))) throw new UnauthorizedError(INACTIVE_TOKEN, { invalidToken: true });
     return { ...caller, recheckAfterSeconds };
   };
-  const opaque = opaqueTokenVerifier(
-    { ...settings, introspection },
-    introspect,
-    options.apiKeys ? 'the bearer token is neither a valid API key nor an active access token' : INACTIVE_TOKEN,
-  );
+  const opaque = opaqueTokenVerifier(settings, introspect, {
+    inactiveMessage: options.apiKeys
+      ? 'the bearer token is neither a valid API key nor an active access token'
+      : INACTIVE_TOKEN,
+    recheckAfterSeconds,
+  });
   return { jwt: rememberVerified(activeJwt, trustMs), opaque: rememberVerified(opaque, trustMs) };
 }

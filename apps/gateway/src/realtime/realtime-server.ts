@@ -98,7 +98,9 @@ export function attachRealtime(server: HttpServer, deps: RealtimeDeps): Realtime
       .then((caller) => {
         socket.data = { tenant: caller.tenant, scopes: caller.scopes, jobs: new Set(), feed: false };
         if (caller.expiresAt) disconnectAtExpiry(socket, caller.expiresAt);
-        if (caller.recheckAfterSeconds) recheckWhileConnected(socket, request, caller.recheckAfterSeconds, deps);
+        if (caller.recheckAfterSeconds) {
+          recheckWhileConnected(socket, request, caller.recheckAfterSeconds, deps);
+        }
         next();
       })
       .catch((error: unknown) => {
@@ -201,8 +203,8 @@ export function attachRealtime(server: HttpServer, deps: RealtimeDeps): Realtime
 
 /**
  * A socket lives as long as its client wants, its credential does not: when an access token
- * expires, the socket is told so and closed, and the client reconnects with a fresh token (socket.io-client
- * takes `auth` as a function for that).
+ * expires, the socket is told so and closed, and the client reconnects with a fresh token
+ * (socket.io-client takes `auth` as a function for that).
  */
 function disconnectAtExpiry(socket: RealtimeSocket, expiresAt: number): void {
   const delay = Math.min(Math.max(0, expiresAt * 1000 - Date.now()), MAX_TIMER_MS);
@@ -213,9 +215,9 @@ function disconnectAtExpiry(socket: RealtimeSocket, expiresAt: number): void {
 
 /**
  * A token that can be revoked before it expires (checked by introspection) is resolved again while
- * its socket is open, every `everySeconds` (as long as an answer is trusted for HTTP requests, through
- * the same cache), so a revoked token's socket is closed about as late as its HTTP requests are
- * refused. The scopes follow the latest answer. While the authorization server cannot answer, the
+ * its socket is open, every `everySeconds` (as long as an answer is trusted for HTTP requests,
+ * through the same cache), so a revoked token's socket is closed about as late as its HTTP requests
+ * are refused. The scopes follow the latest answer. While the authorization server cannot answer, the
  * socket stays open and the next check tries again: an outage does not drop every client.
  */
 function recheckWhileConnected(

@@ -297,10 +297,13 @@ describe('OAuth access tokens (JWT, JWKS)', () => {
     );
   });
 
-  it('closes a socket when its token expires', async () => {
+  it('closes a socket when its token expires, saying why', async () => {
     const socket = await TestSocket.connect(origin, { token: await token({ expiresIn: 2 }) });
     const reason = await new Promise<string>((resolve) => socket.socket.once('disconnect', resolve));
     expect(reason).toBe('io server disconnect');
+    expect(socket.events.filter((e) => e.name === 'unauthorized').map((e) => e.payload)).toEqual([
+      { code: 'invalid_token', message: 'the token has expired' },
+    ]);
   });
 
   it('lets an SDK client discover the authorization server, get a token and step up its scope', async () => {

@@ -173,6 +173,95 @@ describe('gateway loadConfig', () => {
     ).toEqual([]);
   });
 
+  it('turns token introspection on with client credentials, discovering the endpoint unless it is given', () => {
+    const oauth = {
+      ...base,
+      HOPPER_OAUTH_ISSUER: 'https://auth.example.com',
+      HOPPER_OAUTH_AUDIENCE: 'https://hopper.example.com/mcp',
+    };
+    expect(loadConfig(oauth, '/srv').oauth?.introspection).toBeUndefined();
+    const credentials = { HOPPER_OAUTH_CLIENT_ID: 'hopper', HOPPER_OAUTH_CLIENT_SECRET: 's3cret' };
+    expect(loadConfig({ ...oauth, ...credentials }, '/srv').oauth?.introspection).toEqual({
+      url: undefined,
+      clientId: 'hopper',
+      clientSecret: 's3cret',
+      cacheSeconds: 30,
+    });
+    expect(
+      loadConfig(
+        {
+          ...oauth,
+          ...credentials,
+          HOPPER_OAUTH_INTROSPECTION_URL: 'https://auth.example.com/oauth2/introspect',
+          HOPPER_OAUTH_INTROSPECTION_CACHE_SECONDS: '0',
+        },
+        '/srv',
+      ).oauth?.introspection,
+    ).toMatchObject({ url: 'https://auth.example.com/oauth2/introspect', cacheSeconds: 0 });
+    // A development authorization server on this machine may speak plain http.
+    expect(
+      problems({
+        ...oauth,
+        ...credentials,
+        HOPPER_OAUTH_INTROSPECTION_URL: 'http://localhost:9000/introspect',
+      }),
+    ).toEqual([]);
+  });
+
+  it('refuses half an introspection setup, saying what to set', () => {
+    const oauth = {
+      ...base,
+      HOPPER_OAUTH_ISSUER: 'https://auth.example.com',
+      HOPPER_OAUTH_AUDIENCE: 'https://hopper.example.com/mcp',
+    };
+    expect(problems({ ...oauth, HOPPER_OAUTH_CLIENT_ID: 'hopper' })).toEqual([
+      expect.stringMatching(/^HOPPER_OAUTH_CLIENT_SECRET: is required with HOPPER_OAUTH_CLIENT_ID/),
+    ]);
+    expect(problems({ ...oauth, HOPPER_OAUTH_CLIENT_SECRET: 's3cret' })).toEqual([
+      expect.stringMatching(/^HOPPER_OAUTH_CLIENT_ID: is required with HOPPER_OAUTH_CLIENT_SECRET/),
+    ]);
+    expect(
+      problems({
+        ...oauth,
+        HOPPER_OAUTH_INTROSPECTION_URL: 'https://auth.example.com/introspect',
+        HOPPER_OAUTH_INTROSPECTION_CACHE_SECONDS: '10',
+      }),
+    ).toEqual([
+      expect.stringMatching(
+        /^HOPPER_OAUTH_INTROSPECTION_URL: has no effect without HOPPER_OAUTH_CLIENT_ID and HOPPER_OAUTH_CLIENT_SECRET/,
+      ),
+      expect.stringMatching(
+        /^HOPPER_OAUTH_INTROSPECTION_CACHE_SECONDS: has no effect without HOPPER_OAUTH_CLIENT_ID and HOPPER_OAUTH_CLIENT_SECRET/,
+      ),
+    ]);
+    // Without an issuer, none of it means anything.
+    expect(
+      problems({ ...base, HOPPER_OAUTH_CLIENT_ID: 'hopper', HOPPER_OAUTH_CLIENT_SECRET: 's3cret' }),
+    ).toEqual([
+      'HOPPER_OAUTH_CLIENT_ID: has no effect without HOPPER_OAUTH_ISSUER',
+      'HOPPER_OAUTH_CLIENT_SECRET: has no effect without HOPPER_OAUTH_ISSUER',
+    ]);
+  });
+
+  it('bounds the introspection cache and asks for https', () => {
+    const on = {
+      ...base,
+      HOPPER_OAUTH_ISSUER: 'https://auth.example.com',
+      HOPPER_OAUTH_AUDIENCE: 'https://hopper.example.com/mcp',
+      HOPPER_OAUTH_CLIENT_ID: 'hopper',
+      HOPPER_OAUTH_CLIENT_SECRET: 's3cret',
+    };
+    for (const value of ['301', '-1', '1.5', 'soon']) {
+      expect(problems({ ...on, HOPPER_OAUTH_INTROSPECTION_CACHE_SECONDS: value }), value).toEqual([
+        expect.stringMatching(/^HOPPER_OAUTH_INTROSPECTION_CACHE_SECONDS: /),
+      ]);
+    }
+    expect(problems({ ...on, HOPPER_OAUTH_INTROSPECTION_CACHE_SECONDS: '300' })).toEqual([]);
+    expect(problems({ ...on, HOPPER_OAUTH_INTROSPECTION_URL: 'http://auth.example.com/introspect' })).toEqual(
+      ['HOPPER_OAUTH_INTROSPECTION_URL: must be an https:// URL (http:// only for localhost)'],
+    );
+  });
+
   it('protects the gateway by default, rate-limits tenants only when asked, and turns each limit off with 0', () => {
     expect(loadConfig(base, '/srv').limits).toEqual({
       rateLimit: undefined,

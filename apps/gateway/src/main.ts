@@ -38,7 +38,7 @@ import { LoadShedder } from './load-shedder.ts';
 import { createPageHandler } from './page/page-handler.ts';
 import { attachRealtime } from './realtime/realtime-server.ts';
 import { createRestHandler } from './rest/rest-handler.ts';
-import { createJwtVerifier } from './auth/jwt-verifier.ts';
+import { createOAuthVerifiers } from './auth/oauth-verifiers.ts';
 import { protectedResource } from './auth/protected-resource.ts';
 import { bearerTenantResolver, localTenantResolver } from './tenant-resolver.ts';
 
@@ -232,10 +232,14 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
   // One tenant resolution for MCP, REST and Socket.IO: by API key or OAuth access token when either
   // is configured, otherwise the single local tenant, loopback callers only.
   const authenticated = config.apiKeys.length > 0 || config.oauth !== undefined;
+  const oauth = config.oauth
+    ? createOAuthVerifiers(config.oauth, { apiKeys: config.apiKeys.length > 0, logger })
+    : undefined;
   const resolveTenant = authenticated
     ? bearerTenantResolver({
         apiKeys: config.apiKeys,
-        ...(config.oauth ? { jwt: createJwtVerifier(config.oauth, logger) } : {}),
+        ...(oauth ? { jwt: oauth.jwt } : {}),
+        ...(oauth?.opaque ? { opaque: oauth.opaque } : {}),
       })
     : localTenantResolver(config.tenant);
   const resource = config.oauth ? protectedResource(config.oauth) : undefined;

@@ -20,6 +20,11 @@ export interface Caller {
   scopes: readonly Scope[];
   /** When the credential stops being valid (a JWT's `exp`, seconds since the epoch); keys never do. */
   expiresAt?: number;
+  /**
+   * Set when the credential can be revoked before it expires (an access token checked by
+   * introspection): a long-lived connection (a socket) resolves it again this often, in seconds.
+   */
+  recheckAfterSeconds?: number;
 }
 
 /** The caller is not allowed in; the message is safe to show. */
@@ -41,8 +46,11 @@ export class UnauthorizedError extends Error {
  */
 export type TenantResolver = (request: TenantRequest) => Promise<Caller>;
 
-/** Checks a JWT access token and says whom it is for (see auth/jwt-verifier.ts). */
-export type JwtVerifier = (token: string) => Promise<Caller>;
+/**
+ * Checks an access token and says whom it is for, or throws UnauthorizedError (the token is at
+ * fault) or HopperError `unavailable` (it could not be checked): see auth/oauth-verifiers.ts.
+ */
+export type TokenVerifier = (token: string) => Promise<Caller>;
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|::ffff:127\.\d+\.\d+\.\d+)$/;
 
@@ -76,13 +84,16 @@ const JWT_SHAPE = /^[\w-]+\.[\w-]+\.[\w-]+$/;
 /**
  * Authenticated mode: the caller is whoever the bearer credential (`Authorization: Bearer`, or the
  * Socket.IO handshake's `auth.token`) says. A credential shaped like a JWT goes to the JWT verifier
- * when OAuth is configured; anything else is looked up among the API keys.
+ * when OAuth is configured. Anything else is looked up among the API keys first, and only when it
+ * is none of them goes to the opaque token verifier (token introspection, when configured): an API
+ * key never leaves the gateway.
  */
 export function bearerTenantResolver(options: {
   apiKeys: readonly ApiKey[];
-  jwt?: JwtVerifier;
+  jwt?: TokenVerifier;
+  opaque?: TokenVerifier;
 }): TenantResolver {
-  const { apiKeys, jwt } = options;
+  const { apiKeys, jwt, opaque } = options;
   const what = jwt && apiKeys.length === 0 ? 'an access token' : 'an API key or access token';
   return async (request) => {
     const token = request.token ?? bearerToken(request.headers);
@@ -92,10 +103,13 @@ export function bearerTenantResolver(options: {
       });
     }
     if (jwt && JWT_SHAPE.test(token)) return await jwt(token);
-    if (apiKeys.length === 0) {
-      throw new UnauthorizedError('the bearer token is not a JWT access token', { invalidToken: true });
-    }
-    return callerOfApiKey(apiKeys, token);
+    const byKey = callerOfApiKey(apiKeys, token);
+    if (byKey) return byKey;
+    if (opaque) return await opaque(token);
+    throw new UnauthorizedError(
+      apiKeys.length === 0 ? 'the bearer token is not a JWT access token' : 'the API key is not valid',
+      { invalidToken: true },
+    );
   };
 }
 
@@ -103,12 +117,11 @@ export function bearerTenantResolver(options: {
  * Keys are compared as SHA-256 hashes in constant time, against every configured key, so timing
  * tells nothing about how close a guess was.
  */
-function callerOfApiKey(keys: readonly ApiKey[], token: string): Caller {
+function callerOfApiKey(keys: readonly ApiKey[], token: string): Caller | undefined {
   const hash = hashApiKey(token);
   let found: ApiKey | undefined;
   for (const key of keys) {
     if (timingSafeEqual(hash, key.keyHash) && found === undefined) found = key;
   }
-  if (!found) throw new UnauthorizedError('the API key is not valid', { invalidToken: true });
-  return { tenant: found.tenant, scopes: found.scopes };
+  return found && { tenant: found.tenant, scopes: found.scopes };
 }

@@ -18,13 +18,18 @@ export type Env = Record<string, string | undefined>;
 const emptyToUndefined = (value: unknown) => (value === '' ? undefined : value);
 const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
-/** An https URL, or http on this machine (a development authorization server). */
+
+/**
+ * Whether a URL may carry credentials or decide what is trusted: https, or http on this machine (a
+ * development authorization server). The gateway checks URLs it discovers at run time with it too.
+ */
+export function isSecureUrl(url: URL): boolean {
+  return url.protocol === 'https:' || (url.protocol === 'http:' && LOCAL_HOSTS.has(url.hostname));
+}
+
 const secureUrl = z
   .url({ protocol: /^https?$/ })
-  .refine(
-    (value) => new URL(value).protocol === 'https:' || LOCAL_HOSTS.has(new URL(value).hostname),
-    'must be an https:// URL (http:// only for localhost)',
-  );
+  .refine((value) => isSecureUrl(new URL(value)), 'must be an https:// URL (http:// only for localhost)');
 /** A resource identifier (RFC 8707): an absolute http(s) URL without a fragment. */
 const resourceUrl = z
   .url({ protocol: /^https?$/ })
@@ -77,6 +82,20 @@ export const commonEnvSchema = z.object({
   HOPPER_OAUTH_TENANT_CLAIM: z.preprocess(emptyToUndefined, z.string().default('hopper_tenant')),
   /** OAuth: the MCP endpoint's public URL, advertised as `resource`; unset: the audience. */
   HOPPER_OAUTH_RESOURCE: z.preprocess(emptyToUndefined, resourceUrl.optional()),
+  /** OAuth: the token introspection endpoint (RFC 7662); unset: the issuer metadata's `introspection_endpoint`. */
+  HOPPER_OAUTH_INTROSPECTION_URL: z.preprocess(emptyToUndefined, secureUrl.optional()),
+  /** OAuth: Hopper's own client at the authorization server, for introspection (client_secret_basic). */
+  HOPPER_OAUTH_CLIENT_ID: optionalString,
+  HOPPER_OAUTH_CLIENT_SECRET: optionalString,
+  /**
+   * OAuth: how long an `active` introspection answer is trusted, in seconds: the longest a revoked
+   * token is still accepted. 0 asks for every request. At most 300: past a few minutes, revocation
+   * would hardly be worth its round trips.
+   */
+  HOPPER_OAUTH_INTROSPECTION_CACHE_SECONDS: z.preprocess(
+    emptyToUndefined,
+    z.coerce.number().int().min(0).max(300).default(30),
+  ),
   /** A separate Redis for the cache (it may evict; the queue's must not). Unset: REDIS_URL. */
   HOPPER_CACHE_REDIS_URL: z.preprocess(
     emptyToUndefined,
@@ -153,24 +172,57 @@ export const commonEnvRules: EnvRule = (env) => {
   return problems;
 };
 
+/** Variables that mean something only with an issuer. */
+const ISSUER_DEPENDENTS = [
+  'HOPPER_OAUTH_AUDIENCE',
+  'HOPPER_OAUTH_INTROSPECTION_URL',
+  'HOPPER_OAUTH_CLIENT_ID',
+  'HOPPER_OAUTH_CLIENT_SECRET',
+  'HOPPER_OAUTH_INTROSPECTION_CACHE_SECONDS',
+] as const;
+
 /** The OAuth variables come as a set: an issuer needs an audience, and a resource URL to advertise. */
 function oauthRules(env: Env): string[] {
   if (!env.HOPPER_OAUTH_ISSUER) {
-    return env.HOPPER_OAUTH_AUDIENCE
-      ? ['HOPPER_OAUTH_AUDIENCE: has no effect without HOPPER_OAUTH_ISSUER']
-      : [];
+    return ISSUER_DEPENDENTS.filter((name) => env[name]).map(
+      (name) => `${name}: has no effect without HOPPER_OAUTH_ISSUER`,
+    );
   }
+  const problems: string[] = [];
   if (!env.HOPPER_OAUTH_AUDIENCE) {
-    return [
+    problems.push(
       'HOPPER_OAUTH_AUDIENCE: is required with HOPPER_OAUTH_ISSUER (the aud tokens for Hopper carry, e.g. https://hopper.example.com/mcp)',
-    ];
-  }
-  if (!env.HOPPER_OAUTH_RESOURCE && !resourceUrl.safeParse(env.HOPPER_OAUTH_AUDIENCE).success) {
-    return [
+    );
+  } else if (!env.HOPPER_OAUTH_RESOURCE && !resourceUrl.safeParse(env.HOPPER_OAUTH_AUDIENCE).success) {
+    problems.push(
       "HOPPER_OAUTH_RESOURCE: is required when HOPPER_OAUTH_AUDIENCE is not a URL (the MCP endpoint's public URL, e.g. https://hopper.example.com/mcp)",
+    );
+  }
+  return [...problems, ...introspectionRules(env)];
+}
+
+/**
+ * Introspection is on when Hopper has client credentials to call the endpoint with. Half a set is
+ * refused rather than silently leaving revocation off: whoever set one variable expects it on.
+ */
+function introspectionRules(env: Env): string[] {
+  const { HOPPER_OAUTH_CLIENT_ID: id, HOPPER_OAUTH_CLIENT_SECRET: secret } = env;
+  if (id && !secret) {
+    return [
+      "HOPPER_OAUTH_CLIENT_SECRET: is required with HOPPER_OAUTH_CLIENT_ID (the secret of Hopper's client at the authorization server, for token introspection)",
     ];
   }
-  return [];
+  if (secret && !id) {
+    return [
+      "HOPPER_OAUTH_CLIENT_ID: is required with HOPPER_OAUTH_CLIENT_SECRET (Hopper's client id at the authorization server, for token introspection)",
+    ];
+  }
+  if (id) return [];
+  const without = (name: string) =>
+    `${name}: has no effect without HOPPER_OAUTH_CLIENT_ID and HOPPER_OAUTH_CLIENT_SECRET (the client Hopper authenticates to the introspection endpoint with; set both to turn introspection on)`;
+  return (['HOPPER_OAUTH_INTROSPECTION_URL', 'HOPPER_OAUTH_INTROSPECTION_CACHE_SECONDS'] as const)
+    .filter((name) => env[name])
+    .map(without);
 }
 
 /** A rule requiring a variable, with the reason in the message. */
@@ -217,6 +269,19 @@ export interface OAuthSettings {
   tenantClaim: string;
   /** The protected resource's identifier and public URL (RFC 9728 `resource`). */
   resource: string;
+  /** Token introspection (RFC 7662); `undefined`: tokens are checked locally only (JWTs). */
+  introspection: IntrospectionSettings | undefined;
+}
+
+/** How the gateway asks the authorization server whether a token is still active (RFC 7662). */
+export interface IntrospectionSettings {
+  /** `undefined`: the `introspection_endpoint` of the issuer's metadata. */
+  url: string | undefined;
+  /** Hopper's client at the authorization server (client_secret_basic, RFC 7662 section 2.1). */
+  clientId: string;
+  clientSecret: string;
+  /** How long an `active` answer is trusted (0: never): how late a revocation may take effect. */
+  cacheSeconds: number;
 }
 
 /** Settings shared by every process, resolved from the common variables. */
@@ -304,6 +369,15 @@ function oauthSettings(env: CommonEnv): OAuthSettings | undefined {
     jwksUrl: env.HOPPER_OAUTH_JWKS_URL,
     tenantClaim: env.HOPPER_OAUTH_TENANT_CLAIM,
     resource: env.HOPPER_OAUTH_RESOURCE ?? env.HOPPER_OAUTH_AUDIENCE,
+    introspection:
+      env.HOPPER_OAUTH_CLIENT_ID && env.HOPPER_OAUTH_CLIENT_SECRET
+        ? {
+            url: env.HOPPER_OAUTH_INTROSPECTION_URL,
+            clientId: env.HOPPER_OAUTH_CLIENT_ID,
+            clientSecret: env.HOPPER_OAUTH_CLIENT_SECRET,
+            cacheSeconds: env.HOPPER_OAUTH_INTROSPECTION_CACHE_SECONDS,
+          }
+        : undefined,
   };
 }
 

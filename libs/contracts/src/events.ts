@@ -83,6 +83,14 @@ export type JobCancelledEvent = z.infer<typeof jobCancelledEvent>;
 export const jobsFeedEvent = z.object({ job: jobView });
 export type JobsFeedEvent = z.infer<typeof jobsFeedEvent>;
 
+/**
+ * `unauthorized`: the socket's credential is no longer valid (code `invalid_token`: the token
+ * expired, or the authorization server says it was revoked); the server closes the socket right
+ * after. The client reconnects with a fresh token.
+ */
+export const unauthorizedEvent = socketError;
+export type UnauthorizedEvent = z.infer<typeof unauthorizedEvent>;
+
 /** Every event the server sends, by name: tests and clients validate payloads with these. */
 export const serverEvents = {
   'job:progress': jobProgressEvent,
@@ -90,6 +98,7 @@ export const serverEvents = {
   'job:failed': jobFailedEvent,
   'job:cancelled': jobCancelledEvent,
   jobs: jobsFeedEvent,
+  unauthorized: unauthorizedEvent,
 } as const;
 export type ServerEventName = keyof typeof serverEvents;
 
@@ -107,4 +116,5 @@ export interface ServerToClientEvents {
   'job:failed'(event: JobFailedEvent): void;
   'job:cancelled'(event: JobCancelledEvent): void;
   jobs(event: JobsFeedEvent): void;
+  unauthorized(event: UnauthorizedEvent): void;
 }

@@ -4,6 +4,7 @@ export {
   commonEnvRules,
   commonEnvSchema,
   envPositiveInt,
+  isSecureUrl,
   parseEnv,
   requireEnv,
   type CacheSettings,
@@ -12,6 +13,7 @@ export {
   type EmbeddingsSettings,
   type Env,
   type EnvRule,
+  type IntrospectionSettings,
   type OAuthSettings,
 } from './config.ts';
 export { hashApiKey, isTenantId, parseApiKeys, type ApiKey } from './api-keys.ts';
@@ -29,6 +31,7 @@ export {
   socketError,
   subscribeAck,
   subscribeRequest,
+  unauthorizedEvent,
   unsubscribeRequest,
   type CancelAck,
   type CancelRequest,
@@ -43,6 +46,7 @@ export {
   type SocketError,
   type SubscribeAck,
   type SubscribeRequest,
+  type UnauthorizedEvent,
   type UnsubscribeRequest,
 } from './events.ts';
 export { contentHash, documentIdFromHash, ingestJobId, randomJobId } from './ids.ts';

@@ -1,5 +1,8 @@
 import { isScope, isTenantId, type Scope } from '@hopper/contracts';
 
+/** Clocks of the gateway and the authorization server may disagree by this much (seconds). */
+export const CLOCK_TOLERANCE_S = 30;
+
 /**
  * The Hopper scopes a token grants. RFC 9068 access tokens carry `scope`, a space-separated
  * string; Okta and Microsoft Entra put them in `scp` (a list, or a space-separated string).

@@ -22,7 +22,7 @@ import type { Metrics } from '@hopper/telemetry';
 import { browserGuard, type AllowedHosts } from '../browser-guard.ts';
 import type { RateSettings } from '../limits-config.ts';
 import type { ChargeTenant } from '../tenant-rate-limit.ts';
-import { UnauthorizedError, type TenantResolver } from '../tenant-resolver.ts';
+import { UnauthorizedError, type TenantRequest, type TenantResolver } from '../tenant-resolver.ts';
 import { JobSubscriptions, MAX_JOBS_PER_SOCKET } from './job-subscriptions.ts';
 import { JobsFeed } from './jobs-feed.ts';
 import { limitSocketEvents } from './socket-rate-limit.ts';
@@ -88,15 +88,19 @@ export function attachRealtime(server: HttpServer, deps: RealtimeDeps): Realtime
   // `auth.token` (it cannot set headers on a WebSocket); other clients may use Authorization.
   io.use((socket, next) => {
     const auth = socket.handshake.auth as Record<string, unknown>;
+    const request: TenantRequest = {
+      headers: socket.request.headers,
+      remoteAddress: socket.request.socket.remoteAddress,
+      ...(typeof auth.token === 'string' ? { token: auth.token } : {}),
+    };
     deps
-      .resolveTenant({
-        headers: socket.request.headers,
-        remoteAddress: socket.request.socket.remoteAddress,
-        ...(typeof auth.token === 'string' ? { token: auth.token } : {}),
-      })
+      .resolveTenant(request)
       .then((caller) => {
         socket.data = { tenant: caller.tenant, scopes: caller.scopes, jobs: new Set(), feed: false };
         if (caller.expiresAt) disconnectAtExpiry(socket, caller.expiresAt);
+        if (caller.recheckAfterSeconds) {
+          recheckWhileConnected(socket, request, caller.recheckAfterSeconds, deps);
+        }
         next();
       })
       .catch((error: unknown) => {
@@ -199,14 +203,67 @@ export function attachRealtime(server: HttpServer, deps: RealtimeDeps): Realtime
 
 /**
  * A socket lives as long as its client wants, its credential does not: when an access token
- * expires, the socket is closed, and the client reconnects with a fresh token (socket.io-client
- * takes `auth` as a function for that).
+ * expires, the socket is told so and closed, and the client reconnects with a fresh token
+ * (socket.io-client takes `auth` as a function for that).
  */
 function disconnectAtExpiry(socket: RealtimeSocket, expiresAt: number): void {
   const delay = Math.min(Math.max(0, expiresAt * 1000 - Date.now()), MAX_TIMER_MS);
-  const timer = setTimeout(() => socket.disconnect(true), delay);
+  const timer = setTimeout(() => endSession(socket, 'the token has expired'), delay);
   timer.unref();
   socket.once('disconnect', () => clearTimeout(timer));
+}
+
+/**
+ * A token that can be revoked before it expires (checked by introspection) is resolved again while
+ * its socket is open, every `everySeconds` (as long as an answer is trusted for HTTP requests,
+ * through the same cache), so a revoked token's socket is closed about as late as its HTTP requests
+ * are refused. The scopes follow the latest answer. While the authorization server cannot answer, the
+ * socket stays open and the next check tries again: an outage does not drop every client.
+ */
+function recheckWhileConnected(
+  socket: RealtimeSocket,
+  request: TenantRequest,
+  everySeconds: number,
+  deps: Pick<RealtimeDeps, 'resolveTenant' | 'logger'>,
+): void {
+  let open = true;
+  let timer: NodeJS.Timeout | undefined;
+  const schedule = () => {
+    if (!open) return;
+    timer = setTimeout(check, everySeconds * 1000);
+    timer.unref();
+  };
+  const check = () => {
+    deps.resolveTenant(request).then(
+      (caller) => {
+        if (caller.tenant !== socket.data.tenant) {
+          endSession(socket, 'the token now acts for another tenant');
+          return;
+        }
+        socket.data.scopes = caller.scopes;
+        schedule();
+      },
+      (error: unknown) => {
+        if (error instanceof UnauthorizedError) {
+          if (open) endSession(socket, error.message);
+          return;
+        }
+        if (!isHopperError(error)) deps.logger.error({ err: error }, 'socket credential re-check failed');
+        schedule();
+      },
+    );
+  };
+  socket.once('disconnect', () => {
+    open = false;
+    clearTimeout(timer);
+  });
+  schedule();
+}
+
+/** Tells the client why (`unauthorized`) before closing its socket (the client sees `io server disconnect`). */
+function endSession(socket: RealtimeSocket, reason: string): void {
+  socket.emit('unauthorized', { code: 'invalid_token', message: reason });
+  socket.disconnect(true);
 }
 
 function refused(code: string, message: string): { ok: false; error: SocketError } {

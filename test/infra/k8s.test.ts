@@ -24,6 +24,8 @@ const EXTERNAL_SECRETS: Record<string, string[]> = {
     'HOPPER_EMBEDDINGS_API_KEY',
     'AWS_ACCESS_KEY_ID',
     'AWS_SECRET_ACCESS_KEY',
+    'HOPPER_OAUTH_CLIENT_ID',
+    'HOPPER_OAUTH_CLIENT_SECRET',
   ],
   'hopper-keda-redis': ['address', 'password', 'tls'],
 };

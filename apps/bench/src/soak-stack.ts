@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,15 @@ import { podMemoryLimitMb } from './soak-trend.ts';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const READY_TIMEOUT_MS = 30_000;
+
+/** Debian's libjemalloc2 on amd64 (Debian's redis-server package pulls it in). */
+const jemallocPath = '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2';
+
+/**
+ * `glibc`: Node's own malloc, as in the images. `jemalloc` (preloaded) is there to compare: it
+ * changed the picture little (README, "Fuzzing and soak"), so the images do not use it.
+ */
+export type Allocator = 'jemalloc' | 'glibc';
 
 /** A gateway or worker process of the soak, as the sampler sees it. */
 export interface SoakProcess {
@@ -34,9 +44,17 @@ export interface SoakStack {
 
 /**
  * One gateway and one worker, started as `npm start` starts them, on a fresh data directory and
- * key prefix. Without `redisUrl` a private redis-server (no persistence) is started and stopped.
+ * key prefix, with the heap limit of their pods. Without `redisUrl` a private
+ * redis-server (no persistence) is started and stopped.
  */
-export async function startSoakStack(options: { redisUrl?: string }): Promise<SoakStack> {
+export async function startSoakStack(options: {
+  redisUrl?: string;
+  allocator?: Allocator;
+}): Promise<SoakStack> {
+  const allocator = options.allocator ?? 'glibc';
+  if (allocator === 'jemalloc' && !existsSync(jemallocPath)) {
+    throw new Error(`${jemallocPath} is missing: install Debian's libjemalloc2 to soak on jemalloc`);
+  }
   const dataDir = await mkdtemp(join(tmpdir(), 'hopper-soak-'));
   let redis: RedisServer | undefined;
   if (!options.redisUrl) redis = await startRedisServer({ dir: join(dataDir, 'redis'), appendOnly: false });
@@ -56,6 +74,8 @@ export async function startSoakStack(options: { redisUrl?: string }): Promise<So
     // after it is growth the cache cannot explain.
     HOPPER_CACHE_L1_MAX_MB: '8',
   };
+  if (allocator === 'jemalloc') env.LD_PRELOAD = jemallocPath;
+  else delete env.LD_PRELOAD;
   const started = await Promise.allSettled([
     spawnApp('gateway', withPodHeap(env, 'gateway'), (line) =>
       line.includes('gateway listening') ? new URL(logged(line, 'url')).origin : undefined,

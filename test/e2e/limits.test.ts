@@ -197,13 +197,18 @@ describe('per-socket event limit', () => {
     const flooder = await open();
     const neighbour = await open();
     const closed = new Promise<string>((resolve) => flooder.socket.once('disconnect', resolve));
+    // Its burst is served. (Awaited first: an event the gateway accepted is answered after its handler
+    // runs, and a socket cut off before then gets no answer, as any client that floods can expect.)
+    const burst = await Promise.all(Array.from({ length: 10 }, () => flooder.unsubscribe('some-job')));
+    expect(burst).toEqual(Array.from({ length: 10 }, () => ({ ok: true })));
     const answers: { ok: boolean; error?: SocketError }[] = [];
-    for (let i = 0; i < 300; i++) {
+    for (let i = 0; i < 290; i++) {
       flooder.socket.emit('unsubscribe', { jobId: 'some-job' }, (answer) => answers.push(answer));
     }
     expect(await closed).toBe('io server disconnect');
-    // Its burst was served, then refusals up to ten bursts' worth (plus a token or two refilled).
-    expect(answers.filter((a) => a.ok)).toHaveLength(10);
+    // Then refusals up to ten bursts' worth (plus a token or two refilled meanwhile, whose events
+    // may be served) before it is cut off.
+    expect(answers.filter((a) => a.ok).length).toBeLessThanOrEqual(2);
     const refused = answers.filter((a) => !a.ok);
     expect(refused.length).toBeGreaterThanOrEqual(99);
     expect(refused.length).toBeLessThan(110);

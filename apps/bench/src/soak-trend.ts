@@ -79,11 +79,11 @@ export function series(samples: readonly Sample[], metric: SampledMetric, scale 
 }
 
 /**
- * RSS less what LanceDB's caches hold. The caches climb towards their configured bound
- * (HOPPER_STORE_INDEX_CACHE_MB + HOPPER_STORE_METADATA_CACHE_MB) for as long as writes keep bringing
- * new index and manifest versions, which under the soak's writes takes hours; the rest of RSS levels
- * off once the warm-up is over (heap sized, result cache full), so a leak shows there. (V8's committed heap is not taken out as well: it counts
- * pages that are not resident, and swings by ~100 MB when V8 resizes its young generation.)
+ * RSS less what LanceDB's caches count. The index cache climbs towards its bound
+ * (HOPPER_STORE_INDEX_CACHE_MB) for as long as writes bring new index versions, which under the
+ * soak's writes takes hours; the rest of RSS levels off once the warm-up is over (heap sized, result
+ * cache full), so a leak shows there. V8's committed heap is not taken out as well: it counts pages
+ * that are not resident, and swings by ~100 MB when V8 resizes its young generation.
  */
 export function outsideCachesSeries(samples: readonly Sample[], scale = 1): Point[] {
   return samples.map((s) => ({

@@ -37,8 +37,8 @@ const DEFAULT_RATE = 30;
 
 const { values: options } = parseArgs({
   options: {
-    // Twenty: at the default rate RSS is still levelling off at minute 10 (the store's metadata
-    // cache fills by minute ~6, RSS flattens by ~10-13), so a ten-minute run judges warm-up.
+    // Twenty: at the default rate RSS is still levelling off at minute 10 (it flattens by ~10-13,
+    // and the worker's may step up once around then), so a ten-minute run judges warm-up.
     minutes: { type: 'string', default: '20' },
     'sample-seconds': { type: 'string', default: '5' },
     concurrency: { type: 'string', default: '4' },

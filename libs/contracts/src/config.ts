@@ -106,6 +106,7 @@ export const commonEnvSchema = z.object({
   ),
   /** LanceDB's in-memory caches (per process): index data (vector and full-text) and file metadata. */
   HOPPER_STORE_INDEX_CACHE_MB: positiveInt(256),
+  // Small on purpose; why: DEFAULT_METADATA_CACHE_BYTES in libs/store/src/store.ts.
   HOPPER_STORE_METADATA_CACHE_MB: positiveInt(16),
   HOPPER_CACHE_TTL_SEARCH_S: positiveInt(600),
   HOPPER_CACHE_TTL_DOCUMENTS_S: positiveInt(3_600),

@@ -136,12 +136,14 @@ async function writeCorpus(
   log: (line: string) => void,
 ): Promise<number> {
   const { documents, chunksOf } = corpusLayout(chunks);
-  // Compaction and the full-text index update run once, after the last write (the store's own
-  // maintenance would otherwise run every 100 writes), so every row is indexed and compacted.
+  // Compaction and the index updates run once, after the last write (the store's own maintenance
+  // would otherwise run whenever its bounds are passed), so every row is indexed and compacted.
   const failures: string[] = [];
   const store = await openStore({
     uri: storeDir,
-    optimizeEveryWrites: documents,
+    maxUnindexedRows: Number.MAX_SAFE_INTEGER,
+    maxUnindexedSeconds: 86_400,
+    maxFragments: Number.MAX_SAFE_INTEGER,
     onMaintenanceError: (error, operation) => failures.push(`${operation}: ${String(error)}`),
   });
   const text = new SyntheticText();

@@ -12,6 +12,12 @@ import {
 
 const workerEnvSchema = commonEnvSchema.extend({
   HOPPER_WORKER_CONCURRENCY: envPositiveInt(2),
+  /**
+   * Ingest jobs run at once per worker. Most of a small document's job is waiting for its group
+   * commit, and the commit can only group the documents that are running: at 2, small documents
+   * went into the store two at a time.
+   */
+  HOPPER_WORKER_INGEST_CONCURRENCY: envPositiveInt(16),
   /** How long SIGTERM waits for running jobs before handing them back to the queue. */
   HOPPER_WORKER_DRAIN_MS: envPositiveInt(25_000),
   /** Prometheus `/metrics` and `/healthz` of the worker; 0 picks a free port. */
@@ -29,6 +35,7 @@ const workerEnvSchema = commonEnvSchema.extend({
 export interface WorkerConfig extends CommonConfig {
   redisUrl: string;
   concurrency: number;
+  ingestConcurrency: number;
   drainMs: number;
   metricsPort: number;
   metricsHost: string;
@@ -46,6 +53,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): WorkerConfig {
     ...commonConfig(parsed, cwd),
     redisUrl: parsed.REDIS_URL ?? '',
     concurrency: parsed.HOPPER_WORKER_CONCURRENCY,
+    ingestConcurrency: parsed.HOPPER_WORKER_INGEST_CONCURRENCY,
     drainMs: parsed.HOPPER_WORKER_DRAIN_MS,
     metricsPort: parsed.HOPPER_WORKER_METRICS_PORT,
     metricsHost: parsed.HOPPER_WORKER_METRICS_HOST,

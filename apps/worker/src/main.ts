@@ -5,6 +5,7 @@ import { Closer, rateLimited, runService, type Logger } from '@hopper/lifecycle'
 import {
   Epochs,
   JobRecords,
+  DocumentWriteLocks,
   closeRedis,
   createRedis,
   listenForCancels,
@@ -87,6 +88,8 @@ async function startWorker(config: WorkerConfig, logger: Logger): Promise<Closer
       uri: config.storeUri,
       indexCacheBytes: config.storeCache.indexBytes,
       metadataCacheBytes: config.storeCache.metadataBytes,
+      // Several workers may write one store: each document is written by one of them at a time.
+      documentLocks: new DocumentWriteLocks(redis, keys),
       // Index builds and compaction run in the background; their failures must still be seen.
       onMaintenanceError: (error, operation) =>
         logger.warn({ err: error, operation }, 'store maintenance failed'),
@@ -129,9 +132,10 @@ async function startWorker(config: WorkerConfig, logger: Logger): Promise<Closer
     },
   };
 
-  const processors: { queue: string; processor: Processor }[] = [
+  const processors: { queue: string; processor: Processor; concurrency: number }[] = [
     {
       queue: jobCatalog.ingest.queue,
+      concurrency: config.ingestConcurrency,
       processor: createProcessor(
         'ingest',
         createIngestHandler({ redis, keys, store, embedder, batchSize: EMBED_BATCH }),
@@ -140,6 +144,7 @@ async function startWorker(config: WorkerConfig, logger: Logger): Promise<Closer
     },
     {
       queue: jobCatalog.embed.queue,
+      concurrency: config.concurrency,
       processor: createProcessor(
         'embed',
         createEmbedHandler({ redis, keys, embedder, batchSize: 256 }),
@@ -148,15 +153,16 @@ async function startWorker(config: WorkerConfig, logger: Logger): Promise<Closer
     },
     {
       queue: jobCatalog.delete.queue,
+      concurrency: config.concurrency,
       processor: createProcessor('delete', createDeleteHandler(store), deps),
     },
   ];
 
-  const workers = processors.map(({ queue, processor }) => {
+  const workers = processors.map(({ queue, processor, concurrency }) => {
     const worker = new Worker(queue, processor, {
       connection: bullConnection,
       prefix: keys.bullPrefix,
-      concurrency: config.concurrency,
+      concurrency,
       autorun: false,
       lockDuration: LOCK_MS,
       stalledInterval: STALLED_CHECK_MS,

@@ -43,6 +43,11 @@ export interface Keys {
   rateLimit(tenant: string): string;
   /** Sorted set: a tenant's queued and running job ids, scored by when their lease runs out. */
   liveJobs(tenant: string): string;
+  /**
+   * String: the worker writing one document right now (`documentKey` is the store's key for it,
+   * which holds the tenant); other workers wait, so each write gets its own version.
+   */
+  documentWriteLock(documentKey: string): string;
 }
 
 export function createKeys(prefix = 'hopper'): Keys {
@@ -71,5 +76,6 @@ export function createKeys(prefix = 'hopper'): Keys {
     warmLock: (tenant, collection, epoch) => `${t(tenant)}:warm:${collection}:${epoch}`,
     rateLimit: (tenant) => `${t(tenant)}:rate`,
     liveJobs: (tenant) => `${t(tenant)}:live-jobs`,
+    documentWriteLock: (documentKey) => `${prefix}:write-lock:${documentKey}`,
   };
 }

@@ -1,5 +1,6 @@
 export { listenForCancels, publishCancel, type CancelMessage } from './cancel-bus.ts';
 export { CircuitBreaker, CircuitOpenError, guarded } from './circuit-breaker.ts';
+export { DocumentWriteLocks } from './document-write-locks.ts';
 export {
   REDIS_UNAVAILABLE_MESSAGE,
   closeRedis,

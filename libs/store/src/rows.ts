@@ -1,3 +1,4 @@
+import { documentKey } from './keys.ts';
 import { parseMetadata } from './metadata.ts';
 import type { DocumentRecord, SearchHit, SearchSignal } from './types.ts';
 
@@ -81,6 +82,7 @@ export function documentToRow(record: DocumentRecord): Record<string, unknown> {
     chunks: record.chunks,
     created_at: record.createdAt,
     updated_at: record.updatedAt,
+    doc_key: documentKey(record.tenant, record.collection, record.documentId),
   };
 }
 

@@ -1,4 +1,5 @@
 import { Field, FixedSizeList, Float32, Int32, List, Schema, Utf8 } from 'apache-arrow';
+import { DOCUMENT_KEY_SQL, SLOT_KEY_SQL } from './keys.ts';
 
 // Table names and column names are persistent: existing stores are read with them.
 export const DOCUMENTS_TABLE = 'documents';
@@ -36,6 +37,7 @@ export function documentsSchema(): Schema {
     int('chunks'),
     text('created_at'),
     text('updated_at'),
+    text('doc_key'),
   ]);
 }
 
@@ -62,6 +64,7 @@ export function chunksSchema(dimension: number): Schema {
     new Field('vector', new FixedSizeList(dimension, new Field('item', new Float32(), true)), false),
     optionalInt('page'),
     text('search_text'),
+    text('slot'),
   ]);
 }
 
@@ -75,7 +78,17 @@ export const TEXT_INDEX_COLUMN = 'search_text';
 export const ADDED_CHUNK_COLUMNS: readonly { name: string; valueSql: string }[] = [
   { name: 'page', valueSql: 'CAST(NULL AS INT)' },
   { name: 'search_text', valueSql: 'text' },
+  { name: 'slot', valueSql: SLOT_KEY_SQL },
 ];
+
+/** As {@link ADDED_CHUNK_COLUMNS}, for the documents table. */
+export const ADDED_DOCUMENT_COLUMNS: readonly { name: string; valueSql: string }[] = [
+  { name: 'doc_key', valueSql: DOCUMENT_KEY_SQL },
+];
+
+/** The key columns (see keys.ts), each with a B-tree index built by the writer. */
+export const CHUNK_KEY_COLUMN = 'slot';
+export const DOCUMENT_KEY_COLUMN = 'doc_key';
 
 /** The vector length of a chunks table, read from its schema. */
 export function vectorDimension(schema: Schema): number | undefined {

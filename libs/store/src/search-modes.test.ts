@@ -25,7 +25,7 @@ let dir: string;
 const opened: Store[] = [];
 
 async function open(
-  options: { optimizeEveryWrites?: number; vectorIndexMinRows?: number } = {},
+  options: { maxUnindexedRows?: number; vectorIndexMinRows?: number } = {},
 ): Promise<Store> {
   const store = await openStore({ uri: dir, ...options });
   opened.push(store);
@@ -144,7 +144,7 @@ describe('search modes', () => {
   });
 
   it('keeps finding new and replaced chunks through compaction', async () => {
-    const store = await open({ optimizeEveryWrites: 2 });
+    const store = await open({ maxUnindexedRows: 2 });
     const reader = await open();
     for (let i = 0; i < 5; i++) {
       await store.replaceDocument(testDocument(`d${i}`), [
@@ -162,7 +162,7 @@ describe('search modes', () => {
 
 describe('a store large enough for a vector index', () => {
   it('builds the index at compaction, and finds chunks written before and after it', async () => {
-    const store = await open({ optimizeEveryWrites: 5, vectorIndexMinRows: 200 });
+    const store = await open({ maxUnindexedRows: 50, vectorIndexMinRows: 200 });
     const reader = await open();
     // 30 documents of 10 chunks, each chunk pointing somewhere between two axes.
     const direction = (d: number, c: number) => normalized([d + 1, c + 1, (d * c) % 7, 1]);
@@ -172,6 +172,7 @@ describe('a store large enough for a vector index', () => {
         Array.from({ length: 10 }, (_, c) => chunk(`document ${d} chunk ${c}`, direction(d, c))),
       );
     }
+    await store.maintain();
     const indices = await (await (await connect(dir)).openTable('chunks')).listIndices();
     expect(indices.map((index) => index.indexType)).toContain('IvfFlat');
 

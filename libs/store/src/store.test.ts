@@ -60,11 +60,29 @@ async function open(): Promise<Store> {
   return store;
 }
 
-async function chunkRows(filter?: string): Promise<number> {
+/**
+ * Chunk rows matching `filter`, tombstones excluded (positions a shorter version no longer uses,
+ * which maintenance removes); `{ tombstones: true }` counts every row.
+ */
+async function chunkRows(filter?: string, { tombstones = false } = {}): Promise<number> {
   const db = await connect(dir);
   const table = await db.openTable('chunks');
   try {
-    return await table.countRows(filter);
+    const live = tombstones ? undefined : `tenant <> ''`;
+    const where = [filter, live].filter((p) => p !== undefined).map((p) => `(${p})`);
+    return await table.countRows(where.length > 0 ? where.join(' AND ') : undefined);
+  } finally {
+    table.close();
+    db.close();
+  }
+}
+
+/** Versions of the chunks table: one or more per commit, until maintenance removes old ones. */
+async function chunkVersions(): Promise<number> {
+  const db = await connect(dir);
+  const table = await db.openTable('chunks');
+  try {
+    return (await table.listVersions()).length;
   } finally {
     table.close();
     db.close();
@@ -132,12 +150,58 @@ describe('replaceDocument and search', () => {
     const own = hits.filter((h) => h.documentId === 'doc-1');
     expect(own.map((h) => h.chunkId).sort()).toEqual(['doc-1:2:0', 'doc-1:2:1']);
     expect(own.every((h) => h.text.startsWith('new'))).toBe(true);
+    // The third position of version 1 was tombstoned in the same commit; maintenance removes it.
+    expect(await chunkRows(undefined, { tombstones: true })).toBe(5);
+    await store.maintain();
+    expect(await chunkRows(undefined, { tombstones: true })).toBe(4);
   });
 
   it('refuses a document without chunks', async () => {
     const store = await open();
     const error = await rejection(store.replaceDocument(doc(), []));
     expect(error.code).toBe('invalid_input');
+  });
+});
+
+describe('group commit', () => {
+  it('commits concurrent writes together, and gives each write of one document its own version', async () => {
+    const store = await open();
+    await store.replaceDocument(doc({ documentId: 'seed' }), chunks(1));
+    const versionsBefore = await chunkVersions();
+    const distinct = Array.from({ length: 40 }, (_, i) =>
+      store.replaceDocument(doc({ documentId: `d${i}` }), chunks(2, i % DIM)),
+    );
+    const same = [3, 1, 2].map((count) => store.replaceDocument(doc(), chunks(count, 0, `n${count}`)));
+    const written = await Promise.all([...distinct, ...same]);
+
+    expect(written.slice(0, 40).every((record) => record.version === 1)).toBe(true);
+    expect(written.slice(40).map((record) => record.version)).toEqual([1, 2, 3]);
+    // The last write of doc-1 (2 chunks) is what is stored; the positions the longer ones used are gone.
+    expect((await store.getDocument('acme', 'docs', 'doc-1'))?.version).toBe(3);
+    const own = (await store.search('acme', { vector: vec(0), model: MODEL, topK: 50 })).filter(
+      (h) => h.documentId === 'doc-1',
+    );
+    expect(own.map((h) => h.chunkId).sort()).toEqual(['doc-1:3:0', 'doc-1:3:1']);
+    expect(await chunkRows()).toBe(1 + 40 * 2 + 2);
+    // 43 writes; a commit per write would add at least 86 table versions.
+    expect((await chunkVersions()) - versionsBefore).toBeLessThan(20);
+  });
+
+  it('fails a bad write alone and commits the rest of its group', async () => {
+    const store = await open();
+    await store.replaceDocument(doc({ documentId: 'seed' }), chunks(1));
+    const wide = chunks(1).map((chunk) => ({ ...chunk, vector: vec(0, 0, 1, DIM * 2) }));
+    const outcomes = await Promise.allSettled([
+      store.replaceDocument(doc({ documentId: 'good-1' }), chunks(2)),
+      store.replaceDocument(doc({ documentId: 'wide' }), wide),
+      store.replaceDocument(doc({ documentId: 'other-model', collection: 'docs', model: 'other' }), chunks(1)),
+      store.replaceDocument(doc({ documentId: 'good-2' }), chunks(1)),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled']);
+    const reasons = outcomes.flatMap((o) => (o.status === 'rejected' ? [(o.reason as StoreError).code] : []));
+    expect(reasons).toEqual(['dimension_mismatch', 'model_mismatch']);
+    expect(await store.getDocument('acme', 'docs', 'wide')).toBeUndefined();
+    expect(await chunkRows(`document_id IN ('good-1', 'good-2')`)).toBe(3);
   });
 });
 

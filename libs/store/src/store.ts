@@ -1,21 +1,16 @@
-import { Index, Session, connect } from '@lancedb/lancedb';
+import { Session, connect } from '@lancedb/lancedb';
 import type { Connection, Table } from '@lancedb/lancedb';
-import type { Table as ArrowTable } from 'apache-arrow';
 import { decodeCursor, encodeCursor } from './cursor.ts';
-import { metadataEntries, metadataFilterSql } from './metadata.ts';
-import { DOCUMENT_COLUMNS, HIT_COLUMNS, documentFromRow, documentToRow, hitFromRow } from './rows.ts';
+import { metadataFilterSql } from './metadata.ts';
+import { DOCUMENT_COLUMNS, HIT_COLUMNS, documentFromRow, hitFromRow } from './rows.ts';
 import { fuseHits } from './fusion.ts';
-import {
-  ADDED_CHUNK_COLUMNS,
-  CHUNKS_TABLE,
-  DOCUMENTS_TABLE,
-  TEXT_INDEX_COLUMN,
-  chunksSchema,
-  documentsSchema,
-  vectorDimension,
-} from './schema.ts';
+import { documentKey } from './keys.ts';
+import { CHUNKS_TABLE, DOCUMENTS_TABLE, DOCUMENT_KEY_COLUMN, TEXT_INDEX_COLUMN, vectorDimension } from './schema.ts';
 import { scopeWhere, sqlAnd, sqlEquals, sqlString } from './sql.ts';
 import { StoreError, guard } from './store-error.ts';
+import type { DocumentLocks } from './group-commit.ts';
+import { Maintenance, VECTOR_INDEX_PROBES, type MaintenanceOperation } from './maintenance.ts';
+import { DocumentWriter, firstModel } from './writer.ts';
 import { Semaphore } from './semaphore.ts';
 import { TableHandles } from './tables.ts';
 import { requireId, validateVector, validateWrite } from './validate.ts';
@@ -36,7 +31,6 @@ import type {
  * constants were chosen at this depth.
  */
 const HYBRID_CANDIDATES = 50;
-const DEFAULT_OPTIMIZE_EVERY_WRITES = 100;
 const DEFAULT_VERSION_RETENTION_SECONDS = 300;
 const DEFAULT_MAX_CONCURRENT_SEARCHES = 4;
 const DEFAULT_INDEX_CACHE_BYTES = 256 * 1024 * 1024;
@@ -56,18 +50,21 @@ const DEFAULT_METADATA_CACHE_BYTES = 16 * 1024 * 1024;
  */
 const DEFAULT_VECTOR_INDEX_MIN_ROWS = 20_000;
 /**
- * IVF_FLAT: rows are clustered into partitions, a query scans the nearest `VECTOR_INDEX_PROBES`
- * of them with exact distances. Chosen over IVF_PQ and IVF_HNSW_SQ on a 100k-chunk SciFact corpus
- * (builtin embedder): it builds in ~9 s instead of 100-170 s, is updated cheaply by `optimize`,
- * and keeps exact distances, so recall depends on the probes only. 80 of 128 partitions gave
- * recall@10 0.88 against the exact scan at ~11 ms (the scan: ~150-250 ms). Lexical vectors
- * cluster poorly; a neural embedding model's vectors reach higher recall with the same probes.
+ * Bounds on the rows a search scans outside the full-text index. LanceDB scans unindexed rows with
+ * every full-text query; at a few thousand short chunks that costs a few milliseconds. Five seconds
+ * keeps a quiet store's tail short without optimising after every lone document.
  */
-const VECTOR_INDEX_PARTITIONS = 128;
-const VECTOR_INDEX_PROBES = 80;
-const VECTOR_INDEX_NAME = 'vector_idx';
-/** Low-cardinality columns in every search's prefilter: bitmap indexes make the filter a lookup. */
-const SCOPE_INDEX_COLUMNS = ['tenant', 'collection', 'model'] as const;
+const DEFAULT_MAX_UNINDEXED_ROWS = 4_000;
+const DEFAULT_MAX_UNINDEXED_SECONDS = 5;
+/** Each commit adds a fragment or two; past this many, reads open too many files. */
+const DEFAULT_MAX_FRAGMENTS = 64;
+const MAINTENANCE_CHECK_INTERVAL_MS = 250;
+/**
+ * Bounds of one group commit. A commit costs about the same for 1 or 200 small documents (an
+ * upsert on an indexed key); 8,192 rows of 384 dimensions are ~12 MB of vectors in flight.
+ */
+const DEFAULT_MAX_BATCH_DOCUMENTS = 256;
+const DEFAULT_MAX_BATCH_ROWS = 8_192;
 
 /** Where the store lives and how fresh its reads are. */
 export interface StoreOptions {
@@ -82,12 +79,26 @@ export interface StoreOptions {
   /** Object store settings (region, endpoint, credentials) passed to LanceDB as-is. */
   storageOptions?: Record<string, string>;
   /**
-   * Writer side only (the store that writes runs maintenance; readers never do): compact the
-   * chunks table and fold new rows into the full-text index after this many writes. Default 100.
-   * Rows not yet in the index are still searched (by a slower scan), so this bounds that cost and
-   * the table's fragmentation, not correctness.
+   * Writer side only (the store that writes runs maintenance; readers never do): the full-text
+   * index takes in new rows once this many are outside it (default 4,000), or once the oldest has
+   * waited `maxUnindexedSeconds` (default 5). Rows outside the index are still found, by a scan:
+   * these bound that scan. Decided from the table's state, so a restart changes nothing.
    */
-  optimizeEveryWrites?: number;
+  maxUnindexedRows?: number;
+  maxUnindexedSeconds?: number;
+  /** Writer side only: compact a table past this many data fragments. Default 64. */
+  maxFragments?: number;
+  /**
+   * Writer side only: bounds of one group commit (documents written together, and their chunks).
+   * Defaults 256 and 8,192.
+   */
+  maxBatchDocuments?: number;
+  maxBatchRows?: number;
+  /**
+   * Writer side only: locks shared by every process writing this store, so that two of them never
+   * write one document at once (see {@link DocumentLocks}). Without them, one writer per store.
+   */
+  documentLocks?: DocumentLocks;
   /**
    * Writer side only: at compaction time, table versions older than this are removed with the files
    * only they use. Default 300. LanceDB keeps them 7 days by default, so with one commit per write
@@ -121,7 +132,7 @@ export interface StoreOptions {
    */
   onMaintenanceError?: (
     error: unknown,
-    operation: 'text index' | 'vector index' | 'optimize' | 'migrate',
+    operation: MaintenanceOperation,
   ) => void;
 }
 
@@ -161,6 +172,11 @@ export interface Store {
    *   store whose full-text index the writer has not built yet.
    */
   search(tenant: string, query: SearchQuery): Promise<SearchHit[]>;
+  /**
+   * Writer side: removes tombstones, compacts both tables and folds every unindexed row into the
+   * indexes now, instead of when the table's state calls for it. For tests and operators.
+   */
+  maintain(): Promise<void>;
   /** Cheap reachability check for readiness probes. */
   ping(): Promise<void>;
   /**
@@ -205,53 +221,18 @@ function searchMode(query: SearchQuery): SearchMode {
   return query.vector !== undefined ? 'vector' : 'text';
 }
 
-/**
- * BM25 over words: lower-cased, ASCII-folded, English-stemmed, stop words removed. No positions:
- * Hopper runs no phrase queries, and positions would double the index.
- */
-function textIndexConfig(): Index {
-  return Index.fts({
-    withPosition: false,
-    baseTokenizer: 'simple',
-    language: 'English',
-    lowercase: true,
-    stem: true,
-    removeStopWords: true,
-    asciiFolding: true,
-  });
-}
-
-/** A write that failed without changing what readers see. */
-function previousVersionKept(documentId: string, cause: unknown): StoreError {
-  return new StoreError(
-    'unavailable',
-    `Document store write failed; the previous version of "${documentId}" is unchanged`,
-    { cause },
-  );
-}
-
-function firstModel(rows: unknown[]): string | undefined {
-  const row = rows[0];
-  if (typeof row !== 'object' || row === null) return undefined;
-  const model = (row as Record<string, unknown>)['model'];
-  return typeof model === 'string' ? model : undefined;
-}
-
 class LanceStore implements Store {
   readonly #db: Connection;
   readonly #session: Session;
   readonly #tables: TableHandles;
-  readonly #optimizeEvery: number;
-  readonly #versionRetentionMs: number;
-  readonly #vectorIndexMinRows: number;
   readonly #searches: Semaphore;
-  readonly #onMaintenanceError: NonNullable<StoreOptions['onMaintenanceError']>;
-  /** Writer: the chunks table has every current column. */
-  #migrated = false;
+  readonly #writer: DocumentWriter;
+  readonly #maintenance: Maintenance;
   /** Both sides: the chunks table has its full-text index (once seen, it stays). */
   #textIndexed = false;
-  #writesSinceOptimize = 0;
   #hasPageColumn = false;
+  /** Readers: the documents table has its key column (written since group commits). */
+  #hasDocumentKey = false;
   /** Vector length of the chunks table; fixed by the first write, so cached once known. */
   #dimension: number | undefined;
   #writes: Promise<void> = Promise.resolve();
@@ -261,99 +242,39 @@ class LanceStore implements Store {
     this.#db = db;
     this.#session = session;
     this.#tables = new TableHandles(db);
-    this.#optimizeEvery = options.optimizeEveryWrites ?? DEFAULT_OPTIMIZE_EVERY_WRITES;
-    this.#versionRetentionMs = (options.versionRetentionSeconds ?? DEFAULT_VERSION_RETENTION_SECONDS) * 1000;
-    this.#vectorIndexMinRows = options.vectorIndexMinRows ?? DEFAULT_VECTOR_INDEX_MIN_ROWS;
     this.#searches = new Semaphore(options.maxConcurrentSearches ?? DEFAULT_MAX_CONCURRENT_SEARCHES);
-    this.#onMaintenanceError = options.onMaintenanceError ?? (() => undefined);
+    const serialize = <T>(run: () => Promise<T>): Promise<T> => this.#serialize(run);
+    this.#maintenance = new Maintenance(
+      this.#tables,
+      {
+        maxUnindexedRows: options.maxUnindexedRows ?? DEFAULT_MAX_UNINDEXED_ROWS,
+        maxUnindexedMs: (options.maxUnindexedSeconds ?? DEFAULT_MAX_UNINDEXED_SECONDS) * 1000,
+        maxFragments: options.maxFragments ?? DEFAULT_MAX_FRAGMENTS,
+        versionRetentionMs: (options.versionRetentionSeconds ?? DEFAULT_VERSION_RETENTION_SECONDS) * 1000,
+        vectorIndexMinRows: options.vectorIndexMinRows ?? DEFAULT_VECTOR_INDEX_MIN_ROWS,
+        checkIntervalMs: MAINTENANCE_CHECK_INTERVAL_MS,
+      },
+      serialize,
+      options.onMaintenanceError ?? (() => undefined),
+    );
+    this.#writer = new DocumentWriter(db, this.#tables, {
+      ...(options.documentLocks ? { locks: options.documentLocks } : {}),
+      maxBatchDocuments: options.maxBatchDocuments ?? DEFAULT_MAX_BATCH_DOCUMENTS,
+      maxBatchRows: options.maxBatchRows ?? DEFAULT_MAX_BATCH_ROWS,
+      serialize,
+      onCommitted: () => this.#maintenance.afterCommit(),
+    });
   }
 
   async replaceDocument(doc: DocumentInput, chunks: ChunkInput[]): Promise<DocumentRecord> {
     this.#assertOpen();
     const dimension = validateWrite(doc, chunks);
-    return this.#serialize(() =>
-      guard('write', async () => {
-        const chunkTable = await this.#tables.getOrCreate(CHUNKS_TABLE, chunksSchema(dimension));
-        const stored = await this.#tableDimension(chunkTable);
-        if (stored !== dimension) {
-          throw new StoreError(
-            'dimension_mismatch',
-            `Document "${doc.documentId}" has ${dimension}-dimensional vectors but this store holds ` +
-              `${stored}-dimensional vectors (model "${doc.model}")`,
-          );
-        }
-        await this.#checkWriteModel(chunkTable, doc);
-        await this.#migrate(chunkTable);
+    return this.#writer.write(doc, chunks, dimension);
+  }
 
-        // The record is written after the chunks: after a crash in between, the retry computes
-        // the same version and the same chunk ids, and the merge below overwrites them.
-        const previous = await this.#readDocument(doc.tenant, doc.collection, doc.documentId);
-        const version = (previous?.version ?? 0) + 1;
-        const metadata = JSON.stringify(doc.metadata);
-        const metaKv = metadataEntries(doc.metadata);
-        const rows = chunks.map((chunk, index) => ({
-          tenant: doc.tenant,
-          collection: doc.collection,
-          document_id: doc.documentId,
-          chunk_id: `${doc.documentId}:${version}:${index}`,
-          version,
-          chunk_index: index,
-          text: chunk.text,
-          heading_path: chunk.headingPath,
-          start_offset: chunk.start,
-          end_offset: chunk.end,
-          model: doc.model,
-          metadata,
-          meta_kv: metaKv,
-          vector: chunk.vector,
-          page: chunk.page ?? null,
-          search_text: chunk.searchText ?? chunk.text,
-        }));
-        // One commit inserts the new version and deletes every other chunk of this document:
-        // readers see the old set or the new set, never both and never none.
-        const chunksBefore = await chunkTable.version();
-        try {
-          await chunkTable
-            .mergeInsert(['tenant', 'collection', 'chunk_id'])
-            .whenMatchedUpdateAll()
-            .whenNotMatchedInsertAll()
-            .whenNotMatchedBySourceDelete({ where: scopeWhere(doc.tenant, doc.collection, doc.documentId) })
-            .execute(rows);
-        } catch (error) {
-          throw previousVersionKept(doc.documentId, error);
-        }
-
-        const now = new Date().toISOString();
-        const record: DocumentRecord = {
-          tenant: doc.tenant,
-          collection: doc.collection,
-          documentId: doc.documentId,
-          title: doc.title,
-          mediaType: doc.mediaType,
-          contentHash: doc.contentHash,
-          metadata: { ...doc.metadata },
-          model: doc.model,
-          version,
-          chunks: chunks.length,
-          createdAt: previous?.createdAt ?? now,
-          updatedAt: now,
-        };
-        try {
-          const documents = await this.#tables.getOrCreate(DOCUMENTS_TABLE, documentsSchema());
-          await documents
-            .mergeInsert(['tenant', 'collection', 'document_id'])
-            .whenMatchedUpdateAll()
-            .whenNotMatchedInsertAll()
-            .execute([documentToRow(record)]);
-        } catch (error) {
-          // The new chunks are committed but the record still names the previous version: searches
-          // would return chunks of a version that never was. Put the previous chunks back.
-          throw await this.#undoChunkWrite(chunkTable, chunksBefore, doc, error);
-        }
-        await this.#maintain(chunkTable);
-        return record;
-      }),
-    );
+  maintain(): Promise<void> {
+    this.#assertOpen();
+    return this.#maintenance.run(true);
   }
 
   async getDocument(
@@ -407,7 +328,7 @@ class LanceStore implements Store {
         if (chunks) deleted += (await chunks.delete(where)).numDeletedRows;
         const documents = await this.#tables.get(DOCUMENTS_TABLE);
         if (documents) deleted += (await documents.delete(where)).numDeletedRows;
-        if (chunks && deleted > 0) await this.#maintain(chunks);
+        if (chunks && deleted > 0) await this.#maintenance.afterCommit();
         return deleted > 0;
       }),
     );
@@ -524,6 +445,8 @@ class LanceStore implements Store {
   }
 
   async #shutdown(): Promise<void> {
+    await this.#writer.idle();
+    this.#maintenance.close();
     await this.#writes;
     // Run every cleanup even when one throws, then report the failures together.
     const failures: unknown[] = [];
@@ -562,62 +485,21 @@ class LanceStore implements Store {
   ): Promise<DocumentRecord | undefined> {
     const table = await this.#tables.get(DOCUMENTS_TABLE);
     if (!table) return undefined;
-    const rows: unknown[] = await table
-      .query()
-      .where(scopeWhere(tenant, collection, documentId))
-      .select(DOCUMENT_COLUMNS)
-      .limit(1)
-      .toArray();
+    // By key, a B-tree lookup: the same cost at 100 or 100,000 documents. A table an older Hopper
+    // wrote has no key column until its writer adds it.
+    const where = (await this.#hasKeyColumn(table))
+      ? sqlEquals(DOCUMENT_KEY_COLUMN, documentKey(tenant, collection, documentId))
+      : scopeWhere(tenant, collection, documentId);
+    const rows: unknown[] = await table.query().where(where).select(DOCUMENT_COLUMNS).limit(1).toArray();
     return rows.length > 0 ? documentFromRow(rows[0]) : undefined;
   }
 
-  /**
-   * Puts one document's chunks back as they were at `version` of the chunks table, in a new commit
-   * that touches that document's rows only: other workers may have committed other documents since,
-   * so restoring the whole table to `version` would throw their writes away. Returns the error for
-   * the failed write.
-   */
-  async #undoChunkWrite(
-    table: Table,
-    version: number,
-    doc: DocumentInput,
-    cause: unknown,
-  ): Promise<StoreError> {
-    const where = scopeWhere(doc.tenant, doc.collection, doc.documentId);
-    try {
-      const previous = await this.#chunksAt(version, where);
-      if (previous.numRows === 0) {
-        await table.delete(where);
-      } else {
-        await table
-          .mergeInsert(['tenant', 'collection', 'chunk_id'])
-          .whenMatchedUpdateAll()
-          .whenNotMatchedInsertAll()
-          .whenNotMatchedBySourceDelete({ where })
-          .execute(previous);
-      }
-    } catch (undoError) {
-      return new StoreError(
-        'unavailable',
-        `Document store write failed, and the unfinished version of "${doc.documentId}" could not be ` +
-          'removed: searches may return its chunks until the document is written again',
-        { cause: new AggregateError([cause, undoError]) },
-      );
-    }
-    return previousVersionKept(doc.documentId, cause);
+  async #hasKeyColumn(table: Table): Promise<boolean> {
+    if (this.#hasDocumentKey) return true;
+    this.#hasDocumentKey = (await table.schema()).fields.some((field) => field.name === DOCUMENT_KEY_COLUMN);
+    return this.#hasDocumentKey;
   }
 
-  /** The rows matching `where` as they were at `version` of the chunks table (time travel). */
-  async #chunksAt(version: number, where: string): Promise<ArrowTable> {
-    // A handle of its own: checking out an old version on the shared one would pin it there.
-    const table = await this.#db.openTable(CHUNKS_TABLE);
-    try {
-      await table.checkout(version);
-      return await table.query().where(where).toArrow();
-    } finally {
-      table.close();
-    }
-  }
 
   async #tableDimension(table: Table): Promise<number> {
     if (this.#dimension !== undefined) return this.#dimension;
@@ -625,34 +507,6 @@ class LanceStore implements Store {
     if (dimension === undefined) throw new StoreError('unavailable', 'The chunks table has no vector column');
     this.#dimension = dimension;
     return dimension;
-  }
-
-  /**
-   * Refuses a second embedding model in a collection. The document being replaced is excluded so
-   * a collection's only document can be re-embedded with a new model.
-   */
-  async #checkWriteModel(table: Table, doc: DocumentInput): Promise<void> {
-    const rows: unknown[] = await table
-      .query()
-      .where(
-        sqlAnd(
-          scopeWhere(doc.tenant, doc.collection),
-          `model <> ${sqlString(doc.model)}`,
-          `document_id <> ${sqlString(doc.documentId)}`,
-        ),
-      )
-      .select(['model'])
-      .limit(1)
-      .toArray();
-    const other = firstModel(rows);
-    if (other !== undefined) {
-      throw new StoreError(
-        'model_mismatch',
-        `Collection "${doc.collection}" holds vectors from embedding model "${other}"; document ` +
-          `"${doc.documentId}" was embedded with "${doc.model}". Use one model per collection: ` +
-          `re-embed with "${other}" or write to another collection.`,
-      );
-    }
   }
 
   /** Throws model_mismatch when the scope has chunks, none of them from the query's model. */
@@ -687,75 +541,5 @@ class LanceStore implements Store {
     const indices = await table.listIndices();
     this.#textIndexed = indices.some((index) => index.columns.includes(TEXT_INDEX_COLUMN));
     return this.#textIndexed;
-  }
-
-  /**
-   * Writer only: adds the columns a chunks table written by an older Hopper lacks, filling them
-   * for the rows already there, before the first write that needs them.
-   */
-  async #migrate(table: Table): Promise<void> {
-    if (this.#migrated) return;
-    const present = new Set((await table.schema()).fields.map((field) => field.name));
-    const missing = ADDED_CHUNK_COLUMNS.filter((column) => !present.has(column.name));
-    if (missing.length > 0) await table.addColumns([...missing]);
-    this.#migrated = true;
-  }
-
-  /**
-   * Writer only, at compaction time: bitmap indexes for the scope columns, and the vector index
-   * once the table is large enough for a scan to hurt. Built once; `optimize` folds later rows
-   * into it, in partitions trained on the rows present at the build.
-   */
-  async #maintainSearchIndexes(table: Table): Promise<void> {
-    const present = new Set((await table.listIndices()).map((index) => index.name));
-    for (const column of SCOPE_INDEX_COLUMNS) {
-      if (!present.has(`${column}_idx`)) await table.createIndex(column, { config: Index.bitmap() });
-    }
-    const rows = await table.countRows();
-    if (rows < this.#vectorIndexMinRows) return;
-    if (present.has(VECTOR_INDEX_NAME)) return;
-    // k-means wants a few hundred rows per partition to place its centroids well.
-    const partitions = Math.max(1, Math.min(VECTOR_INDEX_PARTITIONS, Math.floor(rows / 256)));
-    await table.createIndex('vector', {
-      config: Index.ivfFlat({ distanceType: 'cosine', numPartitions: partitions }),
-      name: VECTOR_INDEX_NAME,
-    });
-  }
-
-  /**
-   * Writer only, after a write: builds the full-text index if the table has none (a new store, or
-   * one written before it existed), and every `optimizeEveryWrites` writes compacts the table and
-   * folds new rows into the indexes. Failures are reported, never thrown: the write has succeeded,
-   * rows outside the index are still searched, and the next write tries again.
-   */
-  async #maintain(table: Table): Promise<void> {
-    if (!(await this.#hasTextIndex(table).catch(() => false))) {
-      try {
-        await table.createIndex(TEXT_INDEX_COLUMN, { config: textIndexConfig() });
-        this.#textIndexed = true;
-      } catch (error) {
-        this.#onMaintenanceError(error, 'text index');
-      }
-    }
-    this.#writesSinceOptimize++;
-    if (this.#writesSinceOptimize < this.#optimizeEvery) return;
-    this.#writesSinceOptimize = 0;
-    // Both tables take one small commit per write; left alone, their fragments pile up and every
-    // read and merge gets slower with the number of writes, not the amount of data. The versions
-    // those commits made are dropped once no reader can still be on them.
-    const documents = await this.#tables.get(DOCUMENTS_TABLE).catch(() => undefined);
-    const cleanupOlderThan = new Date(Date.now() - this.#versionRetentionMs);
-    for (const target of documents ? [table, documents] : [table]) {
-      try {
-        await target.optimize({ cleanupOlderThan });
-      } catch (error) {
-        this.#onMaintenanceError(error, 'optimize');
-      }
-    }
-    try {
-      await this.#maintainSearchIndexes(table);
-    } catch (error) {
-      this.#onMaintenanceError(error, 'vector index');
-    }
   }
 }

@@ -66,9 +66,10 @@ afterEach(async () => {
 
 describe('table versions', () => {
   it('are removed at compaction once past their retention, and reads still see every document', async () => {
-    const writer = await open({ optimizeEveryWrites: 10, versionRetentionSeconds: 0 });
+    const writer = await open({ versionRetentionSeconds: 0 });
     const reader = await open();
     await rewrite(writer, 40);
+    await writer.maintain();
     // At least one version per write without cleanup; what is left are the compaction's own.
     expect(await chunkVersions()).toBeLessThan(10);
     const hits = await reader.search('acme', { mode: 'text', text: 'harbour', topK: 50 });
@@ -77,8 +78,9 @@ describe('table versions', () => {
   });
 
   it('are kept while recent, so a reader still on one is not broken', async () => {
-    const writer = await open({ optimizeEveryWrites: 10 });
+    const writer = await open();
     await rewrite(writer, 20);
+    await writer.maintain();
     expect(await chunkVersions()).toBeGreaterThanOrEqual(20);
   });
 });
@@ -86,7 +88,7 @@ describe('table versions', () => {
 describe('cacheUsage', () => {
   it('reports the caches the store reads through, within the configured bounds', async () => {
     const bound = { indexCacheBytes: 256 * KIB, metadataCacheBytes: 256 * KIB };
-    const writer = await open({ ...bound, optimizeEveryWrites: 10 });
+    const writer = await open({ ...bound, maxUnindexedRows: 10 });
     const reader = await open(bound);
     for (let round = 0; round < 12; round++) {
       await rewrite(writer, 5);

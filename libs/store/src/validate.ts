@@ -1,3 +1,4 @@
+import { keySafe } from './keys.ts';
 import { validateMetadata } from './metadata.ts';
 import { StoreError } from './store-error.ts';
 import type { ChunkInput, DocumentInput } from './types.ts';
@@ -10,6 +11,9 @@ const MAX_OFFSET = 2 ** 31 - 1;
 export function requireId(name: string, value: string): void {
   if (typeof value !== 'string' || value.length === 0) {
     throw new StoreError('invalid_input', `${name} must be a non-empty string`);
+  }
+  if (!keySafe(value)) {
+    throw new StoreError('invalid_input', `${name} must not contain control characters`);
   }
 }
 

@@ -1,0 +1,253 @@
+import { readFile } from 'node:fs/promises';
+import { Pool } from 'undici';
+import { toolCallBody, toolCallHeaders, classifyAnswer } from './mcp-wire.ts';
+import { LatencyRecorder, round, type LatencySummary } from './stats.ts';
+
+/**
+ * Ingestion as users do it: a public collection's documents sent one call each through the REST
+ * API (`POST /v1/documents`, `wait: false`), a few callers at a time, honouring 429 `Retry-After`,
+ * while readers call `search` (each query different, so uncached), `get_document` and
+ * `list_documents` over MCP. Then the same reads once the last job has completed.
+ */
+export interface UserIngestOptions {
+  /** Gateway base URL, e.g. http://127.0.0.1:8080. */
+  baseUrl: string;
+  headers?: Record<string, string>;
+  /** A BEIR-style corpus.jsonl ({_id|id, title, text}) and its queries.jsonl. */
+  corpusFile: string;
+  queriesFile: string;
+  documents: number;
+  submitters: number;
+  readers: number;
+  /** How long the reads run after ingestion. */
+  afterMs: number;
+  collection: string;
+  log?: (line: string) => void;
+}
+
+export interface ReadFigures {
+  calls: number;
+  errors: number;
+  latencyMs: LatencySummary;
+}
+
+export interface UserIngestResult {
+  documents: number;
+  failed: number;
+  /** Submit of the first document to the last job completed. */
+  ingestS: number;
+  docsPerS: number;
+  chunks: number;
+  chunksPerS: number;
+  /** 429 answers the submitters waited out. */
+  busy: number;
+  during: Record<ReadTool, ReadFigures>;
+  after: Record<ReadTool, ReadFigures>;
+}
+
+type ReadTool = 'search' | 'get_document' | 'list_documents';
+const READ_TOOLS: readonly ReadTool[] = ['search', 'get_document', 'list_documents'];
+
+interface CorpusDocument {
+  id: string;
+  title: string;
+  text: string;
+}
+
+async function readJsonl<T>(file: string): Promise<T[]> {
+  const text = await readFile(file, 'utf8');
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as T);
+}
+
+export async function userIngest(options: UserIngestOptions): Promise<UserIngestResult> {
+  const log = options.log ?? (() => undefined);
+  const raw = await readJsonl<{ _id?: string; id?: string; title?: string; text?: string }>(options.corpusFile);
+  const corpus: CorpusDocument[] = raw
+    .map((d) => ({ id: String(d._id ?? d.id), title: d.title ?? '', text: d.text ?? '' }))
+    .filter((d) => d.text.trim() !== '')
+    .slice(0, options.documents);
+  const queries = (await readJsonl<{ text: string }>(options.queriesFile)).map((q) => q.text);
+  const base = new URL(options.baseUrl);
+  const pool = new Pool(base.origin, { connections: options.submitters + options.readers + 4 });
+  const headers = options.headers ?? {};
+  const docId = (d: CorpusDocument) => `doc-${d.id}`;
+
+  // Readers: each picks tools in turn; search queries cycle through the set with a counter so that
+  // no two searches share a cache key.
+  const stored: string[] = [];
+  let phase: 'during' | 'after' = 'during';
+  const recorders = {
+    during: Object.fromEntries(READ_TOOLS.map((t) => [t, { rec: new LatencyRecorder(), errors: 0 }])),
+    after: Object.fromEntries(READ_TOOLS.map((t) => [t, { rec: new LatencyRecorder(), errors: 0 }])),
+  } as Record<'during' | 'after', Record<ReadTool, { rec: LatencyRecorder; errors: number }>>;
+  let stopReaders = false;
+  let callId = 0;
+  const readCall = async (tool: ReadTool, n: number): Promise<void> => {
+    let args: Record<string, unknown>;
+    if (tool === 'search') {
+      const query = `${queries[n % queries.length] ?? 'cells'} ${Math.floor(n / queries.length)}`;
+      args = { query, topK: 10, collection: options.collection };
+    } else if (tool === 'get_document') {
+      if (stored.length === 0) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        return;
+      }
+      args = { documentId: stored[Math.floor(Math.random() * stored.length)], collection: options.collection };
+    } else {
+      args = { limit: 20, collection: options.collection };
+    }
+    const current = phase;
+    const started = performance.now();
+    const response = await pool.request({
+      path: '/mcp',
+      method: 'POST',
+      headers: { ...toolCallHeaders(tool), ...headers },
+      body: toolCallBody(++callId, tool, args),
+    });
+    const body = await response.body.text();
+    const ms = performance.now() - started;
+    const slot = recorders[current][tool];
+    if (classifyAnswer(response.statusCode, body) === 'ok') slot.rec.add(ms);
+    else if (!(tool === 'get_document' && body.includes('not_found'))) {
+      slot.errors++;
+      if (slot.errors <= 3) log(`${tool} error: ${response.statusCode} ${body.slice(0, 200)}`);
+    }
+  };
+  let readCount = 0;
+  const readers = Array.from({ length: options.readers }, async (_, r) => {
+    let i = r;
+    while (!stopReaders) {
+      const n = readCount++;
+      await readCall(READ_TOOLS[i++ % READ_TOOLS.length] as ReadTool, n).catch(() => undefined);
+    }
+  });
+
+  // Submitters.
+  let next = 0;
+  let busy = 0;
+  let failedSubmits = 0;
+  const jobs: string[] = [];
+  const started = performance.now();
+  const submitter = async (): Promise<void> => {
+    while (next < corpus.length) {
+      const doc = corpus[next++] as CorpusDocument;
+      for (;;) {
+        const response = await pool.request({
+          path: '/v1/documents',
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: JSON.stringify({
+            content: doc.text,
+            title: doc.title,
+            documentId: docId(doc),
+            collection: options.collection,
+            wait: false,
+          }),
+        });
+        const body = await response.body.text();
+        if (response.statusCode === 429) {
+          busy++;
+          const after = Number(response.headers['retry-after'] ?? 1);
+          await new Promise((resolve) => setTimeout(resolve, Math.max(0.05, after) * 1000));
+          continue;
+        }
+        if (response.statusCode >= 300) {
+          failedSubmits++;
+          if (failedSubmits <= 3) log(`submit failed: ${response.statusCode} ${body.slice(0, 200)}`);
+          break;
+        }
+        const answer = JSON.parse(body) as { jobId: string };
+        jobs.push(answer.jobId);
+        stored.push(docId(doc));
+        break;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: options.submitters }, submitter));
+  log(`submitted ${jobs.length} documents in ${round((performance.now() - started) / 1000, 1)} s (${busy} busy answers)`);
+
+  // Wait for every job to end: poll the jobs not yet seen finished.
+  let pending = [...jobs];
+  let chunks = 0;
+  let failed = failedSubmits;
+  while (pending.length > 0) {
+    const still: string[] = [];
+    for (let i = 0; i < pending.length; i += 16) {
+      const group = pending.slice(i, i + 16);
+      await Promise.all(
+        group.map(async (jobId) => {
+          const response = await pool.request({
+            path: `/v1/jobs/${encodeURIComponent(jobId)}`,
+            method: 'GET',
+            headers,
+          });
+          const job = JSON.parse(await response.body.text()) as {
+            state?: string;
+            result?: { chunks?: number };
+          };
+          if (job.state === 'completed') chunks += job.result?.chunks ?? 0;
+          else if (job.state === 'failed' || job.state === 'cancelled') failed++;
+          else still.push(jobId);
+        }),
+      );
+      // Only the head of the line matters while it is unfinished: the rest are later in the queue.
+      if (still.length > 0) {
+        still.push(...pending.slice(i + 16));
+        break;
+      }
+    }
+    pending = still;
+    if (pending.length > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const ingestS = (performance.now() - started) / 1000;
+  log(`ingested ${jobs.length} documents in ${round(ingestS, 1)} s`);
+
+  phase = 'after';
+  await new Promise((resolve) => setTimeout(resolve, options.afterMs));
+  stopReaders = true;
+  await Promise.all(readers);
+  await pool.close();
+
+  const figures = (p: 'during' | 'after') =>
+    Object.fromEntries(
+      READ_TOOLS.map((t) => {
+        const slot = recorders[p][t];
+        return [t, { calls: slot.rec.count, errors: slot.errors, latencyMs: slot.rec.summary() }];
+      }),
+    ) as Record<ReadTool, ReadFigures>;
+  return {
+    documents: jobs.length,
+    failed,
+    ingestS: round(ingestS, 2),
+    docsPerS: round(jobs.length / ingestS, 1),
+    chunks,
+    chunksPerS: round(chunks / ingestS, 1),
+    busy,
+    during: figures('during'),
+    after: figures('after'),
+  };
+}
+
+// Standalone: node apps/bench/src/user-ingest.ts --url http://127.0.0.1:8080 --documents 2000
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const arg = (name: string, fallback: string) => {
+    const i = process.argv.indexOf(`--${name}`);
+    return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
+  };
+  const dataset = arg('dataset', new URL('../../../../shared/datasets/scifact', import.meta.url).pathname);
+  const result = await userIngest({
+    baseUrl: arg('url', 'http://127.0.0.1:8080'),
+    corpusFile: `${dataset}/corpus.jsonl`,
+    queriesFile: `${dataset}/queries.jsonl`,
+    documents: Number(arg('documents', '2000')),
+    submitters: Number(arg('submitters', '8')),
+    readers: Number(arg('readers', '10')),
+    afterMs: Number(arg('after-ms', '10000')),
+    collection: arg('collection', 'user-ingest'),
+    log: (line) => console.error(line),
+  });
+  console.log(JSON.stringify(result, null, 2));
+}

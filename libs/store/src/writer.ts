@@ -1,0 +1,400 @@
+import type { Connection, Table } from '@lancedb/lancedb';
+import type { Table as ArrowTable } from 'apache-arrow';
+import { GroupCommit, type DocumentLocks } from './group-commit.ts';
+import { documentKey, slotKey } from './keys.ts';
+import { metadataEntries } from './metadata.ts';
+import { DOCUMENT_COLUMNS, documentFromRow, documentToRow } from './rows.ts';
+import {
+  ADDED_CHUNK_COLUMNS,
+  ADDED_DOCUMENT_COLUMNS,
+  CHUNKS_TABLE,
+  CHUNK_KEY_COLUMN,
+  DOCUMENTS_TABLE,
+  DOCUMENT_KEY_COLUMN,
+  chunksSchema,
+  documentsSchema,
+  vectorDimension,
+} from './schema.ts';
+import { scopeWhere, sqlAnd, sqlString } from './sql.ts';
+import { StoreError, guard } from './store-error.ts';
+import type { TableHandles } from './tables.ts';
+import type { ChunkInput, DocumentInput, DocumentRecord } from './types.ts';
+
+/**
+ * A chunk position no version uses any more. A replacement with fewer chunks than its predecessor
+ * overwrites the positions it no longer needs with these, in the same commit as its own chunks:
+ * readers see the old set or the new one, never a mix. Their tenant is empty, which no real tenant
+ * is, so every read (all are scoped by tenant) skips them; maintenance deletes them.
+ */
+export const TOMBSTONE_TENANT = '';
+
+export interface WriterOptions {
+  locks?: DocumentLocks;
+  /** Bounds of one group commit: documents, and chunk rows. */
+  maxBatchDocuments: number;
+  maxBatchRows: number;
+  /** Runs commits one after another with the store's other writes and its maintenance. */
+  serialize: <T>(run: () => Promise<T>) => Promise<T>;
+  /** Runs after every commit, before its writes resolve, with the rows it wrote. */
+  onCommitted: (rows: number) => Promise<void>;
+}
+
+interface Write {
+  doc: DocumentInput;
+  chunks: ChunkInput[];
+  dimension: number;
+}
+
+/**
+ * The store's write side: new document versions, committed in groups. One group is two commits,
+ * whatever its size: the chunks of every document (new positions upserted, unused ones
+ * tombstoned), then their records. Both are upserts on a single indexed key column, so their cost
+ * follows the group, not the table.
+ */
+export class DocumentWriter {
+  readonly #db: Connection;
+  readonly #tables: TableHandles;
+  readonly #options: WriterOptions;
+  readonly #group: GroupCommit<Write, DocumentRecord>;
+  /** The embedding model each collection was last seen to hold, so most groups skip the check. */
+  readonly #collectionModels = new Map<string, string>();
+  #migrated = false;
+  #dimension: number | undefined;
+
+  constructor(db: Connection, tables: TableHandles, options: WriterOptions) {
+    this.#db = db;
+    this.#tables = tables;
+    this.#options = options;
+    this.#group = new GroupCommit<Write, DocumentRecord>({
+      commit: (writes) => options.serialize(() => this.#commit(writes)),
+      maxWrites: options.maxBatchDocuments,
+      maxWeight: options.maxBatchRows,
+      ...(options.locks ? { locks: options.locks } : {}),
+    });
+  }
+
+  write(doc: DocumentInput, chunks: ChunkInput[], dimension: number): Promise<DocumentRecord> {
+    const key = documentKey(doc.tenant, doc.collection, doc.documentId);
+    return this.#group.submit(key, chunks.length, { doc, chunks, dimension });
+  }
+
+  /** Resolves once every queued write has been committed (or failed). */
+  idle(): Promise<void> {
+    return this.#group.idle();
+  }
+
+  async #commit(writes: Write[]): Promise<(DocumentRecord | Error)[]> {
+    return guard('write', async () => {
+      const first = writes[0] as Write;
+      const chunkTable = await this.#tables.getOrCreate(CHUNKS_TABLE, chunksSchema(first.dimension));
+      const documents = await this.#tables.getOrCreate(DOCUMENTS_TABLE, documentsSchema());
+      await this.#migrate(chunkTable, documents);
+      const stored = await this.#tableDimension(chunkTable);
+      const outcomes: (DocumentRecord | Error | undefined)[] = writes.map((write) =>
+        write.dimension === stored ? undefined : dimensionMismatch(write, stored),
+      );
+      await this.#checkModels(chunkTable, writes, outcomes);
+      const live = writes.flatMap((write, i) => (outcomes[i] === undefined ? [i] : []));
+      if (live.length === 0) return outcomes as (DocumentRecord | Error)[];
+
+      // Read after this writer holds the documents' locks: the versions are the latest.
+      const previous = await this.#readRecords(
+        documents,
+        live.map((i) => (writes[i] as Write).doc),
+      );
+      const now = new Date().toISOString();
+      const rows: Record<string, unknown>[] = [];
+      const records = new Map<number, DocumentRecord>();
+      for (const i of live) {
+        const { doc, chunks } = writes[i] as Write;
+        const before = previous.get(documentKey(doc.tenant, doc.collection, doc.documentId));
+        const record: DocumentRecord = {
+          tenant: doc.tenant,
+          collection: doc.collection,
+          documentId: doc.documentId,
+          title: doc.title,
+          mediaType: doc.mediaType,
+          contentHash: doc.contentHash,
+          metadata: { ...doc.metadata },
+          model: doc.model,
+          version: (before?.version ?? 0) + 1,
+          chunks: chunks.length,
+          createdAt: before?.createdAt ?? now,
+          updatedAt: now,
+        };
+        records.set(i, record);
+        rows.push(...chunkRows(record, chunks));
+        for (let index = chunks.length; index < (before?.chunks ?? 0); index++) {
+          rows.push(tombstone(doc, index, stored));
+        }
+      }
+
+      // Chunks first, then the records: after a crash in between, a retry computes the same
+      // version and the same positions and overwrites them.
+      const chunksBefore = await chunkTable.version();
+      try {
+        await upsert(chunkTable, CHUNK_KEY_COLUMN, rows);
+      } catch (error) {
+        for (const i of live) outcomes[i] = previousVersionKept((writes[i] as Write).doc.documentId, error);
+        return outcomes as (DocumentRecord | Error)[];
+      }
+      try {
+        await upsert(
+          documents,
+          DOCUMENT_KEY_COLUMN,
+          live.map((i) => documentToRow(records.get(i) as DocumentRecord)),
+        );
+      } catch (error) {
+        // The new chunks are committed but the records still name the previous versions: searches
+        // would return chunks of versions that never were. Put the previous chunks back.
+        const undone = await this.#undo(
+          chunkTable,
+          chunksBefore,
+          live.map((i) => ({ write: writes[i] as Write, before: previous })),
+          stored,
+          error,
+        );
+        for (const i of live) outcomes[i] = undone((writes[i] as Write).doc.documentId);
+        return outcomes as (DocumentRecord | Error)[];
+      }
+      for (const i of live) {
+        const record = records.get(i) as DocumentRecord;
+        this.#collectionModels.set(documentKey(record.tenant, record.collection, ''), record.model);
+        outcomes[i] = record;
+      }
+      await this.#options.onCommitted(rows.length);
+      return outcomes as (DocumentRecord | Error)[];
+    });
+  }
+
+  /** The current records of `docs`, by document key: one lookup on the key index. */
+  async #readRecords(table: Table, docs: DocumentInput[]): Promise<Map<string, DocumentRecord>> {
+    const keys = docs.map((doc) => sqlString(documentKey(doc.tenant, doc.collection, doc.documentId)));
+    const rows: unknown[] = await table
+      .query()
+      .where(`${DOCUMENT_KEY_COLUMN} IN (${keys.join(', ')})`)
+      .select(DOCUMENT_COLUMNS)
+      .toArray();
+    const records = new Map<string, DocumentRecord>();
+    for (const row of rows) {
+      const record = documentFromRow(row);
+      records.set(documentKey(record.tenant, record.collection, record.documentId), record);
+    }
+    return records;
+  }
+
+  /**
+   * Refuses a second embedding model in a collection, for each write (the documents being replaced
+   * are excluded, so a collection's only document can be re-embedded with a new model). The store
+   * is asked only when a collection's model is not the one this writer last saw there.
+   */
+  async #checkModels(
+    table: Table,
+    writes: Write[],
+    outcomes: (DocumentRecord | Error | undefined)[],
+  ): Promise<void> {
+    const groups = new Map<string, number[]>();
+    writes.forEach((write, i) => {
+      if (outcomes[i] !== undefined) return;
+      const collectionKey = documentKey(write.doc.tenant, write.doc.collection, '');
+      groups.set(collectionKey, [...(groups.get(collectionKey) ?? []), i]);
+    });
+    for (const [collectionKey, members] of groups) {
+      // Within the group, the first write's model is the group's; others conflict with it.
+      const model = (writes[members[0] as number] as Write).doc.model;
+      for (const i of members) {
+        const doc = (writes[i] as Write).doc;
+        if (doc.model !== model) outcomes[i] = modelMismatch(doc, model);
+      }
+      if (this.#collectionModels.get(collectionKey) === model) continue;
+      const doc = (writes[members[0] as number] as Write).doc;
+      const ids = members.map((i) => sqlString((writes[i] as Write).doc.documentId));
+      const rows: unknown[] = await table
+        .query()
+        .where(
+          sqlAnd(
+            scopeWhere(doc.tenant, doc.collection),
+            `model <> ${sqlString(model)}`,
+            `document_id NOT IN (${ids.join(', ')})`,
+          ),
+        )
+        .select(['model'])
+        .limit(1)
+        .toArray();
+      const other = firstModel(rows);
+      if (other === undefined) continue;
+      for (const i of members) {
+        if (outcomes[i] === undefined) outcomes[i] = modelMismatch((writes[i] as Write).doc, other);
+      }
+    }
+  }
+
+  /**
+   * Puts the documents' chunks back as they were at `version` of the chunks table, touching their
+   * positions only: other writers may have committed other documents since, so restoring the whole
+   * table would throw their writes away. Positions the failed versions added are tombstoned first.
+   * Returns the error to report for each document.
+   */
+  async #undo(
+    table: Table,
+    version: number,
+    writes: { write: Write; before: Map<string, DocumentRecord> }[],
+    dimension: number,
+    cause: unknown,
+  ): Promise<(documentId: string) => StoreError> {
+    try {
+      const added: Record<string, unknown>[] = [];
+      const scopes: string[] = [];
+      for (const { write, before } of writes) {
+        const { doc, chunks } = write;
+        const had = before.get(documentKey(doc.tenant, doc.collection, doc.documentId))?.chunks ?? 0;
+        for (let index = had; index < chunks.length; index++) added.push(tombstone(doc, index, dimension));
+        if (had > 0) scopes.push(`(${scopeWhere(doc.tenant, doc.collection, doc.documentId)})`);
+      }
+      if (added.length > 0) await upsert(table, CHUNK_KEY_COLUMN, added);
+      if (scopes.length > 0) {
+        const previous = await this.#chunksAt(version, scopes.join(' OR '));
+        if (previous.numRows > 0) await upsert(table, CHUNK_KEY_COLUMN, previous);
+      }
+    } catch (undoError) {
+      return (documentId) =>
+        new StoreError(
+          'unavailable',
+          `Document store write failed, and the unfinished version of "${documentId}" could not be ` +
+            'removed: searches may return its chunks until the document is written again',
+          { cause: new AggregateError([cause, undoError]) },
+        );
+    }
+    return (documentId) => previousVersionKept(documentId, cause);
+  }
+
+  /** The rows matching `where` as they were at `version` of the chunks table (time travel). */
+  async #chunksAt(version: number, where: string): Promise<ArrowTable> {
+    // A handle of its own: checking out an old version on the shared one would pin it there.
+    const table = await this.#db.openTable(CHUNKS_TABLE);
+    try {
+      await table.checkout(version);
+      return await table.query().where(where).toArrow();
+    } finally {
+      table.close();
+    }
+  }
+
+  async #tableDimension(table: Table): Promise<number> {
+    if (this.#dimension !== undefined) return this.#dimension;
+    const dimension = vectorDimension(await table.schema());
+    if (dimension === undefined) throw new StoreError('unavailable', 'The chunks table has no vector column');
+    this.#dimension = dimension;
+    return dimension;
+  }
+
+  /**
+   * Adds the columns tables written by an older Hopper lack, filling them for the rows already
+   * there, before the first write that needs them.
+   */
+  async #migrate(chunks: Table, documents: Table): Promise<void> {
+    if (this.#migrated) return;
+    for (const [table, added] of [
+      [chunks, ADDED_CHUNK_COLUMNS],
+      [documents, ADDED_DOCUMENT_COLUMNS],
+    ] as const) {
+      const present = new Set((await table.schema()).fields.map((field) => field.name));
+      const missing = added.filter((column) => !present.has(column.name));
+      if (missing.length > 0) await table.addColumns([...missing]);
+    }
+    this.#migrated = true;
+  }
+}
+
+/** Inserts rows whose key is new and replaces those whose key exists, in one commit. */
+async function upsert(
+  table: Table,
+  key: string,
+  rows: Record<string, unknown>[] | ArrowTable,
+): Promise<void> {
+  await table.mergeInsert(key).whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(rows);
+}
+
+function chunkRows(record: DocumentRecord, chunks: ChunkInput[]): Record<string, unknown>[] {
+  const metadata = JSON.stringify(record.metadata);
+  const metaKv = metadataEntries(record.metadata);
+  return chunks.map((chunk, index) => ({
+    tenant: record.tenant,
+    collection: record.collection,
+    document_id: record.documentId,
+    chunk_id: `${record.documentId}:${record.version}:${index}`,
+    version: record.version,
+    chunk_index: index,
+    text: chunk.text,
+    heading_path: chunk.headingPath,
+    start_offset: chunk.start,
+    end_offset: chunk.end,
+    model: record.model,
+    metadata,
+    meta_kv: metaKv,
+    vector: chunk.vector,
+    page: chunk.page ?? null,
+    search_text: chunk.searchText ?? chunk.text,
+    slot: slotKey(record.tenant, record.collection, record.documentId, index),
+  }));
+}
+
+/** A tombstone for a document's `index`-th position (see {@link TOMBSTONE_TENANT}). */
+function tombstone(doc: DocumentInput, index: number, dimension: number): Record<string, unknown> {
+  const slot = slotKey(doc.tenant, doc.collection, doc.documentId, index);
+  // Not the zero vector: cosine distance to it is undefined, which index training does not like.
+  const vector = new Float32Array(dimension);
+  vector[0] = 1;
+  return {
+    tenant: TOMBSTONE_TENANT,
+    collection: '',
+    document_id: '',
+    chunk_id: slot,
+    version: 0,
+    chunk_index: index,
+    text: '',
+    heading_path: [],
+    start_offset: 0,
+    end_offset: 0,
+    model: '',
+    metadata: '{}',
+    meta_kv: [],
+    vector,
+    page: null,
+    search_text: '',
+    slot,
+  };
+}
+
+/** A write that failed without changing what readers see. */
+export function previousVersionKept(documentId: string, cause: unknown): StoreError {
+  return new StoreError(
+    'unavailable',
+    `Document store write failed; the previous version of "${documentId}" is unchanged`,
+    { cause },
+  );
+}
+
+function dimensionMismatch(write: Write, stored: number): StoreError {
+  return new StoreError(
+    'dimension_mismatch',
+    `Document "${write.doc.documentId}" has ${write.dimension}-dimensional vectors but this store holds ` +
+      `${stored}-dimensional vectors (model "${write.doc.model}")`,
+  );
+}
+
+function modelMismatch(doc: DocumentInput, other: string): StoreError {
+  return new StoreError(
+    'model_mismatch',
+    `Collection "${doc.collection}" holds vectors from embedding model "${other}"; document ` +
+      `"${doc.documentId}" was embedded with "${doc.model}". Use one model per collection: ` +
+      `re-embed with "${other}" or write to another collection.`,
+  );
+}
+
+export function firstModel(rows: unknown[]): string | undefined {
+  const row = rows[0];
+  if (typeof row !== 'object' || row === null) return undefined;
+  const model = (row as Record<string, unknown>)['model'];
+  return typeof model === 'string' ? model : undefined;
+}

@@ -58,6 +58,8 @@ export interface SubmittedJob {
   state: JobView['state'];
   /** True when an identical job already existed and no new work was queued. */
   deduplicated: boolean;
+  /** The job as recorded, when an identical ingest had already completed (its result included). */
+  finished?: JobView;
 }
 
 export interface WaitOptions {
@@ -110,8 +112,9 @@ export class JobsService {
   }
 
   /**
-   * Queues an ingest unless the same one (tenant, collection, document, content) is queued, running,
-   * or done and still the document's current version: then that job is returned.
+   * Queues an ingest unless the same one (tenant, collection, document and fingerprint: content,
+   * media type, title, metadata, chunking) is queued, running, or done and still the document's
+   * current version: then that job is returned.
    */
   async submitIngest(payload: IngestPayload, body: string | Buffer): Promise<SubmittedJob> {
     const { tenant } = payload;
@@ -128,9 +131,11 @@ export class JobsService {
         return { jobId, state: existing.state, deduplicated: true };
       }
       if (existing?.state === 'completed') {
+        // The stored version carries the fingerprint of the ingest that wrote it (see
+        // ingestFingerprint), so this is "the document is what this ingest would make it".
         const current = await this.#store.getDocument(tenant, payload.collection, payload.documentId);
         if (current?.contentHash === payload.contentHash)
-          return { jobId, state: 'completed', deduplicated: true };
+          return { jobId, state: 'completed', deduplicated: true, finished: existing };
       }
       // New, or a re-run after failure, cancellation, deletion or a newer version: start afresh.
       // The body, the cancel flag of an earlier run and that run's queue entry are independent, so
@@ -352,8 +357,12 @@ export class JobsService {
           await this.#redis.eval(RELEASE_LOCK, 1, key, token);
         }
       }
-      if (Date.now() > deadline)
-        throw new HopperError('busy', 'the same ingest is being submitted elsewhere; retry');
+      if (Date.now() > deadline) {
+        // Held this long, the lock's holder is most likely a gateway that died holding it: it is
+        // free when it expires, so that is when to come back.
+        const leftMs = await this.#redis.pttl(key);
+        throw busy('the same ingest is being submitted elsewhere', Math.max(leftMs, 1_000) / 1000);
+      }
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
   }

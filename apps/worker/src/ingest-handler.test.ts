@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { contentHash, createKeys, type IngestPayload } from '@hopper/contracts';
+import { contentHash, createKeys, ingestFingerprint, type IngestPayload } from '@hopper/contracts';
+import { resolveChunkOptions } from '@hopper/documents';
 import { createBuiltinEmbedder } from '@hopper/embeddings';
 import { putPayload } from '@hopper/redis';
 import { openStore, type Store } from '@hopper/store';
@@ -34,17 +35,24 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function payload(overrides: Partial<IngestPayload> = {}): IngestPayload {
-  return {
+/** A payload as the gateway sends it: its `contentHash` is the fingerprint of all its fields. */
+function payload(overrides: Partial<Omit<IngestPayload, 'contentHash'>> = {}): IngestPayload {
+  const fields = {
     tenant: 't1',
     collection: 'default',
     documentId: 'log',
     metadata: { port: 'north' },
-    contentHash: contentHash(text),
     mediaType: 'text/plain',
-    encoding: 'text',
+    encoding: 'text' as const,
     ...overrides,
   };
+  const fingerprint = ingestFingerprint(contentHash(text), {
+    mediaType: fields.mediaType,
+    title: fields.title,
+    metadata: fields.metadata,
+    chunking: resolveChunkOptions(fields.chunking),
+  });
+  return { ...fields, contentHash: fingerprint };
 }
 
 /** What the job runner hands a handler, for one attempt of job `jobId`. */

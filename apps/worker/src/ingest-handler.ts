@@ -127,20 +127,11 @@ function resultOf(record: DocumentRecord): IngestResult {
 }
 
 /**
- * Whether the stored version is what this ingest would write: the same content and chunking (the
- * content hash covers both), model, media type, metadata and, when the ingest names one, title.
- * The gateway already treats such an ingest as one job; this covers the job's own retries.
+ * Whether the stored version is what this ingest would write. The payload's `contentHash` is the
+ * ingest's fingerprint (`ingestFingerprint` in the contracts: content, media type, title, metadata,
+ * chunking), the same value the gateway compares before queueing, so both sides agree on what "the
+ * same ingest" is; only the model is the worker's own. This covers the job's own retries.
  */
 function storesThisIngest(record: DocumentRecord, payload: IngestPayload, model: string): boolean {
-  return (
-    record.contentHash === payload.contentHash &&
-    record.model === model &&
-    (payload.mediaType === undefined || record.mediaType === payload.mediaType) &&
-    (payload.title === undefined || record.title === payload.title) &&
-    canonical(record.metadata) === canonical(payload.metadata)
-  );
-}
-
-function canonical(metadata: Record<string, unknown>): string {
-  return JSON.stringify(Object.entries(metadata).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return record.contentHash === payload.contentHash && record.model === model;
 }

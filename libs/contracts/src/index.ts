@@ -49,7 +49,14 @@ export {
   type UnauthorizedEvent,
   type UnsubscribeRequest,
 } from './events.ts';
-export { contentHash, documentIdFromHash, ingestJobId, randomJobId } from './ids.ts';
+export {
+  contentHash,
+  documentIdFromHash,
+  ingestFingerprint,
+  ingestJobId,
+  randomJobId,
+  type IngestShape,
+} from './ids.ts';
 export {
   deletePayload,
   deleteResult,

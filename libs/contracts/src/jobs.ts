@@ -27,6 +27,10 @@ export const ingestPayload = z.object({
   mediaType: z.string().optional(),
   filename: z.string().optional(),
   metadata,
+  /**
+   * The ingest's fingerprint (`ingestFingerprint`: content, media type, title, metadata, chunking),
+   * stored with the version it writes. Named for what it held first; the name is in queued jobs.
+   */
   contentHash: z.string(),
   /** `text` payloads are UTF-8 text, `binary` payloads are raw bytes to be decoded by the parser. */
   encoding: z.enum(['text', 'binary']),

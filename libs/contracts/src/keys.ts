@@ -19,8 +19,12 @@ export interface Keys {
   embedOutput(tenant: string, jobId: string): string;
   /** Short lock taken while deciding whether an ingest job id must be re-run. */
   enqueueLock(tenant: string, jobId: string): string;
-  /** String: the job a legacy MCP request (session + JSON-RPC id) is waiting on. */
-  legacyRequest(sessionId: string, requestId: string): string;
+  /**
+   * String: the job a legacy MCP request (session + JSON-RPC id) is waiting on. Under the tenant:
+   * session ids are only as secret as the clients keep them, and a route kept outside the tenant's
+   * space could be overwritten (or its cancel dropped) by a caller of another tenant who knows one.
+   */
+  legacyRequest(tenant: string, sessionId: string, requestId: string): string;
   /** Pub/sub channel of one job's progress events. */
   progressChannel(tenant: string, jobId: string): string;
   /** Pub/sub channel every worker listens on for cancellation of active jobs. */
@@ -64,7 +68,7 @@ export function createKeys(prefix = 'hopper'): Keys {
     payload: (tenant, jobId) => `${t(tenant)}:payload:${jobId}`,
     embedOutput: (tenant, jobId) => `${t(tenant)}:embed-out:${jobId}`,
     enqueueLock: (tenant, jobId) => `${t(tenant)}:enqueue-lock:${jobId}`,
-    legacyRequest: (sessionId, requestId) => `${prefix}:legacy:${sessionId}:${requestId}`,
+    legacyRequest: (tenant, sessionId, requestId) => `${t(tenant)}:legacy:${sessionId}:${requestId}`,
     progressChannel: (tenant, jobId) => `${t(tenant)}:progress:${jobId}`,
     cancelChannel: `${prefix}:cancel`,
     epoch: (tenant, collection) => `${t(tenant)}:epoch:${collection}`,

@@ -206,7 +206,7 @@ export const toolContracts = {
   ingest_document: {
     title: 'Ingest a document',
     description:
-      "Parse, chunk, embed and store a document: plain text, Markdown, HTML, PDF, DOCX, JSON, JSON Lines, CSV or TSV. Give `content` (text), `contentBase64` (bytes; the format comes from `mediaType`, else the `filename` extension, else the content) or `path` (a file under the server's configured ingest roots). `chunking: {maxChars, overlapChars}` sets the chunk size. Re-ingesting a document replaces its previous version in one step; the same content twice is one job. With `wait: true` (default) the call streams progress and returns when the job ends; with `wait: false` it returns a job handle at once (follow it with get_job).",
+      "Parse, chunk, embed and store a document: plain text, Markdown, HTML, PDF, DOCX, JSON, JSON Lines, CSV or TSV. Give `content` (text), `contentBase64` (bytes; the format comes from `mediaType`, else the `filename` extension, else the content) or `path` (a file under the server's configured ingest roots). `chunking: {maxChars, overlapChars}` sets the chunk size. Re-ingesting a document replaces its previous version in one step; new metadata, title, media type or chunking for the same content make a new version too, while the same ingest twice is one job. With `wait: true` (default) the call streams progress and returns when the job ends; with `wait: false` it returns a job handle at once (follow it with get_job), or the outcome when the same ingest has already completed.",
     input: ingestInput,
     output: ingestOutput,
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },

@@ -110,15 +110,19 @@ export function createServerFactory(options: ServerFactoryOptions): McpServerFac
 
     server.registerResource(
       'document',
-      new ResourceTemplate('hopper://documents/{documentId}', { list: undefined }),
+      // Reserved expansion (RFC 6570 `{+var}`): document ids are often paths (`guides/setup.md`), and
+      // a path reads best with its `/` as it is. The variable then matches the rest of the URI, `/`
+      // included, and is percent-decoded, so `guides/setup.md` and `guides%2Fsetup.md` are one id.
+      new ResourceTemplate(DOCUMENT_TEMPLATE, { list: undefined }),
       {
         title: 'Document',
-        description: 'A document in the default collection',
+        description:
+          'A document in the default collection; the id may hold `/` as it is, and any other character percent-encoded (UTF-8)',
         mimeType: 'application/json',
         scopeChallenge: readChallenge,
       },
       async (uri, variables) => {
-        const documentId = String(variables.documentId);
+        const documentId = decodedVariable(uri.href, variables.documentId);
         const view = await readOrNotFound(uri.href, () =>
           handlers.get_document({ documentId, collection: DEFAULT_COLLECTION }, staticCall(tenant)),
         );
@@ -127,6 +131,7 @@ export function createServerFactory(options: ServerFactoryOptions): McpServerFac
     );
     server.registerResource(
       'job',
+      // Job ids are `[a-z0-9_]`, so simple expansion suffices; its value is percent-decoded all the same.
       new ResourceTemplate('hopper://jobs/{jobId}', { list: undefined }),
       {
         title: 'Job',
@@ -135,7 +140,7 @@ export function createServerFactory(options: ServerFactoryOptions): McpServerFac
         scopeChallenge: readChallenge,
       },
       async (uri, variables) => {
-        const jobId = String(variables.jobId);
+        const jobId = decodedVariable(uri.href, variables.jobId);
         const view = await readOrNotFound(uri.href, () => handlers.get_job({ jobId }, staticCall(tenant)));
         return { contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(view) }] };
       },
@@ -194,6 +199,24 @@ function requestAttributes(tool: string, request: McpRequestContext, ctx: Server
     'hopper.mcp.era': request.era,
     ...(sessionId ? { 'mcp.session.id': sessionId } : {}),
   };
+}
+
+/** The document resource's URI template (RFC 6570); clients see it in `resources/templates/list`. */
+const DOCUMENT_TEMPLATE = 'hopper://documents/{+documentId}';
+
+/**
+ * A template variable as the SDK matched it, percent-decoded. The SDK hands over the raw text of the
+ * URI; RFC 6570 expansion percent-encodes (UTF-8) what a URI cannot hold as it is, so reading a value
+ * back means decoding it (`notes%20on%20caf%C3%A9` is `notes on café`). A malformed escape names
+ * no resource.
+ */
+function decodedVariable(uri: string, value: string | string[] | undefined): string {
+  const text = Array.isArray(value) ? value.join(',') : (value ?? '');
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new ResourceNotFoundError(uri);
+  }
 }
 
 async function readOrNotFound<T>(uri: string, read: () => Promise<T>): Promise<T> {

@@ -102,7 +102,7 @@ export function buildOpenApi(routes: readonly RestRoute[], version: string): Rec
     if (route.tool === 'ingest_document') {
       success['202'] = {
         description:
-          'Accepted: the job is queued or running; follow it at /v1/jobs/{jobId} or over Socket.IO',
+          'Accepted: the job is queued or running (or, with `wait: false`, already finished: the body says so); follow it at /v1/jobs/{jobId} or over Socket.IO',
         headers: { Location: { schema: { type: 'string' }, description: 'The job resource' } },
         content: { 'application/json': { schema: toolJsonSchema(route.tool, 'output') } },
       };

@@ -92,19 +92,26 @@ export function createRestHandler(deps: RestDeps): RestHandler {
     try {
       const handler = deps.handlers[route.tool] as (input: unknown, call: CallContext) => Promise<object>;
       const output = await handler(parsed.data, call);
-      sendOutput(res, route, output);
+      sendOutput(res, route, parsed.data, output);
     } catch (error) {
       send(res, toHttpFailure(error, deps.logger, route.tool));
     }
   };
 }
 
-function sendOutput(res: ServerResponse, route: RestRoute, output: object): void {
+/**
+ * 200 with the tool's output, except for ingests that answer before their job has ended: 202 with
+ * the job's `Location`. `wait: false` is always 202, even when the same ingest had already finished
+ * (the body then says `completed`, with its version): whether the answer is 202 depends on what the
+ * caller asked for, not on a race with a worker, so a client can handle one status.
+ */
+function sendOutput(res: ServerResponse, route: RestRoute, input: unknown, output: object): void {
   const headers: Record<string, string> = {};
   let status = 200;
   if (route.tool === 'ingest_document') {
     const job = output as { jobId: string; state: string };
-    if (job.state === 'queued' || job.state === 'active') {
+    const noWait = (input as { wait?: boolean }).wait === false;
+    if (noWait || job.state === 'queued' || job.state === 'active') {
       status = 202;
       headers.location = `/v1/jobs/${encodeURIComponent(job.jobId)}`;
     }

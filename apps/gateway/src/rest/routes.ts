@@ -27,7 +27,8 @@ export const restRoutes: readonly RestRoute[] = [
     path: '/v1/documents',
     tool: 'ingest_document',
     input: 'body',
-    summary: 'Ingest a document (202 with a job handle unless it finished while the request waited)',
+    summary:
+      'Ingest a document (202 with a job handle unless it finished while the request waited; always 202 with wait: false)',
   },
   { method: 'GET', path: '/v1/documents', tool: 'list_documents', input: 'query', summary: 'List documents' },
   {

@@ -3,6 +3,7 @@ import {
   HopperError,
   contentHash,
   documentIdFromHash,
+  ingestFingerprint,
   jobCatalog,
   limits,
   type IngestOutput,
@@ -34,10 +35,12 @@ export function jobTools(deps: ToolDeps & IngestDeps): {
    * client closing its stream) the job is cancelled: nobody is left to receive its result.
    */
   async function follow(jobId: string, call: CallContext, timeoutMs: number): Promise<JobView> {
+    // The route lives in the caller's tenant's key space, so only that tenant's requests can write,
+    // delete or use it, whatever session id another caller presents (see Keys.legacyRequest).
     const legacyKey = call.legacyRequest
-      ? keys.legacyRequest(call.legacyRequest.sessionId, call.legacyRequest.requestId)
+      ? keys.legacyRequest(call.tenant, call.legacyRequest.sessionId, call.legacyRequest.requestId)
       : undefined;
-    if (legacyKey) await redis.set(legacyKey, `${call.tenant}\n${jobId}`, 'PX', timeoutMs + 60_000);
+    if (legacyKey) await redis.set(legacyKey, jobId, 'PX', timeoutMs + 60_000);
     try {
       const view = await jobs.waitForJob(call.tenant, jobId, {
         timeoutMs,
@@ -78,29 +81,38 @@ export function jobTools(deps: ToolDeps & IngestDeps): {
           throw new HopperError('invalid_argument', `chunking: ${error.message}`);
         throw error;
       }
-      // Chunking settings are part of what is stored, so they are part of the fingerprint that
-      // makes the same ingest one job: new settings for the same bytes make a new version.
       const bodyHash = contentHash(body);
-      const hash = chunking
-        ? contentHash(`${bodyHash}\u0000chunking:${chunking.maxChars}:${chunking.overlapChars}`)
-        : bodyHash;
       const documentId = input.documentId ?? source.documentId ?? documentIdFromHash(bodyHash);
+      const metadata = input.metadata ?? {};
+      const title = input.title ? input.title : undefined;
+      // Everything that shapes the stored version is in the fingerprint that makes the same ingest
+      // one job: new metadata, title, media type or chunking for the same bytes make a new version.
+      const fingerprint = ingestFingerprint(bodyHash, {
+        mediaType,
+        title,
+        metadata,
+        chunking: chunking ?? resolveChunkOptions(),
+      });
       const submitted = await jobs.submitIngest(
         {
           tenant: call.tenant,
           collection: input.collection ?? DEFAULT_COLLECTION,
           documentId,
-          metadata: input.metadata ?? {},
-          contentHash: hash,
+          metadata,
+          contentHash: fingerprint,
           mediaType,
           encoding: typeof body === 'string' ? 'text' : 'binary',
-          ...(input.title ? { title: input.title } : {}),
+          ...(title ? { title } : {}),
           ...(filename ? { filename } : {}),
           ...(chunking ? { chunking } : {}),
         },
         body,
       );
-      if (!input.wait) return { jobId: submitted.jobId, documentId, state: submitted.state };
+      if (!input.wait) {
+        // The same ingest done before answers with its outcome (chunks, version), as a wait would.
+        if (submitted.finished) return ingestOutput(submitted.finished, documentId);
+        return { jobId: submitted.jobId, documentId, state: submitted.state };
+      }
       const view = await follow(submitted.jobId, call, jobCatalog.ingest.waitTimeoutMs);
       return ingestOutput(view, documentId);
     },

@@ -15,9 +15,10 @@ const workerEnvSchema = commonEnvSchema.extend({
   /**
    * Ingest jobs run at once per worker. Most of a small document's job is waiting for its group
    * commit, and the commit can only group the documents that are running: at 2, small documents
-   * went into the store two at a time.
+   * went into the store two at a time. Each running job holds its document's chunks and vectors
+   * (a few MB for the largest documents) until its commit.
    */
-  HOPPER_WORKER_INGEST_CONCURRENCY: envPositiveInt(16),
+  HOPPER_WORKER_INGEST_CONCURRENCY: envPositiveInt(32),
   /** How long SIGTERM waits for running jobs before handing them back to the queue. */
   HOPPER_WORKER_DRAIN_MS: envPositiveInt(25_000),
   /** Prometheus `/metrics` and `/healthz` of the worker; 0 picks a free port. */

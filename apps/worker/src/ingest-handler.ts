@@ -24,16 +24,12 @@ export interface IngestDeps {
 export function createIngestHandler(deps: IngestDeps) {
   return async (payload: IngestPayload, context: JobContext): Promise<IngestResult> => {
     const payloadKey = deps.keys.payload(payload.tenant, context.jobId);
-    // A retry of an attempt that wrote this version and then could not record it (Redis went away,
-    // the worker died before marking the job completed) finds it stored: it returns that version
-    // rather than writing the same content again, or failing because the body is already gone.
-    const stored = await deps.store.getDocument(payload.tenant, payload.collection, payload.documentId);
-    if (stored && storesThisIngest(stored, payload, deps.embedder.model)) {
-      await deletePayload(deps.redis, payloadKey);
-      return resultOf(stored);
-    }
     const body = await getPayload(deps.redis, payloadKey);
     if (!body) {
+      // A retry of an attempt that wrote this version and deleted the body, then could not record
+      // it (Redis went away, the worker died before marking the job completed), finds it stored.
+      const stored = await deps.store.getDocument(payload.tenant, payload.collection, payload.documentId);
+      if (stored && storesThisIngest(stored, payload, deps.embedder.model)) return resultOf(stored);
       throw new UnrecoverableError('the document body expired before the job ran; ingest it again');
     }
     context.progress({ progress: 0.02, stage: 'parsing' });
@@ -110,6 +106,10 @@ export function createIngestHandler(deps: IngestDeps) {
         model: deps.embedder.model,
       },
       inputs,
+      // A retry of an attempt that wrote this version but died before deleting the body gets the
+      // stored version back instead of writing the same content again. Checked inside the group
+      // commit, so a first attempt pays no read of its own.
+      { unlessStored: true },
     );
     await deletePayload(deps.redis, payloadKey);
     return resultOf(record);

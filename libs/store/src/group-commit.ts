@@ -77,6 +77,10 @@ export class GroupCommit<W, R> {
 
   async #drain(): Promise<void> {
     while (this.#queue.length > 0) {
+      // One turn of the event loop first: callers whose writes just committed, and jobs that just
+      // finished embedding, queue their next writes now rather than one commit later. Measured with
+      // 16 writers: batches of 15 and 1 alternated without it.
+      await new Promise((resolve) => setImmediate(resolve));
       const batch = this.#take();
       const held = await this.#lock(batch);
       if (held === undefined) continue;

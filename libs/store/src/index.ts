@@ -1,5 +1,5 @@
 export { openStore } from './store.ts';
-export type { CacheUsage, Store, StoreOptions } from './store.ts';
+export type { CacheUsage, Store, StoreOptions, WriteOptions } from './store.ts';
 export { StoreError } from './store-error.ts';
 export type { StoreErrorCode } from './store-error.ts';
 export { METADATA_KEY_PATTERN } from './metadata.ts';

@@ -153,14 +153,27 @@ export class Maintenance {
 
     let unindexed = 0;
     let fragments = 0;
+    let documentFragments = 0;
     try {
       unindexed = (await chunks.indexStats(TEXT_INDEX_NAME))?.numUnindexedRows ?? 0;
       fragments = (await chunks.stats()).fragmentStats.numFragments;
+      if (documents) documentFragments = (await documents.stats()).fragmentStats.numFragments;
     } catch (error) {
       this.#onError(error, 'optimize');
       return;
     }
+    const cleanupOlderThan = new Date(Date.now() - this.#policy.versionRetentionMs);
+    // The documents table is small and every key lookup opens each of its fragments: compacting it
+    // costs little and is done on its own bound.
+    if (documents && (force || documentFragments > this.#policy.maxFragments)) {
+      try {
+        await documents.optimize({ cleanupOlderThan });
+      } catch (error) {
+        this.#onError(error, 'optimize');
+      }
+    }
     const now = Date.now();
+    if (process.env['DBG']) console.log('check', unindexed, fragments, now - this.#lastCheck, 'ms');
     if (unindexed === 0) this.#unindexedSince = undefined;
     else this.#unindexedSince ??= now;
     const waited = this.#unindexedSince === undefined ? 0 : now - this.#unindexedSince;
@@ -174,18 +187,19 @@ export class Maintenance {
       if (unindexed > 0) this.#arm(Math.max(10, this.#policy.maxUnindexedMs - waited));
       return;
     }
-    await this.#optimize(chunks, documents, force);
+    const t0 = Date.now();
+    await this.#optimize(chunks, cleanupOlderThan);
+    if (process.env['DBG']) console.log('optimized', Date.now() - t0, 'ms');
     this.#unindexedSince = undefined;
   }
 
-  async #optimize(chunks: Table, documents: Table | undefined, force: boolean): Promise<void> {
+  async #optimize(chunks: Table, cleanupOlderThan: Date): Promise<void> {
     try {
       await chunks.delete(sqlEquals('tenant', TOMBSTONE_TENANT));
     } catch (error) {
       this.#onError(error, 'tombstones');
     }
     // Every commit makes a table version; those are dropped once no reader can still be on them.
-    const cleanupOlderThan = new Date(Date.now() - this.#policy.versionRetentionMs);
     try {
       await chunks.optimize({ cleanupOlderThan });
     } catch (error) {
@@ -195,13 +209,6 @@ export class Maintenance {
       await this.#maybeVectorIndex(chunks);
     } catch (error) {
       this.#onError(error, 'vector index');
-    }
-    if (!documents) return;
-    try {
-      const fragments = (await documents.stats()).fragmentStats.numFragments;
-      if (force || fragments > this.#policy.maxFragments) await documents.optimize({ cleanupOlderThan });
-    } catch (error) {
-      this.#onError(error, 'optimize');
     }
   }
 

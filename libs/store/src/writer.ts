@@ -43,6 +43,8 @@ interface Write {
   doc: DocumentInput;
   chunks: ChunkInput[];
   dimension: number;
+  /** Nothing to write when the stored version has the same content hash and model. */
+  unlessStored: boolean;
 }
 
 /**
@@ -73,9 +75,14 @@ export class DocumentWriter {
     });
   }
 
-  write(doc: DocumentInput, chunks: ChunkInput[], dimension: number): Promise<DocumentRecord> {
+  write(
+    doc: DocumentInput,
+    chunks: ChunkInput[],
+    dimension: number,
+    unlessStored: boolean,
+  ): Promise<DocumentRecord> {
     const key = documentKey(doc.tenant, doc.collection, doc.documentId);
-    return this.#group.submit(key, chunks.length, { doc, chunks, dimension });
+    return this.#group.submit(key, chunks.length, { doc, chunks, dimension, unlessStored });
   }
 
   /** Resolves once every queued write has been committed (or failed). */
@@ -84,6 +91,7 @@ export class DocumentWriter {
   }
 
   async #commit(writes: Write[]): Promise<(DocumentRecord | Error)[]> {
+    const T = performance.now(); const lap = (l: string) => { if (process.env['DBG']) console.log(l, writes.length, (performance.now() - T).toFixed(1)); };
     return guard('write', async () => {
       const first = writes[0] as Write;
       const chunkTable = await this.#tables.getOrCreate(CHUNKS_TABLE, chunksSchema(first.dimension));
@@ -93,15 +101,26 @@ export class DocumentWriter {
       const outcomes: (DocumentRecord | Error | undefined)[] = writes.map((write) =>
         write.dimension === stored ? undefined : dimensionMismatch(write, stored),
       );
+      lap('migrated');
       await this.#checkModels(chunkTable, writes, outcomes);
-      const live = writes.flatMap((write, i) => (outcomes[i] === undefined ? [i] : []));
-      if (live.length === 0) return outcomes as (DocumentRecord | Error)[];
+      lap('models');
+      const valid = writes.flatMap((write, i) => (outcomes[i] === undefined ? [i] : []));
+      if (valid.length === 0) return outcomes as (DocumentRecord | Error)[];
 
       // Read after this writer holds the documents' locks: the versions are the latest.
       const previous = await this.#readRecords(
         documents,
-        live.map((i) => (writes[i] as Write).doc),
+        valid.map((i) => (writes[i] as Write).doc),
       );
+      const live = valid.filter((i) => {
+        const { doc, unlessStored } = writes[i] as Write;
+        const before = previous.get(documentKey(doc.tenant, doc.collection, doc.documentId));
+        if (!unlessStored || before?.contentHash !== doc.contentHash || before.model !== doc.model) return true;
+        outcomes[i] = before;
+        return false;
+      });
+      if (live.length === 0) return outcomes as (DocumentRecord | Error)[];
+      lap('previous');
       const now = new Date().toISOString();
       const rows: Record<string, unknown>[] = [];
       const records = new Map<number, DocumentRecord>();
@@ -132,8 +151,10 @@ export class DocumentWriter {
       // Chunks first, then the records: after a crash in between, a retry computes the same
       // version and the same positions and overwrites them.
       const chunksBefore = await chunkTable.version();
+      lap('version');
       try {
         await upsert(chunkTable, CHUNK_KEY_COLUMN, rows);
+        lap('chunks');
       } catch (error) {
         for (const i of live) outcomes[i] = previousVersionKept((writes[i] as Write).doc.documentId, error);
         return outcomes as (DocumentRecord | Error)[];
@@ -162,7 +183,9 @@ export class DocumentWriter {
         this.#collectionModels.set(documentKey(record.tenant, record.collection, ''), record.model);
         outcomes[i] = record;
       }
+      lap('docs');
       await this.#options.onCommitted(rows.length);
+      lap('after');
       return outcomes as (DocumentRecord | Error)[];
     });
   }

@@ -151,17 +151,18 @@ export class Maintenance {
     const documents = await this.#tables.get(DOCUMENTS_TABLE).catch(() => undefined);
     if (documents) await this.#ensureIndexes(documents, DOCUMENTS_TABLE);
 
-    let unindexed = 0;
-    let fragments = 0;
-    let documentFragments = 0;
+    let state: { unindexed: number; fragments: number; documentFragments: number };
     try {
-      unindexed = (await chunks.indexStats(TEXT_INDEX_NAME))?.numUnindexedRows ?? 0;
-      fragments = (await chunks.stats()).fragmentStats.numFragments;
-      if (documents) documentFragments = (await documents.stats()).fragmentStats.numFragments;
+      state = {
+        unindexed: (await chunks.indexStats(TEXT_INDEX_NAME))?.numUnindexedRows ?? 0,
+        fragments: (await chunks.stats()).fragmentStats.numFragments,
+        documentFragments: documents ? (await documents.stats()).fragmentStats.numFragments : 0,
+      };
     } catch (error) {
       this.#onError(error, 'optimize');
       return;
     }
+    const { unindexed, fragments, documentFragments } = state;
     const cleanupOlderThan = new Date(Date.now() - this.#policy.versionRetentionMs);
     // The documents table is small and every key lookup opens each of its fragments: compacting it
     // costs little and is done on its own bound.
@@ -173,7 +174,6 @@ export class Maintenance {
       }
     }
     const now = Date.now();
-    if (process.env['DBG']) console.log('check', unindexed, fragments, now - this.#lastCheck, 'ms');
     if (unindexed === 0) this.#unindexedSince = undefined;
     else this.#unindexedSince ??= now;
     const waited = this.#unindexedSince === undefined ? 0 : now - this.#unindexedSince;
@@ -187,9 +187,7 @@ export class Maintenance {
       if (unindexed > 0) this.#arm(Math.max(10, this.#policy.maxUnindexedMs - waited));
       return;
     }
-    const t0 = Date.now();
     await this.#optimize(chunks, cleanupOlderThan);
-    if (process.env['DBG']) console.log('optimized', Date.now() - t0, 'ms');
     this.#unindexedSince = undefined;
   }
 

@@ -91,7 +91,6 @@ export class DocumentWriter {
   }
 
   async #commit(writes: Write[]): Promise<(DocumentRecord | Error)[]> {
-    const T = performance.now(); const lap = (l: string) => { if (process.env['DBG']) console.log(l, writes.length, (performance.now() - T).toFixed(1)); };
     return guard('write', async () => {
       const first = writes[0] as Write;
       const chunkTable = await this.#tables.getOrCreate(CHUNKS_TABLE, chunksSchema(first.dimension));
@@ -101,9 +100,7 @@ export class DocumentWriter {
       const outcomes: (DocumentRecord | Error | undefined)[] = writes.map((write) =>
         write.dimension === stored ? undefined : dimensionMismatch(write, stored),
       );
-      lap('migrated');
       await this.#checkModels(chunkTable, writes, outcomes);
-      lap('models');
       const valid = writes.flatMap((write, i) => (outcomes[i] === undefined ? [i] : []));
       if (valid.length === 0) return outcomes as (DocumentRecord | Error)[];
 
@@ -115,12 +112,12 @@ export class DocumentWriter {
       const live = valid.filter((i) => {
         const { doc, unlessStored } = writes[i] as Write;
         const before = previous.get(documentKey(doc.tenant, doc.collection, doc.documentId));
-        if (!unlessStored || before?.contentHash !== doc.contentHash || before.model !== doc.model) return true;
+        if (!unlessStored || before?.contentHash !== doc.contentHash || before.model !== doc.model)
+          return true;
         outcomes[i] = before;
         return false;
       });
       if (live.length === 0) return outcomes as (DocumentRecord | Error)[];
-      lap('previous');
       const now = new Date().toISOString();
       const rows: Record<string, unknown>[] = [];
       const records = new Map<number, DocumentRecord>();
@@ -151,10 +148,8 @@ export class DocumentWriter {
       // Chunks first, then the records: after a crash in between, a retry computes the same
       // version and the same positions and overwrites them.
       const chunksBefore = await chunkTable.version();
-      lap('version');
       try {
         await upsert(chunkTable, CHUNK_KEY_COLUMN, rows);
-        lap('chunks');
       } catch (error) {
         for (const i of live) outcomes[i] = previousVersionKept((writes[i] as Write).doc.documentId, error);
         return outcomes as (DocumentRecord | Error)[];
@@ -183,9 +178,7 @@ export class DocumentWriter {
         this.#collectionModels.set(documentKey(record.tenant, record.collection, ''), record.model);
         outcomes[i] = record;
       }
-      lap('docs');
       await this.#options.onCommitted(rows.length);
-      lap('after');
       return outcomes as (DocumentRecord | Error)[];
     });
   }

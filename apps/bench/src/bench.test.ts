@@ -26,6 +26,7 @@ const SCENARIOS: ScenarioId[] = [
   'ingest-ack',
   'ingest-throughput',
   'progress-latency',
+  'user-ingest',
 ];
 
 let out: string;
@@ -52,6 +53,21 @@ describe('npm run bench -- --tiny', () => {
     expect(report.scenarios.map((s) => s.id).sort()).toEqual([...SCENARIOS].sort());
     expect(report.scenarios.filter((s) => s.skipped)).toEqual([]);
     expect(report.corpora).toEqual([expect.objectContaining({ chunks: 500, label: '500' })]);
+  });
+
+  it('ingests documents one call each into a fresh stack and times the reads during and after', () => {
+    const result = report.scenarios.find((s) => s.id === 'user-ingest')?.userIngest;
+    expect(result).toMatchObject({ documents: 20, failed: 0 });
+    expect(result?.chunks).toBeGreaterThanOrEqual(20);
+    for (const phase of ['during', 'after'] as const) {
+      for (const [tool, figures] of Object.entries(result?.[phase] ?? {})) {
+        expect(figures.errors, `${phase} ${tool}`).toBe(0);
+      }
+    }
+    // Reads run after the last job too, whatever happened during ingestion.
+    expect(result?.after.search.calls).toBeGreaterThan(0);
+    expect(result?.after.get_document.calls).toBeGreaterThan(0);
+    expect(markdown).toContain('ingestion as users do it');
   });
 
   it('measures Hopper and both peers in the search sweeps, with ratios for each', () => {

@@ -7,6 +7,7 @@ import { LOCAL_TENANT, loadCorpus, sizeLabel, type Corpus } from './corpus.ts';
 import { loadRemoteCorpus } from './remote-corpus.ts';
 import { startHopperStack, type HopperStack } from './hopper-stack.ts';
 import { ingestThroughput } from './ingest-throughput.ts';
+import { userIngestScenario } from './user-ingest.ts';
 import { toolCallHeaders } from './mcp-wire.ts';
 import { startCeilingPeer, startPlainSdkPeer, type Peer } from './peers.ts';
 import type { Profile } from './profiles.ts';
@@ -29,7 +30,12 @@ export interface BenchOptions {
   deployment?: Deployment;
   /** Each Hopper gateway the bench starts writes a V8 CPU profile here when it stops. */
   cpuProfileDir?: string;
+  /** Where the public collections are (`scifact/` for the user-ingest scenario). */
+  datasetsDir?: string;
 }
+
+/** The collections beside the repository, as `npm run eval` finds them. */
+const DEFAULT_DATASETS_DIR = '../shared/datasets';
 
 /** A Hopper the bench did not start (`--url`). */
 export interface Deployment {
@@ -93,6 +99,16 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         runScenarios(ctx, label, true),
       );
     } else {
+      // First, on its own fresh stack: what a new user sees while documents arrive one call each.
+      log('user ingest (fresh stack, empty store)');
+      scenarios.push(
+        await userIngestScenario({
+          documents: profile.userIngestDocuments,
+          datasetsDir: options.datasetsDir ?? DEFAULT_DATASETS_DIR,
+          afterMs: Math.max(1_000, profile.durationMs),
+          log,
+        }),
+      );
       for (const [index, chunks] of profile.corpora.entries()) {
         const corpus = await loadCorpus(chunks, log);
         const label = sizeLabel(chunks);

@@ -52,12 +52,13 @@ export interface HopperStack {
  * change what is measured (HOPPER_*, OTEL_*, REDIS_URL) are not passed on from the shell.
  */
 export async function startHopperStack(
-  corpus: Corpus,
-  options: { workers?: number; cpuProfileDir?: string } = {},
+  corpus: Corpus | undefined,
+  options: { workers?: number; cpuProfileDir?: string; defaultLimits?: boolean } = {},
 ): Promise<HopperStack> {
   const dataDir = await mkdtemp(join(tmpdir(), 'hopper-bench-'));
   const storeDir = join(dataDir, 'store');
-  await copyCorpus(corpus, storeDir);
+  // Without a corpus the store starts empty, as a new user's does.
+  if (corpus) await copyCorpus(corpus, storeDir);
   const redis = await startRedisServer({ dir: join(dataDir, 'redis'), appendOnly: true });
   track(redis.process);
   const env = {
@@ -69,9 +70,9 @@ export async function startHopperStack(
     HOPPER_WORKER_METRICS_PORT: '0',
     // The acknowledge scenarios queue thousands of jobs faster than one worker drains them; the
     // job-slot and queue-depth limits would refuse the throughput scenario that follows. The bench
-    // measures speed, not those limits (their tests are in test/e2e/limits.test.ts).
-    HOPPER_MAX_JOBS_PER_TENANT: '0',
-    HOPPER_MAX_QUEUE_DEPTH: '0',
+    // measures speed, not those limits (their tests are in test/e2e/limits.test.ts). Scenarios that
+    // ingest as a user does keep them.
+    ...(options.defaultLimits ? {} : { HOPPER_MAX_JOBS_PER_TENANT: '0', HOPPER_MAX_QUEUE_DEPTH: '0' }),
   };
   const started: NodeProcess[] = [];
   const connection = new Redis(redis.url, { maxRetriesPerRequest: null });

@@ -19,6 +19,8 @@ export interface Profile {
   throughputDocuments: number;
   /** Ingests followed by MCP and Socket.IO clients in the progress-latency scenario. */
   progressJobs: number;
+  /** Documents sent one call each in the user-ingest scenario (SciFact holds 5,183). */
+  userIngestDocuments: number;
   /**
    * A server process past this resident size (MB) ends the step, and its sweep: 200 concurrent
    * hybrid searches over 100k chunks took a gateway to 18 GB and the kernel's OOM killer (and
@@ -43,6 +45,7 @@ export const profiles: Record<Profile['name'], Profile> = {
     topKs: [5, 20, 50],
     throughputDocuments: 40,
     progressJobs: 8,
+    userIngestDocuments: 5_183,
     memoryLimitMb: MEMORY_LIMIT_MB,
   },
   /** Under two minutes: every scenario, short steps, the 10k corpus only. */
@@ -57,6 +60,7 @@ export const profiles: Record<Profile['name'], Profile> = {
     topKs: [5, 50],
     throughputDocuments: 8,
     progressJobs: 4,
+    userIngestDocuments: 1_000,
     memoryLimitMb: MEMORY_LIMIT_MB,
   },
   /** Seconds: every scenario once, for the test suite. The figures mean nothing. */
@@ -71,6 +75,7 @@ export const profiles: Record<Profile['name'], Profile> = {
     topKs: [5, 50],
     throughputDocuments: 2,
     progressJobs: 1,
+    userIngestDocuments: 20,
     memoryLimitMb: MEMORY_LIMIT_MB,
   },
 };

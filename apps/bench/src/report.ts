@@ -160,6 +160,24 @@ function scenarioSection(scenario: ScenarioResult): string[] {
       '',
     );
   }
+  const u = scenario.userIngest;
+  if (u) {
+    lines.push(
+      '| documents | failed | time (s) | documents/s | chunks | chunks/s | 429s waited out |',
+      '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      `| ${u.documents} | ${u.failed} | ${u.ingestS} | ${u.docsPerS} | ${u.chunks} | ${u.chunksPerS} | ${u.busy} |`,
+      '',
+      '| reads | tool | calls | errors | p50 | p95 | p99 | max (ms) |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+      ...(['during', 'after'] as const).flatMap((phase) =>
+        Object.entries(u[phase]).map(
+          ([tool, f]) =>
+            `| ${phase} ingestion | ${tool} | ${f.calls} | ${f.errors} | ${latencyCells(f.latencyMs)} |`,
+        ),
+      ),
+      '',
+    );
+  }
   const p = scenario.progress;
   if (p) {
     lines.push(

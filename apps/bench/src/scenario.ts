@@ -5,6 +5,7 @@ import type { Measurement, Target } from './measure.ts';
 import type { Peer } from './peers.ts';
 import type { Profile } from './profiles.ts';
 import type { ProcessUsage } from './usage-sampler.ts';
+import type { UserIngestResult } from './user-ingest.ts';
 import type { Workloads } from './workloads.ts';
 
 export type ScenarioId =
@@ -17,7 +18,8 @@ export type ScenarioId =
   | 'embed-small'
   | 'ingest-ack'
   | 'ingest-throughput'
-  | 'progress-latency';
+  | 'progress-latency'
+  | 'user-ingest';
 
 /** Hopper's figure over a peer's, at the same clients (and variant): throughput and p99. */
 export interface Ratio {
@@ -63,6 +65,7 @@ export interface ScenarioResult {
   ratios: Ratio[];
   throughput?: IngestThroughput;
   progress?: ProgressLatency;
+  userIngest?: UserIngestResult;
   /** Why it did not run (e.g. it needs the bench's own stack). */
   skipped?: string;
   /** Steps left out, and why. */

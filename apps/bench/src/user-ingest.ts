@@ -1,7 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { Pool } from 'undici';
 import { toolCallBody, toolCallHeaders, classifyAnswer } from './mcp-wire.ts';
+import { startHopperStack } from './hopper-stack.ts';
+import type { ScenarioResult } from './scenario.ts';
 import { LatencyRecorder, round, type LatencySummary } from './stats.ts';
+import { SyntheticText } from './synthetic-text.ts';
 
 /**
  * Ingestion as users do it: a public collection's documents sent one call each through the REST
@@ -13,10 +16,9 @@ export interface UserIngestOptions {
   /** Gateway base URL, e.g. http://127.0.0.1:8080. */
   baseUrl: string;
   headers?: Record<string, string>;
-  /** A BEIR-style corpus.jsonl ({_id|id, title, text}) and its queries.jsonl. */
-  corpusFile: string;
-  queriesFile: string;
-  documents: number;
+  documents: CorpusDocument[];
+  /** Search texts; each is sent with a counter so no two searches share a cache key. */
+  queries: string[];
   submitters: number;
   readers: number;
   /** How long the reads run after ingestion. */
@@ -45,10 +47,10 @@ export interface UserIngestResult {
   after: Record<ReadTool, ReadFigures>;
 }
 
-type ReadTool = 'search' | 'get_document' | 'list_documents';
+export type ReadTool = 'search' | 'get_document' | 'list_documents';
 const READ_TOOLS: readonly ReadTool[] = ['search', 'get_document', 'list_documents'];
 
-interface CorpusDocument {
+export interface CorpusDocument {
   id: string;
   title: string;
   text: string;
@@ -64,14 +66,8 @@ async function readJsonl<T>(file: string): Promise<T[]> {
 
 export async function userIngest(options: UserIngestOptions): Promise<UserIngestResult> {
   const log = options.log ?? (() => undefined);
-  const raw = await readJsonl<{ _id?: string; id?: string; title?: string; text?: string }>(
-    options.corpusFile,
-  );
-  const corpus: CorpusDocument[] = raw
-    .map((d) => ({ id: String(d._id ?? d.id), title: d.title ?? '', text: d.text ?? '' }))
-    .filter((d) => d.text.trim() !== '')
-    .slice(0, options.documents);
-  const queries = (await readJsonl<{ text: string }>(options.queriesFile)).map((q) => q.text);
+  const corpus = options.documents;
+  const queries = options.queries;
   const base = new URL(options.baseUrl);
   const pool = new Pool(base.origin, { connections: options.submitters + options.readers + 4 });
   const headers = options.headers ?? {};
@@ -238,18 +234,103 @@ export async function userIngest(options: UserIngestOptions): Promise<UserIngest
   };
 }
 
-// Standalone: node apps/bench/src/user-ingest.ts --url http://127.0.0.1:8080 --documents 2000
+/**
+ * A BEIR-style collection (`corpus.jsonl` with `_id`/`id`, `title`, `text`; `queries.jsonl`), or
+ * undefined when its folder is not there.
+ */
+export async function readCollection(
+  directory: string,
+  limit: number,
+): Promise<{ documents: CorpusDocument[]; queries: string[] } | undefined> {
+  try {
+    const raw = await readJsonl<{ _id?: string; id?: string; title?: string; text?: string }>(
+      `${directory}/corpus.jsonl`,
+    );
+    const documents = raw
+      .map((d) => ({ id: String(d._id ?? d.id), title: d.title ?? '', text: d.text ?? '' }))
+      .filter((d) => d.text.trim() !== '')
+      .slice(0, limit);
+    const queries = (await readJsonl<{ text: string }>(`${directory}/queries.jsonl`)).map((q) => q.text);
+    return { documents, queries };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/** Abstract-sized synthetic documents, for machines without the public collections. */
+export function syntheticCollection(count: number): { documents: CorpusDocument[]; queries: string[] } {
+  const text = new SyntheticText(7);
+  let seed = 42;
+  const random = () => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+  const sentence = (words: number) => Array.from({ length: words }, () => text.word(random)).join(' ') + '.';
+  const documents = Array.from({ length: count }, (_, i) => ({
+    id: `synthetic-${i}`,
+    title: sentence(8),
+    text: Array.from({ length: 10 }, () => sentence(18)).join(' '),
+  }));
+  const queries = Array.from({ length: 300 }, () => sentence(6));
+  return { documents, queries };
+}
+
+/**
+ * The benchmark's scenario: a fresh stack on an empty store with the default limits, as `npm start`
+ * gives a new user, fed SciFact (or synthetic abstracts) one document per REST call.
+ */
+export async function userIngestScenario(options: {
+  documents: number;
+  datasetsDir: string;
+  afterMs: number;
+  log: (line: string) => void;
+}): Promise<ScenarioResult> {
+  const collection = await readCollection(`${options.datasetsDir}/scifact`, options.documents);
+  const source = collection ? 'SciFact abstracts' : 'synthetic abstracts (SciFact not found)';
+  const { documents, queries } = collection ?? syntheticCollection(options.documents);
+  const stack = await startHopperStack(undefined, { defaultLimits: true });
+  try {
+    const result = await userIngest({
+      baseUrl: new URL(stack.mcpUrl).origin,
+      documents,
+      queries,
+      submitters: 8,
+      readers: 10,
+      afterMs: options.afterMs,
+      collection: 'user-ingest',
+      log: options.log,
+    });
+    return {
+      id: 'user-ingest',
+      title: 'ingestion as users do it, with reads during and after',
+      description:
+        `${result.documents} ${source} sent one per call (REST, wait: false, 8 callers, 429s waited out) into an ` +
+        'empty store on a fresh stack with the default limits, while 10 MCP clients call search (every query new, so ' +
+        'uncached), get_document and list_documents in turn; then the same reads once the last job has completed.',
+      measurements: [],
+      ratios: [],
+      userIngest: result,
+    };
+  } finally {
+    await stack.stop();
+  }
+}
+
+// Standalone, against a running Hopper:
+// node apps/bench/src/user-ingest.ts --url http://127.0.0.1:8080 --documents 2000
 if (import.meta.url === `file://${process.argv[1]}`) {
   const arg = (name: string, fallback: string) => {
     const i = process.argv.indexOf(`--${name}`);
     return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
   };
+  const count = Number(arg('documents', '2000'));
   const dataset = arg('dataset', new URL('../../../../shared/datasets/scifact', import.meta.url).pathname);
+  const { documents, queries } = (await readCollection(dataset, count)) ?? syntheticCollection(count);
   const result = await userIngest({
     baseUrl: arg('url', 'http://127.0.0.1:8080'),
-    corpusFile: `${dataset}/corpus.jsonl`,
-    queriesFile: `${dataset}/queries.jsonl`,
-    documents: Number(arg('documents', '2000')),
+    documents,
+    queries,
     submitters: Number(arg('submitters', '8')),
     readers: Number(arg('readers', '10')),
     afterMs: Number(arg('after-ms', '10000')),

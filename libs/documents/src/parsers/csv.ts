@@ -1,4 +1,5 @@
 import { parse, type Options } from 'csv-parse/sync';
+import type { RecordLabel } from '../document.ts';
 import { DocumentError } from '../errors.ts';
 import { blocksToText } from './blocks.ts';
 import type { ParsedBody, TextFormatParser } from './format-parser.ts';
@@ -51,8 +52,8 @@ function parseDelimited(source: string, fixed: string | undefined): ParsedBody {
     );
   }
   const names = header.map((name, i) => name.trim() || `column ${i + 1}`);
-  const records = data.map((row, r): [string, string] => [
-    `row ${r + 1}`,
+  const records = data.map((row, r): [RecordLabel, string] => [
+    { kind: 'row', n: r + 1 },
     row
       .map((value, i) => [names[i] ?? `column ${i + 1}`, value.replace(/\s+/g, ' ').trim()] as const)
       .filter(([, value]) => value !== '')

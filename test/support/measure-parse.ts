@@ -5,11 +5,11 @@
 //   node test/support/measure-parse.ts --sandbox  # through the worker-thread sandbox
 //   ROWS=0,3 node test/support/measure-parse.ts   # only those rows
 //
-// A child gets at most --max-old-space-size=2048 and 120 s, so a quadratic "before" run cannot
+// A main-thread child gets at most --max-old-space-size=2048, and any child 120 s, so a quadratic "before" run cannot
 // take the machine down with it.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { chunkDocument, parseDocument } from '@hopper/documents';
+import { parseAndChunk } from '@hopper/documents';
 import { ISSUE_ROWS } from './hostile-documents.ts';
 
 const self = fileURLToPath(import.meta.url);
@@ -24,16 +24,12 @@ if (mode === '--child') {
   let chunks = 0;
   try {
     const sandboxed = process.argv.includes('--sandbox');
-    if (sandboxed) {
-      const { parseAndChunk } = (await import('@hopper/documents')) as unknown as {
-        parseAndChunk: (input: unknown, options: unknown) => Promise<{ chunks: unknown[] }>;
-      };
-      chunks = (await parseAndChunk({ content: row.content, mediaType: row.mediaType }, { sandbox: {} }))
-        .chunks.length;
-    } else {
-      const parsed = await parseDocument({ content: row.content, mediaType: row.mediaType });
-      chunks = chunkDocument(parsed).length;
-    }
+    const result = await parseAndChunk(
+      { content: row.content, mediaType: row.mediaType },
+      // The worker's defaults (apps/worker/src/config.ts).
+      sandboxed ? { sandbox: { maxHeapMb: 512, timeoutMs: 60_000 } } : {},
+    );
+    chunks = result.chunks.length;
     outcome = 'completed';
   } catch (error) {
     outcome = `failed: ${error instanceof Error ? error.message : String(error)}`;
@@ -53,7 +49,14 @@ if (mode === '--child') {
     const line = await new Promise<string>((resolve) => {
       const child = spawn(
         process.execPath,
-        ['--max-old-space-size=2048', self, '--child', String(i), ...(sandbox ? ['--sandbox'] : [])],
+        // Not with --sandbox: a process-wide --max-old-space-size overrides the sandbox thread's own cap.
+        [
+          ...(sandbox ? [] : ['--max-old-space-size=2048']),
+          self,
+          '--child',
+          String(i),
+          ...(sandbox ? ['--sandbox'] : []),
+        ],
         { stdio: ['ignore', 'pipe', 'pipe'] },
       );
       let out = '';

@@ -134,7 +134,14 @@ async function startWorker(config: WorkerConfig, logger: Logger): Promise<Closer
       queue: jobCatalog.ingest.queue,
       processor: createProcessor(
         'ingest',
-        createIngestHandler({ redis, keys, store, embedder, batchSize: EMBED_BATCH }),
+        createIngestHandler({
+          redis,
+          keys,
+          store,
+          embedder,
+          batchSize: EMBED_BATCH,
+          parseSandbox: config.parseSandbox,
+        }),
         deps,
       ),
     },

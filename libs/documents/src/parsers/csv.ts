@@ -39,7 +39,8 @@ function parseDelimited(source: string, fixed: string | undefined): ParsedBody {
   } catch (cause) {
     throw new DocumentError(
       'corrupt',
-      `The document is not valid CSV (${cause instanceof Error ? cause.message : String(cause)}). ` +
+      // csv-parse's own wording names its internals; its line number is what a person needs.
+      `The document is not valid CSV${csvLine(cause)}: a quoted value is not closed, or a row is malformed. ` +
         'Fix it, or send it as text/plain.',
       { cause },
     );
@@ -81,4 +82,9 @@ function guessDelimiter(source: string): string {
     if (count > bestCount) [best, bestCount] = [delimiter, count];
   }
   return best;
+}
+
+function csvLine(cause: unknown): string {
+  const lines = (cause as { lines?: unknown } | undefined)?.lines;
+  return typeof lines === 'number' ? ` (near line ${lines})` : '';
 }

@@ -26,8 +26,7 @@ export const jsonParser: TextFormatParser<'application/json'> = {
     } catch (cause) {
       throw new DocumentError(
         'corrupt',
-        `The document is not valid JSON (${cause instanceof Error ? cause.message : String(cause)}). ` +
-          'Fix the syntax, or send it as text/plain.',
+        `The document is not valid JSON${where(cause)}. ` + 'Fix the syntax, or send it as text/plain.',
         { cause },
       );
     }
@@ -74,7 +73,7 @@ export const jsonLinesParser: TextFormatParser<'application/x-ndjson'> = {
       } catch (cause) {
         throw new DocumentError(
           'corrupt',
-          `Line ${i + 1} is not valid JSON (${cause instanceof Error ? cause.message : String(cause)}). ` +
+          `Line ${i + 1} is not valid JSON${where(cause)}. ` +
             'Every line of a JSON Lines document must be one JSON value.',
           { cause },
         );
@@ -122,4 +121,17 @@ function checkNesting(source: string, what: string): void {
         'Flatten the structure (or send it as text/plain) and ingest it again.',
     );
   }
+}
+
+/**
+ * Where JSON.parse stopped (` (at line 3, column 14)`), from its message; the rest of the
+ * engine's wording is left out of what a person reads.
+ */
+function where(cause: unknown): string {
+  const message = cause instanceof Error ? cause.message : '';
+  const lineColumn = /line (\d+) column (\d+)/.exec(message);
+  if (lineColumn) return ` (at line ${lineColumn[1]}, column ${lineColumn[2]})`;
+  const position = /position (\d+)/.exec(message);
+  if (position) return ` (at character ${position[1]})`;
+  return /end of JSON input/i.test(message) ? ' (it ends too early)' : '';
 }

@@ -1,4 +1,3 @@
-import mammoth from 'mammoth';
 import { DocumentError } from '../errors.ts';
 import type { BinaryFormatParser } from './format-parser.ts';
 import { htmlParser } from './html.ts';
@@ -68,6 +67,8 @@ export const docxParser: BinaryFormatParser<'application/vnd.openxmlformats-offi
       }
       let html: string;
       try {
+        // Loaded on first use: a fresh parse thread per document should not load it for a CSV.
+        const { default: mammoth } = await import('mammoth');
         const result = await mammoth.convertToHtml(
           { buffer: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) },
           {

@@ -1,4 +1,4 @@
-import { extractTextItems, getDocumentProxy, getMeta, type StructuredTextItem } from 'unpdf';
+import type { StructuredTextItem } from 'unpdf';
 import { DocumentError } from '../errors.ts';
 import { blocksToText, headingText, type Block } from './blocks.ts';
 import type { BinaryFormatParser } from './format-parser.ts';
@@ -42,6 +42,8 @@ export const pdfParser: BinaryFormatParser<'application/pdf'> = {
     let pages: StructuredTextItem[][];
     let metaTitle: unknown;
     try {
+      // Loaded on first use: a fresh parse thread per document should not load pdf.js for a CSV.
+      const { extractTextItems, getDocumentProxy, getMeta } = await import('unpdf');
       // Errors only: pdf.js would otherwise print warnings into the worker's JSON log lines.
       const pdf = await getDocumentProxy(data, { verbosity: 0 });
       try {

@@ -46,7 +46,7 @@ export function createIngestHandler(deps: IngestDeps) {
     // a document built to exhaust memory or time fails alone, with a reason, and the event loop
     // that renews this job's lock stays free meanwhile. The gateway enforced the limit of the
     // document's source kind; this bound is the largest of them.
-    const parsed = await context.step('parse', () =>
+    const parsed = await context.step('parse and chunk', () =>
       parseAndChunk(
         {
           content: payload.encoding === 'text' ? body.toString('utf8') : new Uint8Array(body),

@@ -210,7 +210,8 @@ export function createProcessor<K extends JobKind>(
         throw error;
       }
       await finish({ jobId, state: 'failed', progress: 0, stage: 'failed', error: message, ts: Date.now() });
-      logger.warn({ err: error, cause: error instanceof Error ? error.cause : undefined }, 'job failed');
+      // pino's err serializer carries the cause chain: the engine's own words stay in the log.
+      logger.warn({ err: error }, 'job failed');
       ended('failed');
       throw new UnrecoverableError(message);
     }

@@ -40,7 +40,11 @@ export interface ChunkedDocument {
 /** What the thread posts back: its result, or the error to rebuild on this side. */
 export type SandboxReply =
   | { ok: true; document: ChunkedDocument }
-  | { ok: false; error: { document: true; code: DocumentErrorCode; message: string } }
+  | {
+      ok: false;
+      /** `cause`: what the engine said (`name: message`), for the worker's log only. */
+      error: { document: true; code: DocumentErrorCode; message: string; cause?: string };
+    }
   | { ok: false; error: { document: false; name: string; message: string } };
 
 /**
@@ -158,7 +162,13 @@ function inSandbox(
 }
 
 function rebuild(error: Extract<SandboxReply, { ok: false }>['error']): Error {
-  if (error.document) return new DocumentError(error.code, error.message);
+  if (error.document) {
+    return new DocumentError(
+      error.code,
+      error.message,
+      error.cause === undefined ? undefined : { cause: new Error(error.cause) },
+    );
+  }
   const cause = new Error(error.message);
   cause.name = error.name;
   return unexpected(cause);

@@ -20,7 +20,15 @@ try {
 } catch (error) {
   reply =
     error instanceof DocumentError
-      ? { ok: false, error: { document: true, code: error.code, message: error.message } }
+      ? {
+          ok: false,
+          error: {
+            document: true,
+            code: error.code,
+            message: error.message,
+            ...(error.cause instanceof Error ? { cause: `${error.cause.name}: ${error.cause.message}` } : {}),
+          },
+        }
       : {
           ok: false,
           error: {

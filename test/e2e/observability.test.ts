@@ -56,8 +56,9 @@ describe('tracing', () => {
     expect(processSpan?.service).toBe('hopper-worker');
     expect(processSpan?.parentSpanId).toBe(send!.spanId);
     expect(BigInt(processSpan!.startTimeUnixNano)).toBeGreaterThanOrEqual(BigInt(send!.startTimeUnixNano));
-    // The worker's own steps are in the same trace, in the order they ran: parse, chunk, embedding
-    // batches, and the store write that makes the new version visible.
+    // The worker's own steps are in the same trace, in the order they ran: parse and chunk (one
+    // step: they run together in the parse thread), embedding batches, and the store write that
+    // makes the new version visible.
     const steps = await spansUntil((all) =>
       all.some((s) => s.traceId === call!.traceId && s.name === 'store.replaceDocument'),
     ).then((all) =>
@@ -67,7 +68,7 @@ describe('tracing', () => {
         .map((s) => s.name),
     );
     expect(steps[0]).toBe('process hopper-ingest');
-    const order = ['parse', 'chunk', 'embed batch', 'store.replaceDocument'].map((name) =>
+    const order = ['parse and chunk', 'embed batch', 'store.replaceDocument'].map((name) =>
       steps.indexOf(name),
     );
     expect(order.every((index) => index > 0)).toBe(true);

@@ -19,4 +19,21 @@ describe('worker loadConfig', () => {
       loadConfig({ REDIS_URL: 'redis://localhost:6379', HOPPER_WORKER_CONCURRENCY: 'many' }),
     ).toThrow(/HOPPER_WORKER_CONCURRENCY/);
   });
+
+  it('gives the parse sandbox 512 MB and 60 s unless told otherwise', () => {
+    expect(loadConfig({ REDIS_URL: 'redis://localhost:6379' }).parseSandbox).toEqual({
+      maxHeapMb: 512,
+      timeoutMs: 60_000,
+    });
+    expect(
+      loadConfig({
+        REDIS_URL: 'redis://localhost:6379',
+        HOPPER_WORKER_PARSE_HEAP_MB: '256',
+        HOPPER_WORKER_PARSE_TIMEOUT_MS: '5000',
+      }).parseSandbox,
+    ).toEqual({ maxHeapMb: 256, timeoutMs: 5_000 });
+    expect(() =>
+      loadConfig({ REDIS_URL: 'redis://localhost:6379', HOPPER_WORKER_PARSE_HEAP_MB: '0' }),
+    ).toThrow(/HOPPER_WORKER_PARSE_HEAP_MB/);
+  });
 });

@@ -26,6 +26,14 @@ const workerEnvSchema = commonEnvSchema.extend({
     (v) => (v === '' ? undefined : v),
     z.coerce.number().int().min(0).max(65_535).default(9464),
   ),
+  /**
+   * Heap of the thread a document is parsed and chunked in, in MB. Every row of issue #20 that
+   * completes needs under 300 MB; a document that needs more fails (not retried) saying so.
+   * With concurrency N the worker's parse threads hold at most N times this.
+   */
+  HOPPER_WORKER_PARSE_HEAP_MB: envPositiveInt(512),
+  /** How long parsing and chunking one document may take before its thread is stopped. */
+  HOPPER_WORKER_PARSE_TIMEOUT_MS: envPositiveInt(60_000),
   /** Where the metrics server listens; `0.0.0.0` in a container so Prometheus can scrape it. */
   HOPPER_WORKER_METRICS_HOST: z.preprocess(
     (v) => (v === '' ? undefined : v),
@@ -40,6 +48,8 @@ export interface WorkerConfig extends CommonConfig {
   drainMs: number;
   metricsPort: number;
   metricsHost: string;
+  /** Limits of the thread each document is parsed in. */
+  parseSandbox: { maxHeapMb: number; timeoutMs: number };
 }
 
 /** Reads and validates the worker's environment; throws ConfigError listing every problem. */
@@ -58,5 +68,9 @@ export function loadConfig(env: Env, cwd = process.cwd()): WorkerConfig {
     drainMs: parsed.HOPPER_WORKER_DRAIN_MS,
     metricsPort: parsed.HOPPER_WORKER_METRICS_PORT,
     metricsHost: parsed.HOPPER_WORKER_METRICS_HOST,
+    parseSandbox: {
+      maxHeapMb: parsed.HOPPER_WORKER_PARSE_HEAP_MB,
+      timeoutMs: parsed.HOPPER_WORKER_PARSE_TIMEOUT_MS,
+    },
   };
 }

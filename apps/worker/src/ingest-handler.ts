@@ -1,7 +1,7 @@
 import { UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { limits, type IngestPayload, type IngestResult, type Keys } from '@hopper/contracts';
-import { chunkDocument, chunkEmbeddingText, parseDocument, type Chunk } from '@hopper/documents';
+import { chunkEmbeddingText, parseAndChunk, type Chunk, type SandboxLimits } from '@hopper/documents';
 import type { EmbeddingProvider } from '@hopper/embeddings';
 import { deletePayload, getPayload } from '@hopper/redis';
 import type { ChunkInput, DocumentRecord, Store } from '@hopper/store';
@@ -14,6 +14,11 @@ export interface IngestDeps {
   embedder: EmbeddingProvider;
   /** Chunks embedded per provider call: also the cancellation and progress granularity. */
   batchSize: number;
+  /**
+   * Limits of the worker thread each document is parsed and chunked in; without it, parsing runs
+   * on the event loop (unit tests only: a hostile document would then take the worker down).
+   */
+  parseSandbox?: SandboxLimits;
 }
 
 /**
@@ -33,18 +38,26 @@ export function createIngestHandler(deps: IngestDeps) {
       throw new UnrecoverableError('the document body expired before the job ran; ingest it again');
     }
     context.progress({ progress: 0.02, stage: 'parsing' });
-    // The gateway enforced the limit of the document's source kind; this bound is the largest of them.
-    const parsed = await context.step('parse', () =>
-      parseDocument(
+    // Parsed and chunked in a thread with its own heap cap and time budget (see parseAndChunk):
+    // a document built to exhaust memory or time fails alone, with a reason, and the event loop
+    // that renews this job's lock stays free meanwhile. The gateway enforced the limit of the
+    // document's source kind; this bound is the largest of them.
+    const parsed = await context.step('parse and chunk', () =>
+      parseAndChunk(
         {
           content: payload.encoding === 'text' ? body.toString('utf8') : new Uint8Array(body),
           ...(payload.mediaType ? { mediaType: payload.mediaType } : {}),
           ...(payload.filename ? { filename: payload.filename } : {}),
         },
-        { maxBytes: limits.maxPathFileBytes },
+        {
+          parse: { maxBytes: limits.maxPathFileBytes },
+          ...(payload.chunking ? { chunking: payload.chunking } : {}),
+          ...(deps.parseSandbox ? { sandbox: deps.parseSandbox } : {}),
+          signal: context.signal,
+        },
       ),
     );
-    const chunks = await context.step('chunk', () => chunkDocument(parsed, payload.chunking));
+    const { chunks } = parsed;
     // Chunks are embedded and indexed with the document's title and their heading path, so a
     // passage is found by what its document and section are about, not only by its own words.
     const title = payload.title ?? parsed.title;

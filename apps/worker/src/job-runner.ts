@@ -192,7 +192,7 @@ export function createProcessor<K extends JobKind>(
         ended('cancelled');
         throw new UnrecoverableError('cancelled');
       }
-      const message = error instanceof Error ? error.message : String(error);
+      const message = clientMessage(error);
       const attempts = job.opts.attempts ?? 1;
       const lastAttempt = job.attemptsMade + 1 >= attempts;
       const retryable = !(error instanceof UnrecoverableError) && isRetryable(error);
@@ -210,6 +210,7 @@ export function createProcessor<K extends JobKind>(
         throw error;
       }
       await finish({ jobId, state: 'failed', progress: 0, stage: 'failed', error: message, ts: Date.now() });
+      // pino's err serializer carries the cause chain: the engine's own words stay in the log.
       logger.warn({ err: error }, 'job failed');
       ended('failed');
       throw new UnrecoverableError(message);
@@ -230,9 +231,14 @@ export async function recordStalledOut(
   const tenant = (job?.data as { tenant?: unknown } | undefined)?.tenant;
   if (!job?.deferredFailure || typeof tenant !== 'string') return;
   const jobId = job.id ?? '';
+  // Most often the document itself took the workers down (memory, a blocked event loop), so a
+  // resubmit would do it again: say so, and what to check, rather than invite one.
   const error =
-    `the job was interrupted ${job.stalledCounter} times because the worker running it stopped ` +
-    'responding (crashed or killed); it is not retried again: submit it again once the workers are healthy';
+    `the job stopped ${job.stalledCounter} times because the worker running it stopped responding ` +
+    '(crashed, killed or out of memory), and is not retried again. The document likely cannot be ' +
+    'processed as it is: check it against the documented limits (size, nesting, pages, inflated ' +
+    'size; HOPPER_WORKER_PARSE_HEAP_MB for the parser) and split or simplify it before sending it ' +
+    'again. If other documents fail the same way, the workers themselves are unhealthy.';
   try {
     await deps.records.apply(tenant, {
       jobId,
@@ -260,6 +266,20 @@ function abortError(signal: AbortSignal): Error {
   if (signal.reason === SHUTDOWN_REASON) return new ShutdownError('worker shutting down');
   if (signal.reason === LOCK_LOST_REASON) return new LockLostError('job lock lost to another worker');
   return new CancelledError('cancelled by request');
+}
+
+/**
+ * What a job's record (and so its client) says of a failure. A document error's message is
+ * written for the person who sent it; the engine message of anything else (a V8 RangeError, a
+ * library's internals) is not theirs to read and stays in the logs.
+ */
+function clientMessage(error: unknown): string {
+  if (error instanceof DocumentError || error instanceof UnrecoverableError) return error.message;
+  if (error instanceof StoreError || error instanceof EmbeddingError) return error.message;
+  if (error instanceof RangeError && /call stack|heap|allocation/i.test(error.message)) {
+    return 'the document could not be processed: it needed more stack or memory than a worker gives one job';
+  }
+  return error instanceof Error ? error.message : String(error);
 }
 
 /**

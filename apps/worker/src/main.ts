@@ -66,6 +66,17 @@ async function bumpEpoch(epochs: Epochs, tenant: string, collection: string, log
 
 async function startWorker(config: WorkerConfig, logger: Logger): Promise<Closer> {
   const closer = new Closer();
+  // V8's heap flag is process-wide and overrides a worker thread's own resourceLimits: with it,
+  // a document's parse thread may grow to the flag's size instead of HOPPER_WORKER_PARSE_HEAP_MB.
+  const heapFlag = [...process.execArgv, process.env['NODE_OPTIONS'] ?? ''].find((arg) =>
+    arg.includes('--max-old-space-size'),
+  );
+  if (heapFlag !== undefined) {
+    logger.warn(
+      { flag: heapFlag, parseHeapMb: config.parseSandbox.maxHeapMb },
+      '--max-old-space-size is set: it also raises the parse thread heap cap above HOPPER_WORKER_PARSE_HEAP_MB',
+    );
+  }
   const tracing = startTracing({
     serviceName: 'hopper-worker',
     serviceVersion: VERSION,
@@ -138,7 +149,14 @@ async function startWorker(config: WorkerConfig, logger: Logger): Promise<Closer
       concurrency: config.ingestConcurrency,
       processor: createProcessor(
         'ingest',
-        createIngestHandler({ redis, keys, store, embedder, batchSize: EMBED_BATCH }),
+        createIngestHandler({
+          redis,
+          keys,
+          store,
+          embedder,
+          batchSize: EMBED_BATCH,
+          parseSandbox: config.parseSandbox,
+        }),
         deps,
       ),
     },

@@ -45,6 +45,7 @@ function expectWellFormed(
   const problems: string[] = [];
   const covered = new Uint8Array(text.length);
   let sectionIndex = 0;
+  const packed = new Set<number>();
   chunks.forEach((chunk, i) => {
     const report = (problem: string): void =>
       void problems.push(`chunk ${i} [${chunk.start}, ${chunk.end}): ${problem}`);
@@ -61,12 +62,22 @@ function expectWellFormed(
     // Inside one section, carrying its path. Chunks come in section order.
     while ((doc.sections[sectionIndex]?.end ?? Infinity) < chunk.end) sectionIndex++;
     const section = doc.sections[sectionIndex];
-    if (section === undefined || chunk.start < section.start || chunk.end > section.end)
+    let first = sectionIndex;
+    while (first > 0 && (doc.sections[first]?.start ?? 0) > chunk.start) first--;
+    const run = doc.sections.slice(first, sectionIndex + 1);
+    if (section === undefined || chunk.start < (run[0]?.start ?? 0) || chunk.end > section.end)
       report('spans sections');
-    else if (chunk.headingPath.join('\0') !== section.headingPath.join('\0')) report('wrong heading path');
+    else if (run.length > 1) {
+      // Tiny sections packed together: each is packable, and the path is what they share.
+      if (run[0]?.start !== chunk.start || !run.every((s) => s.packable === true)) report('spans sections');
+      else if (!run.every((s) => chunk.headingPath.every((heading, h) => s.headingPath[h] === heading)))
+        report('wrong heading path for packed sections');
+    } else if (chunk.headingPath.join('\0') !== section.headingPath.join('\0')) report('wrong heading path');
     covered.fill(1, chunk.start, chunk.end);
 
     const previous = chunks[i - 1];
+    if (run.length > 1) packed.add(i);
+    if (packed.has(i) || packed.has(i - 1)) return;
     if (previous === undefined || previous.headingPath.join('\0') !== chunk.headingPath.join('\0')) return;
     if (chunk.start <= previous.start || chunk.end <= previous.end) report('does not move forward');
     if (chunk.start < previous.end - overlapChars) report('overlaps more than overlapChars');

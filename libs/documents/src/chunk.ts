@@ -1,5 +1,7 @@
 import { findBreak, hardBreak, overlapStart, skipWhitespace, trimEnd } from './boundaries.ts';
-import type { ParsedDocument } from './document.ts';
+import type { ParsedDocument, Section } from './document.ts';
+import { DocumentError } from './errors.ts';
+import { recordRangeLabel } from './parsers/records.ts';
 
 /** Options for {@link chunkDocument}. */
 export interface ChunkOptions {
@@ -19,7 +21,11 @@ export interface Chunk {
   index: number;
   /** Exactly `document.text.slice(start, end)`; starts and ends on non-whitespace. */
   text: string;
-  /** Heading path of the section the chunk lies in; a chunk never spans two sections. */
+  /**
+   * Heading path of the section the chunk lies in. A chunk spans two sections only when they are
+   * packed tiny ones: records (the path is their range, `rows 12-40`) or headings without a
+   * body (the path is what their paths share; the headings themselves are in the text).
+   */
   headingPath: string[];
   start: number;
   end: number;
@@ -40,24 +46,121 @@ const DEFAULT_OVERLAP_CHARS = 150;
  * non-whitespace character of the document is in at least one chunk. Deterministic, and linear
  * in the document length.
  *
+ * Work is bounded by the document: consecutive tiny sections the parser marked packable (records,
+ * headings without a body) share chunks up to `maxChars`, and a document would otherwise make
+ * more chunks than {@link maxChunksFor} allows for its length (it is made of many tiny sections),
+ * every section that fits is packed with its neighbours.
+ *
  * @throws {RangeError} when the options are out of range.
+ * @throws {DocumentError} `too_complex` when even packed the document needs more chunks than its
+ *   length allows (only a paged document with a sliver of text on very many pages gets there).
  */
 export function chunkDocument(doc: ParsedDocument, options: ChunkOptions = {}): Chunk[] {
   const { maxChars, overlapChars } = resolveChunkOptions(options);
-  const chunks: Chunk[] = [];
-  for (const section of doc.sections) {
-    for (const [start, end] of splitRange(doc.text, section.start, section.end, maxChars, overlapChars)) {
-      chunks.push({
-        index: chunks.length,
-        text: doc.text.slice(start, end),
-        headingPath: [...section.headingPath],
-        start,
-        end,
-        ...(section.page === undefined ? {} : { page: section.page }),
-      });
-    }
+  const ceiling = maxChunksFor(doc.text.length, maxChars, overlapChars);
+  const spans =
+    planChunks(doc, maxChars, overlapChars, false, ceiling) ??
+    planChunks(doc, maxChars, overlapChars, true, ceiling);
+  if (spans === undefined) {
+    throw new DocumentError(
+      'too_complex',
+      `The document would make more than ${ceiling.toLocaleString('en-US')} chunks, the most its ` +
+        `${doc.text.length.toLocaleString('en-US')} characters of text allow: it is made of very many ` +
+        'tiny sections or pages. Merge them, or send the text as text/plain.',
+    );
   }
-  return chunks;
+  return spans.map((span, index) => ({
+    index,
+    text: doc.text.slice(span.start, span.end),
+    headingPath: [...span.headingPath],
+    start: span.start,
+    end: span.end,
+    ...(span.page === undefined ? {} : { page: span.page }),
+  }));
+}
+
+/**
+ * Most chunks a document of `textLength` characters may make: eight times what chunks that
+ * advance by `maxChars - overlapChars` make, plus a few. Well above what prose chunks into (about
+ * one chunk per `maxChars - overlapChars` characters), far below one chunk per line: a 2.4 MB
+ * document of one-line headings makes at most ~18,000 chunks at the defaults rather than 200,000
+ * embeddings.
+ */
+export function maxChunksFor(textLength: number, maxChars: number, overlapChars: number): number {
+  return 16 + Math.ceil((8 * textLength) / Math.max(1, maxChars - overlapChars));
+}
+
+interface Span {
+  start: number;
+  end: number;
+  headingPath: readonly string[];
+  page: number | undefined;
+}
+
+/**
+ * The chunks' ranges, or `undefined` as soon as there would be more than `ceiling`. With
+ * `packAll`, every section no longer than `maxChars` may be packed, not only the packable ones.
+ */
+function planChunks(
+  doc: ParsedDocument,
+  maxChars: number,
+  overlapChars: number,
+  packAll: boolean,
+  ceiling: number,
+): Span[] | undefined {
+  const { sections } = doc;
+  const spans: Span[] = [];
+  const fits = (section: Section): boolean =>
+    (packAll || section.packable === true) && section.end - section.start <= maxChars;
+  for (let i = 0; i < sections.length;) {
+    const first = sections[i];
+    if (first === undefined) break;
+    let next = i + 1;
+    if (fits(first)) {
+      for (let candidate = sections[next]; candidate !== undefined; candidate = sections[next]) {
+        if (!fits(candidate) || candidate.page !== first.page || candidate.end - first.start > maxChars)
+          break;
+        next++;
+      }
+    }
+    if (next - i > 1) {
+      const last = sections[next - 1] ?? first;
+      spans.push({
+        start: first.start,
+        end: last.end,
+        headingPath: packedPath(sections, i, next),
+        page: first.page,
+      });
+    } else {
+      for (const [start, end] of splitRange(doc.text, first.start, first.end, maxChars, overlapChars)) {
+        spans.push({ start, end, headingPath: first.headingPath, page: first.page });
+      }
+    }
+    if (spans.length > ceiling) return undefined;
+    i = next;
+  }
+  return spans;
+}
+
+/**
+ * The heading path of sections `[from, to)` packed into one chunk: the range of their records
+ * (`rows 12-40`), else the part of their heading paths they share.
+ */
+function packedPath(sections: readonly Section[], from: number, to: number): string[] {
+  const first = sections[from];
+  const last = sections[to - 1];
+  if (first === undefined || last === undefined) return [];
+  if (first.record !== undefined && last.record !== undefined && first.record.kind === last.record.kind) {
+    return [recordRangeLabel(first.record, last.record)];
+  }
+  let shared = first.headingPath.length;
+  for (let i = from + 1; i < to && shared > 0; i++) {
+    const path = sections[i]?.headingPath ?? [];
+    let same = 0;
+    while (same < shared && same < path.length && path[same] === first.headingPath[same]) same++;
+    shared = same;
+  }
+  return first.headingPath.slice(0, shared);
 }
 
 /**

@@ -37,6 +37,24 @@ export interface Section {
   end: number;
   /** 1-based page number, for paged formats (PDF). */
   page?: number;
+  /** The record (CSV row, JSON element, JSON Lines line) the section holds, for record formats. */
+  record?: RecordLabel;
+  /**
+   * The section is tiny by nature (a record, a heading without a body): the chunker may pack it
+   * with its packable neighbours into one chunk, so a document of many of them costs chunks in
+   * proportion to its text rather than one embedding per line.
+   */
+  packable?: boolean;
+}
+
+/**
+ * Which record a section holds: `row` counts CSV data rows from 1, `line` JSON Lines lines from
+ * 1, `element` a top-level JSON array's elements from 0. Packed records are labelled as a range
+ * (`rows 12-40`, `lines 7-9`, `$[3]-$[8]`).
+ */
+export interface RecordLabel {
+  kind: 'row' | 'line' | 'element';
+  n: number;
 }
 
 /** A decoded, normalized document split into sections. */

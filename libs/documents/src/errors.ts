@@ -9,7 +9,10 @@
  * - `encrypted`: the file is password-protected.
  * - `no_text`: the file is valid but holds no extractable text (a scanned PDF without a text layer).
  * - `empty`: nothing but whitespace after extraction.
- * - `too_large`: over the caller's size limit.
+ * - `too_large`: over the caller's size limit, or more memory or time to parse than a worker gives
+ *   one document.
+ * - `too_complex`: a structure beyond what is read (JSON nesting, a PDF page tree, more chunks than
+ *   the document's size allows).
  */
 export type DocumentErrorCode =
   | 'unsupported_media_type'
@@ -19,7 +22,8 @@ export type DocumentErrorCode =
   | 'encrypted'
   | 'no_text'
   | 'empty'
-  | 'too_large';
+  | 'too_large'
+  | 'too_complex';
 
 /**
  * A document the library refuses to parse. The message is written for the person who sent the

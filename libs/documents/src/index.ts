@@ -1,9 +1,11 @@
 export { DocumentError } from './errors.ts';
 export type { DocumentErrorCode } from './errors.ts';
-export type { DocumentInput, MediaType, ParsedDocument, Section } from './document.ts';
+export type { DocumentInput, MediaType, ParsedDocument, RecordLabel, Section } from './document.ts';
 export { checkDocument, parseDocument } from './parse.ts';
 export type { ParseOptions } from './parse.ts';
 export { detectMediaType } from './media-type.ts';
 export { SUPPORTED_MEDIA_TYPES } from './parsers/registry.ts';
-export { chunkDocument, chunkEmbeddingText, resolveChunkOptions } from './chunk.ts';
+export { chunkDocument, chunkEmbeddingText, maxChunksFor, resolveChunkOptions } from './chunk.ts';
 export type { Chunk, ChunkOptions } from './chunk.ts';
+export { parseAndChunk } from './parse-and-chunk.ts';
+export type { ChunkedDocument, ParseAndChunkOptions, SandboxLimits } from './parse-and-chunk.ts';

@@ -1,4 +1,4 @@
-import type { Section } from '../document.ts';
+import type { RecordLabel, Section } from '../document.ts';
 import { trimmedSection } from './section.ts';
 
 /**
@@ -14,31 +14,70 @@ export type Block =
       page?: number;
       /** Only names the section (a record label): it goes into the heading path, not the text. */
       pathOnly?: boolean;
+      /** The record this heading labels, so packed records can be named as a range. */
+      record?: RecordLabel;
     }
   | { kind: 'text'; text: string; page?: number };
 
 const MAX_HEADING_CHARS = 200;
 
+/** A section before the text is joined: offsets into the joined text, its own text added later. */
+interface PendingSection {
+  start: number;
+  end: number;
+  headingPath: string[];
+  page: number | undefined;
+  record: RecordLabel | undefined;
+  /** Holds only its heading line (or nothing but a record). */
+  headingOnly: boolean;
+}
+
 /**
  * Joins blocks into one text (a blank line between blocks, so the chunker sees paragraph breaks)
  * and cuts it into sections: a heading starts a section that holds its own line and runs to the
  * next heading or page change. The heading path is the stack of open headings, as in Markdown.
+ *
+ * Linear in the blocks' text: pieces are collected and joined once, and sections are sliced from
+ * the joined text afterwards. (Appending to one string and slicing it per section made V8 flatten
+ * the growing text once per section, each section keeping its own copy alive: a 320 KB CSV of
+ * 15,000 rows needed gigabytes.)
  */
 export function blocksToText(blocks: readonly Block[]): { text: string; sections: Section[] } {
-  let text = '';
-  const sections: Section[] = [];
+  const pieces: string[] = [];
+  let length = 0;
+  const pending: PendingSection[] = [];
   const open: { level: number; text: string }[] = [];
-  let sectionStart = 0;
+  let current: PendingSection | undefined;
   let sectionPath: string[] = [];
   let sectionPage: number | undefined;
+  let sectionRecord: RecordLabel | undefined;
+  let sectionHasBody = false;
 
   const closeSection = (): void => {
-    const section = trimmedSection(text, sectionStart, text.length, sectionPath);
-    if (section !== undefined) {
-      if (sectionPage !== undefined) section.page = sectionPage;
-      sections.push(section);
+    if (current !== undefined) {
+      current.headingOnly = !sectionHasBody;
+      pending.push(current);
     }
-    sectionStart = text.length;
+    current = undefined;
+    sectionHasBody = false;
+  };
+  const append = (content: string, body: boolean): void => {
+    if (length > 0) {
+      pieces.push('\n\n');
+      length += 2;
+    }
+    current ??= {
+      start: length,
+      end: length,
+      headingPath: sectionPath,
+      page: sectionPage,
+      record: sectionRecord,
+      headingOnly: false,
+    };
+    pieces.push(content);
+    length += content.length;
+    current.end = length;
+    if (body) sectionHasBody = true;
   };
 
   for (const block of blocks) {
@@ -50,15 +89,39 @@ export function blocksToText(blocks: readonly Block[]): { text: string; sections
       open.push({ level: block.level, text: content });
       sectionPath = open.map((heading) => heading.text);
       sectionPage = block.page;
-      if (block.pathOnly === true) continue;
-    } else if (block.page !== sectionPage) {
-      closeSection();
-      sectionPage = block.page;
+      sectionRecord = block.record;
+      if (block.pathOnly === true) {
+        // A record's text is its body: the label is not in the text.
+        sectionHasBody = false;
+        continue;
+      }
+      append(content, false);
+    } else {
+      if (block.page !== sectionPage) {
+        closeSection();
+        sectionPage = block.page;
+        sectionRecord = undefined;
+      }
+      append(content, true);
     }
-    if (text.length > 0) text += '\n\n';
-    text += content;
   }
   closeSection();
+
+  const text = pieces.join('');
+  const sections: Section[] = [];
+  for (const section of pending) {
+    // Pieces are trimmed, so a section's range already starts and ends on content.
+    const built = trimmedSection(text, section.start, section.end, section.headingPath);
+    if (built === undefined) continue;
+    if (section.page !== undefined) built.page = section.page;
+    if (section.record !== undefined) {
+      built.record = section.record;
+      built.packable = true;
+    } else if (section.headingOnly) {
+      built.packable = true;
+    }
+    sections.push(built);
+  }
   return { text, sections };
 }
 

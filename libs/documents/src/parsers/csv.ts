@@ -1,4 +1,5 @@
 import { parse, type Options } from 'csv-parse/sync';
+import type { RecordLabel } from '../document.ts';
 import { DocumentError } from '../errors.ts';
 import { blocksToText } from './blocks.ts';
 import type { ParsedBody, TextFormatParser } from './format-parser.ts';
@@ -38,7 +39,8 @@ function parseDelimited(source: string, fixed: string | undefined): ParsedBody {
   } catch (cause) {
     throw new DocumentError(
       'corrupt',
-      `The document is not valid CSV (${cause instanceof Error ? cause.message : String(cause)}). ` +
+      // csv-parse's own wording names its internals; its line number is what a person needs.
+      `The document is not valid CSV${csvLine(cause)}: a quoted value is not closed, or a row is malformed. ` +
         'Fix it, or send it as text/plain.',
       { cause },
     );
@@ -51,8 +53,8 @@ function parseDelimited(source: string, fixed: string | undefined): ParsedBody {
     );
   }
   const names = header.map((name, i) => name.trim() || `column ${i + 1}`);
-  const records = data.map((row, r): [string, string] => [
-    `row ${r + 1}`,
+  const records = data.map((row, r): [RecordLabel, string] => [
+    { kind: 'row', n: r + 1 },
     row
       .map((value, i) => [names[i] ?? `column ${i + 1}`, value.replace(/\s+/g, ' ').trim()] as const)
       .filter(([, value]) => value !== '')
@@ -80,4 +82,9 @@ function guessDelimiter(source: string): string {
     if (count > bestCount) [best, bestCount] = [delimiter, count];
   }
   return best;
+}
+
+function csvLine(cause: unknown): string {
+  const lines = (cause as { lines?: unknown } | undefined)?.lines;
+  return typeof lines === 'number' ? ` (near line ${lines})` : '';
 }

@@ -1,8 +1,7 @@
-import mammoth from 'mammoth';
 import { DocumentError } from '../errors.ts';
 import type { BinaryFormatParser } from './format-parser.ts';
 import { htmlParser } from './html.ts';
-import { zipEntries } from './zip-entries.ts';
+import { inflatedBytes, zipEntries } from './zip-entries.ts';
 
 const ZIP_MAGIC = [0x50, 0x4b, 0x03, 0x04]; // "PK\3\4"
 const MAIN_PART = 'word/document.xml';
@@ -51,16 +50,25 @@ export const docxParser: BinaryFormatParser<'application/vnd.openxmlformats-offi
             'Send a .docx file, or the right media type for what it is.',
         );
       }
-      const inflated = entries.reduce((sum, entry) => sum + entry.uncompressedSize, 0);
-      if (inflated > MAX_INFLATED_BYTES) {
+      // Declared sizes first (free), then the bytes that actually come out: a zip may lie about
+      // its sizes, and the reader below would inflate everything before noticing.
+      const declared = entries.reduce((sum, entry) => sum + entry.uncompressedSize, 0);
+      const inflated =
+        declared > MAX_INFLATED_BYTES ? undefined : await inflatedBytes(bytes, entries, MAX_INFLATED_BYTES);
+      if (inflated === undefined) {
+        const limit = `${MAX_INFLATED_BYTES / 1024 / 1024} MiB`;
         throw new DocumentError(
           'too_large',
-          `The DOCX file inflates to ${Math.round(inflated / 1024 / 1024)} MiB, over the ` +
-            `${MAX_INFLATED_BYTES / 1024 / 1024} MiB limit. Split it into smaller documents.`,
+          (declared > MAX_INFLATED_BYTES
+            ? `The DOCX file inflates to ${formatMiB(declared)}, over the ${limit} limit.`
+            : `The DOCX file inflates past the ${limit} limit, though its zip directory declares ${formatMiB(declared)}.`) +
+            ' Split it into smaller documents, or remove large embedded files, and send it again.',
         );
       }
       let html: string;
       try {
+        // Loaded on first use: a fresh parse thread per document should not load it for a CSV.
+        const { default: mammoth } = await import('mammoth');
         const result = await mammoth.convertToHtml(
           { buffer: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) },
           {
@@ -71,9 +79,11 @@ export const docxParser: BinaryFormatParser<'application/vnd.openxmlformats-offi
         );
         html = result.value;
       } catch (cause) {
+        // The zip or XML library's own words ("Bug : uncompressed data size mismatch") help
+        // nobody who sent the file; they stay in the cause, for the logs.
         throw new DocumentError(
           'corrupt',
-          `The DOCX file is damaged and cannot be read (${cause instanceof Error ? cause.message : String(cause)}). ` +
+          'The DOCX file is damaged and cannot be read (its zip archive or XML is invalid). ' +
             'Re-save it from your word processor and send it again.',
           { cause },
         );
@@ -82,3 +92,9 @@ export const docxParser: BinaryFormatParser<'application/vnd.openxmlformats-offi
       return { ...body, text: body.text ?? '' };
     },
   };
+
+function formatMiB(bytes: number): string {
+  return bytes < 1024 * 1024
+    ? `${bytes.toLocaleString('en-US')} bytes`
+    : `${Math.round(bytes / 1024 / 1024)} MiB`;
+}

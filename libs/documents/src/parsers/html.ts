@@ -1,4 +1,3 @@
-import { parseDocument } from 'htmlparser2';
 import { isTag, isText, type AnyNode, type Element } from 'domhandler';
 import { DocumentError } from '../errors.ts';
 import { blocksToText, headingText, type Block } from './blocks.ts';
@@ -105,7 +104,10 @@ export const htmlParser: TextFormatParser<'text/html'> = {
     const head = new TextDecoder('latin1').decode(bytes.subarray(0, 2048));
     return META_CHARSET.exec(head)?.[1];
   },
-  parse(source) {
+  async parse(source) {
+    // Loaded on first use: each document is parsed in a fresh thread (see parse-and-chunk.ts),
+    // which should not pay for the parsers of formats it is not reading.
+    const { parseDocument } = await import('htmlparser2');
     const dom = parseDocument(source, { decodeEntities: true, lowerCaseTags: true });
     const titleElement = findFirst(dom.children, (el) => el.name === 'title');
     const pageTitle = titleElement === undefined ? '' : headingText(textOf(titleElement));

@@ -1,4 +1,5 @@
 import type { TextFormatParser } from './format-parser.ts';
+import { skipWhitespace } from '../boundaries.ts';
 import { trimmedSection } from './section.ts';
 import type { Section } from '../document.ts';
 
@@ -30,6 +31,8 @@ interface Heading {
   start: number;
   level: number;
   text: string;
+  /** Offset just past the heading's last line: where its body would start. */
+  bodyStart: number;
 }
 
 /**
@@ -91,13 +94,13 @@ function findHeadings(text: string, from: number): Heading[] {
     }
     const atx = ATX_HEADING.exec(line);
     if (atx?.[1] !== undefined) {
-      addHeading(headings, start, atx[1].length, withoutClosingHashes((atx[2] ?? '').trim()));
+      addHeading(headings, start, lineStart, atx[1].length, withoutClosingHashes((atx[2] ?? '').trim()));
       block = 'none';
       continue;
     }
     const underline = block === 'paragraph' ? SETEXT_UNDERLINE.exec(line)?.[1] : undefined;
     if (underline !== undefined) {
-      addHeading(headings, paragraphStart, underline[0] === '=' ? 1 : 2, paragraphLines.join(' '));
+      addHeading(headings, paragraphStart, lineStart, underline[0] === '=' ? 1 : 2, paragraphLines.join(' '));
       block = 'none';
       continue;
     }
@@ -127,9 +130,9 @@ function withoutClosingHashes(content: string): string {
     : content;
 }
 
-function addHeading(headings: Heading[], start: number, level: number, raw: string): void {
+function addHeading(headings: Heading[], start: number, bodyStart: number, level: number, raw: string): void {
   const text = plainHeadingText(raw);
-  if (text !== '') headings.push({ start, level, text });
+  if (text !== '') headings.push({ start, level, text, bodyStart });
 }
 
 function toSections(text: string, headings: readonly Heading[]): Section[] {
@@ -148,7 +151,11 @@ function toSections(text: string, headings: readonly Heading[]): Section[] {
       end,
       open.map((h) => h.text),
     );
-    if (section !== undefined) sections.push(section);
+    if (section === undefined) return;
+    // A heading without a body may share a chunk with its neighbours (see chunkDocument): a
+    // document of 200,000 one-line headings is then ~2,000 chunks, not 200,000.
+    if (skipWhitespace(text, Math.min(heading.bodyStart, end), end) >= end) section.packable = true;
+    sections.push(section);
   });
   return sections;
 }

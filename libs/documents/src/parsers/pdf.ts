@@ -1,4 +1,4 @@
-import { extractTextItems, getDocumentProxy, getMeta, type StructuredTextItem } from 'unpdf';
+import type { StructuredTextItem } from 'unpdf';
 import { DocumentError } from '../errors.ts';
 import { blocksToText, headingText, type Block } from './blocks.ts';
 import type { BinaryFormatParser } from './format-parser.ts';
@@ -42,9 +42,12 @@ export const pdfParser: BinaryFormatParser<'application/pdf'> = {
     let pages: StructuredTextItem[][];
     let metaTitle: unknown;
     try {
+      // Loaded on first use: a fresh parse thread per document should not load pdf.js for a CSV.
+      const { extractTextItems, getDocumentProxy, getMeta } = await import('unpdf');
       // Errors only: pdf.js would otherwise print warnings into the worker's JSON log lines.
       const pdf = await getDocumentProxy(data, { verbosity: 0 });
       try {
+        checkPageCount(pdf.numPages, bytes.length);
         pages = (await extractTextItems(pdf)).items;
         metaTitle = (await getMeta(pdf)).info['Title'];
       } finally {
@@ -71,6 +74,35 @@ export const pdfParser: BinaryFormatParser<'application/pdf'> = {
   },
 };
 
+/**
+ * Most pages a PDF may have. Far more than a book; what pdf.js would walk for a page tree that
+ * repeats one child (100 × 100 × 100 kids of 2.5 KB claims a million pages, and reading them took
+ * 4.4 GB).
+ */
+const MAX_PAGES = 10_000;
+/**
+ * Fewest bytes a real page takes in the file (its page object and cross-reference entry). A
+ * page tree claiming more pages than its bytes can hold repeats pages.
+ */
+const MIN_BYTES_PER_PAGE = 20;
+
+function checkPageCount(pages: number, bytes: number): void {
+  if (pages > MAX_PAGES) {
+    throw new DocumentError(
+      'too_complex',
+      `The PDF claims ${pages.toLocaleString('en-US')} pages, more than the ${MAX_PAGES.toLocaleString('en-US')} ` +
+        'Hopper reads in one document. Split it into smaller PDFs and send them separately.',
+    );
+  }
+  if (pages > 16 && pages * MIN_BYTES_PER_PAGE > bytes) {
+    throw new DocumentError(
+      'too_complex',
+      `The PDF's page tree claims ${pages.toLocaleString('en-US')} pages in ${bytes.toLocaleString('en-US')} bytes: ` +
+        'it repeats pages, which real PDFs never do. Re-export it and send it again.',
+    );
+  }
+}
+
 function pdfError(cause: unknown): DocumentError {
   const name = cause instanceof Error ? cause.name : '';
   if (name === 'PasswordException') {
@@ -80,10 +112,12 @@ function pdfError(cause: unknown): DocumentError {
       { cause },
     );
   }
-  const detail = cause instanceof Error ? cause.message : String(cause);
+  if (cause instanceof DocumentError) return cause;
+  // pdf.js's own words ("Invalid XRef stream header") stay in the cause, for the logs.
   return new DocumentError(
     'corrupt',
-    `The PDF is damaged and cannot be read (${detail}). Re-export it and send it again.`,
+    'The PDF is damaged and cannot be read (its structure or cross-reference table is invalid). ' +
+      'Re-export it and send it again.',
     { cause },
   );
 }

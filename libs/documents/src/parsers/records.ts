@@ -1,3 +1,4 @@
+import type { RecordLabel } from '../document.ts';
 import type { Block } from './blocks.ts';
 
 /** Deeper nesting than this is written as JSON text rather than flattened further. */
@@ -40,12 +41,30 @@ function flatten(value: unknown, path: string, lines: string[], depth: number): 
   }
 }
 
-/** One heading-less section per record: a search hit is then one record, with its label as path. */
-export function recordBlocks(records: Iterable<[label: string, text: string]>): Block[] {
+/**
+ * One heading-less section per record, with its label as path: a search hit is then one record
+ * (or, once the chunker packs small records together, a named range of them).
+ */
+export function recordBlocks(records: Iterable<[label: RecordLabel, text: string]>): Block[] {
   const blocks: Block[] = [];
-  for (const [label, text] of records) {
+  for (const [record, text] of records) {
     if (text.trim() === '') continue;
-    blocks.push({ kind: 'heading', level: 1, text: label, pathOnly: true }, { kind: 'text', text });
+    blocks.push(
+      { kind: 'heading', level: 1, text: recordLabel(record), pathOnly: true, record },
+      { kind: 'text', text },
+    );
   }
   return blocks;
+}
+
+/** `row 12`, `line 7`, `$[3]`: how a record is named in heading paths. */
+export function recordLabel(record: RecordLabel): string {
+  return record.kind === 'element' ? `$[${record.n}]` : `${record.kind} ${record.n}`;
+}
+
+/** `rows 12-40`, `lines 7-9`, `$[3]-$[8]`: a run of packed records, first to last. */
+export function recordRangeLabel(first: RecordLabel, last: RecordLabel): string {
+  if (first.n === last.n) return recordLabel(first);
+  if (first.kind === 'element') return `$[${first.n}]-$[${last.n}]`;
+  return `${first.kind}s ${first.n}-${last.n}`;
 }

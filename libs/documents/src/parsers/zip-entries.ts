@@ -1,8 +1,14 @@
+import { createInflateRaw } from 'node:zlib';
+
 /** One file in a zip archive's central directory. */
 export interface ZipEntry {
   name: string;
+  /** 0 stored, 8 deflated; anything else is left to the reader to refuse. */
+  method: number;
   compressedSize: number;
+  /** As declared: a zip bomb lies here, so only {@link inflatedBytes} is to be trusted. */
   uncompressedSize: number;
+  localHeaderOffset: number;
 }
 
 const END_OF_DIRECTORY = 0x06054b50;
@@ -38,10 +44,69 @@ export function zipEntries(bytes: Uint8Array): ZipEntry[] | undefined {
     if (offset + 46 + nameLength > bytes.length) return undefined;
     entries.push({
       name: decoder.decode(bytes.subarray(offset + 46, offset + 46 + nameLength)),
+      method: view.getUint16(offset + 10, true),
       compressedSize: view.getUint32(offset + 20, true),
       uncompressedSize: view.getUint32(offset + 24, true),
+      localHeaderOffset: view.getUint32(offset + 42, true),
     });
     offset += 46 + nameLength + extraLength + commentLength;
   }
   return entries;
+}
+
+const LOCAL_HEADER = 0x04034b50;
+
+/**
+ * The bytes the archive's entries actually inflate to, counted while inflating (output is
+ * discarded, so memory stays flat), stopping as soon as the total passes `limit`: returns
+ * `undefined` then. Declared sizes are not trusted: a zip that declares 1,000 bytes and inflates
+ * 1.5 GB is stopped after `limit`. Entries stored or deflated only; others count as their
+ * compressed size (the reader refuses them anyway).
+ */
+export async function inflatedBytes(
+  bytes: Uint8Array,
+  entries: readonly ZipEntry[],
+  limit: number,
+): Promise<number | undefined> {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let total = 0;
+  for (const entry of entries) {
+    const header = entry.localHeaderOffset;
+    if (header + 30 > bytes.length || view.getUint32(header, true) !== LOCAL_HEADER) continue;
+    const dataStart = header + 30 + view.getUint16(header + 26, true) + view.getUint16(header + 28, true);
+    // The directory's compressed size may lie too: never read past the archive.
+    const data = bytes.subarray(dataStart, Math.min(bytes.length, dataStart + entry.compressedSize));
+    if (entry.method !== 8) {
+      total += data.length;
+    } else {
+      const counted = await countInflated(data, limit - total);
+      if (counted === undefined) return undefined;
+      total += counted;
+    }
+    if (total > limit) return undefined;
+  }
+  return total;
+}
+
+/** Inflates `data`, counting output bytes; `undefined` once they pass `budget`. Damage counts as what came out. */
+function countInflated(data: Uint8Array, budget: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const inflate = createInflateRaw();
+    let count = 0;
+    let done = false;
+    const finish = (value: number | undefined): void => {
+      if (done) return;
+      done = true;
+      inflate.destroy();
+      resolve(value);
+    };
+    inflate.on('data', (chunk: Buffer) => {
+      count += chunk.length;
+      if (count > budget) finish(undefined);
+    });
+    inflate.on('end', () => finish(count));
+    // A damaged stream is the reader's to report; what inflated so far is what it costs.
+    inflate.on('error', () => finish(count));
+    inflate.end(data);
+  });
 }

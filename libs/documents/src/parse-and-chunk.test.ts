@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { DocumentError } from './errors.ts';
+import { parseAndChunk } from './parse-and-chunk.ts';
+
+const csv = (rows: number): string =>
+  ['id,name', ...Array.from({ length: rows }, (_, i) => `${i + 1},lamp ${i + 1}`)].join('\n');
+
+async function failure(promise: Promise<unknown>): Promise<DocumentError> {
+  const error = await promise.then(
+    () => undefined,
+    (thrown: unknown) => thrown,
+  );
+  expect(error).toBeInstanceOf(DocumentError);
+  return error as DocumentError;
+}
+
+describe('parseAndChunk', () => {
+  it('packs tiny records into chunks named by their range', async () => {
+    const { chunks } = await parseAndChunk({ content: csv(2_000), mediaType: 'text/csv' });
+    expect(chunks.length).toBeGreaterThan(10);
+    expect(chunks.length).toBeLessThan(200);
+    expect(chunks[0]?.headingPath).toEqual([expect.stringMatching(/^rows 1-\d+$/)]);
+    // Every row is in a chunk, in order.
+    const text = chunks.map((chunk) => chunk.text).join('\n');
+    expect(text).toContain('name: lamp 1\n');
+    expect(text).toContain('name: lamp 2000');
+  });
+
+  it('gives the same chunks in the sandbox as on this thread', async () => {
+    const input = { content: csv(500), mediaType: 'text/csv' };
+    const here = await parseAndChunk(input);
+    const sandboxed = await parseAndChunk(input, { sandbox: { maxHeapMb: 128, timeoutMs: 30_000 } });
+    expect(sandboxed).toEqual(here);
+  });
+
+  it('refuses JSON nested thousands deep with a reason, not a stack overflow', async () => {
+    const error = await failure(
+      parseAndChunk(
+        { content: `${'['.repeat(10_000)}${']'.repeat(10_000)}`, mediaType: 'application/json' },
+        { sandbox: { maxHeapMb: 128, timeoutMs: 30_000 } },
+      ),
+    );
+    expect(error.code).toBe('too_complex');
+    expect(error.message).toMatch(/more than 256 levels deep/);
+    expect(error.message).not.toMatch(/call stack/i);
+  });
+
+  it('stops a document that needs more heap than the sandbox gives, and this thread goes on', async () => {
+    // Each row's `field: value` lines and section cost far more heap than its bytes.
+    const error = await failure(
+      parseAndChunk(
+        { content: csv(400_000), mediaType: 'text/csv' },
+        { sandbox: { maxHeapMb: 32, timeoutMs: 60_000 } },
+      ),
+    );
+    expect(error.code).toBe('too_large');
+    expect(error.message).toMatch(/needed more than 32 MB of memory to parse/);
+    // Still here, and the sandbox works for the next document.
+    const { chunks } = await parseAndChunk(
+      { content: csv(10), mediaType: 'text/csv' },
+      { sandbox: { maxHeapMb: 64, timeoutMs: 30_000 } },
+    );
+    expect(chunks).toHaveLength(1);
+  });
+
+  it('stops a document that takes longer than its time budget', async () => {
+    const error = await failure(
+      parseAndChunk(
+        { content: csv(200_000), mediaType: 'text/csv' },
+        { sandbox: { maxHeapMb: 512, timeoutMs: 50 } },
+      ),
+    );
+    expect(error.code).toBe('too_large');
+    expect(error.message).toMatch(/took longer than [\d.]+ s/);
+  });
+
+  it('stops when the caller aborts', async () => {
+    const controller = new AbortController();
+    const pending = parseAndChunk(
+      { content: csv(200_000), mediaType: 'text/csv' },
+      { sandbox: { maxHeapMb: 512, timeoutMs: 60_000 }, signal: controller.signal },
+    );
+    controller.abort('stop');
+    await expect(pending).rejects.toBe('stop');
+  });
+});

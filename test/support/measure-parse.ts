@@ -9,7 +9,7 @@
 // take the machine down with it.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { parseAndChunk } from '@hopper/documents';
+import { ParserPool, parseAndChunk } from '@hopper/documents';
 import { ISSUE_ROWS } from './hostile-documents.ts';
 
 const self = fileURLToPath(import.meta.url);
@@ -23,13 +23,19 @@ if (mode === '--child') {
   let outcome: string;
   let chunks = 0;
   try {
-    const sandboxed = process.argv.includes('--sandbox');
-    const result = await parseAndChunk(
-      { content: row.content, mediaType: row.mediaType },
-      // The worker's defaults (apps/worker/src/config.ts).
-      sandboxed ? { sandbox: { maxHeapMb: 512, timeoutMs: 60_000 } } : {},
-    );
-    chunks = result.chunks.length;
+    // The worker's defaults (apps/worker/src/config.ts).
+    const pool = process.argv.includes('--sandbox')
+      ? new ParserPool({ maxHeapMb: 512, timeoutMs: 60_000, threads: 1 })
+      : undefined;
+    try {
+      const result = await parseAndChunk(
+        { content: row.content, mediaType: row.mediaType },
+        pool ? { sandbox: pool } : {},
+      );
+      chunks = result.chunks.length;
+    } finally {
+      await pool?.close();
+    }
     outcome = 'completed';
   } catch (error) {
     outcome = `failed: ${error instanceof Error ? error.message : String(error)}`;

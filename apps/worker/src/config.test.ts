@@ -20,18 +20,20 @@ describe('worker loadConfig', () => {
     ).toThrow(/HOPPER_WORKER_CONCURRENCY/);
   });
 
-  it('gives the parse sandbox 512 MB and 60 s unless told otherwise', () => {
+  it('gives the parse sandbox 2 threads of 512 MB and 60 s unless told otherwise', () => {
     expect(loadConfig({ REDIS_URL: 'redis://localhost:6379' }).parseSandbox).toEqual({
       maxHeapMb: 512,
       timeoutMs: 60_000,
+      threads: 2,
     });
     expect(
       loadConfig({
         REDIS_URL: 'redis://localhost:6379',
         HOPPER_WORKER_PARSE_HEAP_MB: '256',
         HOPPER_WORKER_PARSE_TIMEOUT_MS: '5000',
+        HOPPER_WORKER_PARSE_THREADS: '1',
       }).parseSandbox,
-    ).toEqual({ maxHeapMb: 256, timeoutMs: 5_000 });
+    ).toEqual({ maxHeapMb: 256, timeoutMs: 5_000, threads: 1 });
     expect(() =>
       loadConfig({ REDIS_URL: 'redis://localhost:6379', HOPPER_WORKER_PARSE_HEAP_MB: '0' }),
     ).toThrow(/HOPPER_WORKER_PARSE_HEAP_MB/);

@@ -27,11 +27,16 @@ const workerEnvSchema = commonEnvSchema.extend({
     z.coerce.number().int().min(0).max(65_535).default(9464),
   ),
   /**
-   * Heap of the thread a document is parsed and chunked in, in MB. Every row of issue #20 that
+   * Heap of a thread documents are parsed and chunked in, in MB. Every row of issue #20 that
    * completes needs under 300 MB; a document that needs more fails (not retried) saying so.
-   * With concurrency N the worker's parse threads hold at most N times this.
+   * The worker's parse threads hold at most HOPPER_WORKER_PARSE_THREADS times this.
    */
   HOPPER_WORKER_PARSE_HEAP_MB: envPositiveInt(512),
+  /**
+   * Documents parsed at once, each in its own thread; ingest jobs beyond that wait their turn.
+   * Parsing is CPU work: more threads than cores only adds memory.
+   */
+  HOPPER_WORKER_PARSE_THREADS: envPositiveInt(2),
   /** How long parsing and chunking one document may take before its thread is stopped. */
   HOPPER_WORKER_PARSE_TIMEOUT_MS: envPositiveInt(60_000),
   /** Where the metrics server listens; `0.0.0.0` in a container so Prometheus can scrape it. */
@@ -49,7 +54,7 @@ export interface WorkerConfig extends CommonConfig {
   metricsPort: number;
   metricsHost: string;
   /** Limits of the thread each document is parsed in. */
-  parseSandbox: { maxHeapMb: number; timeoutMs: number };
+  parseSandbox: { maxHeapMb: number; timeoutMs: number; threads: number };
 }
 
 /** Reads and validates the worker's environment; throws ConfigError listing every problem. */
@@ -70,6 +75,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): WorkerConfig {
     metricsHost: parsed.HOPPER_WORKER_METRICS_HOST,
     parseSandbox: {
       maxHeapMb: parsed.HOPPER_WORKER_PARSE_HEAP_MB,
+      threads: parsed.HOPPER_WORKER_PARSE_THREADS,
       timeoutMs: parsed.HOPPER_WORKER_PARSE_TIMEOUT_MS,
     },
   };

@@ -1,7 +1,7 @@
 import { UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { limits, type IngestPayload, type IngestResult, type Keys } from '@hopper/contracts';
-import { chunkEmbeddingText, parseAndChunk, type Chunk, type SandboxLimits } from '@hopper/documents';
+import { chunkEmbeddingText, parseAndChunk, type Chunk, type ParserPool } from '@hopper/documents';
 import type { EmbeddingProvider } from '@hopper/embeddings';
 import { deletePayload, getPayload } from '@hopper/redis';
 import type { ChunkInput, DocumentRecord, Store } from '@hopper/store';
@@ -15,10 +15,11 @@ export interface IngestDeps {
   /** Chunks embedded per provider call: also the cancellation and progress granularity. */
   batchSize: number;
   /**
-   * Limits of the worker thread each document is parsed and chunked in; without it, parsing runs
-   * on the event loop (unit tests only: a hostile document would then take the worker down).
+   * The threads documents are parsed and chunked in, each with a heap cap and a time budget;
+   * without it, parsing runs on the event loop (unit tests only: a hostile document would then take
+   * the worker down).
    */
-  parseSandbox?: SandboxLimits;
+  parsers?: ParserPool;
 }
 
 /**
@@ -52,7 +53,7 @@ export function createIngestHandler(deps: IngestDeps) {
         {
           parse: { maxBytes: limits.maxPathFileBytes },
           ...(payload.chunking ? { chunking: payload.chunking } : {}),
-          ...(deps.parseSandbox ? { sandbox: deps.parseSandbox } : {}),
+          ...(deps.parsers ? { sandbox: deps.parsers } : {}),
           signal: context.signal,
         },
       ),

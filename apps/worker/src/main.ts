@@ -1,6 +1,7 @@
 import { Worker, type Processor } from 'bullmq';
 import { createKeys, jobCatalog } from '@hopper/contracts';
 import { createEmbeddingProvider } from '@hopper/embeddings';
+import { ParserPool } from '@hopper/documents';
 import { Closer, rateLimited, runService, type Logger } from '@hopper/lifecycle';
 import {
   Epochs,
@@ -128,6 +129,9 @@ async function startWorker(config: WorkerConfig, logger: Logger): Promise<Closer
     ),
   });
   const epochs = new Epochs({ redis: cacheRedis, keys, timeoutMs: config.cache.timeoutMs });
+  // Untrusted documents are parsed in these threads, never on the event loop that renews job locks.
+  const parsers = new ParserPool(config.parseSandbox);
+  closer.add('parser threads', () => parsers.close());
   const records = new JobRecords(redis, keys);
   const deps = {
     redis,
@@ -155,7 +159,7 @@ async function startWorker(config: WorkerConfig, logger: Logger): Promise<Closer
           store,
           embedder,
           batchSize: EMBED_BATCH,
-          parseSandbox: config.parseSandbox,
+          parsers,
         }),
         deps,
       ),

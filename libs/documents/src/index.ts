@@ -7,5 +7,5 @@ export { detectMediaType } from './media-type.ts';
 export { SUPPORTED_MEDIA_TYPES } from './parsers/registry.ts';
 export { chunkDocument, chunkEmbeddingText, maxChunksFor, resolveChunkOptions } from './chunk.ts';
 export type { Chunk, ChunkOptions } from './chunk.ts';
-export { parseAndChunk } from './parse-and-chunk.ts';
+export { ParserPool, parseAndChunk } from './parse-and-chunk.ts';
 export type { ChunkedDocument, ParseAndChunkOptions, SandboxLimits } from './parse-and-chunk.ts';

@@ -1,6 +1,18 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { DocumentError } from './errors.ts';
-import { parseAndChunk } from './parse-and-chunk.ts';
+import { ParserPool, parseAndChunk } from './parse-and-chunk.ts';
+
+const pools: ParserPool[] = [];
+/** A pool of one thread with these limits, closed after the test. */
+function sandbox(maxHeapMb: number, timeoutMs: number): ParserPool {
+  const pool = new ParserPool({ maxHeapMb, timeoutMs, threads: 1 });
+  pools.push(pool);
+  return pool;
+}
+
+afterEach(async () => {
+  await Promise.all(pools.splice(0).map((pool) => pool.close()));
+});
 
 const csv = (rows: number): string =>
   ['id,name', ...Array.from({ length: rows }, (_, i) => `${i + 1},lamp ${i + 1}`)].join('\n');
@@ -29,7 +41,7 @@ describe('parseAndChunk', () => {
   it('gives the same chunks in the sandbox as on this thread', async () => {
     const input = { content: csv(500), mediaType: 'text/csv' };
     const here = await parseAndChunk(input);
-    const sandboxed = await parseAndChunk(input, { sandbox: { maxHeapMb: 128, timeoutMs: 30_000 } });
+    const sandboxed = await parseAndChunk(input, { sandbox: sandbox(128, 30_000) });
     expect(sandboxed).toEqual(here);
   });
 
@@ -37,7 +49,7 @@ describe('parseAndChunk', () => {
     const error = await failure(
       parseAndChunk(
         { content: `${'['.repeat(10_000)}${']'.repeat(10_000)}`, mediaType: 'application/json' },
-        { sandbox: { maxHeapMb: 128, timeoutMs: 30_000 } },
+        { sandbox: sandbox(128, 30_000) },
       ),
     );
     expect(error.code).toBe('too_complex');
@@ -48,27 +60,35 @@ describe('parseAndChunk', () => {
   it('stops a document that needs more heap than the sandbox gives, and this thread goes on', async () => {
     // Each row's `field: value` lines and section cost far more heap than its bytes.
     const error = await failure(
-      parseAndChunk(
-        { content: csv(400_000), mediaType: 'text/csv' },
-        { sandbox: { maxHeapMb: 32, timeoutMs: 60_000 } },
-      ),
+      parseAndChunk({ content: csv(400_000), mediaType: 'text/csv' }, { sandbox: sandbox(32, 60_000) }),
     );
     expect(error.code).toBe('too_large');
     expect(error.message).toMatch(/needed more than 32 MB of memory to parse/);
     // Still here, and the sandbox works for the next document.
     const { chunks } = await parseAndChunk(
       { content: csv(10), mediaType: 'text/csv' },
-      { sandbox: { maxHeapMb: 64, timeoutMs: 30_000 } },
+      { sandbox: sandbox(64, 30_000) },
     );
     expect(chunks).toHaveLength(1);
   });
 
+  it('keeps its threads for the next documents, and replaces one a document took down', async () => {
+    const pool = sandbox(32, 60_000);
+    const small = { content: csv(10), mediaType: 'text/csv' };
+    // Many documents, one thread: they take turns.
+    const many = await Promise.all(Array.from({ length: 20 }, () => parseAndChunk(small, { sandbox: pool })));
+    expect(many.every((document) => document.chunks.length === 1)).toBe(true);
+    const outcomes = await Promise.allSettled([
+      parseAndChunk({ content: csv(400_000), mediaType: 'text/csv' }, { sandbox: pool }),
+      parseAndChunk(small, { sandbox: pool }),
+    ]);
+    expect(outcomes[0]?.status).toBe('rejected');
+    expect(outcomes[1]).toMatchObject({ status: 'fulfilled' });
+  });
+
   it('stops a document that takes longer than its time budget', async () => {
     const error = await failure(
-      parseAndChunk(
-        { content: csv(200_000), mediaType: 'text/csv' },
-        { sandbox: { maxHeapMb: 512, timeoutMs: 50 } },
-      ),
+      parseAndChunk({ content: csv(200_000), mediaType: 'text/csv' }, { sandbox: sandbox(512, 50) }),
     );
     expect(error.code).toBe('too_large');
     expect(error.message).toMatch(/took longer than [\d.]+ s/);
@@ -78,7 +98,7 @@ describe('parseAndChunk', () => {
     const controller = new AbortController();
     const pending = parseAndChunk(
       { content: csv(200_000), mediaType: 'text/csv' },
-      { sandbox: { maxHeapMb: 512, timeoutMs: 60_000 }, signal: controller.signal },
+      { sandbox: sandbox(512, 60_000), signal: controller.signal },
     );
     controller.abort('stop');
     await expect(pending).rejects.toBe('stop');

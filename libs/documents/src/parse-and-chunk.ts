@@ -20,10 +20,10 @@ export interface ParseAndChunkOptions {
   parse?: ParseOptions;
   chunking?: ChunkOptions;
   /**
-   * Parse in a worker thread with these limits. Without it, parsing runs on the caller's thread:
-   * fine for trusted input and tests, not for documents from clients.
+   * Parse in one of this pool's threads, with its limits. Without it, parsing runs on the caller's
+   * thread: fine for trusted input and tests, not for documents from clients.
    */
-  sandbox?: SandboxLimits;
+  sandbox?: ParserPool;
   /** Stops the work (terminating the thread) when aborted; the promise rejects with the reason. */
   signal?: AbortSignal;
 }
@@ -48,8 +48,8 @@ export type SandboxReply =
   | { ok: false; error: { document: false; name: string; message: string } };
 
 /**
- * Parses and chunks a document. With `sandbox`, in a fresh `node:worker_threads` Worker with a
- * capped heap and a time budget: untrusted input (a zip bomb, a PDF page tree of a million pages,
+ * Parses and chunks a document. With `sandbox`, in a `node:worker_threads` thread of that pool, with
+ * a capped heap and a time budget: untrusted input (a zip bomb, a PDF page tree of a million pages,
  * a parser bug) then costs at most that thread, and the caller's event loop (which renews queue
  * locks) stays free while it runs. A thread that runs out of heap or time becomes a
  * `DocumentError` saying which limit it hit; an unexpected failure inside a parser becomes a
@@ -64,7 +64,7 @@ export async function parseAndChunk(
   options: ParseAndChunkOptions = {},
 ): Promise<ChunkedDocument> {
   if (options.sandbox === undefined) return parseAndChunkHere(input, options.parse, options.chunking);
-  return inSandbox(input, options, options.sandbox);
+  return options.sandbox.run(input, options);
 }
 
 /** The unsandboxed path, which the sandbox thread runs too. */
@@ -83,16 +83,95 @@ export async function parseAndChunkHere(
   };
 }
 
-function inSandbox(
-  input: DocumentInput,
-  options: ParseAndChunkOptions,
-  limits: SandboxLimits,
-): Promise<ChunkedDocument> {
-  const { signal } = options;
-  if (signal?.aborted) return Promise.reject(signal.reason as Error);
-  return new Promise<ChunkedDocument>((resolve, reject) => {
+interface Task {
+  input: DocumentInput;
+  parse: ParseOptions | undefined;
+  chunking: ChunkOptions | undefined;
+  signal: AbortSignal | undefined;
+  resolve: (document: ChunkedDocument) => void;
+  reject: (error: unknown) => void;
+}
+
+interface Thread {
+  worker: Worker;
+  /** The task it runs; undefined while idle. */
+  task: Task | undefined;
+  /** Ends the running task with an error, stopping the thread. */
+  fail?: (error: unknown) => void;
+}
+
+/**
+ * Long-lived parser threads, each with a capped heap and a time budget per document. A document
+ * that runs out of heap or time, or is aborted, takes its thread down with it and a new thread
+ * replaces it for the next one; other documents never share a thread with it while it runs. Kept
+ * warm because starting a thread (loading the parsers into a fresh isolate) costs 0.15-0.25 s,
+ * more than parsing a typical document, and because a fixed number of threads bounds the memory
+ * parsing takes however many jobs run at once.
+ */
+export class ParserPool {
+  readonly #limits: SandboxLimits;
+  readonly #size: number;
+  readonly #threads = new Set<Thread>();
+  readonly #queue: Task[] = [];
+  #closed = false;
+
+  /** `threads`: how many documents are parsed at once (default 2). */
+  constructor(limits: SandboxLimits & { threads?: number }) {
+    this.#limits = { maxHeapMb: limits.maxHeapMb, timeoutMs: limits.timeoutMs };
+    this.#size = Math.max(1, limits.threads ?? 2);
+  }
+
+  run(
+    input: DocumentInput,
+    options: Pick<ParseAndChunkOptions, 'parse' | 'chunking' | 'signal'> = {},
+  ): Promise<ChunkedDocument> {
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(signal.reason as Error);
+    if (this.#closed) return Promise.reject(new Error('the parser pool is closed'));
+    return new Promise<ChunkedDocument>((resolve, reject) => {
+      const task: Task = { input, parse: options.parse, chunking: options.chunking, signal, resolve, reject };
+      // Aborted while it waits for a thread: it leaves the line.
+      signal?.addEventListener(
+        'abort',
+        () => {
+          const index = this.#queue.indexOf(task);
+          if (index >= 0) {
+            this.#queue.splice(index, 1);
+            reject(signal.reason as Error);
+          }
+        },
+        { once: true },
+      );
+      this.#queue.push(task);
+      this.#pump();
+    });
+  }
+
+  /** Stops every thread; documents still waiting or running fail. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const task of this.#queue.splice(0)) task.reject(new Error('the parser pool is closed'));
+    await Promise.all(
+      [...this.#threads].map((thread) => {
+        thread.fail?.(new Error('the parser pool is closed'));
+        return thread.worker.terminate();
+      }),
+    );
+    this.#threads.clear();
+  }
+
+  #pump(): void {
+    while (this.#queue.length > 0) {
+      let thread = [...this.#threads].find((t) => t.task === undefined);
+      if (!thread && this.#threads.size < this.#size) thread = this.#spawn();
+      if (!thread) return;
+      this.#start(thread, this.#queue.shift() as Task);
+    }
+  }
+
+  #spawn(): Thread {
+    const limits = this.#limits;
     const worker = new Worker(new URL('./sandbox-thread.ts', import.meta.url), {
-      workerData: { input, parse: options.parse, chunking: options.chunking },
       resourceLimits: {
         maxOldGenerationSizeMb: limits.maxHeapMb,
         // The young generation is part of what a document costs; V8's default scales with the
@@ -105,60 +184,86 @@ function inSandbox(
     });
     worker.stdout.resume();
     worker.stderr.resume();
-    let settled = false;
-    const settle = (outcome: () => void): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      outcome();
-      // The thread may still be running (a timeout, an abort): stop it; its heap goes with it.
-      void worker.terminate();
+    // An idle thread must not keep a process alive that is otherwise done.
+    worker.unref();
+    const thread: Thread = { worker, task: undefined };
+    this.#threads.add(thread);
+    const gone = (error: unknown): void => {
+      this.#threads.delete(thread);
+      thread.fail?.(error);
+      this.#pump();
     };
-    const timer = setTimeout(
-      () =>
-        settle(() =>
-          reject(
+    worker.on('error', (error: Error & { code?: string }) => {
+      gone(
+        error.code === 'ERR_WORKER_OUT_OF_MEMORY'
+          ? new DocumentError(
+              'too_large',
+              `The document needed more than ${limits.maxHeapMb} MB of memory to parse, the most a worker gives ` +
+                'one document; it was stopped. Split it into smaller documents, or simplify it, and send them again.',
+              { cause: error },
+            )
+          : unexpected(error),
+      );
+    });
+    worker.on('exit', (code) => {
+      gone(unexpected(new Error(`the parser thread exited (code ${code}) without an answer`)));
+    });
+    worker.on('message', (reply: SandboxReply) => {
+      const task = thread.task;
+      if (!task) return;
+      thread.task = undefined;
+      thread.fail = undefined;
+      clearTimers();
+      if (reply.ok) task.resolve(reply.document);
+      else task.reject(rebuild(reply.error));
+      this.#pump();
+    });
+    let clearTimers = (): void => undefined;
+    const start = (task: Task): void => {
+      thread.task = task;
+      worker.ref();
+      const stop = (error: unknown): void => {
+        // The thread may still be running (a timeout, an abort): stop it; its heap goes with it.
+        this.#threads.delete(thread);
+        thread.fail?.(error);
+        void worker.terminate();
+        this.#pump();
+      };
+      const timer = setTimeout(
+        () =>
+          stop(
             new DocumentError(
               'too_large',
               `Parsing the document took longer than ${formatSeconds(limits.timeoutMs)}, the most a worker ` +
                 'gives one document; it was stopped. Split it into smaller documents, or simplify it, and send them again.',
             ),
           ),
-        ),
-      limits.timeoutMs,
-    );
-    const onAbort = (): void => settle(() => reject(signal?.reason as Error));
-    signal?.addEventListener('abort', onAbort, { once: true });
-
-    worker.on('message', (reply: SandboxReply) => {
-      settle(() => {
-        if (reply.ok) resolve(reply.document);
-        else reject(rebuild(reply.error));
-      });
-    });
-    worker.on('error', (error: Error & { code?: string }) => {
-      settle(() => {
-        if (error.code === 'ERR_WORKER_OUT_OF_MEMORY') {
-          reject(
-            new DocumentError(
-              'too_large',
-              `The document needed more than ${limits.maxHeapMb} MB of memory to parse, the most a worker gives ` +
-                'one document; it was stopped. Split it into smaller documents, or simplify it, and send them again.',
-              { cause: error },
-            ),
-          );
-        } else {
-          reject(unexpected(error));
-        }
-      });
-    });
-    worker.on('exit', (code) => {
-      settle(() =>
-        reject(unexpected(new Error(`the parser thread exited (code ${code}) without an answer`))),
+        limits.timeoutMs,
       );
-    });
-  });
+      const onAbort = (): void => stop(task.signal?.reason as Error);
+      task.signal?.addEventListener('abort', onAbort, { once: true });
+      clearTimers = () => {
+        clearTimeout(timer);
+        task.signal?.removeEventListener('abort', onAbort);
+        worker.unref();
+      };
+      thread.fail = (error) => {
+        thread.task = undefined;
+        thread.fail = undefined;
+        clearTimers();
+        task.reject(error);
+      };
+      worker.postMessage({ input: task.input, parse: task.parse, chunking: task.chunking });
+    };
+    this.#starters.set(thread, start);
+    return thread;
+  }
+
+  readonly #starters = new WeakMap<Thread, (task: Task) => void>();
+
+  #start(thread: Thread, task: Task): void {
+    this.#starters.get(thread)?.(task);
+  }
 }
 
 function rebuild(error: Extract<SandboxReply, { ok: false }>['error']): Error {

@@ -1,25 +1,24 @@
-// The body of the parser thread (see parse-and-chunk.ts): parses and chunks the document it is
-// given and posts the outcome back. Runs with a capped heap; everything it allocates goes away
-// with the thread.
-import { parentPort, workerData } from 'node:worker_threads';
+// The body of a parser thread (see ParserPool in parse-and-chunk.ts): parses and chunks each
+// document it is sent and posts the outcome back. Runs with a capped heap; a document that breaks
+// a limit takes the thread down, and the pool starts another.
+import { parentPort } from 'node:worker_threads';
 import type { ChunkOptions } from './chunk.ts';
 import type { DocumentInput } from './document.ts';
 import { DocumentError } from './errors.ts';
 import type { ParseOptions } from './parse.ts';
 import { parseAndChunkHere, type SandboxReply } from './parse-and-chunk.ts';
 
-const { input, parse, chunking } = workerData as {
+interface Request {
   input: DocumentInput;
   parse: ParseOptions | undefined;
   chunking: ChunkOptions | undefined;
-};
+}
 
-let reply: SandboxReply;
-try {
-  reply = { ok: true, document: await parseAndChunkHere(input, parse, chunking) };
-} catch (error) {
-  reply =
-    error instanceof DocumentError
+async function answer({ input, parse, chunking }: Request): Promise<SandboxReply> {
+  try {
+    return { ok: true, document: await parseAndChunkHere(input, parse, chunking) };
+  } catch (error) {
+    return error instanceof DocumentError
       ? {
           ok: false,
           error: {
@@ -37,5 +36,9 @@ try {
             message: error instanceof Error ? error.message : String(error),
           },
         };
+  }
 }
-parentPort?.postMessage(reply);
+
+parentPort?.on('message', (request: Request) => {
+  void answer(request).then((reply) => parentPort?.postMessage(reply));
+});

@@ -2,8 +2,8 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HopperError } from '@hopper/contracts';
-import { documentIdForPath, readFileUnderRoots } from './ingest-path.ts';
+import { HopperError, contentHash } from '@hopper/contracts';
+import { documentIdForPath, openFileUnderRoots, readFileUnderRoots } from './ingest-path.ts';
 
 let base: string;
 let root: string;
@@ -40,6 +40,19 @@ describe('readFileUnderRoots', () => {
     const file = await readFileUnderRoots(join(root, 'docs', 'a b.md'), [root], 1024);
     expect(file).toMatchObject({ filename: 'a b.md', relativePath: 'docs/a b.md' });
     expect(file.bytes.toString()).toBe('# A\ntext');
+  });
+
+  it('streams the same hash the duplicate check computes from the whole file', async () => {
+    const big = join(root, 'docs', 'big.txt');
+    await writeFile(big, 'lantern '.repeat(400_000)); // 3.2 MB: several pieces of the streamed hash
+    const file = await openFileUnderRoots(big, [root], 8 * 1024 * 1024);
+    try {
+      const bytes = await file.read();
+      expect(await file.hash()).toBe(contentHash(bytes));
+      expect(file).toMatchObject({ filename: 'big.txt', relativePath: 'docs/big.txt', size: bytes.length });
+    } finally {
+      await file.close();
+    }
   });
 
   it('follows a link that stays inside the roots', async () => {

@@ -9,18 +9,14 @@ import {
   type JobView,
 } from '@hopper/contracts';
 import { checkDocument, resolveChunkOptions } from '@hopper/documents';
-import { documentIdForPath, readFileUnderRoots } from './ingest-path.ts';
+import type { SubmittedJob } from '../jobs-service.ts';
+import { documentIdForPath, openFileUnderRoots } from './ingest-path.ts';
+import { PathReads } from './path-reads.ts';
 import type { CallContext, ToolDeps, ToolHandler, ToolInput } from './tool-context.ts';
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
-/** What `ingest_document` needs beyond the shared tool dependencies. */
-export interface IngestDeps {
-  /** Absolute directories `path` ingestion may read from (HOPPER_INGEST_ROOTS); none: it is refused. */
-  ingestRoots?: readonly string[];
-}
-
-export function jobTools(deps: ToolDeps & IngestDeps): {
+export function jobTools(deps: ToolDeps): {
   ingest_document: ToolHandler<'ingest_document'>;
   embed_texts: ToolHandler<'embed_texts'>;
   get_job: ToolHandler<'get_job'>;
@@ -54,52 +50,91 @@ export function jobTools(deps: ToolDeps & IngestDeps): {
     }
   }
 
-  return {
-    async ingest_document(input, call) {
-      const source = await readSource(input, deps.ingestRoots ?? []);
-      const { body } = source;
-      const filename = input.filename ?? source.filename;
-      // The checks that need no parsing (size, format, declared type against content, encoding,
-      // emptiness) run here, so bad input is refused before a job exists; the worker parses.
-      const mediaType = checkDocument(
-        {
-          content:
-            typeof body === 'string' ? body : new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
-          ...(input.mediaType ? { mediaType: input.mediaType } : {}),
-          ...(filename ? { filename } : {}),
-        },
-        { maxBytes: source.maxBytes },
-      );
-      let chunking: { maxChars: number; overlapChars: number } | undefined;
-      try {
-        chunking = input.chunking ? resolveChunkOptions(input.chunking) : undefined;
-      } catch (error) {
-        if (error instanceof RangeError)
-          throw new HopperError('invalid_argument', `chunking: ${error.message}`);
-        throw error;
-      }
-      // Chunking settings are part of what is stored, so they are part of the fingerprint that
-      // makes the same ingest one job: new settings for the same bytes make a new version.
-      const bodyHash = contentHash(body);
-      const hash = chunking
-        ? contentHash(`${bodyHash}\u0000chunking:${chunking.maxChars}:${chunking.overlapChars}`)
-        : bodyHash;
-      const documentId = input.documentId ?? source.documentId ?? documentIdFromHash(bodyHash);
-      const submitted = await jobs.submitIngest(
-        {
-          tenant: call.tenant,
+  const pathReads = deps.pathReads ?? new PathReads({ maxConcurrent: 0, maxQueued: 0 });
+
+  /**
+   * A path ingest, hashed before it is read: the file is streamed through the hash first, so a
+   * repeat of an ingest that is queued, running or current is answered without holding the file;
+   * only new content is read whole.
+   */
+  async function submitPath(
+    input: ToolInput<'ingest_document'>,
+    path: string,
+    tenant: string,
+  ): Promise<Submitted> {
+    const file = await openFileUnderRoots(path, deps.ingestRoots ?? [], limits.maxPathFileBytes);
+    try {
+      const documentId = input.documentId ?? documentIdForPath(file.relativePath);
+      const chunking = chunkingOf(input);
+      if (documentId !== undefined) {
+        const found = await jobs.findIngest({
+          tenant,
           collection: input.collection ?? DEFAULT_COLLECTION,
           documentId,
-          metadata: input.metadata ?? {},
-          contentHash: hash,
-          mediaType,
-          encoding: typeof body === 'string' ? 'text' : 'binary',
-          ...(input.title ? { title: input.title } : {}),
-          ...(filename ? { filename } : {}),
-          ...(chunking ? { chunking } : {}),
-        },
-        body,
-      );
+          contentHash: fingerprint(await file.hash(), chunking),
+        });
+        if (found) return { documentId, submitted: found };
+      }
+      const source: Source = {
+        body: await file.read(),
+        maxBytes: limits.maxPathFileBytes,
+        filename: file.filename,
+        ...(documentId ? { documentId } : {}),
+      };
+      return await submit(input, tenant, source);
+    } finally {
+      await file.close();
+    }
+  }
+
+  /** Checks what needs no parsing and queues the ingest (or finds the same one queued or done). */
+  async function submit(
+    input: ToolInput<'ingest_document'>,
+    tenant: string,
+    source: Source,
+  ): Promise<Submitted> {
+    const { body } = source;
+    const filename = input.filename ?? source.filename;
+    // The checks that need no parsing (size, format, declared type against content, encoding,
+    // emptiness) run here, so bad input is refused before a job exists; the worker parses.
+    const mediaType = checkDocument(
+      {
+        content:
+          typeof body === 'string' ? body : new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
+        ...(input.mediaType ? { mediaType: input.mediaType } : {}),
+        ...(filename ? { filename } : {}),
+      },
+      { maxBytes: source.maxBytes },
+    );
+    const chunking = chunkingOf(input);
+    const bodyHash = contentHash(body);
+    const documentId = input.documentId ?? source.documentId ?? documentIdFromHash(bodyHash);
+    const submitted = await jobs.submitIngest(
+      {
+        tenant,
+        collection: input.collection ?? DEFAULT_COLLECTION,
+        documentId,
+        metadata: input.metadata ?? {},
+        contentHash: fingerprint(bodyHash, chunking),
+        mediaType,
+        encoding: typeof body === 'string' ? 'text' : 'binary',
+        ...(input.title ? { title: input.title } : {}),
+        ...(filename ? { filename } : {}),
+        ...(chunking ? { chunking } : {}),
+      },
+      body,
+    );
+    return { documentId, submitted };
+  }
+
+  return {
+    async ingest_document(input, call) {
+      // A path ingest reads a file of up to 32 MiB from a request of a few bytes: its reads take
+      // turns (see PathReads), while the wait for the job below does not hold a turn.
+      const { documentId, submitted } =
+        input.path !== undefined
+          ? await pathReads.run(() => submitPath(input, input.path!, call.tenant))
+          : await submit(input, call.tenant, inlineSource(input));
       if (!input.wait) return { jobId: submitted.jobId, documentId, state: submitted.state };
       const view = await follow(submitted.jobId, call, jobCatalog.ingest.waitTimeoutMs);
       return ingestOutput(view, documentId);
@@ -152,18 +187,13 @@ interface Source {
   documentId?: string;
 }
 
-/** The document's bytes or text, from whichever of the three sources the call used. */
-async function readSource(input: ToolInput<'ingest_document'>, roots: readonly string[]): Promise<Source> {
-  if (input.path !== undefined) {
-    const file = await readFileUnderRoots(input.path, roots, limits.maxPathFileBytes);
-    const documentId = documentIdForPath(file.relativePath);
-    return {
-      body: file.bytes,
-      maxBytes: limits.maxPathFileBytes,
-      filename: file.filename,
-      ...(documentId ? { documentId } : {}),
-    };
-  }
+interface Submitted {
+  documentId: string;
+  submitted: SubmittedJob;
+}
+
+/** The document's text or bytes, sent in the call (`content` or `contentBase64`). */
+function inlineSource(input: ToolInput<'ingest_document'>): Source {
   if (input.content !== undefined) {
     // The schema bounds `content` in characters; in UTF-8 that is at most three bytes each.
     return { body: input.content, maxBytes: limits.maxContentChars * 3 };
@@ -173,6 +203,30 @@ async function readSource(input: ToolInput<'ingest_document'>, roots: readonly s
     throw new HopperError('invalid_argument', 'contentBase64 is not valid base64');
   }
   return { body: Buffer.from(base64, 'base64'), maxBytes: Math.ceil((limits.maxContentBase64Chars * 3) / 4) };
+}
+
+function chunkingOf(
+  input: ToolInput<'ingest_document'>,
+): { maxChars: number; overlapChars: number } | undefined {
+  try {
+    return input.chunking ? resolveChunkOptions(input.chunking) : undefined;
+  } catch (error) {
+    if (error instanceof RangeError) throw new HopperError('invalid_argument', `chunking: ${error.message}`);
+    throw error;
+  }
+}
+
+/**
+ * What makes the same ingest one job: the content's hash and, when given, the chunking settings,
+ * which are part of what is stored (new settings for the same bytes make a new version).
+ */
+function fingerprint(
+  bodyHash: string,
+  chunking: { maxChars: number; overlapChars: number } | undefined,
+): string {
+  return chunking
+    ? contentHash(`${bodyHash}\u0000chunking:${chunking.maxChars}:${chunking.overlapChars}`)
+    : bodyHash;
 }
 
 function ingestOutput(view: JobView, documentId: string): IngestOutput {

@@ -76,7 +76,7 @@ describe('path ingests are bounded in the gateway', () => {
     const busy = calls.filter((call) => (call as { isError?: boolean }).isError);
     for (const refusal of busy) {
       expect(refusal).toMatchObject({
-        _meta: { 'hopper/error': { code: 'busy', retryAfterSeconds: expect.any(Number) } },
+        _meta: { 'hopper/error': { code: 'busy', retryAfterSeconds: expect.any(Number) as number } },
       });
     }
     const accepted = calls

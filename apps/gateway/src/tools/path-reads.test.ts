@@ -18,7 +18,7 @@ describe('PathReads', () => {
     await Promise.resolve();
     expect(started).toEqual(['a', 'b']);
 
-    const refused: unknown = await reads.run(async () => 'd').catch((error: unknown) => error);
+    const refused: unknown = await reads.run(() => Promise.resolve('d')).catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(HopperError);
     expect(refused).toMatchObject({ code: 'busy', retryAfterSeconds: 2 });
     expect((refused as Error).message).toMatch(
@@ -32,12 +32,12 @@ describe('PathReads', () => {
     c.release();
     expect(await Promise.all(running)).toEqual(['a', 'b', 'c']);
     // Every turn was given back: the cap is free again.
-    expect(await reads.run(async () => 'e')).toBe('e');
+    expect(await reads.run(() => Promise.resolve('e'))).toBe('e');
   });
 
   it('gives the turn back when the work fails', async () => {
     const reads = new PathReads({ maxConcurrent: 1, maxQueued: 0 });
     await expect(reads.run(() => Promise.reject(new Error('unreadable')))).rejects.toThrow('unreadable');
-    expect(await reads.run(async () => 'next')).toBe('next');
+    expect(await reads.run(() => Promise.resolve('next'))).toBe('next');
   });
 });

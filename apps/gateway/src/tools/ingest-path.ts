@@ -2,7 +2,7 @@ import { constants } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { open, readlink, realpath, type FileHandle } from 'node:fs/promises';
 import { basename, isAbsolute, relative, resolve, sep } from 'node:path';
-import { HopperError, documentId } from '@hopper/contracts';
+import { HopperError } from '@hopper/contracts';
 
 /** A file read for `ingest_document {path}`. */
 export interface IngestFile {
@@ -168,17 +168,47 @@ export async function readFileUnderRoots(
   }
 }
 
+/** Path characters that stay as they are in a document id: nothing about them is ambiguous. */
+const KEPT = /^(?:[A-Za-z0-9._:@/-]|[\p{L}\p{M}\p{N}])$/u;
+/** What an id may start with (see `documentId`). */
+const FIRST = /^(?:[A-Za-z0-9]|[\p{L}\p{N}])$/u;
+
 /**
  * The default document id of a file ingested by path: its path under the root (`guides/setup.md`),
- * so ingesting the file again after an edit replaces its previous version. Characters a document
- * id cannot hold become `-`; `undefined` when nothing usable is left.
+ * so ingesting the file again after an edit replaces its previous version.
+ *
+ * Distinct paths give distinct ids. The path is NFC-normalised (the one ambiguity: `é` composed or
+ * not is the same name to a person, and macOS writes the decomposed form); letters, marks and
+ * digits of any script in the Basic Multilingual Plane stay as they are, and so do ASCII `. _ : @ /
+ * -`. Every other character (spaces, brackets, symbols, emoji, `~` itself, and a first character an
+ * id cannot start with) is escaped as `~` and its UTF-8 bytes in hex: `report (1).txt` becomes
+ * `report~20~281~29.txt` and `report [1].txt` `report~20~5B1~5D.txt`. Since `~` is always an
+ * escape, the mapping can be read back, so two paths can share an id only when they differ in
+ * normalisation alone (see the collision check at ingest).
+ *
+ * Throws when the id would pass the 256-character limit: a cut id would no longer be distinct.
  */
-export function documentIdForPath(relativePath: string): string | undefined {
-  const candidate = relativePath
-    .replace(/[^A-Za-z0-9._:@/-]+/g, '-')
-    .replace(/^[^A-Za-z0-9]+/, '')
-    .slice(0, 256);
-  return documentId.safeParse(candidate).success ? candidate : undefined;
+export function documentIdForPath(relativePath: string): string {
+  let id = '';
+  for (const char of relativePath.normalize('NFC')) {
+    // One UTF-16 unit: characters past the Basic Multilingual Plane are escaped (see documentId).
+    const kept = char.length === 1 && (id === '' ? FIRST : KEPT).test(char);
+    id += kept ? char : escape(char);
+  }
+  if (id.length > 256) {
+    throw new HopperError(
+      'invalid_argument',
+      `the path '${relativePath}' makes a document id of ${id.length} characters, over the 256 allowed; ` +
+        'pass documentId to name the document',
+    );
+  }
+  return id;
+}
+
+function escape(char: string): string {
+  return [...Buffer.from(char, 'utf8')]
+    .map((byte) => `~${byte.toString(16).toUpperCase().padStart(2, '0')}`)
+    .join('');
 }
 
 function within(root: string, path: string): boolean {

@@ -5,7 +5,9 @@ import {
   documentIdFromHash,
   jobCatalog,
   limits,
+  metadata,
   type IngestOutput,
+  type Metadata,
   type JobView,
 } from '@hopper/contracts';
 import { checkDocument, resolveChunkOptions } from '@hopper/documents';
@@ -64,27 +66,58 @@ export function jobTools(deps: ToolDeps): {
   ): Promise<Submitted> {
     const file = await openFileUnderRoots(path, deps.ingestRoots ?? [], limits.maxPathFileBytes);
     try {
-      const documentId = input.documentId ?? documentIdForPath(file.relativePath);
-      const chunking = chunkingOf(input);
-      if (documentId !== undefined) {
-        const found = await jobs.findIngest({
-          tenant,
-          collection: input.collection ?? DEFAULT_COLLECTION,
-          documentId,
-          contentHash: fingerprint(await file.hash(), chunking),
-        });
-        if (found) return { documentId, submitted: found };
+      const collection = input.collection ?? DEFAULT_COLLECTION;
+      const source = sourcePathOf(file.path);
+      const metadata = withSourcePath(input.metadata ?? {}, source);
+      let documentId = input.documentId;
+      if (documentId === undefined) {
+        documentId = documentIdForPath(file.relativePath);
+        await refuseCollision(tenant, collection, documentId, source);
       }
-      const source: Source = {
-        body: await file.read(),
+      const found = await jobs.findIngest({
+        tenant,
+        collection,
+        documentId,
+        contentHash: fingerprint(await file.hash(), chunkingOf(input)),
+      });
+      if (found) return { documentId, submitted: found };
+      const body = await file.read();
+      return await submit(input, tenant, {
+        body,
         maxBytes: limits.maxPathFileBytes,
         filename: file.filename,
-        ...(documentId ? { documentId } : {}),
-      };
-      return await submit(input, tenant, source);
+        documentId,
+        metadata,
+      });
     } finally {
       await file.close();
     }
+  }
+
+  /**
+   * A path-derived id names one file. Distinct paths give distinct ids (see documentIdForPath),
+   * except paths that differ in Unicode normalisation alone, the same relative path under two
+   * roots, or an id a caller chose for other content: then the document there is not this file's,
+   * and replacing it silently would lose it. The caller can name the document instead.
+   */
+  async function refuseCollision(
+    tenant: string,
+    collection: string,
+    documentId: string,
+    source: string,
+  ): Promise<void> {
+    const current = await deps.store.getDocument(tenant, collection, documentId);
+    if (!current) return;
+    const holds = current.metadata[SOURCE_PATH_KEY];
+    if (holds === source) return;
+    throw new HopperError(
+      'conflict',
+      `document '${documentId}' already holds ` +
+        (typeof holds === 'string'
+          ? `another file ('${holds}'), whose path gives the same id`
+          : 'a document that was not ingested from this path') +
+        '; pass documentId to store this file under another id (or delete the document first)',
+    );
   }
 
   /** Checks what needs no parsing and queues the ingest (or finds the same one queued or done). */
@@ -114,7 +147,7 @@ export function jobTools(deps: ToolDeps): {
         tenant,
         collection: input.collection ?? DEFAULT_COLLECTION,
         documentId,
-        metadata: input.metadata ?? {},
+        metadata: source.metadata ?? withoutSourcePath(input.metadata ?? {}),
         contentHash: fingerprint(bodyHash, chunking),
         mediaType,
         encoding: typeof body === 'string' ? 'text' : 'binary',
@@ -181,10 +214,43 @@ export function jobTools(deps: ToolDeps): {
 
 interface Source {
   body: string | Buffer;
+  /** The document's metadata, when it is not the caller's as given (a path ingest adds its path). */
+  metadata?: Metadata;
   /** The size limit of this kind of source, in bytes. */
   maxBytes: number;
   filename?: string;
   documentId?: string;
+}
+
+/**
+ * The metadata key a path ingest records its file's path under (absolute, as given): what tells a
+ * re-ingest of the same file from another file whose path gives the same id. Set only by Hopper.
+ */
+const SOURCE_PATH_KEY = 'hopper.path';
+
+/** The recorded form of a path: itself, or its hash when it is longer than a metadata value may be. */
+function sourcePathOf(path: string): string {
+  return path.length <= limits.maxMetadataValueChars ? path : `sha256:${contentHash(path)}`;
+}
+
+function withSourcePath(given: Metadata, source: string): Metadata {
+  const merged = { ...withoutSourcePath(given), [SOURCE_PATH_KEY]: source };
+  if (!metadata.safeParse(merged).success) {
+    throw new HopperError(
+      'invalid_argument',
+      `a path ingest records its file's path in metadata '${SOURCE_PATH_KEY}': leave room for it ` +
+        `(at most ${limits.maxMetadataKeys - 1} keys of your own, and ${limits.maxMetadataBytes} bytes with it)`,
+    );
+  }
+  return merged;
+}
+
+function withoutSourcePath(given: Metadata): Metadata {
+  if (!Object.hasOwn(given, SOURCE_PATH_KEY)) return given;
+  throw new HopperError(
+    'invalid_argument',
+    `metadata '${SOURCE_PATH_KEY}' is set by Hopper (the path of a file ingested by path); use another key`,
+  );
 }
 
 interface Submitted {

@@ -1,0 +1,199 @@
+import { readFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Client } from '@modelcontextprotocol/client';
+import { connectModern, structured, toolError, waitForJobEnd } from '../support/clients.ts';
+import { TestStack } from '../support/stack.ts';
+
+const MiB = 1024 * 1024;
+/** What the gateway's RSS must stay under while 60 path ingests of a 30 MiB file arrive at once. */
+const GATEWAY_RSS_BOUND = 600 * MiB;
+
+let root: string;
+let otherRoot: string;
+let stack: TestStack;
+let client: Client;
+
+beforeAll(async () => {
+  const base = await mkdtemp(join(tmpdir(), 'hopper-path-'));
+  root = join(base, 'docs');
+  otherRoot = join(base, 'more');
+  await mkdir(root, { recursive: true });
+  await mkdir(otherRoot, { recursive: true });
+  stack = await TestStack.start({
+    redisUrl: inject('redisUrl'),
+    env: { HOPPER_INGEST_ROOTS: `${root},${otherRoot}` },
+  });
+  client = await connectModern(stack.url);
+});
+
+afterAll(async () => {
+  await client?.close();
+  await stack?.stop();
+  if (root) await rm(join(root, '..'), { recursive: true, force: true });
+});
+
+interface Acknowledged {
+  jobId: string;
+  documentId: string;
+  state: string;
+}
+
+/** The gateway's resident memory, as its own /metrics reports it. */
+async function gatewayRss(): Promise<number> {
+  const text = await (await fetch(new URL('/metrics', stack.url))).text();
+  const match = /^process_resident_memory_bytes(?:{[^}]*})? (\d+)/m.exec(text);
+  if (!match) throw new Error('no process_resident_memory_bytes in /metrics');
+  return Number(match[1]);
+}
+
+/** The peak of a process's resident memory so far (Linux), for the figures printed. */
+async function peakRss(pid: number | undefined): Promise<number | undefined> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => undefined);
+  const match = status && /^VmHWM:\s+(\d+) kB/m.exec(status);
+  return match ? Number(match[1]) * 1024 : undefined;
+}
+
+describe('path ingests are bounded in the gateway', () => {
+  it('60 concurrent path ingests of one 30 MiB file keep the gateway small and store the file once', async () => {
+    // Mostly ideographic spaces (3 bytes each in UTF-8): 30 MiB for the gateway to read and hash,
+    // 10 million characters (under the worker's text limit) and little for the worker to index.
+    const path = join(root, 'big.txt');
+    const words = 'The keeper trims the lantern wick at dusk and logs the passing ships.\n';
+    await writeFile(path, words + '\u3000'.repeat((30 * MiB - 2 * words.length) / 3) + words);
+
+    let peak = await gatewayRss();
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        peak = Math.max(peak, await gatewayRss());
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    })();
+
+    const calls = await Promise.all(
+      Array.from({ length: 60 }, () =>
+        client.callTool({ name: 'ingest_document', arguments: { path, wait: false } }),
+      ),
+    );
+    sampling = false;
+    await sampler;
+
+    const busy = calls.filter((call) => (call as { isError?: boolean }).isError);
+    for (const refusal of busy) {
+      expect(refusal).toMatchObject({
+        _meta: { 'hopper/error': { code: 'busy', retryAfterSeconds: expect.any(Number) as number } },
+      });
+    }
+    const accepted = calls
+      .filter((call) => !(call as { isError?: boolean }).isError)
+      .map(structured<Acknowledged>);
+    expect(accepted.length).toBeGreaterThan(0);
+    // The same file is the same ingest: one job, one document.
+    expect(new Set(accepted.map((a) => a.jobId)).size).toBe(1);
+    expect(new Set(accepted.map((a) => a.documentId))).toEqual(new Set(['big.txt']));
+    const job = await waitForJobEnd(client, accepted[0]!.jobId);
+    expect(job.state, job.error).toBe('completed');
+    expect(job.result).toMatchObject({ version: 1 });
+
+    const hwm = await peakRss(stack.gateways[0]?.process.pid);
+    console.log(
+      `60 concurrent path ingests of 30 MiB: ${accepted.length} accepted, ${busy.length} busy; gateway RSS ` +
+        `peak ${Math.round(peak / MiB)} MiB (sampled from /metrics), VmHWM ${hwm ? Math.round(hwm / MiB) : '?'} MiB`,
+    );
+    expect(peak).toBeLessThan(GATEWAY_RSS_BOUND);
+  }, 240_000);
+});
+
+interface Ingested {
+  documentId: string;
+  state: string;
+  version?: number;
+}
+
+async function ingestPath(path: string, extra: Record<string, unknown> = {}) {
+  return client.callTool({ name: 'ingest_document', arguments: { path, collection: 'paths', ...extra } });
+}
+
+async function searchIds(query: string): Promise<string[]> {
+  const { results } = structured<{ results: { documentId: string }[] }>(
+    await client.callTool({
+      name: 'search',
+      arguments: { query, collection: 'paths', topK: 10, mode: 'text' },
+    }),
+  );
+  return [...new Set(results.map((hit) => hit.documentId))].sort();
+}
+
+describe('path-derived document ids', () => {
+  it('stores files whose names differ only in punctuation or accents as distinct documents', async () => {
+    const files: [string, string][] = [
+      ['report (1).txt', 'Round brackets: the harbour master counted forty gulls.'],
+      ['report [1].txt', 'Square brackets: the harbour master counted nine herons.'],
+      ['café.txt', 'Acute accent: the harbour café sells smoked mackerel.'],
+      ['cafè.txt', 'Grave accent: the harbour cafè sells pickled herring.'],
+    ];
+    const ids: string[] = [];
+    for (const [name, text] of files) {
+      await writeFile(join(root, name), text);
+      const out = structured<Ingested>(await ingestPath(join(root, name)));
+      expect(out).toMatchObject({ state: 'completed', version: 1 });
+      ids.push(out.documentId);
+    }
+    expect(ids).toEqual(['report~20~281~29.txt', 'report~20~5B1~5D.txt', 'café.txt', 'cafè.txt']);
+    // Each is found by its own words: none replaced another.
+    expect(await searchIds('gulls')).toEqual(['report~20~281~29.txt']);
+    expect(await searchIds('herons')).toEqual(['report~20~5B1~5D.txt']);
+    expect(await searchIds('mackerel')).toEqual(['café.txt']);
+    expect(await searchIds('herring')).toEqual(['cafè.txt']);
+    const doc = structured<{ metadata: Record<string, unknown> }>(
+      await client.callTool({
+        name: 'get_document',
+        arguments: { documentId: 'café.txt', collection: 'paths' },
+      }),
+    );
+    expect(doc.metadata).toEqual({ 'hopper.path': join(root, 'café.txt') });
+
+    // The same file again, edited: it replaces its own document, as before.
+    await writeFile(join(root, 'café.txt'), 'Acute accent: the café now sells oysters.');
+    expect(structured<Ingested>(await ingestPath(join(root, 'café.txt')))).toMatchObject({
+      documentId: 'café.txt',
+      version: 2,
+    });
+  });
+
+  it('refuses a file whose id another document holds, instead of replacing it', async () => {
+    // The same name written decomposed (e + combining accent) is a different file on Linux, and the
+    // same id: the second one is refused.
+    const decomposed = join(root, 'cafe\u0301.txt');
+    await writeFile(decomposed, 'Decomposed: a third café that must not replace the first.');
+    const clash = await ingestPath(decomposed);
+    expect(toolError(clash)).toMatch(
+      /document 'café\.txt' already holds another file \('.*café\.txt'\), whose path gives the same id; pass documentId/,
+    );
+    expect(clash).toMatchObject({ _meta: { 'hopper/error': { code: 'conflict' } } });
+
+    // The same relative path under a second root, and an id taken by content sent inline.
+    await writeFile(join(otherRoot, 'report (1).txt'), 'Another root: the harbour master counted seals.');
+    expect(toolError(await ingestPath(join(otherRoot, 'report (1).txt')))).toMatch(
+      /already holds another file/,
+    );
+    await client.callTool({
+      name: 'ingest_document',
+      arguments: { content: 'Inline notes about tides.', documentId: 'tides.txt', collection: 'paths' },
+    });
+    await writeFile(join(root, 'tides.txt'), 'A file named like the inline notes.');
+    expect(toolError(await ingestPath(join(root, 'tides.txt')))).toMatch(
+      /already holds a document that was not ingested from this path/,
+    );
+
+    // Nothing was replaced; naming the document stores the file beside the first.
+    expect(await searchIds('oysters')).toEqual(['café.txt']);
+    expect(await searchIds('seals')).toEqual([]);
+    expect(
+      structured<Ingested>(await ingestPath(decomposed, { documentId: 'cafe-decomposed.txt' })),
+    ).toMatchObject({ documentId: 'cafe-decomposed.txt', version: 1 });
+    expect(await searchIds('decomposed')).toEqual(['cafe-decomposed.txt']);
+  });
+});

@@ -176,7 +176,9 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
       logger,
       shutdown: draining.signal,
       ingestRoots: config.ingestRoots,
-      pathReads: new PathReads(config.limits.pathReads),
+      pathReads: new PathReads(config.limits.pathReads, () =>
+        metrics.limitRefusals.inc({ limit: 'path_reads' }),
+      ),
     }),
     {
       cache,

@@ -23,11 +23,14 @@ const RETRY_AFTER_SECONDS = 2;
  */
 export class PathReads {
   readonly #limits: PathReadLimits;
+  readonly #onRefused: () => void;
   readonly #waiting: (() => void)[] = [];
   #running = 0;
 
-  constructor(limits: PathReadLimits) {
+  /** `onRefused` counts each `busy` answer (the gateway's hopper_limit_refusals_total). */
+  constructor(limits: PathReadLimits, onRefused: () => void = () => undefined) {
     this.#limits = limits;
+    this.#onRefused = onRefused;
   }
 
   /** Runs `work` when a turn is free; throws `busy` at once when too many are waiting already. */
@@ -35,6 +38,7 @@ export class PathReads {
     const { maxConcurrent, maxQueued } = this.#limits;
     if (maxConcurrent > 0 && this.#running >= maxConcurrent) {
       if (maxQueued > 0 && this.#waiting.length >= maxQueued) {
+        this.#onRefused();
         throw busy(
           `this gateway is reading ${this.#running} files for path ingests and ${this.#waiting.length} more wait`,
           RETRY_AFTER_SECONDS,

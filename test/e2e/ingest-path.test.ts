@@ -126,6 +126,44 @@ async function searchIds(query: string): Promise<string[]> {
   return [...new Set(results.map((hit) => hit.documentId))].sort();
 }
 
+describe('path reads take turns', () => {
+  it('answers busy with a retry time beyond the queue, and a retry after it is taken', async () => {
+    // A gateway that reads one file at a time and lets two wait.
+    const gateway = await stack.startGateway({ HOPPER_MAX_PATH_READS: '1', HOPPER_MAX_PATH_READ_QUEUE: '2' });
+    const tight = await connectModern(gateway.url);
+    try {
+      const paths = await Promise.all(
+        Array.from({ length: 12 }, async (_, i) => {
+          const path = join(root, `turns-${i}.txt`);
+          await writeFile(path, `Turn ${i} of the lantern watch.\n` + '\u3000'.repeat(1_400_000));
+          return path;
+        }),
+      );
+      const ingest = (path: string) =>
+        tight.callTool({ name: 'ingest_document', arguments: { path, collection: 'turns', wait: false } });
+      const first = await Promise.all(paths.map(ingest));
+      const refused = paths.filter((_, i) => (first[i] as { isError?: boolean }).isError);
+      expect(refused.length).toBeGreaterThan(0);
+      for (const answer of first) {
+        if (!(answer as { isError?: boolean }).isError) continue;
+        expect(toolError(answer)).toMatch(
+          /too many path ingests on this gateway: 1 file being read, 2 waiting; retry after 2 s/,
+        );
+        expect(answer).toMatchObject({ _meta: { 'hopper/error': { code: 'busy', retryAfterSeconds: 2 } } });
+      }
+      // Retried one at a time, as a client told to wait would: each is taken.
+      const jobIds = first
+        .filter((a) => !(a as { isError?: boolean }).isError)
+        .map((a) => structured<Acknowledged>(a).jobId);
+      for (const path of refused) jobIds.push(structured<Acknowledged>(await ingest(path)).jobId);
+      expect(new Set(jobIds).size).toBe(12);
+      for (const jobId of jobIds) expect((await waitForJobEnd(tight, jobId)).state).toBe('completed');
+    } finally {
+      await tight.close();
+    }
+  }, 120_000);
+});
+
 describe('path-derived document ids', () => {
   it('stores files whose names differ only in punctuation or accents as distinct documents', async () => {
     const files: [string, string][] = [

@@ -22,7 +22,7 @@ describe('PathReads', () => {
     expect(refused).toBeInstanceOf(HopperError);
     expect(refused).toMatchObject({ code: 'busy', retryAfterSeconds: 2 });
     expect((refused as Error).message).toMatch(
-      /reading 2 files for path ingests and 1 more wait; retry after 2 s/,
+      /too many path ingests on this gateway: 2 files being read, 1 waiting; retry after 2 s/,
     );
 
     a.release();

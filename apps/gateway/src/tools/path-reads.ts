@@ -40,7 +40,7 @@ export class PathReads {
       if (maxQueued > 0 && this.#waiting.length >= maxQueued) {
         this.#onRefused();
         throw busy(
-          `this gateway is reading ${this.#running} files for path ingests and ${this.#waiting.length} more wait`,
+          `too many path ingests on this gateway: ${this.#running} ${this.#running === 1 ? 'file' : 'files'} being read, ${this.#waiting.length} waiting`,
           RETRY_AFTER_SECONDS,
         );
       }

@@ -115,6 +115,37 @@ describe('npm start', () => {
     await expect(fetch(url.replace('/mcp', '/healthz'))).rejects.toThrow();
   });
 
+  it('restarts a gateway that dies, and says where it listens now', async () => {
+    const env = { ...process.env, REDIS_URL: undefined, HOPPER_DATA_DIR: dataDir, HOPPER_PORT: '0' };
+    const run = launch(env);
+    const url = await until(run, () => /MCP endpoint\s+(\S+)/.exec(run.output().stdout)?.[1]);
+    const pid = await until(run, () => {
+      const line = run
+        .output()
+        .stdout.split('\n')
+        .find((l) => l.includes('gateway listening'));
+      return line ? (JSON.parse(line) as { pid: number }).pid : undefined;
+    });
+    process.kill(pid, 'SIGKILL');
+    // HOPPER_PORT=0: the new gateway has a new port, which the launcher prints.
+    const moved = await until(run, () => /the gateway now listens at (\S+)/.exec(run.output().stderr)?.[1]);
+    expect(run.output().stderr).toContain(
+      'hopper: the gateway stopped unexpectedly (SIGKILL); restarting it in 1 s (restart 1)',
+    );
+    expect(moved).not.toBe(url);
+    const client = await connectModern(moved);
+    const ingested = structured<{ state: string }>(
+      await client.callTool({
+        name: 'ingest_document',
+        arguments: { content: 'Moths fly at night.', documentId: 'moths' },
+      }),
+    );
+    expect(ingested.state).toBe('completed');
+    await client.close();
+    run.child.kill('SIGINT');
+    expect(await run.exited).toBe(0);
+  });
+
   it('stops everything on Ctrl-C while a dead worker waits for its restart', async () => {
     const env = { ...process.env, REDIS_URL: undefined, HOPPER_DATA_DIR: dataDir, HOPPER_PORT: '0' };
     const run = launch(env);

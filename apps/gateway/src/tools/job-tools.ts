@@ -68,7 +68,7 @@ export function jobTools(deps: ToolDeps): {
     try {
       const collection = input.collection ?? DEFAULT_COLLECTION;
       const source = sourcePathOf(file.path);
-      const metadata = withSourcePath(input.metadata ?? {}, source);
+      const recorded = withSourcePath(input.metadata ?? {}, source);
       let documentId = input.documentId;
       if (documentId === undefined) {
         documentId = documentIdForPath(file.relativePath);
@@ -87,7 +87,7 @@ export function jobTools(deps: ToolDeps): {
         maxBytes: limits.maxPathFileBytes,
         filename: file.filename,
         documentId,
-        metadata,
+        metadata: recorded,
       });
     } finally {
       await file.close();

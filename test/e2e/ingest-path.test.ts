@@ -234,4 +234,28 @@ describe('path-derived document ids', () => {
     ).toMatchObject({ documentId: 'cafe-decomposed.txt', version: 1 });
     expect(await searchIds('decomposed')).toEqual(['cafe-decomposed.txt']);
   });
+
+  it('lets one of two new files with the same id in, when both arrive at once', async () => {
+    for (let pair = 0; pair < 5; pair++) {
+      // NFC and NFD spellings of one name: two files, one id, neither stored yet.
+      const composed = join(root, `r\u00e9sum\u00e9-${pair}.txt`);
+      const decomposed = join(root, `re\u0301sume\u0301-${pair}.txt`);
+      await writeFile(composed, `Composed twin ${pair}: lighthouse keepers.`);
+      await writeFile(decomposed, `Decomposed twin ${pair}: lighthouse keepers.`);
+      const answers = await Promise.all(
+        [composed, decomposed].map((path) => ingestPath(path, { wait: false })),
+      );
+      const accepted = answers.filter((a) => !(a as { isError?: boolean }).isError);
+      const refused = answers.filter((a) => (a as { isError?: boolean }).isError);
+      expect(accepted).toHaveLength(1);
+      expect(toolError(refused[0])).toMatch(/whose path gives the same id; pass documentId/);
+      const { jobId, documentId } = structured<Acknowledged>(accepted[0]);
+      expect((await waitForJobEnd(client, jobId)).state).toBe('completed');
+      const winner = answers[0] === accepted[0] ? composed : decomposed;
+      const doc = structured<{ metadata: Record<string, unknown>; version: number }>(
+        await client.callTool({ name: 'get_document', arguments: { documentId, collection: 'paths' } }),
+      );
+      expect(doc).toMatchObject({ version: 1, metadata: { 'hopper.path': winner } });
+    }
+  });
 });

@@ -19,6 +19,11 @@ export interface Keys {
   embedOutput(tenant: string, jobId: string): string;
   /** Short lock taken while deciding whether an ingest job id must be re-run. */
   enqueueLock(tenant: string, jobId: string): string;
+  /**
+   * String: the file (its path) whose ingest claimed a path-derived document id that is not stored
+   * yet, so a second file with the same id is refused rather than silently replacing the first.
+   */
+  pathClaim(tenant: string, collection: string, documentId: string): string;
   /** String: the job a legacy MCP request (session + JSON-RPC id) is waiting on. */
   legacyRequest(sessionId: string, requestId: string): string;
   /** Pub/sub channel of one job's progress events. */
@@ -59,6 +64,8 @@ export function createKeys(prefix = 'hopper'): Keys {
     payload: (tenant, jobId) => `${t(tenant)}:payload:${jobId}`,
     embedOutput: (tenant, jobId) => `${t(tenant)}:embed-out:${jobId}`,
     enqueueLock: (tenant, jobId) => `${t(tenant)}:enqueue-lock:${jobId}`,
+    // Collection names hold no ':', so the document id after it is unambiguous.
+    pathClaim: (tenant, collection, documentId) => `${t(tenant)}:path-claim:${collection}:${documentId}`,
     legacyRequest: (sessionId, requestId) => `${prefix}:legacy:${sessionId}:${requestId}`,
     progressChannel: (tenant, jobId) => `${t(tenant)}:progress:${jobId}`,
     cancelChannel: `${prefix}:cancel`,

@@ -70,25 +70,32 @@ export function jobTools(deps: ToolDeps): {
       const source = sourcePathOf(file.path);
       const recorded = withSourcePath(input.metadata ?? {}, source);
       let documentId = input.documentId;
+      let release: (() => Promise<void>) | undefined;
       if (documentId === undefined) {
         documentId = documentIdForPath(file.relativePath);
-        await refuseCollision(tenant, collection, documentId, source);
+        release = await refuseCollision(tenant, collection, documentId, source);
       }
-      const found = await jobs.findIngest({
-        tenant,
-        collection,
-        documentId,
-        contentHash: fingerprint(await file.hash(), chunkingOf(input)),
-      });
-      if (found) return { documentId, submitted: found };
-      const body = await file.read();
-      return await submit(input, tenant, {
-        body,
-        maxBytes: limits.maxPathFileBytes,
-        filename: file.filename,
-        documentId,
-        metadata: recorded,
-      });
+      try {
+        const found = await jobs.findIngest({
+          tenant,
+          collection,
+          documentId,
+          contentHash: fingerprint(await file.hash(), chunkingOf(input)),
+        });
+        if (found) return { documentId, submitted: found };
+        const body = await file.read();
+        return await submit(input, tenant, {
+          body,
+          maxBytes: limits.maxPathFileBytes,
+          filename: file.filename,
+          documentId,
+          metadata: recorded,
+        });
+      } catch (error) {
+        // Refused (bad file, busy): it claims nothing, so another file may take the id.
+        await release?.();
+        throw error;
+      }
     } finally {
       await file.close();
     }
@@ -98,25 +105,41 @@ export function jobTools(deps: ToolDeps): {
    * A path-derived id names one file. Distinct paths give distinct ids (see documentIdForPath),
    * except paths that differ in Unicode normalisation alone, the same relative path under two
    * roots, or an id a caller chose for other content: then the document there is not this file's,
-   * and replacing it silently would lose it. The caller can name the document instead.
+   * and replacing it silently would lose it. The caller can name the document instead. Returns how
+   * to give back a claim it took, for when the ingest is refused after all.
    */
   async function refuseCollision(
     tenant: string,
     collection: string,
     documentId: string,
     source: string,
-  ): Promise<void> {
+  ): Promise<(() => Promise<void>) | undefined> {
     const current = await deps.store.getDocument(tenant, collection, documentId);
-    if (!current) return;
-    const holds = current.metadata[SOURCE_PATH_KEY];
-    if (holds === source) return;
-    throw new HopperError(
-      'conflict',
-      `document '${documentId}' already holds ` +
-        (typeof holds === 'string'
-          ? `another file ('${holds}'), whose path gives the same id`
-          : 'a document that was not ingested from this path') +
-        '; pass documentId to store this file under another id (or delete the document first)',
+    if (current) {
+      const holds = current.metadata[SOURCE_PATH_KEY];
+      if (holds === source) return undefined;
+      throw conflict(
+        documentId,
+        typeof holds === 'string'
+          ? `already holds another file ('${holds}'), whose path gives the same id`
+          : 'already holds a document that was not ingested from this path',
+      );
+    }
+    // Not stored yet: two new files with one id (a directory of NFC and NFD twins imported in
+    // parallel) would both pass the check above, so the first claims the id until its version is
+    // stored. A claim outlives any normal wait in the queue; should its job fail, another file can
+    // take the id once it expires.
+    const claim = keys.pathClaim(tenant, collection, documentId);
+    if ((await redis.set(claim, source, 'PX', PATH_CLAIM_MS, 'NX')) === 'OK') {
+      return async () => {
+        if ((await redis.get(claim)) === source) await redis.del(claim);
+      };
+    }
+    const holder = await redis.get(claim);
+    if (holder === null || holder === source) return undefined;
+    throw conflict(
+      documentId,
+      `is being ingested from another file ('${holder}'), whose path gives the same id`,
     );
   }
 
@@ -220,6 +243,16 @@ interface Source {
   maxBytes: number;
   filename?: string;
   documentId?: string;
+}
+
+/** How long a path ingest's claim on a new document id lasts (see refuseCollision). */
+const PATH_CLAIM_MS = 60 * 60 * 1000;
+
+function conflict(documentId: string, what: string): HopperError {
+  return new HopperError(
+    'conflict',
+    `document '${documentId}' ${what}; pass documentId to store this file under another id (or delete the document first)`,
+  );
 }
 
 /**

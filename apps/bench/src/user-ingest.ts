@@ -64,7 +64,9 @@ async function readJsonl<T>(file: string): Promise<T[]> {
 
 export async function userIngest(options: UserIngestOptions): Promise<UserIngestResult> {
   const log = options.log ?? (() => undefined);
-  const raw = await readJsonl<{ _id?: string; id?: string; title?: string; text?: string }>(options.corpusFile);
+  const raw = await readJsonl<{ _id?: string; id?: string; title?: string; text?: string }>(
+    options.corpusFile,
+  );
   const corpus: CorpusDocument[] = raw
     .map((d) => ({ id: String(d._id ?? d.id), title: d.title ?? '', text: d.text ?? '' }))
     .filter((d) => d.text.trim() !== '')
@@ -95,7 +97,10 @@ export async function userIngest(options: UserIngestOptions): Promise<UserIngest
         await new Promise((resolve) => setTimeout(resolve, 10));
         return;
       }
-      args = { documentId: stored[Math.floor(Math.random() * stored.length)], collection: options.collection };
+      args = {
+        documentId: stored[Math.floor(Math.random() * stored.length)],
+        collection: options.collection,
+      };
     } else {
       args = { limit: 20, collection: options.collection };
     }
@@ -167,7 +172,9 @@ export async function userIngest(options: UserIngestOptions): Promise<UserIngest
     }
   };
   await Promise.all(Array.from({ length: options.submitters }, submitter));
-  log(`submitted ${jobs.length} documents in ${round((performance.now() - started) / 1000, 1)} s (${busy} busy answers)`);
+  log(
+    `submitted ${jobs.length} documents in ${round((performance.now() - started) / 1000, 1)} s (${busy} busy answers)`,
+  );
 
   // Wait for every job to end: poll the jobs not yet seen finished.
   let pending = [...jobs];

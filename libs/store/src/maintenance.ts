@@ -151,8 +151,8 @@ export class Maintenance {
     const documents = await this.#tables.get(DOCUMENTS_TABLE).catch(() => undefined);
     if (documents) await this.#ensureIndexes(documents, DOCUMENTS_TABLE);
 
-    let unindexed = 0;
-    let fragments = 0;
+    let unindexed: number;
+    let fragments: number;
     try {
       unindexed = (await chunks.indexStats(TEXT_INDEX_NAME))?.numUnindexedRows ?? 0;
       fragments = (await chunks.stats()).fragmentStats.numFragments;

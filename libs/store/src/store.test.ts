@@ -194,7 +194,10 @@ describe('group commit', () => {
     const outcomes = await Promise.allSettled([
       store.replaceDocument(doc({ documentId: 'good-1' }), chunks(2)),
       store.replaceDocument(doc({ documentId: 'wide' }), wide),
-      store.replaceDocument(doc({ documentId: 'other-model', collection: 'docs', model: 'other' }), chunks(1)),
+      store.replaceDocument(
+        doc({ documentId: 'other-model', collection: 'docs', model: 'other' }),
+        chunks(1),
+      ),
       store.replaceDocument(doc({ documentId: 'good-2' }), chunks(1)),
     ]);
     expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled']);

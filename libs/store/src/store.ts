@@ -5,7 +5,13 @@ import { metadataFilterSql } from './metadata.ts';
 import { DOCUMENT_COLUMNS, HIT_COLUMNS, documentFromRow, hitFromRow } from './rows.ts';
 import { fuseHits } from './fusion.ts';
 import { documentKey } from './keys.ts';
-import { CHUNKS_TABLE, DOCUMENTS_TABLE, DOCUMENT_KEY_COLUMN, TEXT_INDEX_COLUMN, vectorDimension } from './schema.ts';
+import {
+  CHUNKS_TABLE,
+  DOCUMENTS_TABLE,
+  DOCUMENT_KEY_COLUMN,
+  TEXT_INDEX_COLUMN,
+  vectorDimension,
+} from './schema.ts';
 import { scopeWhere, sqlAnd, sqlEquals, sqlString } from './sql.ts';
 import { StoreError, guard } from './store-error.ts';
 import type { DocumentLocks } from './group-commit.ts';
@@ -130,10 +136,7 @@ export interface StoreOptions {
    * Called when writer-side maintenance fails (building the full-text index, compaction). The
    * write itself has succeeded; maintenance is retried after later writes. Default: ignored.
    */
-  onMaintenanceError?: (
-    error: unknown,
-    operation: MaintenanceOperation,
-  ) => void;
+  onMaintenanceError?: (error: unknown, operation: MaintenanceOperation) => void;
 }
 
 /**
@@ -499,7 +502,6 @@ class LanceStore implements Store {
     this.#hasDocumentKey = (await table.schema()).fields.some((field) => field.name === DOCUMENT_KEY_COLUMN);
     return this.#hasDocumentKey;
   }
-
 
   async #tableDimension(table: Table): Promise<number> {
     if (this.#dimension !== undefined) return this.#dimension;

@@ -20,7 +20,7 @@ interface SearchOut {
 const fixture = useStackWithEmbeddings({
   gateways: 2,
   workers: 1,
-  env: { HOPPER_WORKER_CONCURRENCY: '1' },
+  env: { HOPPER_WORKER_CONCURRENCY: '1', HOPPER_WORKER_INGEST_CONCURRENCY: '1' },
 });
 
 const getJob = (jobId: string) => getJobWith(fixture.client, jobId);

@@ -97,13 +97,18 @@ describe('real documents in, passages out', () => {
     expect(hit?.text).toContain('polishes the Fresnel lens');
     expect(hit?.headingPath).toEqual(['Lighthouse Maintenance Manual', 'Lens care']);
     expect(hit?.matched).toEqual(expect.arrayContaining(['text', 'vector']));
-    const doc = structured<{ title: string; mediaType: string }>(
+    const doc = structured<{ title: string; mediaType: string; metadata: Record<string, unknown> }>(
       await client.callTool({
         name: 'get_document',
         arguments: { documentId: 'manuals/manual.pdf', collection: COLLECTION },
       }),
     );
-    expect(doc).toMatchObject({ title: 'Lighthouse Maintenance Manual', mediaType: 'application/pdf' });
+    expect(doc).toMatchObject({
+      title: 'Lighthouse Maintenance Manual',
+      mediaType: 'application/pdf',
+      // The file it came from, which tells a re-ingest of it from another file with the same id.
+      metadata: { 'hopper.path': join(root, 'manuals', 'manual.pdf') },
+    });
   });
 
   it('finds a DOCX passage under its Word headings', async () => {

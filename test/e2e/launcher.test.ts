@@ -30,6 +30,16 @@ function launch(env: Record<string, string | undefined>) {
   return { child, exited, output: () => ({ stdout, stderr }) };
 }
 
+/** Polls the launcher's output until `found` returns something; fails if the launcher exits first. */
+async function until<T>(run: ReturnType<typeof launch>, found: () => T | undefined): Promise<T> {
+  for (;;) {
+    const value = found();
+    if (value !== undefined) return value;
+    if (run.child.exitCode !== null) throw new Error(`launcher exited: ${run.output().stderr}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 describe('npm start', () => {
   it('starts a private Redis, the gateway and a worker, serves MCP, and stops cleanly on Ctrl-C', async () => {
     const env = { ...process.env, REDIS_URL: undefined, HOPPER_DATA_DIR: dataDir, HOPPER_PORT: '0' };
@@ -57,6 +67,108 @@ describe('npm start', () => {
     expect(await run.exited).toBe(0);
     // Everything it started is gone: the port no longer answers.
     await expect(fetch(url.replace('/mcp', '/healthz'))).rejects.toThrow();
+  });
+
+  it('restarts a worker that dies, with back-off and a log line, and keeps serving', async () => {
+    const env = { ...process.env, REDIS_URL: undefined, HOPPER_DATA_DIR: dataDir, HOPPER_PORT: '0' };
+    const run = launch(env);
+    const url = await until(run, () => /MCP endpoint\s+(\S+)/.exec(run.output().stdout)?.[1]);
+    // The worker logs its pid on every line; a new pid is a new worker process.
+    const workerPids = () =>
+      run
+        .output()
+        .stdout.split('\n')
+        .filter((line) => line.includes('"worker ready"'))
+        .map((line) => (JSON.parse(line) as { pid: number }).pid);
+    const first = await until(run, () => workerPids()[0]);
+
+    // Killed the way the kernel kills a process out of memory, twice in a row: the second restart
+    // waits twice as long, since the worker did not stay up in between.
+    process.kill(first, 'SIGKILL');
+    const second = await until(run, () => workerPids()[1]);
+    process.kill(second, 'SIGKILL');
+    const third = await until(run, () => workerPids()[2]);
+    expect(new Set([first, second, third]).size).toBe(3);
+    const restarts = run
+      .output()
+      .stderr.split('\n')
+      .filter((line) => line.includes('restarting'));
+    expect(restarts).toEqual([
+      'hopper: the worker stopped unexpectedly (SIGKILL); restarting it in 1 s (restart 1)',
+      'hopper: the worker stopped unexpectedly (SIGKILL); restarting it in 2 s (restart 2)',
+    ]);
+    expect(run.child.exitCode).toBeNull();
+
+    // The stack still works end to end: the restarted worker takes the ingest.
+    const client = await connectModern(url);
+    const ingested = structured<{ state: string }>(
+      await client.callTool({
+        name: 'ingest_document',
+        arguments: { content: 'Bats hunt at night.', documentId: 'bats' },
+      }),
+    );
+    expect(ingested.state).toBe('completed');
+    await client.close();
+
+    run.child.kill('SIGINT');
+    expect(await run.exited).toBe(0);
+    await expect(fetch(url.replace('/mcp', '/healthz'))).rejects.toThrow();
+  });
+
+  it('restarts a gateway that dies, and says where it listens now', async () => {
+    const env = { ...process.env, REDIS_URL: undefined, HOPPER_DATA_DIR: dataDir, HOPPER_PORT: '0' };
+    const run = launch(env);
+    const url = await until(run, () => /MCP endpoint\s+(\S+)/.exec(run.output().stdout)?.[1]);
+    const pid = await until(run, () => {
+      const line = run
+        .output()
+        .stdout.split('\n')
+        .find((l) => l.includes('gateway listening'));
+      return line ? (JSON.parse(line) as { pid: number }).pid : undefined;
+    });
+    process.kill(pid, 'SIGKILL');
+    // HOPPER_PORT=0: the new gateway has a new port, which the launcher prints.
+    const moved = await until(run, () => /the gateway now listens at (\S+)/.exec(run.output().stderr)?.[1]);
+    expect(run.output().stderr).toContain(
+      'hopper: the gateway stopped unexpectedly (SIGKILL); restarting it in 1 s (restart 1)',
+    );
+    expect(moved).not.toBe(url);
+    const client = await connectModern(moved);
+    const ingested = structured<{ state: string }>(
+      await client.callTool({
+        name: 'ingest_document',
+        arguments: { content: 'Moths fly at night.', documentId: 'moths' },
+      }),
+    );
+    expect(ingested.state).toBe('completed');
+    await client.close();
+    run.child.kill('SIGINT');
+    expect(await run.exited).toBe(0);
+  });
+
+  it('stops everything on Ctrl-C while a dead worker waits for its restart', async () => {
+    const env = { ...process.env, REDIS_URL: undefined, HOPPER_DATA_DIR: dataDir, HOPPER_PORT: '0' };
+    const run = launch(env);
+    const url = await until(run, () => /MCP endpoint\s+(\S+)/.exec(run.output().stdout)?.[1]);
+    const pid = await until(run, () => {
+      const line = run
+        .output()
+        .stdout.split('\n')
+        .find((l) => l.includes('"worker ready"'));
+      return line ? (JSON.parse(line) as { pid: number }).pid : undefined;
+    });
+    process.kill(pid, 'SIGKILL');
+    await until(run, () => (run.output().stderr.includes('restarting it in') ? true : undefined));
+    run.child.kill('SIGINT');
+    expect(await run.exited).toBe(0);
+    await expect(fetch(url.replace('/mcp', '/healthz'))).rejects.toThrow();
+    // No worker was started after the Ctrl-C.
+    expect(
+      run
+        .output()
+        .stdout.split('\n')
+        .filter((l) => l.includes('"worker ready"')),
+    ).toHaveLength(1);
   });
 
   it('explains in one line what to do when redis-server is missing', async () => {

@@ -151,11 +151,17 @@ describe('item 3: a re-ingest with new metadata, title, media type or chunking i
 });
 
 describe('item 4: document resources read ids with "/", spaces and non-ASCII letters', () => {
-  // Ids the tools take today. Ids with spaces, non-ASCII letters, `,` or `%` are refused at ingest
-  // until #21 item 1 widens the alphabet; the store holds any id, so those are written to it
-  // directly, as a worker would, to show the resource reads whatever a document is called.
-  const ingested = ['guides/setup.md', 'team:ops@north/log-1.md'];
-  const stored = ['notes with spaces', 'café/über straße.md', 'a,b', '100% done'];
+  // Ids the tools take: since #21 item 1 these include letters of any script and `~` (the escape of
+  // path-derived ids, so `report (1).txt` is `report~20~281~29.txt`). Spaces, `,` and `%` are still
+  // refused at ingest; the store holds any id, so those are written to it directly, as a worker
+  // would, to show the resource reads whatever a document is called.
+  const ingested = [
+    'guides/setup.md',
+    'team:ops@north/log-1.md',
+    'café/über-straße.md'.normalize('NFC'),
+    'docs/report~20~281~29.txt',
+  ];
+  const stored = ['notes with spaces', 'café/über straße.md'.normalize('NFC'), 'a,b', '100% done'];
   let legacy: LegacyClient;
 
   beforeAll(async () => {

@@ -25,6 +25,13 @@ function asTheToolSeesIt(argsJson: string): Record<string, unknown> {
   return Object.fromEntries(Object.entries(args).filter(([key]) => key !== '__proto__'));
 }
 
+/** Whether a string or key anywhere in `value` holds a UTF-16 surrogate without its pair. */
+function holdsLoneSurrogate(value: unknown): boolean {
+  if (typeof value === 'string') return !value.isWellFormed();
+  if (typeof value !== 'object' || value === null) return false;
+  return Object.entries(value).some(([key, child]) => !key.isWellFormed() || holdsLoneSurrogate(child));
+}
+
 describe('MCP tool arguments, generated', () => {
   for (const tool of toolNames) {
     it(`${tool}: every call gets a typed answer, invalid arguments are refused as invalid_argument`, async () => {
@@ -38,6 +45,11 @@ describe('MCP tool arguments, generated', () => {
             // Refused at the HTTP edge before any JSON-RPC handling (413).
             expect(outcome.kind).toBe('rpc_error');
             return 'body_too_large';
+          }
+          if (holdsLoneSurrogate(args)) {
+            // Valid JSON but not Unicode text: refused as invalid params before any tool runs.
+            expect(outcome, json.slice(0, 500)).toMatchObject({ kind: 'rpc_error', code: -32602 });
+            return 'lone_surrogate';
           }
           const valid = toolContracts[tool].input.safeParse(asTheToolSeesIt(json)).success;
           if (!valid) {

@@ -94,9 +94,10 @@ export class TestStack {
     };
   }
 
-  async startGateway(): Promise<GatewayHandle> {
+  /** Starts another gateway; `env` adds to (or overrides) the stack's environment for it alone. */
+  async startGateway(env: Record<string, string> = {}): Promise<GatewayHandle> {
     let url = '';
-    const handle = await spawnApp('gateway', this.env, (line) => {
+    const handle = await spawnApp('gateway', { ...this.env, ...env }, (line) => {
       if (!line.includes('gateway listening')) return false;
       url = (JSON.parse(line) as { url: string }).url;
       return true;

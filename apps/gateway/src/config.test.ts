@@ -270,6 +270,7 @@ describe('gateway loadConfig', () => {
       maxQueueDepth: 10_000,
       maxInflight: 1_000,
       maxEventLoopLagMs: 250,
+      pathReads: { maxConcurrent: 2, maxQueued: 64 },
     });
     expect(loadConfig({ ...base, HOPPER_RATE_LIMIT_PER_SECOND: '50' }, '/srv').limits.rateLimit).toEqual({
       perSecond: 50,
@@ -285,6 +286,8 @@ describe('gateway loadConfig', () => {
         HOPPER_MAX_QUEUE_DEPTH: '0',
         HOPPER_MAX_INFLIGHT: '0',
         HOPPER_SHED_EVENT_LOOP_LAG_MS: '0',
+        HOPPER_MAX_PATH_READS: '0',
+        HOPPER_MAX_PATH_READ_QUEUE: '0',
       },
       '/srv',
     ).limits;
@@ -295,6 +298,7 @@ describe('gateway loadConfig', () => {
       maxQueueDepth: 0,
       maxInflight: 0,
       maxEventLoopLagMs: 0,
+      pathReads: { maxConcurrent: 0, maxQueued: 0 },
     });
     expect(
       loadConfig(

@@ -9,6 +9,7 @@ import type { AllowedHosts } from './browser-guard.ts';
 import { unauthorizedChallenge } from './auth/challenge.ts';
 import type { ProtectedResource } from './auth/protected-resource.ts';
 import type { LegacySessions } from './mcp/legacy-sessions.ts';
+import { parseBoundedJson } from './json-body.ts';
 import { malformedMethod } from './mcp/request-shapes.ts';
 import { UnauthorizedError, type Caller, type TenantResolver } from './tenant-resolver.ts';
 import type { LoadShedder } from './load-shedder.ts';
@@ -110,19 +111,18 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: HttpServe
       jsonRpcError(-32600, `request body exceeds ${limits.maxRequestBodyBytes} bytes`),
     );
   }
-  let body: unknown;
-  try {
-    body = JSON.parse(raw.toString('utf8'));
-  } catch {
-    return sendJson(res, 400, jsonRpcError(-32700, 'Parse error: the request body is not valid JSON'));
-  }
-  if (nestsDeeperThan(body, limits.maxJsonDepth)) {
+  // Encoding, nesting, key counts and `_meta` are checked here, before the SDK validates anything.
+  const parsed = parseBoundedJson(raw, 'json-rpc');
+  if ('problem' in parsed) {
+    const { kind, message } = parsed.problem;
+    if (kind === 'json') return sendJson(res, 400, jsonRpcError(-32700, `Parse error: ${message}`));
     return sendJson(
       res,
       400,
-      jsonRpcError(-32600, `the request nests arrays and objects deeper than ${limits.maxJsonDepth} levels`),
+      jsonRpcError(kind === 'depth' ? -32600 : -32602, message, requestIdOf(parsed.parsed)),
     );
   }
+  const body = parsed.value;
 
   const method = isObject(body) ? body.method : undefined;
   withAuth(req, caller, deps, method === 'tools/call' ? calledToolOf(body) : undefined);
@@ -229,16 +229,13 @@ async function readBody(req: IncomingMessage, max: number): Promise<Buffer | und
   return Buffer.concat(chunks);
 }
 
-/** Whether a parsed JSON value nests arrays and objects deeper than `max` (walked without recursion). */
-function nestsDeeperThan(value: unknown, max: number): boolean {
-  const pending: [unknown, number][] = [[value, 1]];
-  for (let next = pending.pop(); next; next = pending.pop()) {
-    const [node, depth] = next;
-    if (typeof node !== 'object' || node === null) continue;
-    if (depth > max) return true;
-    for (const child of Object.values(node)) pending.push([child, depth + 1]);
-  }
-  return false;
+/**
+ * The JSON-RPC id of a refused request, so the client can match the error to its call; `null` when
+ * the body was refused before it was parsed (JSON-RPC's answer when the id cannot be read).
+ */
+function requestIdOf(body: unknown): string | number | null {
+  const id = isObject(body) ? body.id : undefined;
+  return typeof id === 'string' || typeof id === 'number' ? id : null;
 }
 
 /** Wraps a response so the SDK's own `writeHead` also sends one extra header. */

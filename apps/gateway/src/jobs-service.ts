@@ -121,22 +121,8 @@ export class JobsService {
     const jobId = ingestJobId(tenant, payload.collection, payload.documentId, payload.contentHash);
     const read = () => this.#records.get(tenant, jobId);
     return this.#withEnqueueLock(tenant, jobId, read, async (existing) => {
-      // A record whose job never reached the queue (Redis went away between the two writes) is not
-      // a job to wait for: without this check every later submit would wait on it for ever.
-      if (
-        existing &&
-        (existing.state === 'queued' || existing.state === 'active') &&
-        (await this.#queues.ingest.getJob(jobId))
-      ) {
-        return { jobId, state: existing.state, deduplicated: true };
-      }
-      if (existing?.state === 'completed') {
-        // The stored version carries the fingerprint of the ingest that wrote it (see
-        // ingestFingerprint), so this is "the document is what this ingest would make it".
-        const current = await this.#store.getDocument(tenant, payload.collection, payload.documentId);
-        if (current?.contentHash === payload.contentHash)
-          return { jobId, state: 'completed', deduplicated: true, finished: existing };
-      }
+      const current = await this.#sameIngest(jobId, existing, payload);
+      if (current) return current;
       // New, or a re-run after failure, cancellation, deletion or a newer version: start afresh.
       // The body, the cancel flag of an earlier run and that run's queue entry are independent, so
       // they go out together (one round trip); the record comes next, and the job last, so a worker
@@ -156,6 +142,44 @@ export class JobsService {
       await this.#enqueue('ingest', jobId, payload, place);
       return { jobId, state: 'queued', deduplicated: false };
     });
+  }
+
+  /**
+   * The job of an ingest that would be answered as a duplicate (see submitIngest), looked up without
+   * the body or the enqueue lock: a caller that has only the content hash so far (a file streamed
+   * through the hash) can skip holding the body when the answer is already known. `undefined`: it
+   * must be submitted.
+   */
+  async findIngest(
+    payload: Pick<IngestPayload, 'tenant' | 'collection' | 'documentId' | 'contentHash'>,
+  ): Promise<SubmittedJob | undefined> {
+    const jobId = ingestJobId(payload.tenant, payload.collection, payload.documentId, payload.contentHash);
+    return this.#sameIngest(jobId, await this.#records.get(payload.tenant, jobId), payload);
+  }
+
+  /** The job already standing for this ingest: queued or running, or completed and still current. */
+  async #sameIngest(
+    jobId: string,
+    existing: JobView | undefined,
+    payload: Pick<IngestPayload, 'tenant' | 'collection' | 'documentId' | 'contentHash'>,
+  ): Promise<SubmittedJob | undefined> {
+    // A record whose job never reached the queue (Redis went away between the two writes) is not
+    // a job to wait for: without this check every later submit would wait on it for ever.
+    if (
+      existing &&
+      (existing.state === 'queued' || existing.state === 'active') &&
+      (await this.#queues.ingest.getJob(jobId))
+    ) {
+      return { jobId, state: existing.state, deduplicated: true };
+    }
+    if (existing?.state === 'completed') {
+      // The stored version carries the fingerprint of the ingest that wrote it (see
+      // ingestFingerprint), so this is "the document is what this ingest would make it".
+      const current = await this.#store.getDocument(payload.tenant, payload.collection, payload.documentId);
+      if (current?.contentHash === payload.contentHash)
+        return { jobId, state: 'completed', deduplicated: true, finished: existing };
+    }
+    return undefined;
   }
 
   /** Queues a large embedding batch; the texts travel through a payload key. */

@@ -40,6 +40,13 @@ export const limitsEnv = {
   HOPPER_MAX_INFLIGHT: limit(1_000),
   /** Event-loop lag (smoothed) from which a gateway starts turning new requests away. */
   HOPPER_SHED_EVENT_LOOP_LAG_MS: limit(250),
+  /**
+   * Files of path ingests one gateway reads at once. Each holds up to 32 MiB plus its copies on
+   * the way to Redis (~100 MB at the most), so 2 keep a gateway's pod (1 GiB) clear of them.
+   */
+  HOPPER_MAX_PATH_READS: limit(2),
+  /** Path ingests waiting for a read beyond which new ones are answered `busy`. */
+  HOPPER_MAX_PATH_READ_QUEUE: limit(64),
 };
 
 type LimitsEnv = z.output<z.ZodObject<typeof limitsEnv>>;
@@ -63,6 +70,8 @@ export interface LimitSettings {
   maxInflight: number;
   /** 0: lag is not watched. */
   maxEventLoopLagMs: number;
+  /** Path ingests read at once, and waiting for a turn (0: no cap, no bound). */
+  pathReads: { maxConcurrent: number; maxQueued: number };
 }
 
 /** A burst without a rate would be silently ignored: say so instead. */
@@ -94,5 +103,6 @@ export function limitSettings(env: LimitsEnv): LimitSettings {
     maxQueueDepth: env.HOPPER_MAX_QUEUE_DEPTH,
     maxInflight: env.HOPPER_MAX_INFLIGHT,
     maxEventLoopLagMs: env.HOPPER_SHED_EVENT_LOOP_LAG_MS,
+    pathReads: { maxConcurrent: env.HOPPER_MAX_PATH_READS, maxQueued: env.HOPPER_MAX_PATH_READ_QUEUE },
   };
 }

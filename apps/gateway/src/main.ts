@@ -41,6 +41,7 @@ import { createRestHandler } from './rest/rest-handler.ts';
 import { createOAuthVerifiers } from './auth/oauth-verifiers.ts';
 import { protectedResource } from './auth/protected-resource.ts';
 import { bearerTenantResolver, localTenantResolver } from './tenant-resolver.ts';
+import { PathReads } from './tools/path-reads.ts';
 
 const VERSION = '0.1.0';
 
@@ -175,6 +176,9 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
       logger,
       shutdown: draining.signal,
       ingestRoots: config.ingestRoots,
+      pathReads: new PathReads(config.limits.pathReads, () =>
+        metrics.limitRefusals.inc({ limit: 'path_reads' }),
+      ),
     }),
     {
       cache,

@@ -1,9 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '@hopper/contracts';
 import { loadConfig } from './config.ts';
+import { Supervised } from './supervisor.ts';
 import { RedisServerMissingError, startRedisServer, type RedisServer } from '@hopper/redis';
 
 /** How long Ctrl-C waits for the gateway and worker to drain before killing them. */
@@ -11,14 +12,10 @@ const STOP_TIMEOUT_MS = 30_000;
 
 const appEntry = (app: string) => fileURLToPath(new URL(`../../${app}/src/main.ts`, import.meta.url));
 
-interface Child {
-  name: string;
-  process: ChildProcess;
-}
-
 /**
  * `npm start`: the whole stack on one machine. A private redis-server when REDIS_URL is unset, then
- * the gateway and one worker as separate processes, exactly as they run in production.
+ * the gateway and one worker as separate processes, exactly as they run in production, each
+ * restarted with back-off when it dies (see Supervised).
  */
 async function main(): Promise<void> {
   let config;
@@ -43,50 +40,67 @@ async function main(): Promise<void> {
   }
 
   const env = { ...process.env, REDIS_URL: redisUrl, HOPPER_DATA_DIR: config.dataDir };
-  const children: Child[] = [];
+  const children: Supervised[] = [];
   let stopping = false;
 
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
-    await Promise.all(children.map((child) => terminate(child.process)));
+    await Promise.all(children.map((child) => child.stop()));
     await redis?.stop();
     process.exit(code);
   };
 
-  const start = (name: string, onLine?: (line: string) => void): Child => {
-    // Own process group: a terminal's Ctrl-C reaches only the launcher, which then stops the
-    // children in order (gateway and worker drain first, Redis last) instead of all at once.
-    const child = spawn(process.execPath, [appEntry(name)], {
-      env,
-      stdio: ['ignore', 'pipe', 'inherit'],
-      detached: true,
+  /**
+   * Starts an app under supervision. A process that dies after it said it was ready (a worker taken
+   * down by a hostile document, a gateway killed) is restarted with back-off and never stops the
+   * stack; one that fails while starting does, since a restart would only repeat its problem.
+   */
+  const start = (name: string, onLine: (line: string, child: Supervised) => void): Supervised => {
+    const supervised: Supervised = new Supervised({
+      name,
+      stopTimeoutMs: STOP_TIMEOUT_MS,
+      log: (line) => process.stderr.write(`${line}\n`),
+      onStartFailure: (reason) => {
+        process.stderr.write(`hopper: the ${name} stopped while starting (${reason}); stopping the stack\n`);
+        void stop(1);
+      },
+      spawn: () => {
+        // Own process group: a terminal's Ctrl-C reaches only the launcher, which then stops the
+        // children in order (gateway and worker drain first, Redis last) instead of all at once.
+        const child = spawn(process.execPath, [appEntry(name)], {
+          env,
+          stdio: ['ignore', 'pipe', 'inherit'],
+          detached: true,
+        });
+        // Logs pass through unchanged (JSON lines, one per event); the launcher only watches for readiness.
+        createInterface({ input: child.stdout }).on('line', (line) => {
+          process.stdout.write(`${line}\n`);
+          onLine(line, supervised);
+        });
+        return child;
+      },
     });
-    // Logs pass through unchanged (JSON lines, one per event); the launcher only watches for readiness.
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      process.stdout.write(`${line}\n`);
-      onLine?.(line);
-    });
-    child.once('exit', (code, signal) => {
-      if (stopping) return;
-      process.stderr.write(
-        `hopper: the ${name} stopped unexpectedly (${signal ?? `exit code ${code}`}); stopping the stack\n`,
-      );
-      void stop(1);
-    });
-    const entry = { name, process: child };
-    children.push(entry);
-    return entry;
+    children.push(supervised);
+    supervised.start();
+    return supervised;
   };
 
+  let firstGatewayUrl: string | undefined;
   const gatewayUrl = new Promise<string>((resolve) => {
-    start('gateway', (line) => {
+    start('gateway', (line, gateway) => {
       const url = listeningUrl(line);
-      if (url) resolve(url);
+      if (!url) return;
+      gateway.markStarted();
+      firstGatewayUrl ??= url;
+      // With HOPPER_PORT=0 a restarted gateway listens on a new port: say where.
+      if (url !== firstGatewayUrl) process.stderr.write(`hopper: the gateway now listens at ${url}\n`);
+      resolve(url);
     });
   });
   const workerMetrics = new Promise<string>((resolve) => {
-    start('worker', (line) => {
+    start('worker', (line, worker) => {
+      if (line.includes('"worker ready"')) worker.markStarted();
       if (!line.includes('worker metrics at /metrics')) return;
       const { port } = JSON.parse(line) as { port?: number };
       resolve(`http://127.0.0.1:${port}/metrics`);
@@ -99,7 +113,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop(0));
   // Should the launcher die some other way, take the stack with it rather than leave orphans.
   process.on('exit', () => {
-    for (const child of children) if (child.process.exitCode === null) child.process.kill('SIGKILL');
+    for (const child of children) child.kill();
     redis?.process.kill('SIGKILL');
   });
 
@@ -131,15 +145,6 @@ function listeningUrl(line: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-async function terminate(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-  await exited;
-  clearTimeout(timer);
 }
 
 function fail(message: string): never {

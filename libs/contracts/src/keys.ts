@@ -20,6 +20,11 @@ export interface Keys {
   /** Short lock taken while deciding whether an ingest job id must be re-run. */
   enqueueLock(tenant: string, jobId: string): string;
   /**
+   * String: the file (its path) whose ingest claimed a path-derived document id that is not stored
+   * yet, so a second file with the same id is refused rather than silently replacing the first.
+   */
+  pathClaim(tenant: string, collection: string, documentId: string): string;
+  /**
    * String: the job a legacy MCP request (session + JSON-RPC id) is waiting on. Under the tenant:
    * session ids are only as secret as the clients keep them, and a route kept outside the tenant's
    * space could be overwritten (or its cancel dropped) by a caller of another tenant who knows one.
@@ -68,6 +73,8 @@ export function createKeys(prefix = 'hopper'): Keys {
     payload: (tenant, jobId) => `${t(tenant)}:payload:${jobId}`,
     embedOutput: (tenant, jobId) => `${t(tenant)}:embed-out:${jobId}`,
     enqueueLock: (tenant, jobId) => `${t(tenant)}:enqueue-lock:${jobId}`,
+    // Collection names hold no ':', so the document id after it is unambiguous.
+    pathClaim: (tenant, collection, documentId) => `${t(tenant)}:path-claim:${collection}:${documentId}`,
     legacyRequest: (tenant, sessionId, requestId) => `${t(tenant)}:legacy:${sessionId}:${requestId}`,
     progressChannel: (tenant, jobId) => `${t(tenant)}:progress:${jobId}`,
     cancelChannel: `${prefix}:cancel`,

@@ -44,4 +44,16 @@ export const limits = {
    * the SDK validates messages recursively and overflows its stack on a few thousand levels.
    */
   maxJsonDepth: 64,
+  /**
+   * Keys and array items in one request body, counted together (a batch counts as one body). The
+   * largest call Hopper takes has ~2,100 (`embed_texts` with 2,048 texts); each member costs schema
+   * validation time on the gateway's event loop, so a body of 150,000 small keys must not get there.
+   */
+  maxRequestMembers: 10_000,
+  /**
+   * Keys (nested ones included) and UTF-8 bytes of one message's `params._meta`. Clients put a
+   * progress token and, from 2026-07-28, a protocol envelope there: a few dozen keys at most.
+   */
+  maxMetaKeys: 64,
+  maxMetaBytes: 64 * 1024,
 } as const;

@@ -11,14 +11,30 @@ export const collectionName = z
 
 export const DEFAULT_COLLECTION = 'default';
 
+/** The exact alphabet of document ids (see documentId). */
+const DOCUMENT_ID =
+  /^(?![^]*[\u{10000}-\u{10FFFF}])[A-Za-z0-9~\p{L}\p{N}](?:[A-Za-z0-9._:@/~-]|[\p{L}\p{M}\p{N}])*$/u;
+
+/**
+ * Document ids: ASCII letters and digits, `. _ : @ / - ~`, and letters, marks and digits of any
+ * script in the Basic Multilingual Plane, NFC-normalised (so `café` typed on two systems is one id).
+ * The JSON Schema pattern is the portable approximation (any character from U+00A0, no `\p{..}`
+ * classes, which Python's `re` and regexes without the `u` flag do not read); the refinement checks
+ * exactly. `~` starts the escapes of ids derived from paths (see the gateway's documentIdForPath).
+ */
 export const documentId = z
   .string()
   .min(1)
   .max(256)
   .regex(
-    /^[A-Za-z0-9][A-Za-z0-9._:@/-]*$/,
-    'documentId: letters, digits and . _ : @ / -, starting with a letter or digit',
-  );
+    /^[A-Za-z0-9~\u00A0-\uFFFF][A-Za-z0-9._:@/~\u00A0-\uFFFF-]*$/,
+    'documentId: letters, digits and . _ : @ / - ~, starting with a letter, a digit or ~',
+  )
+  .refine((id) => DOCUMENT_ID.test(id), {
+    message:
+      'documentId: beyond ASCII only letters, marks and digits of the Basic Multilingual Plane (no spaces, symbols or emoji)',
+  })
+  .refine((id) => id === id.normalize('NFC'), { message: 'documentId: must be NFC-normalised Unicode' });
 
 export const jobId = z.string().min(1).max(128);
 

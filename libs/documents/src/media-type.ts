@@ -43,17 +43,26 @@ const SNIFF_SAMPLE_CHARS = 64 * 1024;
  * Returns a canonical supported type where one applies, otherwise the type as found.
  */
 export function detectMediaType(input: DocumentInput): string {
+  const named = namedMediaType(input);
+  if (named !== undefined) return named;
+
+  const bytes = typeof input.content === 'string' ? undefined : input.content;
+  return sniffParser({ text: sample(input.content), ...(bytes ? { bytes } : {}) })?.mediaType ?? 'text/plain';
+}
+
+/**
+ * Steps 1 and 2 of {@link detectMediaType}: the type the declared `mediaType` or the `filename`
+ * extension settles on, without looking at the content; `undefined` when the content decides.
+ */
+export function namedMediaType(input: Pick<DocumentInput, 'mediaType' | 'filename'>): string | undefined {
   const declared = (input.mediaType?.split(';')[0] ?? '').trim().toLowerCase();
   if (!UNINFORMATIVE_TYPES.has(declared)) return parserForMediaType(declared)?.mediaType ?? declared;
 
   const extension = extensionOf(input.filename);
   if (extension !== undefined) {
-    const known = parserForExtension(extension)?.mediaType ?? KNOWN_UNSUPPORTED_EXTENSIONS[extension];
-    if (known !== undefined) return known;
+    return parserForExtension(extension)?.mediaType ?? KNOWN_UNSUPPORTED_EXTENSIONS[extension];
   }
-
-  const bytes = typeof input.content === 'string' ? undefined : input.content;
-  return sniffParser({ text: sample(input.content), ...(bytes ? { bytes } : {}) })?.mediaType ?? 'text/plain';
+  return undefined;
 }
 
 function extensionOf(filename: string | undefined): string | undefined {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DocumentError } from './errors.ts';
-import { parseDocument } from './parse.ts';
+import { checkDocument, mediaTypeFromName, parseDocument } from './parse.ts';
 
 const encode = (text: string): Uint8Array => new TextEncoder().encode(text);
 
@@ -133,5 +133,34 @@ describe('parseDocument: plain text', () => {
     const doc = await parseDocument({ content: '# one\n## two', mediaType: 'text/plain' });
     expect(doc.sections).toHaveLength(1);
     expect(doc.sections[0]?.headingPath).toEqual([]);
+  });
+});
+
+describe('mediaTypeFromName', () => {
+  it('is what checkDocument returns, when the declared type or the file name settles it', () => {
+    const content = encode('# Heading\n\nSome text, with a comma.');
+    const named: [string | undefined, string | undefined][] = [
+      ['text/plain', 'notes.md'],
+      ['Text/X-Markdown; charset=utf-8', undefined],
+      ['application/octet-stream', 'table.csv'],
+      [undefined, 'NOTES.MD'],
+      ['', 'data.tsv'],
+      [undefined, 'page.htm'],
+    ];
+    for (const [mediaType, filename] of named) {
+      const input = { ...(mediaType === undefined ? {} : { mediaType }), ...(filename ? { filename } : {}) };
+      const type = mediaTypeFromName(input);
+      expect(type, JSON.stringify(input)).toBeDefined();
+      expect(checkDocument({ content, ...input })).toBe(type);
+    }
+  });
+
+  it('is undefined when only the content can tell, or the named type is not supported', () => {
+    expect(mediaTypeFromName({})).toBeUndefined();
+    expect(mediaTypeFromName({ filename: 'README' })).toBeUndefined();
+    expect(mediaTypeFromName({ filename: 'notes.unknown' })).toBeUndefined();
+    expect(mediaTypeFromName({ mediaType: 'application/octet-stream', filename: 'blob' })).toBeUndefined();
+    expect(mediaTypeFromName({ filename: 'old.doc' })).toBeUndefined();
+    expect(mediaTypeFromName({ mediaType: 'image/png' })).toBeUndefined();
   });
 });

@@ -1,7 +1,7 @@
 import { decodeText } from './decode.ts';
 import type { DocumentInput, MediaType, ParsedDocument } from './document.ts';
 import { DocumentError } from './errors.ts';
-import { detectMediaType } from './media-type.ts';
+import { detectMediaType, namedMediaType } from './media-type.ts';
 import type { FormatParser } from './parsers/format-parser.ts';
 import { SUPPORTED_MEDIA_TYPES, binaryParserFor, parserForMediaType } from './parsers/registry.ts';
 
@@ -43,6 +43,20 @@ interface Checked {
  */
 export function checkDocument(input: DocumentInput, options: ParseOptions = {}): MediaType {
   return check(input, options).mediaType;
+}
+
+/**
+ * The media type {@link checkDocument} returns for a document with this declared type and file
+ * name, when those settle it without the content (a declared type, or a known extension), so a
+ * caller can know it before holding the content. `undefined` when only the content can tell (it
+ * would be sniffed) or when the named type is not supported (checkDocument then refuses it).
+ * When it returns a type, checkDocument either returns that same type or throws.
+ */
+export function mediaTypeFromName(
+  input: Pick<DocumentInput, 'mediaType' | 'filename'>,
+): MediaType | undefined {
+  const named = namedMediaType(input);
+  return named === undefined ? undefined : parserForMediaType(named)?.mediaType;
 }
 
 /**

@@ -5,6 +5,7 @@ import { insufficientScopeChallenge, unauthorizedChallenge } from '../auth/chall
 import { browserGuard, type AllowedHosts } from '../browser-guard.ts';
 import { UnauthorizedError, bearerToken, type Caller, type TenantResolver } from '../tenant-resolver.ts';
 import type { CallContext, ToolHandlers } from '../tools/index.ts';
+import { parseBoundedJson } from '../json-body.ts';
 import { httpFailure, toHttpFailure, type HttpFailure } from './http-errors.ts';
 import { buildOpenApi, toolJsonSchema } from './openapi.ts';
 import { matchRoute, restRoutes, type RestRoute } from './routes.ts';
@@ -173,12 +174,10 @@ async function readJsonBody(req: IncomingMessage): Promise<{ value: Record<strin
     if (size > max) return tooLarge();
     chunks.push(buffer);
   }
-  let body: unknown;
-  try {
-    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch {
-    return httpFailure(400, 'invalid_argument', 'the request body is not valid JSON');
-  }
+  // The same bounds as MCP bodies (encoding, nesting, key counts), before the tool's schema runs.
+  const parsed = parseBoundedJson(Buffer.concat(chunks), 'input');
+  if ('problem' in parsed) return httpFailure(400, 'invalid_argument', parsed.problem.message);
+  const body = parsed.value;
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     return httpFailure(400, 'invalid_argument', 'the request body must be a JSON object');
   }

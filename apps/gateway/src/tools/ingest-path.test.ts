@@ -2,8 +2,8 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HopperError } from '@hopper/contracts';
-import { documentIdForPath, readFileUnderRoots } from './ingest-path.ts';
+import { HopperError, contentHash, documentId } from '@hopper/contracts';
+import { documentIdForPath, openFileUnderRoots, readFileUnderRoots } from './ingest-path.ts';
 
 let base: string;
 let root: string;
@@ -40,6 +40,19 @@ describe('readFileUnderRoots', () => {
     const file = await readFileUnderRoots(join(root, 'docs', 'a b.md'), [root], 1024);
     expect(file).toMatchObject({ filename: 'a b.md', relativePath: 'docs/a b.md' });
     expect(file.bytes.toString()).toBe('# A\ntext');
+  });
+
+  it('streams the same hash the duplicate check computes from the whole file', async () => {
+    const big = join(root, 'docs', 'big.txt');
+    await writeFile(big, 'lantern '.repeat(400_000)); // 3.2 MB: several pieces of the streamed hash
+    const file = await openFileUnderRoots(big, [root], 8 * 1024 * 1024);
+    try {
+      const bytes = await file.read();
+      expect(await file.hash()).toBe(contentHash(bytes));
+      expect(file).toMatchObject({ filename: 'big.txt', relativePath: 'docs/big.txt', size: bytes.length });
+    } finally {
+      await file.close();
+    }
   });
 
   it('follows a link that stays inside the roots', async () => {
@@ -79,9 +92,38 @@ describe('readFileUnderRoots', () => {
 });
 
 describe('documentIdForPath', () => {
-  it('keeps the relative path, replacing characters an id cannot hold', () => {
-    expect(documentIdForPath('docs/a b.md')).toBe('docs/a-b.md');
-    expect(documentIdForPath('_private/ünï.txt')).toBe('private/-n-.txt');
-    expect(documentIdForPath('###')).toBeUndefined();
+  it('keeps the relative path and Unicode letters, escaping what an id cannot hold', () => {
+    expect(documentIdForPath('guides/setup.md')).toBe('guides/setup.md');
+    expect(documentIdForPath('docs/a b.md')).toBe('docs/a~20b.md');
+    expect(documentIdForPath('_private/ünï.txt')).toBe('~5Fprivate/ünï.txt');
+    expect(documentIdForPath('日本/メモ 1.md')).toBe('日本/メモ~201.md');
+    expect(documentIdForPath('###')).toBe('~23~23~23');
+    expect(documentIdForPath('notes 😀.txt')).toBe('notes~20~F0~9F~98~80.txt');
+    for (const path of ['docs/a b.md', '_private/ünï.txt', '###', 'notes 😀.txt', 'a~b']) {
+      expect(documentId.safeParse(documentIdForPath(path)).success).toBe(true);
+    }
+  });
+
+  it('gives distinct paths distinct ids, and one id to one name written two ways', () => {
+    const paths = [
+      'report (1).txt',
+      'report [1].txt',
+      'report-1-.txt',
+      'report~281~29.txt',
+      'café.txt',
+      'cafè.txt',
+      'caf-.txt',
+    ];
+    const ids = paths.map(documentIdForPath);
+    expect(new Set(ids).size).toBe(paths.length);
+    expect(ids.slice(0, 2)).toEqual(['report~20~281~29.txt', 'report~20~5B1~5D.txt']);
+    // Composed and decomposed é are one name to a person: one id (a second file is refused at ingest).
+    expect(documentIdForPath('cafe\u0301.txt')).toBe(documentIdForPath('caf\u00e9.txt'));
+  });
+
+  it('refuses a path whose id would pass 256 characters rather than cut it', () => {
+    expect(() => documentIdForPath(`${'a'.repeat(250)}/ (1).txt`)).toThrow(
+      /over the 256 allowed; pass documentId/,
+    );
   });
 });

@@ -1,7 +1,8 @@
 import { constants } from 'node:fs';
-import { open, readlink, realpath } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { open, readlink, realpath, type FileHandle } from 'node:fs/promises';
 import { basename, isAbsolute, relative, resolve, sep } from 'node:path';
-import { HopperError, documentId } from '@hopper/contracts';
+import { HopperError } from '@hopper/contracts';
 
 /** A file read for `ingest_document {path}`. */
 export interface IngestFile {
@@ -12,8 +13,30 @@ export interface IngestFile {
   relativePath: string;
 }
 
+/** A file opened for `ingest_document {path}`, checked and not read yet. Close it when done. */
+export interface OpenedFile {
+  /** The file's name, for format detection by extension. */
+  filename: string;
+  /** The path as given, relative to the root it lies under: the default document id. */
+  relativePath: string;
+  /** The path as given, made absolute and normalised (`..` resolved, links not). */
+  path: string;
+  /** Its size when opened, in bytes. */
+  size: number;
+  /**
+   * The SHA-256 (hex) of its bytes, read in 1 MiB pieces: what the duplicate check needs, without
+   * holding the file whole. The same value `contentHash` gives for the bytes `read` returns.
+   */
+  hash(): Promise<string>;
+  /** The whole file; refused if it grew past the limit since it was opened. */
+  read(): Promise<Buffer>;
+  close(): Promise<void>;
+}
+
+const HASH_PIECE_BYTES = 1024 * 1024;
+
 /**
- * Reads a file for ingestion, only from under one of `roots` (absolute directories):
+ * Opens a file for ingestion, only from under one of `roots` (absolute directories):
  *
  * - no roots configured: refused, path ingestion is off;
  * - a path outside every root, compared before the file system is touched (so the answer says
@@ -26,11 +49,11 @@ export interface IngestFile {
  * path is checked again, so swapping a path component for a link between the checks and the
  * read does not escape the roots either.
  */
-export async function readFileUnderRoots(
+export async function openFileUnderRoots(
   requested: string,
   roots: readonly string[],
   maxBytes: number,
-): Promise<IngestFile> {
+): Promise<OpenedFile> {
   if (roots.length === 0) {
     throw new HopperError(
       'unsupported',
@@ -66,15 +89,17 @@ export async function readFileUnderRoots(
     );
   }
 
-  let handle;
+  let handle: FileHandle;
   try {
     // O_NONBLOCK: opening a FIFO must not hang the gateway; it is refused below as no regular file.
     handle = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (cause) {
     throw fileError(cause, requested);
   }
+  let size: number;
   try {
     const stat = await handle.stat();
+    size = stat.size;
     if (!stat.isFile()) {
       throw new HopperError('invalid_argument', `path '${requested}' is not a regular file`);
     }
@@ -92,31 +117,98 @@ export async function readFileUnderRoots(
         `path '${requested}' changed to lead outside the ingest roots while it was opened`,
       );
     }
-    const bytes = await handle.readFile();
-    // The file may have grown since it was measured.
-    if (bytes.length > maxBytes) {
-      throw new HopperError(
-        'invalid_argument',
-        `file '${requested}' is over the ${formatMiB(maxBytes)} limit for files ingested by path`,
-      );
-    }
-    return { bytes, filename: basename(real), relativePath: relative(root, lexical).split(sep).join('/') };
-  } finally {
+  } catch (error) {
     await handle.close();
+    throw error;
+  }
+  const tooLarge = () =>
+    new HopperError(
+      'invalid_argument',
+      `file '${requested}' is over the ${formatMiB(maxBytes)} limit for files ingested by path`,
+    );
+  return {
+    filename: basename(real),
+    relativePath: relative(root, lexical).split(sep).join('/'),
+    path: lexical,
+    size,
+    async hash() {
+      // Positional reads: the file's offset stays where it is for `read`.
+      const hash = createHash('sha256');
+      const piece = Buffer.allocUnsafe(HASH_PIECE_BYTES);
+      let total = 0;
+      for (;;) {
+        const { bytesRead } = await handle.read(piece, 0, piece.length, total);
+        if (bytesRead === 0) return hash.digest('hex');
+        total += bytesRead;
+        // The file may have grown since it was measured.
+        if (total > maxBytes) throw tooLarge();
+        hash.update(piece.subarray(0, bytesRead));
+      }
+    },
+    async read() {
+      const bytes = await handle.readFile();
+      if (bytes.length > maxBytes) throw tooLarge();
+      return bytes;
+    },
+    close: () => handle.close(),
+  };
+}
+
+/** Opens, reads and closes a file under `roots` (see openFileUnderRoots). */
+export async function readFileUnderRoots(
+  requested: string,
+  roots: readonly string[],
+  maxBytes: number,
+): Promise<IngestFile> {
+  const file = await openFileUnderRoots(requested, roots, maxBytes);
+  try {
+    return { bytes: await file.read(), filename: file.filename, relativePath: file.relativePath };
+  } finally {
+    await file.close();
   }
 }
 
+/** Path characters that stay as they are in a document id: nothing about them is ambiguous. */
+const KEPT = /^(?:[A-Za-z0-9._:@/-]|[\p{L}\p{M}\p{N}])$/u;
+/** What an id may start with (see `documentId`). */
+const FIRST = /^(?:[A-Za-z0-9]|[\p{L}\p{N}])$/u;
+
 /**
  * The default document id of a file ingested by path: its path under the root (`guides/setup.md`),
- * so ingesting the file again after an edit replaces its previous version. Characters a document
- * id cannot hold become `-`; `undefined` when nothing usable is left.
+ * so ingesting the file again after an edit replaces its previous version.
+ *
+ * Distinct paths give distinct ids. The path is NFC-normalised (the one ambiguity: `é` composed or
+ * not is the same name to a person, and macOS writes the decomposed form); letters, marks and
+ * digits of any script in the Basic Multilingual Plane stay as they are, and so do ASCII `. _ : @ /
+ * -`. Every other character (spaces, brackets, symbols, emoji, `~` itself, and a first character an
+ * id cannot start with) is escaped as `~` and its UTF-8 bytes in hex: `report (1).txt` becomes
+ * `report~20~281~29.txt` and `report [1].txt` `report~20~5B1~5D.txt`. Since `~` is always an
+ * escape, the mapping can be read back, so two paths can share an id only when they differ in
+ * normalisation alone (see the collision check at ingest).
+ *
+ * Throws when the id would pass the 256-character limit: a cut id would no longer be distinct.
  */
-export function documentIdForPath(relativePath: string): string | undefined {
-  const candidate = relativePath
-    .replace(/[^A-Za-z0-9._:@/-]+/g, '-')
-    .replace(/^[^A-Za-z0-9]+/, '')
-    .slice(0, 256);
-  return documentId.safeParse(candidate).success ? candidate : undefined;
+export function documentIdForPath(relativePath: string): string {
+  let id = '';
+  for (const char of relativePath.normalize('NFC')) {
+    // One UTF-16 unit: characters past the Basic Multilingual Plane are escaped (see documentId).
+    const kept = char.length === 1 && (id === '' ? FIRST : KEPT).test(char);
+    id += kept ? char : escape(char);
+  }
+  if (id.length > 256) {
+    throw new HopperError(
+      'invalid_argument',
+      `the path '${relativePath}' makes a document id of ${id.length} characters, over the 256 allowed; ` +
+        'pass documentId to name the document',
+    );
+  }
+  return id;
+}
+
+function escape(char: string): string {
+  return [...Buffer.from(char, 'utf8')]
+    .map((byte) => `~${byte.toString(16).toUpperCase().padStart(2, '0')}`)
+    .join('');
 }
 
 function within(root: string, path: string): boolean {

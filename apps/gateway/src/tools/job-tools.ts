@@ -6,22 +6,20 @@ import {
   ingestFingerprint,
   jobCatalog,
   limits,
+  metadata,
   type IngestOutput,
+  type Metadata,
   type JobView,
 } from '@hopper/contracts';
-import { checkDocument, resolveChunkOptions } from '@hopper/documents';
-import { documentIdForPath, readFileUnderRoots } from './ingest-path.ts';
+import { checkDocument, mediaTypeFromName, resolveChunkOptions } from '@hopper/documents';
+import type { SubmittedJob } from '../jobs-service.ts';
+import { documentIdForPath, openFileUnderRoots } from './ingest-path.ts';
+import { PathReads } from './path-reads.ts';
 import type { CallContext, ToolDeps, ToolHandler, ToolInput } from './tool-context.ts';
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
-/** What `ingest_document` needs beyond the shared tool dependencies. */
-export interface IngestDeps {
-  /** Absolute directories `path` ingestion may read from (HOPPER_INGEST_ROOTS); none: it is refused. */
-  ingestRoots?: readonly string[];
-}
-
-export function jobTools(deps: ToolDeps & IngestDeps): {
+export function jobTools(deps: ToolDeps): {
   ingest_document: ToolHandler<'ingest_document'>;
   embed_texts: ToolHandler<'embed_texts'>;
   get_job: ToolHandler<'get_job'>;
@@ -57,57 +55,158 @@ export function jobTools(deps: ToolDeps & IngestDeps): {
     }
   }
 
-  return {
-    async ingest_document(input, call) {
-      const source = await readSource(input, deps.ingestRoots ?? []);
-      const { body } = source;
-      const filename = input.filename ?? source.filename;
-      // The checks that need no parsing (size, format, declared type against content, encoding,
-      // emptiness) run here, so bad input is refused before a job exists; the worker parses.
-      const mediaType = checkDocument(
-        {
-          content:
-            typeof body === 'string' ? body : new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
-          ...(input.mediaType ? { mediaType: input.mediaType } : {}),
-          ...(filename ? { filename } : {}),
-        },
-        { maxBytes: source.maxBytes },
-      );
-      let chunking: { maxChars: number; overlapChars: number } | undefined;
+  const pathReads = deps.pathReads ?? new PathReads({ maxConcurrent: 0, maxQueued: 0 });
+
+  /**
+   * A path ingest, hashed before it is read: the file is streamed through the hash first, so a
+   * repeat of an ingest that is queued, running or current is answered without holding the file;
+   * only new content is read whole. The repeat is recognised by the same fingerprint `submit`
+   * computes (content, media type, title, metadata with the file's path, chunking), which needs the
+   * media type before the content: that is known when it is declared or the file's extension names
+   * it. When only the content can tell (no extension, an unknown one), the file is read and
+   * `submit` decides, as for an inline document.
+   */
+  async function submitPath(
+    input: ToolInput<'ingest_document'>,
+    path: string,
+    tenant: string,
+  ): Promise<Submitted> {
+    const file = await openFileUnderRoots(path, deps.ingestRoots ?? [], limits.maxPathFileBytes);
+    try {
+      const collection = input.collection ?? DEFAULT_COLLECTION;
+      const source = sourcePathOf(file.path);
+      const recorded = withSourcePath(input.metadata ?? {}, source);
+      const filename = input.filename ?? file.filename;
+      let documentId = input.documentId;
+      let release: (() => Promise<void>) | undefined;
+      if (documentId === undefined) {
+        documentId = documentIdForPath(file.relativePath);
+        release = await refuseCollision(tenant, collection, documentId, source);
+      }
       try {
-        chunking = input.chunking ? resolveChunkOptions(input.chunking) : undefined;
+        // What checkDocument in submit will return for this file, or nothing if it needs the bytes.
+        const mediaType = mediaTypeFromName({
+          ...(input.mediaType ? { mediaType: input.mediaType } : {}),
+          filename,
+        });
+        if (mediaType !== undefined) {
+          const found = await jobs.findIngest({
+            tenant,
+            collection,
+            documentId,
+            contentHash: fingerprintOf(await file.hash(), mediaType, input, recorded),
+          });
+          if (found) return { documentId, submitted: found };
+        }
+        const body = await file.read();
+        return await submit(input, tenant, {
+          body,
+          maxBytes: limits.maxPathFileBytes,
+          filename: file.filename,
+          documentId,
+          metadata: recorded,
+        });
       } catch (error) {
-        if (error instanceof RangeError)
-          throw new HopperError('invalid_argument', `chunking: ${error.message}`);
+        // Refused (bad file, busy): it claims nothing, so another file may take the id.
+        await release?.();
         throw error;
       }
-      const bodyHash = contentHash(body);
-      const documentId = input.documentId ?? source.documentId ?? documentIdFromHash(bodyHash);
-      const metadata = input.metadata ?? {};
-      const title = input.title ? input.title : undefined;
-      // Everything that shapes the stored version is in the fingerprint that makes the same ingest
-      // one job: new metadata, title, media type or chunking for the same bytes make a new version.
-      const fingerprint = ingestFingerprint(bodyHash, {
-        mediaType,
-        title,
-        metadata,
-        chunking: chunking ?? resolveChunkOptions(),
-      });
-      const submitted = await jobs.submitIngest(
-        {
-          tenant: call.tenant,
-          collection: input.collection ?? DEFAULT_COLLECTION,
-          documentId,
-          metadata,
-          contentHash: fingerprint,
-          mediaType,
-          encoding: typeof body === 'string' ? 'text' : 'binary',
-          ...(title ? { title } : {}),
-          ...(filename ? { filename } : {}),
-          ...(chunking ? { chunking } : {}),
-        },
-        body,
+    } finally {
+      await file.close();
+    }
+  }
+
+  /**
+   * A path-derived id names one file. Distinct paths give distinct ids (see documentIdForPath),
+   * except paths that differ in Unicode normalisation alone, the same relative path under two
+   * roots, or an id a caller chose for other content: then the document there is not this file's,
+   * and replacing it silently would lose it. The caller can name the document instead. Returns how
+   * to give back a claim it took, for when the ingest is refused after all.
+   */
+  async function refuseCollision(
+    tenant: string,
+    collection: string,
+    documentId: string,
+    source: string,
+  ): Promise<(() => Promise<void>) | undefined> {
+    const current = await deps.store.getDocument(tenant, collection, documentId);
+    if (current) {
+      const holds = current.metadata[SOURCE_PATH_KEY];
+      if (holds === source) return undefined;
+      throw conflict(
+        documentId,
+        typeof holds === 'string'
+          ? `already holds another file ('${holds}'), whose path gives the same id`
+          : 'already holds a document that was not ingested from this path',
       );
+    }
+    // Not stored yet: two new files with one id (a directory of NFC and NFD twins imported in
+    // parallel) would both pass the check above, so the first claims the id until its version is
+    // stored. A claim outlives any normal wait in the queue; should its job fail, another file can
+    // take the id once it expires.
+    const claim = keys.pathClaim(tenant, collection, documentId);
+    if ((await redis.set(claim, source, 'PX', PATH_CLAIM_MS, 'NX')) === 'OK') {
+      return async () => {
+        if ((await redis.get(claim)) === source) await redis.del(claim);
+      };
+    }
+    const holder = await redis.get(claim);
+    if (holder === null || holder === source) return undefined;
+    throw conflict(
+      documentId,
+      `is being ingested from another file ('${holder}'), whose path gives the same id`,
+    );
+  }
+
+  /** Checks what needs no parsing and queues the ingest (or finds the same one queued or done). */
+  async function submit(
+    input: ToolInput<'ingest_document'>,
+    tenant: string,
+    source: Source,
+  ): Promise<Submitted> {
+    const { body } = source;
+    const filename = input.filename ?? source.filename;
+    // The checks that need no parsing (size, format, declared type against content, encoding,
+    // emptiness) run here, so bad input is refused before a job exists; the worker parses.
+    const mediaType = checkDocument(
+      {
+        content:
+          typeof body === 'string' ? body : new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
+        ...(input.mediaType ? { mediaType: input.mediaType } : {}),
+        ...(filename ? { filename } : {}),
+      },
+      { maxBytes: source.maxBytes },
+    );
+    const chunking = chunkingOf(input);
+    const bodyHash = contentHash(body);
+    const documentId = input.documentId ?? source.documentId ?? documentIdFromHash(bodyHash);
+    const recorded = source.metadata ?? withoutSourcePath(input.metadata ?? {});
+    const submitted = await jobs.submitIngest(
+      {
+        tenant,
+        collection: input.collection ?? DEFAULT_COLLECTION,
+        documentId,
+        metadata: recorded,
+        contentHash: fingerprintOf(bodyHash, mediaType, input, recorded),
+        mediaType,
+        encoding: typeof body === 'string' ? 'text' : 'binary',
+        ...(input.title ? { title: input.title } : {}),
+        ...(filename ? { filename } : {}),
+        ...(chunking ? { chunking } : {}),
+      },
+      body,
+    );
+    return { documentId, submitted };
+  }
+
+  return {
+    async ingest_document(input, call) {
+      // A path ingest reads a file of up to 32 MiB from a request of a few bytes: its reads take
+      // turns (see PathReads), while the wait for the job below does not hold a turn.
+      const { documentId, submitted } =
+        input.path !== undefined
+          ? await pathReads.run(() => submitPath(input, input.path!, call.tenant))
+          : await submit(input, call.tenant, inlineSource(input));
       if (!input.wait) {
         // The same ingest done before answers with its outcome (chunks, version), as a wait would.
         if (submitted.finished) return ingestOutput(submitted.finished, documentId);
@@ -158,24 +257,62 @@ export function jobTools(deps: ToolDeps & IngestDeps): {
 
 interface Source {
   body: string | Buffer;
+  /** The document's metadata, when it is not the caller's as given (a path ingest adds its path). */
+  metadata?: Metadata;
   /** The size limit of this kind of source, in bytes. */
   maxBytes: number;
   filename?: string;
   documentId?: string;
 }
 
-/** The document's bytes or text, from whichever of the three sources the call used. */
-async function readSource(input: ToolInput<'ingest_document'>, roots: readonly string[]): Promise<Source> {
-  if (input.path !== undefined) {
-    const file = await readFileUnderRoots(input.path, roots, limits.maxPathFileBytes);
-    const documentId = documentIdForPath(file.relativePath);
-    return {
-      body: file.bytes,
-      maxBytes: limits.maxPathFileBytes,
-      filename: file.filename,
-      ...(documentId ? { documentId } : {}),
-    };
+/** How long a path ingest's claim on a new document id lasts (see refuseCollision). */
+const PATH_CLAIM_MS = 60 * 60 * 1000;
+
+function conflict(documentId: string, what: string): HopperError {
+  return new HopperError(
+    'conflict',
+    `document '${documentId}' ${what}; pass documentId to store this file under another id (or delete the document first)`,
+  );
+}
+
+/**
+ * The metadata key a path ingest records its file's path under (absolute, as given): what tells a
+ * re-ingest of the same file from another file whose path gives the same id. Set only by Hopper.
+ */
+const SOURCE_PATH_KEY = 'hopper.path';
+
+/** The recorded form of a path: itself, or its hash when it is longer than a metadata value may be. */
+function sourcePathOf(path: string): string {
+  return path.length <= limits.maxMetadataValueChars ? path : `sha256:${contentHash(path)}`;
+}
+
+function withSourcePath(given: Metadata, source: string): Metadata {
+  const merged = { ...withoutSourcePath(given), [SOURCE_PATH_KEY]: source };
+  if (!metadata.safeParse(merged).success) {
+    throw new HopperError(
+      'invalid_argument',
+      `a path ingest records its file's path in metadata '${SOURCE_PATH_KEY}': leave room for it ` +
+        `(at most ${limits.maxMetadataKeys - 1} keys of your own, and ${limits.maxMetadataBytes} bytes with it)`,
+    );
   }
+  return merged;
+}
+
+function withoutSourcePath(given: Metadata): Metadata {
+  if (!Object.hasOwn(given, SOURCE_PATH_KEY)) return given;
+  throw new HopperError(
+    'invalid_argument',
+    `metadata '${SOURCE_PATH_KEY}' is set by Hopper (the path of a file ingested by path); use another key`,
+  );
+}
+
+interface Submitted {
+  documentId: string;
+  submitted: SubmittedJob;
+}
+
+/** The document's text or bytes, sent in the call (`content` or `contentBase64`). */
+function inlineSource(input: ToolInput<'ingest_document'>): Source {
   if (input.content !== undefined) {
     // The schema bounds `content` in characters; in UTF-8 that is at most three bytes each.
     return { body: input.content, maxBytes: limits.maxContentChars * 3 };
@@ -185,6 +322,37 @@ async function readSource(input: ToolInput<'ingest_document'>, roots: readonly s
     throw new HopperError('invalid_argument', 'contentBase64 is not valid base64');
   }
   return { body: Buffer.from(base64, 'base64'), maxBytes: Math.ceil((limits.maxContentBase64Chars * 3) / 4) };
+}
+
+function chunkingOf(
+  input: ToolInput<'ingest_document'>,
+): { maxChars: number; overlapChars: number } | undefined {
+  try {
+    return input.chunking ? resolveChunkOptions(input.chunking) : undefined;
+  } catch (error) {
+    if (error instanceof RangeError) throw new HopperError('invalid_argument', `chunking: ${error.message}`);
+    throw error;
+  }
+}
+
+/**
+ * What makes the same ingest one job (see ingestFingerprint): the content's hash and everything
+ * else that shapes the stored version, so new metadata, title, media type or chunking for the same
+ * bytes make a new version. `metadata` is the document's as stored (a path ingest's includes its
+ * file's path). The one place the tool computes it, for the path pre-check and the submit alike.
+ */
+function fingerprintOf(
+  bodyHash: string,
+  mediaType: string,
+  input: ToolInput<'ingest_document'>,
+  metadata: Metadata,
+): string {
+  return ingestFingerprint(bodyHash, {
+    mediaType,
+    title: input.title ? input.title : undefined,
+    metadata,
+    chunking: chunkingOf(input) ?? resolveChunkOptions(),
+  });
 }
 
 function ingestOutput(view: JobView, documentId: string): IngestOutput {

@@ -5,6 +5,7 @@ import type { EmbeddingProvider } from '@hopper/embeddings';
 import type { Store } from '@hopper/store';
 import type * as z from 'zod';
 import type { JobsService } from '../jobs-service.ts';
+import type { PathReads } from './path-reads.ts';
 
 /** What the tool handlers are built from: one set per gateway process, shared by every request. */
 export interface ToolDeps {
@@ -21,6 +22,8 @@ export interface ToolDeps {
   shutdown?: AbortSignal;
   /** Directories `ingest_document {path}` may read from (HOPPER_INGEST_ROOTS); none: path ingestion is off. */
   ingestRoots?: readonly string[];
+  /** Turns for reading the files of path ingests (HOPPER_MAX_PATH_READS); none: no cap. */
+  pathReads?: PathReads;
 }
 
 /** One call as a handler sees it, independent of the protocol that carried it (MCP today, REST next). */

@@ -5,7 +5,6 @@ import type { Measurement, Target } from './measure.ts';
 import type { Peer } from './peers.ts';
 import type { Profile } from './profiles.ts';
 import type { ProcessUsage } from './usage-sampler.ts';
-import type { UserIngestResult } from './user-ingest.ts';
 import type { Workloads } from './workloads.ts';
 
 export type ScenarioId =
@@ -44,6 +43,29 @@ export interface IngestThroughput {
   /** Each job's time on a worker (picked up to finished). */
   jobMs: LatencySummary;
   usage: Record<string, ProcessUsage>;
+}
+
+/** A read tool the user-ingest scenario calls. */
+export type ReadTool = 'search' | 'get_document' | 'list_documents';
+
+export interface ReadFigures {
+  calls: number;
+  errors: number;
+  latencyMs: LatencySummary;
+}
+
+export interface UserIngestResult {
+  documents: number;
+  failed: number;
+  /** Submit of the first document to the last job completed. */
+  ingestS: number;
+  docsPerS: number;
+  chunks: number;
+  chunksPerS: number;
+  /** 429 answers the submitters waited out. */
+  busy: number;
+  during: Record<ReadTool, ReadFigures>;
+  after: Record<ReadTool, ReadFigures>;
 }
 
 export interface ProgressLatency {

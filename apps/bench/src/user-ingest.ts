@@ -2,8 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { Pool } from 'undici';
 import { toolCallBody, toolCallHeaders, classifyAnswer } from './mcp-wire.ts';
 import { startHopperStack } from './hopper-stack.ts';
-import type { ScenarioResult } from './scenario.ts';
-import { LatencyRecorder, round, type LatencySummary } from './stats.ts';
+import type { ReadFigures, ReadTool, ScenarioResult, UserIngestResult } from './scenario.ts';
+import { LatencyRecorder, round } from './stats.ts';
 import { SyntheticText } from './synthetic-text.ts';
 
 /**
@@ -27,27 +27,6 @@ export interface UserIngestOptions {
   log?: (line: string) => void;
 }
 
-export interface ReadFigures {
-  calls: number;
-  errors: number;
-  latencyMs: LatencySummary;
-}
-
-export interface UserIngestResult {
-  documents: number;
-  failed: number;
-  /** Submit of the first document to the last job completed. */
-  ingestS: number;
-  docsPerS: number;
-  chunks: number;
-  chunksPerS: number;
-  /** 429 answers the submitters waited out. */
-  busy: number;
-  during: Record<ReadTool, ReadFigures>;
-  after: Record<ReadTool, ReadFigures>;
-}
-
-export type ReadTool = 'search' | 'get_document' | 'list_documents';
 const READ_TOOLS: readonly ReadTool[] = ['search', 'get_document', 'list_documents'];
 
 export interface CorpusDocument {

@@ -42,6 +42,22 @@ async function allDocuments(collection: string): Promise<{ documentId: string; v
   return documents;
 }
 
+/** Group commits and the documents they wrote, summed over every worker's `/metrics`. */
+async function commitMetrics(): Promise<{ count: number; documents: number }> {
+  let count = 0;
+  let documents = 0;
+  for (const worker of stack.workers) {
+    const line = worker.lines.find((l) => l.includes('worker metrics at /metrics'));
+    const port = (JSON.parse(line ?? '{}') as { port?: number }).port;
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const sample = (name: string) =>
+      Number(/^(\S+) (\S+)$/m.exec(text.split('\n').find((l) => l.startsWith(name)) ?? '')?.[2] ?? 0);
+    count += sample('hopper_store_commit_documents_count');
+    documents += sample('hopper_store_commit_documents_sum');
+  }
+  return { count, documents };
+}
+
 async function endAll(jobIds: string[]): Promise<JobOut[]> {
   const ended: JobOut[] = [];
   // A few at a time: each wait polls get_job.
@@ -70,6 +86,10 @@ describe('four workers writing one store', () => {
       expect(stored.versions).toEqual([1]);
       expect(stored.distinctIds).toBe(stored.rows);
     }
+    // The workers wrote them in groups: fewer commits than documents (their own metrics say so).
+    const commits = await commitMetrics();
+    expect(commits.documents).toBe(200);
+    expect(commits.count).toBeLessThan(200);
   }, 180_000);
 
   it('give two different re-ingests of one document, sent at once, distinct versions; the later commit holds its content', async () => {

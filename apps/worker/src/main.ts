@@ -102,6 +102,10 @@ async function startWorker(config: WorkerConfig, logger: Logger): Promise<Closer
       metadataCacheBytes: config.storeCache.metadataBytes,
       // Several workers may write one store: each document is written by one of them at a time.
       documentLocks: new DocumentWriteLocks(redis, keys),
+      onCommit: ({ documents, ms }) => {
+        metrics.storeCommitDocuments.observe(documents);
+        metrics.storeCommitDuration.observe(ms / 1000);
+      },
       // Index builds and compaction run in the background; their failures must still be seen.
       onMaintenanceError: (error, operation) =>
         logger.warn({ err: error, operation }, 'store maintenance failed'),

@@ -18,3 +18,5 @@ export type {
   SearchQuery,
   SearchSignal,
 } from './types.ts';
+export type { CommitStats } from './writer.ts';
+export type { DocumentLocks } from './group-commit.ts';

@@ -16,7 +16,7 @@ import { scopeWhere, sqlAnd, sqlEquals, sqlString } from './sql.ts';
 import { StoreError, guard } from './store-error.ts';
 import type { DocumentLocks } from './group-commit.ts';
 import { Maintenance, VECTOR_INDEX_PROBES, type MaintenanceOperation } from './maintenance.ts';
-import { DocumentWriter, firstModel } from './writer.ts';
+import { DocumentWriter, firstModel, type CommitStats } from './writer.ts';
 import { Semaphore } from './semaphore.ts';
 import { TableHandles } from './tables.ts';
 import { requireId, validateVector, validateWrite } from './validate.ts';
@@ -109,6 +109,8 @@ export interface StoreOptions {
    * write one document at once (see {@link DocumentLocks}). Without them, one writer per store.
    */
   documentLocks?: DocumentLocks;
+  /** Writer side only: told of every group commit (documents, rows, duration), for metrics. */
+  onCommit?: (stats: CommitStats) => void;
   /**
    * Writer side only: at compaction time, table versions older than this are removed with the files
    * only they use. Default 300. LanceDB keeps them 7 days by default, so with one commit per write
@@ -279,6 +281,7 @@ class LanceStore implements Store {
       maxBatchRows: options.maxBatchRows ?? DEFAULT_MAX_BATCH_ROWS,
       serialize,
       onCommitted: () => this.#maintenance.afterCommit(),
+      ...(options.onCommit ? { onCommit: options.onCommit } : {}),
     });
   }
 

@@ -37,6 +37,15 @@ export interface WriterOptions {
   serialize: <T>(run: () => Promise<T>) => Promise<T>;
   /** Runs after every commit, before its writes resolve, with the rows it wrote. */
   onCommitted: (rows: number) => Promise<void>;
+  /** Told of every group commit that wrote something: documents, chunk rows, milliseconds. */
+  onCommit?: (stats: CommitStats) => void;
+}
+
+/** What one group commit wrote. */
+export interface CommitStats {
+  documents: number;
+  rows: number;
+  ms: number;
 }
 
 interface Write {
@@ -91,6 +100,7 @@ export class DocumentWriter {
   }
 
   async #commit(writes: Write[]): Promise<(DocumentRecord | Error)[]> {
+    const started = performance.now();
     return guard('write', async () => {
       const first = writes[0] as Write;
       const chunkTable = await this.#tables.getOrCreate(CHUNKS_TABLE, chunksSchema(first.dimension));
@@ -178,6 +188,11 @@ export class DocumentWriter {
         this.#collectionModels.set(documentKey(record.tenant, record.collection, ''), record.model);
         outcomes[i] = record;
       }
+      this.#options.onCommit?.({
+        documents: live.length,
+        rows: rows.length,
+        ms: performance.now() - started,
+      });
       await this.#options.onCommitted(rows.length);
       return outcomes as (DocumentRecord | Error)[];
     });

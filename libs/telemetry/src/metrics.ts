@@ -62,6 +62,19 @@ export function createMetrics(service: 'gateway' | 'worker') {
       buckets: JOB_BUCKETS,
       registers: [registry],
     }),
+    /** One group commit of the worker's store writer: documents in it, and how long it took. */
+    storeCommitDocuments: new Histogram({
+      name: 'hopper_store_commit_documents',
+      help: 'Documents written together by one group commit',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+      registers: [registry],
+    }),
+    storeCommitDuration: new Histogram({
+      name: 'hopper_store_commit_duration_seconds',
+      help: 'Duration of one group commit (chunks and document records)',
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
     /** Time from a worker publishing a progress event to a gateway receiving it. */
     progressLag: new Histogram({
       name: 'hopper_progress_lag_seconds',

@@ -1,7 +1,14 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/client';
-import { DEFAULT_COLLECTION, contentHash, createKeys, ingestJobId } from '@hopper/contracts';
+import {
+  DEFAULT_COLLECTION,
+  contentHash,
+  createKeys,
+  ingestFingerprint,
+  ingestJobId,
+} from '@hopper/contracts';
+import { checkDocument, resolveChunkOptions } from '@hopper/documents';
 import { JobRecords } from '@hopper/redis';
 import { connectModern, structured, type JobOut } from '../support/clients.ts';
 import { paragraphsAbout } from '../support/fault-documents.ts';
@@ -35,7 +42,14 @@ describe('an ingest whose job record was written but whose queue entry was not',
 
   it('runs when submitted again', async () => {
     const content = paragraphsAbout('orphan', 3);
-    const jobId = ingestJobId('local', DEFAULT_COLLECTION, 'orphan', contentHash(content));
+    // The job id the gateway derives: from the ingest's fingerprint (content, media type, title,
+    // metadata, chunking).
+    const fingerprint = ingestFingerprint(contentHash(content), {
+      mediaType: checkDocument({ content }),
+      metadata: {},
+      chunking: resolveChunkOptions(),
+    });
+    const jobId = ingestJobId('local', DEFAULT_COLLECTION, 'orphan', fingerprint);
     // The gateway's first write, alone: what the interrupted submit left.
     await new JobRecords(redis, createKeys(stack.prefix)).create(
       'local',

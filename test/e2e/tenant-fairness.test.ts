@@ -27,6 +27,8 @@ beforeAll(async () => {
       ...embeddings.env,
       HOPPER_API_KEYS: `acme:${ACME},globex:${GLOBEX}`,
       HOPPER_WORKER_CONCURRENCY: '1',
+      // One ingest at a time, so the order the queue hands jobs out in is the order they run in.
+      HOPPER_WORKER_INGEST_CONCURRENCY: '1',
     },
   });
 });

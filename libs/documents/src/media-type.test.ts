@@ -62,6 +62,12 @@ describe('detectMediaType', () => {
     expect(detectMediaType({ content: '{"a": 1}\n{"a": 2}\n' })).toBe('application/x-ndjson');
     // A Markdown link at the start is not JSON.
     expect(detectMediaType({ content: '[the docs](https://example.com) say hello' })).toBe('text/plain');
+    // Nor is prose that opens like an array (a SciFact abstract); a document cut at the sample is
+    // still judged by its opening.
+    expect(detectMediaType({ content: '[1] This study presents a second generation of data.' })).toBe(
+      'text/plain',
+    );
+    expect(detectMediaType({ content: `[1, ${'2, '.repeat(40_000)}3]` })).toBe('application/json');
   });
 
   it('sniffs Markdown headings, setext underlines and code fences', () => {

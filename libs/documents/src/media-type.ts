@@ -47,7 +47,11 @@ export function detectMediaType(input: DocumentInput): string {
   if (named !== undefined) return named;
 
   const bytes = typeof input.content === 'string' ? undefined : input.content;
-  return sniffParser({ text: sample(input.content), ...(bytes ? { bytes } : {}) })?.mediaType ?? 'text/plain';
+  const complete = input.content.length <= SNIFF_SAMPLE_CHARS;
+  return (
+    sniffParser({ text: sample(input.content), complete, ...(bytes ? { bytes } : {}) })?.mediaType ??
+    'text/plain'
+  );
 }
 
 /**

@@ -15,6 +15,8 @@ export interface ParsedBody {
 export interface Sample {
   /** Up to the first 64 KiB, leniently decoded as UTF-8 with `\n` line endings. */
   text: string;
+  /** Whether `text` is the whole content (it was not cut at 64 KiB). */
+  complete?: boolean;
   /** The raw bytes when the content arrived as bytes (the whole content: zip archives are read from their end). */
   bytes?: Uint8Array;
 }

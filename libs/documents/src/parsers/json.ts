@@ -7,6 +7,15 @@ import { recordBlocks, recordText } from './records.ts';
 // `{"`, `[{`, `[1`, `["`, `[]`…: JSON, as opposed to Markdown or prose that opens with a bracket.
 const SNIFF_JSON = /^\s*(?:\{\s*(?:"|\})|\[\s*(?:[{["\d\]-]|true|false|null))/;
 
+function parses(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * JSON: records as `field: value` lines. A top-level array is a list of records, each its own
  * section labelled with its JSONPath (`$[3]`); any other value is one record. Nested objects are
@@ -17,7 +26,8 @@ export const jsonParser: TextFormatParser<'application/json'> = {
   mediaType: 'application/json',
   aliases: ['text/json'],
   extensions: ['.json'],
-  sniff: ({ text }) => SNIFF_JSON.test(text),
+  // Prose can open like JSON ("[1] This study…", a SciFact abstract): a whole sample must parse.
+  sniff: ({ text, complete }) => SNIFF_JSON.test(text) && (complete !== true || parses(text)),
   parse(source) {
     checkNesting(source, 'The JSON');
     let value: unknown;

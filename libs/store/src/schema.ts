@@ -1,5 +1,6 @@
 import { Field, FixedSizeList, Float32, Int32, List, Schema, Utf8 } from 'apache-arrow';
 import { DOCUMENT_KEY_SQL, SLOT_KEY_SQL } from './keys.ts';
+import { StoreError } from './store-error.ts';
 
 // Table names and column names are persistent: existing stores are read with them.
 export const DOCUMENTS_TABLE = 'documents';
@@ -98,4 +99,11 @@ export function vectorDimension(schema: Schema): number | undefined {
     return type.listSize;
   }
   return undefined;
+}
+
+/** The vector length of an existing chunks table. */
+export async function tableDimension(table: { schema(): Promise<Schema> }): Promise<number> {
+  const dimension = vectorDimension(await table.schema());
+  if (dimension === undefined) throw new StoreError('unavailable', 'The chunks table has no vector column');
+  return dimension;
 }

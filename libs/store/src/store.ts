@@ -10,7 +10,7 @@ import {
   DOCUMENTS_TABLE,
   DOCUMENT_KEY_COLUMN,
   TEXT_INDEX_COLUMN,
-  vectorDimension,
+  tableDimension,
 } from './schema.ts';
 import { scopeWhere, sqlAnd, sqlEquals, sqlString } from './sql.ts';
 import { StoreError, guard } from './store-error.ts';
@@ -526,12 +526,10 @@ class LanceStore implements Store {
     return this.#hasDocumentKey;
   }
 
+  /** Fixed by the table's first write, so read once. */
   async #tableDimension(table: Table): Promise<number> {
-    if (this.#dimension !== undefined) return this.#dimension;
-    const dimension = vectorDimension(await table.schema());
-    if (dimension === undefined) throw new StoreError('unavailable', 'The chunks table has no vector column');
-    this.#dimension = dimension;
-    return dimension;
+    this.#dimension ??= await tableDimension(table);
+    return this.#dimension;
   }
 
   /** Throws model_mismatch when the scope has chunks, none of them from the query's model. */

@@ -13,7 +13,7 @@ import {
   DOCUMENT_KEY_COLUMN,
   chunksSchema,
   documentsSchema,
-  vectorDimension,
+  tableDimension,
 } from './schema.ts';
 import { scopeWhere, sqlAnd, sqlString } from './sql.ts';
 import { StoreError, guard } from './store-error.ts';
@@ -311,12 +311,10 @@ export class DocumentWriter {
     }
   }
 
+  /** Fixed by the table's first write, so read once. */
   async #tableDimension(table: Table): Promise<number> {
-    if (this.#dimension !== undefined) return this.#dimension;
-    const dimension = vectorDimension(await table.schema());
-    if (dimension === undefined) throw new StoreError('unavailable', 'The chunks table has no vector column');
-    this.#dimension = dimension;
-    return dimension;
+    this.#dimension ??= await tableDimension(table);
+    return this.#dimension;
   }
 
   /**

@@ -12,14 +12,18 @@ import { TestStack } from '../support/stack.ts';
 
 let stack: TestStack;
 let client: Client;
+/** A client of the second gateway, which only reads what the workers commit. */
+let other: Client;
 
 beforeAll(async () => {
-  stack = await TestStack.start({ redisUrl: inject('redisUrl'), workers: 4 });
+  stack = await TestStack.start({ redisUrl: inject('redisUrl'), workers: 4, gateways: 2 });
   client = await connectModern(stack.url);
+  other = await connectModern(stack.gateways[1]!.url);
 }, 120_000);
 
 afterAll(async () => {
   await client?.close();
+  await other?.close();
   await stack?.stop();
 });
 
@@ -91,6 +95,33 @@ describe('four workers writing one store', () => {
     expect(commits.documents).toBe(200);
     expect(commits.count).toBeLessThan(200);
   }, 180_000);
+
+  it('show a document on another gateway as soon as its job says completed', async () => {
+    const ingests = Array.from({ length: 12 }, async (_, i) => {
+      const documentId = `seen-${i}`;
+      const topic = `lighthouse${i}keeper`;
+      // Waits for the job (the default), then asks the other gateway at once.
+      const done = structured<{ state: string; version: number }>(
+        await client.callTool({
+          name: 'ingest_document',
+          arguments: { content: text(topic), documentId, collection: 'seen' },
+        }),
+      );
+      expect(done).toMatchObject({ state: 'completed', version: 1 });
+      const document = structured<{ version: number }>(
+        await other.callTool({ name: 'get_document', arguments: { documentId, collection: 'seen' } }),
+      );
+      expect(document.version).toBe(1);
+      const found = structured<{ results: { documentId: string }[] }>(
+        await other.callTool({
+          name: 'search',
+          arguments: { query: topic, collection: 'seen', mode: 'text', topK: 3 },
+        }),
+      );
+      expect(found.results[0]?.documentId).toBe(documentId);
+    });
+    await Promise.all(ingests);
+  }, 120_000);
 
   it('give two different re-ingests of one document, sent at once, distinct versions; the later commit holds its content', async () => {
     const ids = Array.from({ length: 40 }, (_, i) => `pair-${i}`);

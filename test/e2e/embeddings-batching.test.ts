@@ -15,7 +15,7 @@ describe('query embeddings against a remote provider', () => {
     stack = await TestStack.start({
       redisUrl: inject('redisUrl'),
       workers: 0,
-      env: { ...embeddings.env, HOPPER_EMBEDDINGS_BATCH_WINDOW_MS: '20' },
+      env: { ...embeddings.env, HOPPER_EMBEDDINGS_BATCH_WINDOW_MS: '50' },
     });
     client = await connectModern(stack.gateways[0]!.url);
   });

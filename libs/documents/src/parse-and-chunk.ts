@@ -98,6 +98,8 @@ interface Thread {
   task: Task | undefined;
   /** Ends the running task with an error, stopping the thread. */
   fail?: (error: unknown) => void;
+  /** Hands the idle thread a task. */
+  start: (task: Task) => void;
 }
 
 /**
@@ -165,7 +167,7 @@ export class ParserPool {
       let thread = [...this.#threads].find((t) => t.task === undefined);
       if (!thread && this.#threads.size < this.#size) thread = this.#spawn();
       if (!thread) return;
-      this.#start(thread, this.#queue.shift() as Task);
+      thread.start(this.#queue.shift() as Task);
     }
   }
 
@@ -186,7 +188,7 @@ export class ParserPool {
     worker.stderr.resume();
     // An idle thread must not keep a process alive that is otherwise done.
     worker.unref();
-    const thread: Thread = { worker, task: undefined };
+    const thread: Thread = { worker, task: undefined, start: () => undefined };
     this.#threads.add(thread);
     const gone = (error: unknown): void => {
       this.#threads.delete(thread);
@@ -219,7 +221,7 @@ export class ParserPool {
       this.#pump();
     });
     let clearTimers = (): void => undefined;
-    const start = (task: Task): void => {
+    thread.start = (task: Task): void => {
       thread.task = task;
       worker.ref();
       const stop = (error: unknown): void => {
@@ -255,14 +257,7 @@ export class ParserPool {
       };
       worker.postMessage({ input: task.input, parse: task.parse, chunking: task.chunking });
     };
-    this.#starters.set(thread, start);
     return thread;
-  }
-
-  readonly #starters = new WeakMap<Thread, (task: Task) => void>();
-
-  #start(thread: Thread, task: Task): void {
-    this.#starters.get(thread)?.(task);
   }
 }
 

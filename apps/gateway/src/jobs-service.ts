@@ -22,6 +22,7 @@ import {
   getPayload,
   packTexts,
   publishCancel,
+  releaseOwned,
   putPayload,
   unpackVectors,
   type JobRecords,
@@ -378,7 +379,7 @@ export class JobsService {
         try {
           return await run(value);
         } finally {
-          await this.#redis.eval(RELEASE_LOCK, 1, key, token);
+          await releaseOwned(this.#redis, [key], token);
         }
       }
       if (Date.now() > deadline) {
@@ -408,6 +409,3 @@ export function fairPriority(place: number): number {
 const MAX_PRIORITY = 2_097_151;
 
 /** Deletes a lock only if it still holds our token (it may have expired and been taken since). */
-const RELEASE_LOCK = `
-  if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-  return 0`;

@@ -1,19 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Keys } from '@hopper/contracts';
+import { releaseOwned } from './owned-keys.ts';
 
 /**
  * Long enough for the slowest group commit (a few seconds for thousands of chunks), short enough
  * that a worker killed while holding a lock holds up that document's next write only briefly.
  */
 const DEFAULT_TTL_MS = 30_000;
-
-/** Deletes each key still held by the owner in ARGV[1]; a lock that expired and was taken stays. */
-const RELEASE_SCRIPT = `
-for _, key in ipairs(KEYS) do
-  if redis.call('get', key) == ARGV[1] then redis.call('del', key) end
-end
-return 0`;
 
 /**
  * Per-document write locks in Redis, shared by every worker writing one store (the store's
@@ -47,8 +41,7 @@ export class DocumentWriteLocks {
   }
 
   async release(documentKeys: readonly string[]): Promise<void> {
-    if (documentKeys.length === 0) return;
     const keys = documentKeys.map((key) => this.#keys.documentWriteLock(key));
-    await this.#redis.eval(RELEASE_SCRIPT, keys.length, ...keys, this.#owner);
+    await releaseOwned(this.#redis, keys, this.#owner);
   }
 }

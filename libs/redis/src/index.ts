@@ -1,6 +1,7 @@
 export { listenForCancels, publishCancel, type CancelMessage } from './cancel-bus.ts';
 export { CircuitBreaker, CircuitOpenError, guarded } from './circuit-breaker.ts';
 export { DocumentWriteLocks } from './document-write-locks.ts';
+export { releaseOwned } from './owned-keys.ts';
 export {
   REDIS_UNAVAILABLE_MESSAGE,
   closeRedis,

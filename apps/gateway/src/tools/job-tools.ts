@@ -12,6 +12,7 @@ import {
   type JobView,
 } from '@hopper/contracts';
 import { checkDocument, mediaTypeFromName, resolveChunkOptions } from '@hopper/documents';
+import { releaseOwned } from '@hopper/redis';
 import type { SubmittedJob } from '../jobs-service.ts';
 import { documentIdForPath, openFileUnderRoots } from './ingest-path.ts';
 import { PathReads } from './path-reads.ts';
@@ -147,7 +148,7 @@ export function jobTools(deps: ToolDeps): {
     const claim = keys.pathClaim(tenant, collection, documentId);
     if ((await redis.set(claim, source, 'PX', PATH_CLAIM_MS, 'NX')) === 'OK') {
       return async () => {
-        if ((await redis.get(claim)) === source) await redis.del(claim);
+        await releaseOwned(redis, [claim], source);
       };
     }
     const holder = await redis.get(claim);

@@ -68,6 +68,7 @@ export interface JobOut {
   documentId?: string;
   state: string;
   stage?: string;
+  message?: string;
   progress?: number;
   result?: Record<string, unknown>;
   error?: string;

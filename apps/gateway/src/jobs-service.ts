@@ -9,6 +9,7 @@ import {
   jobCatalog,
   notFound,
   randomJobId,
+  type BatchEntry,
   type IngestPayload,
   type JobKind,
   type JobView,
@@ -82,7 +83,7 @@ export class JobsService {
   readonly #store: Store;
   readonly #tracer: Tracer;
   readonly #limits: JobLimits;
-  readonly #backlogs: Record<'ingest' | 'embed', QueueBacklog>;
+  readonly #backlogs: Record<'ingest' | 'batch' | 'embed', QueueBacklog>;
   readonly #onRefused: (limit: JobRefusal) => void;
 
   constructor(deps: {
@@ -107,6 +108,7 @@ export class JobsService {
     this.#limits = deps.limits ?? { maxJobsPerTenant: 0, maxQueueDepth: 0 };
     this.#backlogs = {
       ingest: new QueueBacklog(deps.queues.ingest),
+      batch: new QueueBacklog(deps.queues.batch),
       embed: new QueueBacklog(deps.queues.embed),
     };
     this.#onRefused = deps.onRefused ?? (() => undefined);
@@ -181,6 +183,19 @@ export class JobsService {
         return { jobId, state: 'completed', deduplicated: true, finished: existing };
     }
     return undefined;
+  }
+
+  /**
+   * Queues a batch ingest: one job, one of the tenant's job slots, whatever the number of documents.
+   * The documents travel through the payload key (see batchEntry), in the order given.
+   */
+  async submitBatch(tenant: string, collection: string, entries: readonly BatchEntry[]): Promise<string> {
+    const jobId = randomJobId('bat');
+    await this.#checkBacklog('batch');
+    await putPayload(this.#redis, this.#keys.payload(tenant, jobId), JSON.stringify(entries));
+    const place = await this.#record(tenant, jobId, { kind: 'batch', collection });
+    await this.#enqueue('batch', jobId, { tenant, collection, count: entries.length }, place);
+    return jobId;
   }
 
   /** Queues a large embedding batch; the texts travel through a payload key. */
@@ -281,7 +296,7 @@ export class JobsService {
   }
 
   /** Refuses new work for a queue whose backlog is at the limit (read at most every 250 ms). */
-  async #checkBacklog(kind: 'ingest' | 'embed'): Promise<void> {
+  async #checkBacklog(kind: 'ingest' | 'batch' | 'embed'): Promise<void> {
     const max = this.#limits.maxQueueDepth;
     if (max === 0) return;
     const waiting = await this.#backlogs[kind].waiting();

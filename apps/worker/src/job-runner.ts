@@ -273,7 +273,7 @@ function abortError(signal: AbortSignal): Error {
  * written for the person who sent it; the engine message of anything else (a V8 RangeError, a
  * library's internals) is not theirs to read and stays in the logs.
  */
-function clientMessage(error: unknown): string {
+export function clientMessage(error: unknown): string {
   if (error instanceof DocumentError || error instanceof UnrecoverableError) return error.message;
   if (error instanceof StoreError || error instanceof EmbeddingError) return error.message;
   if (error instanceof RangeError && /call stack|heap|allocation/i.test(error.message)) {
@@ -286,7 +286,7 @@ function clientMessage(error: unknown): string {
  * Errors that say the input is wrong (an undecodable document, a model mismatch, a 401 from the
  * embeddings API) fail at once; anything else may pass on the next attempt.
  */
-function isRetryable(error: unknown): boolean {
+export function isRetryable(error: unknown): boolean {
   if (error instanceof DocumentError) return false;
   if (error instanceof StoreError) return error.code === 'unavailable';
   if (error instanceof EmbeddingError) return error.retryable;

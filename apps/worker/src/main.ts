@@ -17,6 +17,7 @@ import { createMetrics, serveMetrics, startTracing, timeRedisCommands, traced } 
 import { loadConfig, type WorkerConfig } from './config.ts';
 import { createDeleteHandler } from './delete-handler.ts';
 import { createEmbedHandler } from './embed-handler.ts';
+import { createBatchHandler } from './batch-handler.ts';
 import { createIngestHandler } from './ingest-handler.ts';
 import {
   CANCEL_REASON,
@@ -145,7 +146,7 @@ async function startWorker(config: WorkerConfig, logger: Logger): Promise<Closer
     tracer: tracing.tracer,
     metrics,
     afterSuccess: async (kind: string, payload: { tenant: string; collection?: string }) => {
-      if ((kind === 'ingest' || kind === 'delete') && payload.collection) {
+      if ((kind === 'ingest' || kind === 'batch' || kind === 'delete') && payload.collection) {
         await bumpEpoch(epochs, payload.tenant, payload.collection, logger);
       }
     },
@@ -164,6 +165,26 @@ async function startWorker(config: WorkerConfig, logger: Logger): Promise<Closer
           embedder,
           batchSize: EMBED_BATCH,
           parsers,
+        }),
+        deps,
+      ),
+    },
+    {
+      // A batch runs its documents `ingestConcurrency` at a time itself: two batches per worker
+      // keep one long batch from holding the worker while another tenant's waits.
+      queue: jobCatalog.batch.queue,
+      concurrency: 2,
+      processor: createProcessor(
+        'batch',
+        createBatchHandler({
+          redis,
+          keys,
+          store,
+          embedder,
+          batchSize: EMBED_BATCH,
+          parsers,
+          concurrency: config.ingestConcurrency,
+          collectionChanged: (tenant, collection) => bumpEpoch(epochs, tenant, collection, logger),
         }),
         deps,
       ),

@@ -56,7 +56,7 @@ export function ingestJobId(
 }
 
 /** Ids for jobs that are never deduplicated (queued embeddings, maintenance). */
-export function randomJobId(kind: 'emb' | 'del'): string {
+export function randomJobId(kind: 'emb' | 'del' | 'bat'): string {
   return `${kind}_${randomUUID().replaceAll('-', '')}`;
 }
 

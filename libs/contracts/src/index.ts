@@ -58,6 +58,10 @@ export {
   type IngestShape,
 } from './ids.ts';
 export {
+  batchEntry,
+  batchOutcome,
+  batchPayload,
+  batchResult,
   deletePayload,
   deleteResult,
   embedPayload,
@@ -71,6 +75,10 @@ export {
   jobState,
   jobStates,
   terminalJobStates,
+  type BatchEntry,
+  type BatchOutcome,
+  type BatchPayload,
+  type BatchResult,
   type DeletePayload,
   type DeleteResult,
   type EmbedPayload,
@@ -104,6 +112,7 @@ export {
   type MetadataFilter,
 } from './schemas.ts';
 export {
+  batchDocumentInput,
   cacheInfo,
   documentView,
   toolContracts,
@@ -112,6 +121,9 @@ export {
   type DocumentView,
   type EmbedInput,
   type EmbedOutput,
+  type BatchDocumentInput,
+  type IngestDocumentsInput,
+  type IngestDocumentsOutput,
   type IngestInput,
   type IngestOutput,
   type ListDocumentsInput,

@@ -11,7 +11,7 @@ export function isTerminal(state: JobState): boolean {
   return terminalJobStates.has(state);
 }
 
-export const jobKinds = ['ingest', 'embed', 'delete'] as const;
+export const jobKinds = ['ingest', 'batch', 'embed', 'delete'] as const;
 export const jobKind = z.enum(jobKinds);
 export type JobKind = z.infer<typeof jobKind>;
 
@@ -46,6 +46,56 @@ export const ingestResult = z.object({
   model: z.string(),
 });
 export type IngestResult = z.infer<typeof ingestResult>;
+
+/**
+ * A batch ingest: many documents, one job. The documents travel in the payload key as a JSON array
+ * of `batchEntry`, in the order the caller sent them.
+ */
+export const batchPayload = z.object({
+  tenant: z.string(),
+  collection: collectionName,
+  count: z.number().int(),
+});
+export type BatchPayload = z.infer<typeof batchPayload>;
+
+/**
+ * One document of a batch, as the gateway checked it: everything an ingest job's payload says of
+ * its document, and its body (UTF-8 text, or base64 for `encoding: 'binary'`). A document the
+ * gateway refused (bad arguments, a duplicate id, an unsupported file) travels as its reason, so
+ * the job's outcomes list every document sent, in order.
+ */
+export const batchEntry = z.union([
+  ingestPayload.omit({ tenant: true, collection: true }).extend({ body: z.string() }),
+  z.object({ documentId: z.string().optional(), error: z.string() }),
+]);
+export type BatchEntry = z.infer<typeof batchEntry>;
+
+/** What happened to one document of a batch. */
+export const batchOutcome = z.object({
+  /** The document's place in the batch, from 0. */
+  index: z.number().int(),
+  documentId: z.string().optional(),
+  /**
+   * `stored`: this batch wrote a new version. `unchanged`: the current version is already this
+   * ingest (same content, title, metadata, chunking, model), so nothing was written. `failed`: see
+   * `error`; the document's previous version, if any, is untouched.
+   */
+  state: z.enum(['stored', 'unchanged', 'failed']),
+  version: z.number().int().optional(),
+  chunks: z.number().int().optional(),
+  error: z.string().optional(),
+});
+export type BatchOutcome = z.infer<typeof batchOutcome>;
+
+export const batchResult = z.object({
+  collection: collectionName,
+  total: z.number().int(),
+  stored: z.number().int(),
+  unchanged: z.number().int(),
+  failed: z.number().int(),
+  documents: z.array(batchOutcome),
+});
+export type BatchResult = z.infer<typeof batchResult>;
 
 /** Queued embeddings: texts and vectors travel through payload keys, not job data. */
 export const embedPayload = z.object({
@@ -98,6 +148,16 @@ export const jobCatalog = {
     backoff: { type: 'exponential', delay: 1_000 },
     waitTimeoutMs: 10 * 60_000,
     progress: { minIntervalMs: 100, minDelta: 0.01 },
+  },
+  batch: {
+    queue: 'hopper-ingest-batch',
+    payload: batchPayload,
+    result: batchResult,
+    // A retry redoes only what is not stored yet: documents an earlier attempt wrote are unchanged.
+    attempts: 3,
+    backoff: { type: 'exponential', delay: 1_000 },
+    waitTimeoutMs: 30 * 60_000,
+    progress: { minIntervalMs: 250, minDelta: 0.01 },
   },
   embed: {
     queue: 'hopper-embed',

@@ -26,6 +26,15 @@ export const limits = {
   inlineEmbedMaxChars: 64_000,
   maxTitleChars: 512,
   /**
+   * Documents in one batch ingest (`ingest_documents`, `POST /v1/documents/batch`): one job, one job
+   * slot. A JSON call is also bounded by the request body (4 MiB) and member (10,000) caps, which
+   * hold about 1,000 small documents; NDJSON uploads (`POST /v1/documents/batch` with
+   * `application/x-ndjson`) and directories carry up to this many.
+   */
+  maxBatchDocuments: 10_000,
+  /** Bytes of all documents of one batch together, as the worker will hold them. */
+  maxBatchBytes: 64 * 1024 * 1024,
+  /**
    * Document metadata is flat (depth 1: values are strings, numbers or booleans), because filters
    * run on its key/value pairs inside the store. It is copied onto every chunk, so its total size
    * (UTF-8 bytes of its JSON) is bounded too: a 1,000-chunk document carries it 1,000 times.

@@ -20,6 +20,7 @@ export const toolScopes: Record<ToolName, Scope> = {
   list_jobs: 'read',
   embed_texts: 'read',
   ingest_document: 'write',
+  ingest_documents: 'write',
   delete_document: 'write',
   cancel_job: 'write',
 };

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { jobState } from './jobs.ts';
+import { batchOutcome, jobState } from './jobs.ts';
 import { limits } from './limits.ts';
 import { jobView } from './progress.ts';
 import {
@@ -97,6 +97,66 @@ export const ingestOutput = z.object({
   error: z.string().optional(),
 });
 
+/** One document of a batch: what `ingest_document` takes for an inline document, without the call's options. */
+export const batchDocumentInput = z
+  .strictObject({
+    content: z.string().max(limits.maxContentChars).optional(),
+    contentBase64: z.string().max(limits.maxContentBase64Chars).optional(),
+    mediaType: z.string().max(128).optional(),
+    filename: z.string().min(1).max(255).optional(),
+    documentId: documentId.optional(),
+    title: z.string().max(limits.maxTitleChars).optional(),
+    metadata: metadata.optional(),
+  })
+  .refine((a) => (a.content === undefined) !== (a.contentBase64 === undefined), {
+    message: 'give exactly one of content (text) or contentBase64 (bytes, with mediaType or filename)',
+  });
+export type BatchDocumentInput = z.infer<typeof batchDocumentInput>;
+
+/**
+ * A document of a batch that is not a valid `batchDocumentInput` does not refuse the call: it fails
+ * alone, with its reason, and the others are stored. So the batch's items accept anything, and
+ * what does not fit arrives at the handler as its reason.
+ */
+const batchItem = z.union([
+  batchDocumentInput,
+  z.unknown().transform((value) => ({ invalid: describeIssues(batchDocumentInput.safeParse(value).error) })),
+]);
+
+function describeIssues(error: z.ZodError | undefined): string {
+  if (!error) return 'invalid document';
+  return error.issues.map((issue) => `${issue.path.join('.') || 'document'}: ${issue.message}`).join('; ');
+}
+
+export const ingestDocumentsInput = z
+  .strictObject({
+    documents: z.array(batchItem).min(1).max(limits.maxBatchDocuments).optional(),
+    /** A directory under one of the configured ingest roots: its supported files, recursively. */
+    path: z.string().min(1).max(limits.maxPathChars).optional(),
+    collection: collectionName.optional(),
+    chunking: chunkingOptions.optional(),
+    wait: z.boolean().default(true),
+  })
+  .refine((a) => (a.documents === undefined) !== (a.path === undefined), {
+    message:
+      'give exactly one of documents (an array) or path (a directory under the configured ingest roots)',
+  });
+export const ingestDocumentsOutput = z.object({
+  jobId: z.string(),
+  state: jobState,
+  collection: z.string(),
+  /** Documents in the batch (refused ones included). */
+  total: z.number().int(),
+  stored: z.number().int().optional(),
+  unchanged: z.number().int().optional(),
+  failed: z.number().int().optional(),
+  /** Every document's outcome, in the order sent (once the job has completed). */
+  documents: z.array(batchOutcome).optional(),
+  /** Files of a directory that were not taken, and why (unsupported type, too large, unreadable). */
+  skipped: z.array(z.object({ path: z.string(), reason: z.string() })).optional(),
+  error: z.string().optional(),
+});
+
 export const embedInput = z.strictObject({
   texts: z
     .array(z.string().min(1, 'texts must not contain empty strings').max(limits.maxEmbedTextChars))
@@ -164,6 +224,8 @@ export type SearchInput = z.infer<typeof searchInput>;
 export type SearchOutput = z.infer<typeof searchOutput>;
 export type IngestInput = z.infer<typeof ingestInput>;
 export type IngestOutput = z.infer<typeof ingestOutput>;
+export type IngestDocumentsInput = z.infer<typeof ingestDocumentsInput>;
+export type IngestDocumentsOutput = z.infer<typeof ingestDocumentsOutput>;
 export type EmbedInput = z.infer<typeof embedInput>;
 export type EmbedOutput = z.infer<typeof embedOutput>;
 export type ListJobsInput = z.infer<typeof listJobsInput>;
@@ -193,7 +255,7 @@ const readOnly: ToolAnnotations = {
   openWorldHint: false,
 };
 
-/** The nine tools: one table shared by the MCP server, the REST mirror and the tests. */
+/** The ten tools: one table shared by the MCP server, the REST mirror and the tests. */
 export const toolContracts = {
   search: {
     title: 'Search documents',
@@ -209,6 +271,13 @@ export const toolContracts = {
       "Parse, chunk, embed and store a document: plain text, Markdown, HTML, PDF, DOCX, JSON, JSON Lines, CSV or TSV. Give `content` (text), `contentBase64` (bytes; the format comes from `mediaType`, else the `filename` extension, else the content) or `path` (a file under the server's configured ingest roots). `chunking: {maxChars, overlapChars}` sets the chunk size. Re-ingesting a document replaces its previous version in one step; new metadata, title, media type or chunking for the same content make a new version too, while the same ingest twice is one job. With `wait: true` (default) the call streams progress and returns when the job ends; with `wait: false` it returns a job handle at once (follow it with get_job), or the outcome when the same ingest has already completed.",
     input: ingestInput,
     output: ingestOutput,
+    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  },
+  ingest_documents: {
+    title: 'Ingest many documents',
+    description: `Ingest up to ${limits.maxBatchDocuments} documents as one job: \`documents\` (each with \`content\` or \`contentBase64\`, and optionally documentId, title, mediaType, filename, metadata), or \`path\`, a directory under the server's configured ingest roots (its supported files, recursively; the answer lists the files skipped and why). A JSON call carries up to about 1,000 small documents (4 MiB); larger sets go through REST as NDJSON. Each document is stored, unchanged (already its current version) or failed with its reason; one bad document never stops the others. With \`wait: true\` (default) the call streams progress per document and returns every document's outcome; with \`wait: false\` it returns the job handle at once (follow it with get_job). Cancelling the job stops it between documents: those already stored stay stored.`,
+    input: ingestDocumentsInput,
+    output: ingestDocumentsOutput,
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   },
   embed_texts: {

@@ -78,6 +78,8 @@ const MAINTENANCE_CHECK_INTERVAL_MS = 250;
  */
 const DEFAULT_MAX_BATCH_DOCUMENTS = 256;
 const DEFAULT_MAX_BATCH_ROWS = 8_192;
+/** Document keys in one `IN (...)` lookup of `getDocuments`. */
+const KEYS_PER_QUERY = 1_000;
 
 /** Where the store lives and how fresh its reads are. */
 export interface StoreOptions {
@@ -166,6 +168,16 @@ export interface Store {
    */
   replaceDocument(doc: DocumentInput, chunks: ChunkInput[], options?: WriteOptions): Promise<DocumentRecord>;
   getDocument(tenant: string, collection: string, documentId: string): Promise<DocumentRecord | undefined>;
+  /**
+   * The stored records of many documents of one collection, by document id (missing ones absent):
+   * lookups on the key index, a thousand ids per query. What a batch ingest compares its documents
+   * with before doing any work.
+   */
+  getDocuments(
+    tenant: string,
+    collection: string,
+    documentIds: readonly string[],
+  ): Promise<Map<string, DocumentRecord>>;
   /** Documents ordered by (collection, documentId), one page at a time. */
   listDocuments(tenant: string, options: ListDocumentsOptions): Promise<DocumentPage>;
   /** Deletes the document's chunks, then its record. False when there was nothing to delete. */
@@ -310,6 +322,41 @@ class LanceStore implements Store {
   ): Promise<DocumentRecord | undefined> {
     this.#assertOpen();
     return guard('read', () => this.#readDocument(tenant, collection, documentId));
+  }
+
+  async getDocuments(
+    tenant: string,
+    collection: string,
+    documentIds: readonly string[],
+  ): Promise<Map<string, DocumentRecord>> {
+    this.#assertOpen();
+    return guard('read', async () => {
+      const records = new Map<string, DocumentRecord>();
+      const table = await this.#tables.get(DOCUMENTS_TABLE);
+      if (!table || documentIds.length === 0) return records;
+      if (!(await this.#hasKeyColumn(table))) {
+        for (const documentId of documentIds) {
+          const record = await this.#readDocument(tenant, collection, documentId);
+          if (record) records.set(documentId, record);
+        }
+        return records;
+      }
+      for (let start = 0; start < documentIds.length; start += KEYS_PER_QUERY) {
+        const keys = documentIds
+          .slice(start, start + KEYS_PER_QUERY)
+          .map((documentId) => sqlString(documentKey(tenant, collection, documentId)));
+        const rows: unknown[] = await table
+          .query()
+          .where(`${DOCUMENT_KEY_COLUMN} IN (${keys.join(', ')})`)
+          .select(DOCUMENT_COLUMNS)
+          .toArray();
+        for (const row of rows) {
+          const record = documentFromRow(row);
+          records.set(record.documentId, record);
+        }
+      }
+      return records;
+    });
   }
 
   async listDocuments(tenant: string, options: ListDocumentsOptions): Promise<DocumentPage> {

@@ -284,6 +284,27 @@ export function toolArgs(
           )
           .map(([src, rest, wait]) => ({ ...src, ...rest, wait })),
       );
+    case 'ingest_documents':
+      return spoiled(
+        fc
+          .tuple(
+            fc.array(
+              fc
+                .tuple(
+                  fc.oneof(
+                    source.filter((s) => !('path' in s)),
+                    fc.anything(),
+                  ),
+                  optional({ documentId, title: fc.string({ maxLength: 40 }), metadata }),
+                )
+                .map(([src, rest]) => (typeof src === 'object' && src !== null ? { ...src, ...rest } : src)),
+              { minLength: 1, maxLength: 5 },
+            ),
+            optional({ collection }),
+            fc.constantFrom(false, false, false, true),
+          )
+          .map(([documents, rest, wait]) => ({ documents, ...rest, wait })),
+      );
     case 'embed_texts':
       return spoiled(
         optional({

@@ -78,11 +78,21 @@ export function createRestHandler(deps: RestDeps): RestHandler {
     }
     const { tenant } = caller;
 
-    const raw =
-      route.input === 'body' ? await readJsonBody(req) : queryInput(url, numericFields.get(route.tool));
+    const ndjson = route.tool === 'ingest_documents' && contentType(req) === NDJSON;
+    const raw = ndjson
+      ? await readNdjsonBatch(req, url)
+      : route.input === 'body'
+        ? await readJsonBody(req)
+        : queryInput(url, numericFields.get(route.tool));
     if ('status' in raw) return send(res, raw);
     const parsed = toolContracts[route.tool].input.safeParse({ ...raw.value, ...params });
     if (!parsed.success) return send(res, toHttpFailure(parsed.error, deps.logger, route.tool));
+    // NDJSON lines that were not JSON fail alone, in their place (see readNdjsonBatch).
+    if ('badLines' in raw) {
+      const documents = (parsed.data as { documents?: unknown[] }).documents ?? [];
+      for (const [index, problem] of raw.badLines as Map<number, string>)
+        documents[index] = { invalid: problem };
+    }
 
     // A caller that hangs up is gone like an MCP client closing its stream: the handler sees the abort.
     const abort = new AbortController();
@@ -109,7 +119,7 @@ export function createRestHandler(deps: RestDeps): RestHandler {
 function sendOutput(res: ServerResponse, route: RestRoute, input: unknown, output: object): void {
   const headers: Record<string, string> = {};
   let status = 200;
-  if (route.tool === 'ingest_document') {
+  if (route.tool === 'ingest_document' || route.tool === 'ingest_documents') {
     const job = output as { jobId: string; state: string };
     const noWait = (input as { wait?: boolean }).wait === false;
     if (noWait || job.state === 'queued' || job.state === 'active') {
@@ -152,9 +162,82 @@ function queryInput(
   return { value };
 }
 
+const NDJSON = 'application/x-ndjson';
+
+function contentType(req: IncomingMessage): string | undefined {
+  return (req.headers['content-type'] ?? '').split(';', 1)[0]?.trim().toLowerCase();
+}
+
+/**
+ * An NDJSON batch upload can hold a whole batch (`limits.maxBatchBytes` of documents) rather than
+ * one request's 4 MiB: JSON escaping and base64 take it past the documents' own size.
+ */
+const MAX_NDJSON_BYTES = Math.ceil(limits.maxBatchBytes * 1.5);
+
+/**
+ * A batch sent as NDJSON: one document per line (the objects `documents` holds in a JSON call);
+ * the call's other arguments come from the query string (`chunking.maxChars=...`). Each line gets
+ * the bounds a JSON body gets. A line that is not JSON fails alone: it takes its place in the batch
+ * as a placeholder, replaced after validation by its reason (`badLines`).
+ */
+async function readNdjsonBatch(
+  req: IncomingMessage,
+  url: URL,
+): Promise<{ value: Record<string, unknown>; badLines: Map<number, string> } | HttpFailure> {
+  const tooLarge = () =>
+    httpFailure(413, 'invalid_argument', `an NDJSON batch may hold ${MAX_NDJSON_BYTES} bytes; split it`);
+  if (Number(req.headers['content-length'] ?? 0) > MAX_NDJSON_BYTES) {
+    req.resume();
+    return tooLarge();
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const buffer = chunk as Buffer;
+    size += buffer.length;
+    if (size > MAX_NDJSON_BYTES) return tooLarge();
+    chunks.push(buffer);
+  }
+  const lines = Buffer.concat(chunks)
+    .toString('utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '');
+  if (lines.length > limits.maxBatchDocuments) {
+    return httpFailure(
+      413,
+      'invalid_argument',
+      `the batch holds ${lines.length} documents; one batch takes at most ${limits.maxBatchDocuments}`,
+    );
+  }
+  const documents: unknown[] = [];
+  const badLines = new Map<number, string>();
+  lines.forEach((line, index) => {
+    const parsed = parseBoundedJson(Buffer.from(line), 'input');
+    if ('problem' in parsed) {
+      badLines.set(
+        index,
+        `line ${index + 1}: ${parsed.problem.message.replace('the request body', 'the line')}`,
+      );
+      documents.push({});
+    } else documents.push(parsed.value);
+  });
+  const options: Record<string, unknown> = {};
+  const chunking: Record<string, number> = {};
+  for (const [name, text] of url.searchParams) {
+    if (name === 'collection') options.collection = text;
+    else if (name === 'wait') options.wait = text === 'true' ? true : text === 'false' ? false : text;
+    else if (name === 'chunking.maxChars' || name === 'chunking.overlapChars') {
+      chunking[name.slice('chunking.'.length)] = Number(text);
+    } else
+      return httpFailure(400, 'invalid_argument', `unknown query parameter '${name}' for an NDJSON batch`);
+  }
+  if (Object.keys(chunking).length > 0) options.chunking = chunking;
+  return { value: { ...options, documents }, badLines };
+}
+
 /** Reads a JSON object body within the request size limit. */
 async function readJsonBody(req: IncomingMessage): Promise<{ value: Record<string, unknown> } | HttpFailure> {
-  const type = (req.headers['content-type'] ?? '').split(';', 1)[0]?.trim().toLowerCase();
+  const type = contentType(req);
   // Only JSON: a cross-site form or text/plain post (sent by browsers without a preflight) is refused.
   if (type !== 'application/json') {
     req.resume();

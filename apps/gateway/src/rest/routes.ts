@@ -30,6 +30,14 @@ export const restRoutes: readonly RestRoute[] = [
     summary:
       'Ingest a document (202 with a job handle unless it finished while the request waited; always 202 with wait: false)',
   },
+  {
+    method: 'POST',
+    path: '/v1/documents/batch',
+    tool: 'ingest_documents',
+    input: 'body',
+    summary:
+      'Ingest many documents as one job: a JSON body ({documents: [...]} or {path: directory}), or NDJSON (content-type application/x-ndjson, one document per line; collection, chunking.maxChars, chunking.overlapChars and wait in the query string). 202 with a job handle unless it finished while the request waited.',
+  },
   { method: 'GET', path: '/v1/documents', tool: 'list_documents', input: 'query', summary: 'List documents' },
   {
     method: 'GET',

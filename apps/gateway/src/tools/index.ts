@@ -1,4 +1,5 @@
 import { runAsTenant } from '@hopper/redis';
+import { batchTools } from './batch-tools.ts';
 import { documentTools } from './document-tools.ts';
 import { jobTools } from './job-tools.ts';
 import type { CallContext, ToolHandlers } from './tool-context.ts';
@@ -9,7 +10,7 @@ import type { ToolDeps } from './tool-context.ts';
  * call's tenant as the current tenant, for the layers below that key data by tenant.
  */
 export function createToolHandlers(deps: ToolDeps): ToolHandlers {
-  const handlers: ToolHandlers = { ...documentTools(deps), ...jobTools(deps) };
+  const handlers: ToolHandlers = { ...documentTools(deps), ...jobTools(deps), ...batchTools(deps) };
   return Object.fromEntries(
     Object.entries(handlers).map(([name, handler]) => [
       name,

@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { open, readlink, realpath, type FileHandle } from 'node:fs/promises';
-import { basename, isAbsolute, relative, resolve, sep } from 'node:path';
+import { open, readdir, readlink, realpath, stat, type FileHandle } from 'node:fs/promises';
+import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { HopperError } from '@hopper/contracts';
 
 /** A file read for `ingest_document {path}`. */
@@ -152,6 +152,69 @@ export async function openFileUnderRoots(
     },
     close: () => handle.close(),
   };
+}
+
+/**
+ * The files under a directory inside `roots`, for a batch ingest: absolute paths, sorted, hidden
+ * files and directories (a name starting with `.`: `.git`, `.DS_Store`) left out. Each file is
+ * still opened with `openFileUnderRoots`, which checks it on its own (a link leading out of the
+ * roots, a device, the size limit). Refused like a file path when the directory is outside every
+ * root or is not a directory.
+ */
+export async function listDirectoryUnderRoots(
+  requested: string,
+  roots: readonly string[],
+): Promise<string[]> {
+  if (roots.length === 0) {
+    throw new HopperError(
+      'unsupported',
+      'Ingesting by path is turned off on this server: it reads files only under the directories ' +
+        'listed in HOPPER_INGEST_ROOTS, and none are set. Send the documents as content or contentBase64 instead.',
+    );
+  }
+  if (!isAbsolute(requested) || requested.includes('\0')) {
+    throw new HopperError('invalid_argument', `path must be an absolute directory path, got '${requested}'`);
+  }
+  const lexical = resolve(requested);
+  if (!roots.some((candidate) => within(candidate, lexical))) {
+    throw new HopperError(
+      'invalid_argument',
+      `path '${requested}' is outside the ingest roots (${roots.join(', ')}); only files under them can be ingested`,
+    );
+  }
+  try {
+    const real = await realpath(lexical);
+    const realRoots = await Promise.all(roots.map((candidate) => realpath(candidate).catch(() => undefined)));
+    if (!realRoots.some((candidate) => candidate !== undefined && within(candidate, real))) {
+      throw new HopperError(
+        'invalid_argument',
+        `path '${requested}' leads (through a symbolic link) outside the ingest roots; only files under them can be ingested`,
+      );
+    }
+    if (!(await stat(real)).isDirectory()) {
+      throw new HopperError(
+        'invalid_argument',
+        `path '${requested}' is not a directory; ingest a single file with ingest_document`,
+      );
+    }
+    const entries = await readdir(lexical, { recursive: true, withFileTypes: true });
+    const files: string[] = [];
+    for (const entry of entries) {
+      if (!(entry.isFile() || entry.isSymbolicLink())) continue;
+      const path = join(entry.parentPath, entry.name);
+      if (
+        relative(lexical, path)
+          .split(sep)
+          .some((part) => part.startsWith('.'))
+      )
+        continue;
+      files.push(path);
+    }
+    return files.sort();
+  } catch (cause) {
+    if (cause instanceof HopperError) throw cause;
+    throw fileError(cause, requested);
+  }
 }
 
 /** Opens, reads and closes a file under `roots` (see openFileUnderRoots). */

@@ -1,24 +1,27 @@
 import {
   DEFAULT_COLLECTION,
   HopperError,
-  contentHash,
-  documentIdFromHash,
-  ingestFingerprint,
   jobCatalog,
   limits,
-  metadata,
   type IngestOutput,
-  type Metadata,
   type JobView,
 } from '@hopper/contracts';
-import { checkDocument, mediaTypeFromName, resolveChunkOptions } from '@hopper/documents';
+import { mediaTypeFromName } from '@hopper/documents';
 import { releaseOwned } from '@hopper/redis';
 import type { SubmittedJob } from '../jobs-service.ts';
+import {
+  SOURCE_PATH_KEY,
+  fingerprintOf,
+  inlineSource,
+  prepareIngest,
+  sourcePathOf,
+  withSourcePath,
+  type Source,
+} from './ingest-input.ts';
 import { documentIdForPath, openFileUnderRoots } from './ingest-path.ts';
+import { followJob } from './follow-job.ts';
 import { PathReads } from './path-reads.ts';
 import type { CallContext, ToolDeps, ToolHandler, ToolInput } from './tool-context.ts';
-
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 export function jobTools(deps: ToolDeps): {
   ingest_document: ToolHandler<'ingest_document'>;
@@ -27,34 +30,10 @@ export function jobTools(deps: ToolDeps): {
   list_jobs: ToolHandler<'list_jobs'>;
   cancel_job: ToolHandler<'cancel_job'>;
 } {
-  const { jobs, embedder, redis, keys, logger } = deps;
+  const { jobs, embedder, redis, keys } = deps;
 
-  /**
-   * Waits for a job while the caller listens, forwarding progress. If the caller goes away (a modern
-   * client closing its stream) the job is cancelled: nobody is left to receive its result.
-   */
-  async function follow(jobId: string, call: CallContext, timeoutMs: number): Promise<JobView> {
-    // The route lives in the caller's tenant's key space, so only that tenant's requests can write,
-    // delete or use it, whatever session id another caller presents (see Keys.legacyRequest).
-    const legacyKey = call.legacyRequest
-      ? keys.legacyRequest(call.tenant, call.legacyRequest.sessionId, call.legacyRequest.requestId)
-      : undefined;
-    if (legacyKey) await redis.set(legacyKey, jobId, 'PX', timeoutMs + 60_000);
-    try {
-      const view = await jobs.waitForJob(call.tenant, jobId, {
-        timeoutMs,
-        signal: deps.shutdown ? AbortSignal.any([call.signal, deps.shutdown]) : call.signal,
-        ...(call.progress ? { onProgress: call.progress } : {}),
-      });
-      if (call.signal.aborted && view.state !== 'completed' && view.state !== 'failed') {
-        logger.info({ jobId }, 'caller went away; cancelling its job');
-        return await jobs.cancel(call.tenant, jobId);
-      }
-      return view;
-    } finally {
-      if (legacyKey) await redis.del(legacyKey);
-    }
-  }
+  const follow = (jobId: string, call: CallContext, timeoutMs: number) =>
+    followJob(deps, jobId, call, timeoutMs);
 
   const pathReads = deps.pathReads ?? new PathReads({ maxConcurrent: 0, maxQueued: 0 });
 
@@ -165,39 +144,8 @@ export function jobTools(deps: ToolDeps): {
     tenant: string,
     source: Source,
   ): Promise<Submitted> {
-    const { body } = source;
-    const filename = input.filename ?? source.filename;
-    // The checks that need no parsing (size, format, declared type against content, encoding,
-    // emptiness) run here, so bad input is refused before a job exists; the worker parses.
-    const mediaType = checkDocument(
-      {
-        content:
-          typeof body === 'string' ? body : new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
-        ...(input.mediaType ? { mediaType: input.mediaType } : {}),
-        ...(filename ? { filename } : {}),
-      },
-      { maxBytes: source.maxBytes },
-    );
-    const chunking = chunkingOf(input);
-    const bodyHash = contentHash(body);
-    const documentId = input.documentId ?? source.documentId ?? documentIdFromHash(bodyHash);
-    const recorded = source.metadata ?? withoutSourcePath(input.metadata ?? {});
-    const submitted = await jobs.submitIngest(
-      {
-        tenant,
-        collection: input.collection ?? DEFAULT_COLLECTION,
-        documentId,
-        metadata: recorded,
-        contentHash: fingerprintOf(bodyHash, mediaType, input, recorded),
-        mediaType,
-        encoding: typeof body === 'string' ? 'text' : 'binary',
-        ...(input.title ? { title: input.title } : {}),
-        ...(filename ? { filename } : {}),
-        ...(chunking ? { chunking } : {}),
-      },
-      body,
-    );
-    return { documentId, submitted };
+    const { payload, body } = prepareIngest(input, tenant, source);
+    return { documentId: payload.documentId, submitted: await jobs.submitIngest(payload, body) };
   }
 
   return {
@@ -256,16 +204,6 @@ export function jobTools(deps: ToolDeps): {
   };
 }
 
-interface Source {
-  body: string | Buffer;
-  /** The document's metadata, when it is not the caller's as given (a path ingest adds its path). */
-  metadata?: Metadata;
-  /** The size limit of this kind of source, in bytes. */
-  maxBytes: number;
-  filename?: string;
-  documentId?: string;
-}
-
 /** How long a path ingest's claim on a new document id lasts (see refuseCollision). */
 const PATH_CLAIM_MS = 60 * 60 * 1000;
 
@@ -276,84 +214,9 @@ function conflict(documentId: string, what: string): HopperError {
   );
 }
 
-/**
- * The metadata key a path ingest records its file's path under (absolute, as given): what tells a
- * re-ingest of the same file from another file whose path gives the same id. Set only by Hopper.
- */
-const SOURCE_PATH_KEY = 'hopper.path';
-
-/** The recorded form of a path: itself, or its hash when it is longer than a metadata value may be. */
-function sourcePathOf(path: string): string {
-  return path.length <= limits.maxMetadataValueChars ? path : `sha256:${contentHash(path)}`;
-}
-
-function withSourcePath(given: Metadata, source: string): Metadata {
-  const merged = { ...withoutSourcePath(given), [SOURCE_PATH_KEY]: source };
-  if (!metadata.safeParse(merged).success) {
-    throw new HopperError(
-      'invalid_argument',
-      `a path ingest records its file's path in metadata '${SOURCE_PATH_KEY}': leave room for it ` +
-        `(at most ${limits.maxMetadataKeys - 1} keys of your own, and ${limits.maxMetadataBytes} bytes with it)`,
-    );
-  }
-  return merged;
-}
-
-function withoutSourcePath(given: Metadata): Metadata {
-  if (!Object.hasOwn(given, SOURCE_PATH_KEY)) return given;
-  throw new HopperError(
-    'invalid_argument',
-    `metadata '${SOURCE_PATH_KEY}' is set by Hopper (the path of a file ingested by path); use another key`,
-  );
-}
-
 interface Submitted {
   documentId: string;
   submitted: SubmittedJob;
-}
-
-/** The document's text or bytes, sent in the call (`content` or `contentBase64`). */
-function inlineSource(input: ToolInput<'ingest_document'>): Source {
-  if (input.content !== undefined) {
-    // The schema bounds `content` in characters; in UTF-8 that is at most three bytes each.
-    return { body: input.content, maxBytes: limits.maxContentChars * 3 };
-  }
-  const base64 = (input.contentBase64 ?? '').replace(/\s+/g, '');
-  if (!BASE64.test(base64) || base64.length % 4 === 1) {
-    throw new HopperError('invalid_argument', 'contentBase64 is not valid base64');
-  }
-  return { body: Buffer.from(base64, 'base64'), maxBytes: Math.ceil((limits.maxContentBase64Chars * 3) / 4) };
-}
-
-function chunkingOf(
-  input: ToolInput<'ingest_document'>,
-): { maxChars: number; overlapChars: number } | undefined {
-  try {
-    return input.chunking ? resolveChunkOptions(input.chunking) : undefined;
-  } catch (error) {
-    if (error instanceof RangeError) throw new HopperError('invalid_argument', `chunking: ${error.message}`);
-    throw error;
-  }
-}
-
-/**
- * What makes the same ingest one job (see ingestFingerprint): the content's hash and everything
- * else that shapes the stored version, so new metadata, title, media type or chunking for the same
- * bytes make a new version. `metadata` is the document's as stored (a path ingest's includes its
- * file's path). The one place the tool computes it, for the path pre-check and the submit alike.
- */
-function fingerprintOf(
-  bodyHash: string,
-  mediaType: string,
-  input: ToolInput<'ingest_document'>,
-  metadata: Metadata,
-): string {
-  return ingestFingerprint(bodyHash, {
-    mediaType,
-    title: input.title ? input.title : undefined,
-    metadata,
-    chunking: chunkingOf(input) ?? resolveChunkOptions(),
-  });
 }
 
 function ingestOutput(view: JobView, documentId: string): IngestOutput {

@@ -56,6 +56,8 @@ export interface ReadFigures {
 
 export interface UserIngestResult {
   documents: number;
+  /** Documents per call: 1 for `POST /v1/documents`, more for batches. */
+  perCall: number;
   failed: number;
   /** Submit of the first document to the last job completed. */
   ingestS: number;

@@ -24,6 +24,11 @@ export interface UserIngestOptions {
   /** How long the reads run after ingestion. */
   afterMs: number;
   collection: string;
+  /**
+   * Documents per call: 1 sends each through `POST /v1/documents`; more sends them as batches
+   * through `POST /v1/documents/batch` (one job per batch).
+   */
+  perCall?: number;
   log?: (line: string) => void;
 }
 
@@ -105,29 +110,31 @@ export async function userIngest(options: UserIngestOptions): Promise<UserIngest
     }
   });
 
-  // Submitters.
+  // Submitters: each takes the next document (or batch of documents) in line.
+  const perCall = options.perCall ?? 1;
   let next = 0;
   let busy = 0;
   let failedSubmits = 0;
   const jobs: string[] = [];
+  let submitted = 0;
   const started = performance.now();
   const submitter = async (): Promise<void> => {
     while (next < corpus.length) {
-      const doc = corpus[next++] as CorpusDocument;
+      const unit = corpus.slice(next, next + perCall);
+      next += unit.length;
+      const documents = unit.map((doc) => ({ content: doc.text, title: doc.title, documentId: docId(doc) }));
+      const [path, body] =
+        perCall === 1
+          ? ['/v1/documents', { ...documents[0], collection: options.collection, wait: false }]
+          : ['/v1/documents/batch', { documents, collection: options.collection, wait: false }];
       for (;;) {
         const response = await pool.request({
-          path: '/v1/documents',
+          path,
           method: 'POST',
           headers: { 'content-type': 'application/json', ...headers },
-          body: JSON.stringify({
-            content: doc.text,
-            title: doc.title,
-            documentId: docId(doc),
-            collection: options.collection,
-            wait: false,
-          }),
+          body: JSON.stringify(body),
         });
-        const body = await response.body.text();
+        const text = await response.body.text();
         if (response.statusCode === 429) {
           busy++;
           const after = Number(response.headers['retry-after'] ?? 1);
@@ -135,20 +142,21 @@ export async function userIngest(options: UserIngestOptions): Promise<UserIngest
           continue;
         }
         if (response.statusCode >= 300) {
-          failedSubmits++;
-          if (failedSubmits <= 3) log(`submit failed: ${response.statusCode} ${body.slice(0, 200)}`);
+          failedSubmits += unit.length;
+          if (failedSubmits <= 3) log(`submit failed: ${response.statusCode} ${text.slice(0, 200)}`);
           break;
         }
-        const answer = JSON.parse(body) as { jobId: string };
+        const answer = JSON.parse(text) as { jobId: string };
         jobs.push(answer.jobId);
-        stored.push(docId(doc));
+        submitted += unit.length;
+        stored.push(...unit.map(docId));
         break;
       }
     }
   };
   await Promise.all(Array.from({ length: options.submitters }, submitter));
   log(
-    `submitted ${jobs.length} documents in ${round((performance.now() - started) / 1000, 1)} s (${busy} busy answers)`,
+    `submitted ${submitted} documents (${jobs.length} calls) in ${round((performance.now() - started) / 1000, 1)} s (${busy} busy answers)`,
   );
 
   // Wait for every job to end: poll the jobs not yet seen finished.
@@ -168,10 +176,15 @@ export async function userIngest(options: UserIngestOptions): Promise<UserIngest
           });
           const job = JSON.parse(await response.body.text()) as {
             state?: string;
-            result?: { chunks?: number };
+            result?: { chunks?: number; failed?: number; documents?: { chunks?: number }[] };
           };
-          if (job.state === 'completed') chunks += job.result?.chunks ?? 0;
-          else if (job.state === 'failed' || job.state === 'cancelled') failed++;
+          if (job.state === 'completed') {
+            // An ingest's result counts its chunks; a batch's lists every document's.
+            chunks += job.result?.documents
+              ? job.result.documents.reduce((sum, d) => sum + (d.chunks ?? 0), 0)
+              : (job.result?.chunks ?? 0);
+            failed += job.result?.failed ?? 0;
+          } else if (job.state === 'failed' || job.state === 'cancelled') failed += perCall;
           else still.push(jobId);
         }),
       );
@@ -185,7 +198,7 @@ export async function userIngest(options: UserIngestOptions): Promise<UserIngest
     if (pending.length > 0) await new Promise((resolve) => setTimeout(resolve, 100));
   }
   const ingestS = (performance.now() - started) / 1000;
-  log(`ingested ${jobs.length} documents in ${round(ingestS, 1)} s`);
+  log(`ingested ${submitted} documents in ${round(ingestS, 1)} s`);
 
   phase = 'after';
   await new Promise((resolve) => setTimeout(resolve, options.afterMs));
@@ -201,10 +214,11 @@ export async function userIngest(options: UserIngestOptions): Promise<UserIngest
       }),
     ) as Record<ReadTool, ReadFigures>;
   return {
-    documents: jobs.length,
+    documents: submitted,
+    perCall,
     failed,
     ingestS: round(ingestS, 2),
-    docsPerS: round(jobs.length / ingestS, 1),
+    docsPerS: round(submitted / ingestS, 1),
     chunks,
     chunksPerS: round(chunks / ingestS, 1),
     busy,
@@ -297,7 +311,7 @@ export async function userIngestScenario(options: {
 }
 
 // Standalone, against a running Hopper:
-// node apps/bench/src/user-ingest.ts --url http://127.0.0.1:8080 --documents 2000
+// node apps/bench/src/user-ingest.ts --url http://127.0.0.1:8080 --documents 2000 [--per-call 500]
 if (import.meta.url === `file://${process.argv[1]}`) {
   const arg = (name: string, fallback: string) => {
     const i = process.argv.indexOf(`--${name}`);
@@ -314,6 +328,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     readers: Number(arg('readers', '10')),
     afterMs: Number(arg('after-ms', '10000')),
     collection: arg('collection', 'user-ingest'),
+    perCall: Number(arg('per-call', '1')),
     log: (line) => console.error(line),
   });
   console.log(JSON.stringify(result, null, 2));

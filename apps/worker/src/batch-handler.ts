@@ -10,6 +10,11 @@ export interface BatchDeps extends IngestDeps {
   /** Documents of one batch in flight at once: enough to fill the store's group commits. */
   concurrency: number;
   /**
+   * Bytes of document bodies in flight at once (parsed, chunked and embedded, waiting for their
+   * commit): large documents take turns where small ones run `concurrency` at a time.
+   */
+  maxBytesInFlight?: number;
+  /**
    * Tells gateways that the collection changed (its cache epoch), so cached answers do not hide
    * documents a long batch has stored already; called at most every EPOCH_BUMP_MS while storing.
    * The job's completion bumps it once more.
@@ -18,6 +23,7 @@ export interface BatchDeps extends IngestDeps {
 }
 
 const EPOCH_BUMP_MS = 1_000;
+const DEFAULT_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
 
 const entries = z.array(batchEntry);
 
@@ -71,6 +77,20 @@ export function createBatchHandler(deps: BatchDeps) {
     let done = 0;
     let stopped: unknown;
     let lastBump = Date.now();
+    const maxBytes = deps.maxBytesInFlight ?? DEFAULT_BYTES_IN_FLIGHT;
+    let bytesInFlight = 0;
+    const waiting: (() => void)[] = [];
+    /** Waits until `size` more bytes fit (a document alone always does). */
+    const admit = async (size: number): Promise<void> => {
+      while (bytesInFlight > 0 && bytesInFlight + size > maxBytes) {
+        await new Promise<void>((resolve) => waiting.push(resolve));
+      }
+      bytesInFlight += size;
+    };
+    const release = (size: number) => {
+      bytesInFlight -= size;
+      for (const wake of waiting.splice(0)) wake();
+    };
 
     const ingest = async (index: number): Promise<BatchOutcome> => {
       const entry = batch[index]!;
@@ -103,7 +123,15 @@ export function createBatchHandler(deps: BatchDeps) {
         const index = next++;
         try {
           if (index % CANCEL_CHECK_EVERY === 0) await context.throwIfCancelled();
-          const outcome = await ingest(index);
+          const entry = batch[index]!;
+          const size = 'body' in entry ? entry.body.length : 0;
+          await admit(size);
+          let outcome: BatchOutcome;
+          try {
+            outcome = await ingest(index);
+          } finally {
+            release(size);
+          }
           outcomes[index] = outcome;
           if (
             outcome.state === 'stored' &&

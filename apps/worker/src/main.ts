@@ -29,6 +29,13 @@ import {
 
 const VERSION = '0.1.0';
 
+/**
+ * Documents of one batch in flight at once. A group commit writes what is ready when it starts, so
+ * this bounds how many documents one commit can take (the store's own bound is 256): with 32, a
+ * commit of SciFact abstracts took 32 documents and the batch ran at the commit's pace.
+ */
+const BATCH_DOCUMENTS_IN_FLIGHT = 256;
+
 /** Chunks per embedding call: small enough for prompt cancellation, large enough for throughput. */
 const EMBED_BATCH = 32;
 
@@ -183,7 +190,7 @@ async function startWorker(config: WorkerConfig, logger: Logger): Promise<Closer
           embedder,
           batchSize: EMBED_BATCH,
           parsers,
-          concurrency: config.ingestConcurrency,
+          concurrency: BATCH_DOCUMENTS_IN_FLIGHT,
           collectionChanged: (tenant, collection) => bumpEpoch(epochs, tenant, collection, logger),
         }),
         deps,

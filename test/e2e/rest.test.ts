@@ -58,10 +58,18 @@ describe('REST API under /v1', () => {
   it('publishes an OpenAPI 3.1 document with one operation per tool, from the tool schemas', async () => {
     const { status, body } = await api<{
       openapi: string;
+      info: { license?: { name: string; identifier?: string } };
+      servers?: { url: string }[];
       paths: Record<string, Record<string, Operation>>;
     }>('GET', '/v1/openapi.json');
     expect(status).toBe(200);
     expect(body.openapi).toBe('3.1.0');
+    // What Redocly's recommended rules ask for: a server to call and a license statement.
+    expect(body.servers).toEqual([{ url: '/', description: expect.any(String) as string }]);
+    expect(body.info.license).toMatchObject({
+      name: expect.any(String) as string,
+      identifier: expect.any(String) as string,
+    });
     const operations = Object.values(body.paths).flatMap((methods) => Object.values(methods));
     expect(operations.map((o) => o.operationId).sort()).toEqual([...toolNames].sort());
 

@@ -146,7 +146,13 @@ export function buildOpenApi(routes: readonly RestRoute[], version: string): Rec
       version,
       description:
         'The MCP tools of Hopper as REST operations, validated by the same schemas. Job progress streams over Socket.IO at /socket.io (see the README).',
+      // The repository grants no license (package.json is private, no LICENSE file): say so rather
+      // than leave the field out. Put the SPDX identifier here once the owners choose a license.
+      license: { name: 'Proprietary: no license granted', identifier: 'LicenseRef-Proprietary' },
     },
+    // Relative to where this document is served: the gateway that answered, whatever its host and
+    // port (HOPPER_PORT=0, a proxy in front), so clients generated from it call the same origin.
+    servers: [{ url: '/', description: 'The gateway that served this document' }],
     paths,
     components: {
       schemas: { Error: errorSchema },

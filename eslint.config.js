@@ -32,6 +32,16 @@ export default tseslint.config(
     extends: [tseslint.configs.disableTypeChecked],
   },
   {
+    // The Node version check (apps/stack): plain CommonJS that any Node can parse, so no TypeScript.
+    files: ['**/*.cjs'],
+    extends: [tseslint.configs.disableTypeChecked],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', module: 'writable', __dirname: 'readonly', process: 'readonly' },
+    },
+    rules: { '@typescript-eslint/no-require-imports': 'off', 'no-var': 'off' },
+  },
+  {
     // Libraries never read the environment: configuration is parsed once in each app's main().
     files: ['libs/**/*.ts'],
     ignores: ['libs/**/*.test.ts'],

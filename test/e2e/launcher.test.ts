@@ -1,12 +1,27 @@
-import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectModern, structured } from '../support/clients.ts';
 
-const launcher = fileURLToPath(new URL('../../apps/stack/src/main.ts', import.meta.url));
+// `npm start`'s entry point: the Node version check, then the launcher (main.ts).
+const launcher = fileURLToPath(new URL('../../apps/stack/src/launch.cjs', import.meta.url));
+
+/** A Node older than Hopper supports installed on this machine (Debian's Node 20), if any. */
+function oldNode(): string | undefined {
+  let found: string[];
+  try {
+    found = execFileSync('which', ['-a', 'node'], { encoding: 'utf8' }).split('\n').filter(Boolean);
+  } catch {
+    return undefined;
+  }
+  return found.find((node) => {
+    const version = execFileSync(node, ['--version'], { encoding: 'utf8' }).trim();
+    return Number(/^v(\d+)/.exec(version)?.[1]) < 22;
+  });
+}
 
 let dataDir: string;
 beforeAll(async () => {
@@ -17,8 +32,8 @@ afterAll(async () => {
 });
 
 /** Runs `npm start`'s entry point the way a user does, with the environment given. */
-function launch(env: Record<string, string | undefined>) {
-  const child = spawn(process.execPath, [launcher], {
+function launch(env: Record<string, string | undefined>, node = process.execPath) {
+  const child = spawn(node, [launcher], {
     env: env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -40,6 +55,24 @@ async function until<T>(run: ReturnType<typeof launch>, found: () => T | undefin
   }
 }
 
+/** The pid of the launcher's worker process once it is spawned (read from /proc: Linux only). */
+async function workerProcess(run: ReturnType<typeof launch>): Promise<number> {
+  for (;;) {
+    for (const entry of await readdir('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      const [stat, cmdline] = await Promise.all([
+        readFile(`/proc/${entry}/stat`, 'utf8').catch(() => ''),
+        readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => ''),
+      ]);
+      // The parent pid is the 4th field, after "pid (comm) state".
+      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (parent === run.child.pid && cmdline.includes('worker/src/main.ts')) return Number(entry);
+    }
+    if (run.child.exitCode !== null) throw new Error(`launcher exited: ${run.output().stderr}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 describe('npm start', () => {
   it('starts a private Redis, the gateway and a worker, serves MCP, and stops cleanly on Ctrl-C', async () => {
     const env = { ...process.env, REDIS_URL: undefined, HOPPER_DATA_DIR: dataDir, HOPPER_PORT: '0' };
@@ -52,6 +85,7 @@ describe('npm start', () => {
       else await new Promise((resolve) => setTimeout(resolve, 50));
     }
     expect(run.output().stdout).toMatch(/Redis\s+redis:\/\/127\.0\.0\.1:\d+ \(private/);
+    expect(run.output().stdout).toMatch(/\(worker: http:\/\/127\.0\.0\.1:\d+\/metrics\)/);
 
     const client = await connectModern(url);
     const ingested = structured<{ state: string }>(
@@ -67,6 +101,36 @@ describe('npm start', () => {
     expect(await run.exited).toBe(0);
     // Everything it started is gone: the port no longer answers.
     await expect(fetch(url.replace('/mcp', '/healthz'))).rejects.toThrow();
+  });
+
+  it('prints the banner without a worker that is slow to start, then says when it is ready', async () => {
+    const env = { ...process.env, REDIS_URL: undefined, HOPPER_DATA_DIR: dataDir, HOPPER_PORT: '0' };
+    const run = launch(env);
+    // Frozen as soon as it exists, the worker is the slowest cold start there is.
+    const worker = await workerProcess(run);
+    process.kill(worker, 'SIGSTOP');
+    const url = await until(run, () => /MCP endpoint\s+(\S+)/.exec(run.output().stdout)?.[1]);
+    expect(run.output().stdout).toMatch(/\(worker: still starting; a line follows when it is ready\)/);
+    expect(run.output().stdout).not.toMatch(/not served/);
+
+    process.kill(worker, 'SIGCONT');
+    const metrics = await until(
+      run,
+      () => /hopper: the worker is ready \(metrics: (http:\S+)\)/.exec(run.output().stdout)?.[1],
+    );
+    expect((await fetch(metrics)).status).toBe(200);
+    // And it works: the worker takes an ingest.
+    const client = await connectModern(url);
+    const ingested = structured<{ state: string }>(
+      await client.callTool({
+        name: 'ingest_document',
+        arguments: { content: 'Swifts sleep on the wing.', documentId: 'swifts' },
+      }),
+    );
+    expect(ingested.state).toBe('completed');
+    await client.close();
+    run.child.kill('SIGINT');
+    expect(await run.exited).toBe(0);
   });
 
   it('restarts a worker that dies, with back-off and a log line, and keeps serving', async () => {
@@ -169,6 +233,18 @@ describe('npm start', () => {
         .stdout.split('\n')
         .filter((l) => l.includes('"worker ready"')),
     ).toHaveLength(1);
+  });
+
+  const old = oldNode();
+  it.skipIf(!old)('on a Node older than 22.19, says in one line which Node to install', async () => {
+    const run = launch({ ...process.env, HOPPER_DATA_DIR: dataDir }, old);
+    expect(await run.exited).toBe(1);
+    const lines = run.output().stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(
+      /^hopper: Node\.js \d+\.\d+\.\d+ is too old: Hopper needs Node\.js 22\.19 or newer\. Install Node\.js 24 LTS/,
+    );
+    expect(run.output().stdout).toBe('');
   });
 
   it('explains in one line what to do when redis-server is missing', async () => {

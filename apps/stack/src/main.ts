@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '@hopper/contracts';
 import { loadConfig } from './config.ts';
@@ -9,6 +10,9 @@ import { RedisServerMissingError, startRedisServer, type RedisServer } from '@ho
 
 /** How long Ctrl-C waits for the gateway and worker to drain before killing them. */
 const STOP_TIMEOUT_MS = 30_000;
+
+/** How long the banner waits for the worker after the gateway is ready before printing without it. */
+const WORKER_BANNER_WAIT_MS = 5_000;
 
 const appEntry = (app: string) => fileURLToPath(new URL(`../../${app}/src/main.ts`, import.meta.url));
 
@@ -98,17 +102,22 @@ async function main(): Promise<void> {
       resolve(url);
     });
   });
-  const workerMetrics = new Promise<string>((resolve) => {
-    start('worker', (line, worker) => {
-      if (line.includes('"worker ready"')) worker.markStarted();
-      if (!line.includes('worker metrics at /metrics')) return;
+  // The worker's metrics URL once it is ready, or why it has none (a taken port only goes unobserved).
+  let reportWorker: ((metrics: string) => void) | undefined;
+  const workerReady = new Promise<string>((resolve) => (reportWorker = resolve));
+  let workerMetricsUrl: string | undefined;
+  start('worker', (line, worker) => {
+    if (line.includes('worker metrics at /metrics')) {
       const { port } = JSON.parse(line) as { port?: number };
-      resolve(`http://127.0.0.1:${port}/metrics`);
-    });
-    // A worker whose metrics port is taken still works; it just says so in its log.
-    setTimeout(() => resolve('not served (see the worker log)'), 5_000).unref();
+      workerMetricsUrl = `http://127.0.0.1:${port}/metrics`;
+    } else if (line.includes('worker metrics server could not start')) {
+      workerMetricsUrl = 'not served (its port is taken; see the worker log)';
+    }
+    if (!line.includes('"worker ready"')) return;
+    worker.markStarted();
+    reportWorker?.(workerMetricsUrl ?? 'not served (see the worker log)');
+    reportWorker = undefined;
   });
-
   process.on('SIGINT', () => void stop(0));
   process.on('SIGTERM', () => void stop(0));
   // Should the launcher die some other way, take the stack with it rather than leave orphans.
@@ -118,7 +127,17 @@ async function main(): Promise<void> {
   });
 
   const mcpUrl = await gatewayUrl;
-  const workerMetricsUrl = await workerMetrics;
+  // A cold worker (first start, a slow disk) can be ready well after the gateway: the banner waits a
+  // little for it, then says it is still starting and reports it on its own line when it is ready.
+  const workerLine = await Promise.race([
+    workerReady,
+    sleep(WORKER_BANNER_WAIT_MS, undefined, { ref: false }),
+  ]);
+  if (workerLine === undefined) {
+    void workerReady.then((metrics) =>
+      process.stdout.write(`hopper: the worker is ready (metrics: ${metrics})\n`),
+    );
+  }
   const base = mcpUrl.replace(/\/mcp$/, '');
   process.stdout.write(
     [
@@ -128,7 +147,7 @@ async function main(): Promise<void> {
       `  progress page  ${base}/`,
       `  REST API       ${base}/v1   (OpenAPI: ${base}/v1/openapi.json; Socket.IO: ${base}/socket.io)`,
       `  health         ${base}/healthz   readiness ${base}/readyz`,
-      `  metrics        ${base}/metrics   (worker: ${workerMetricsUrl})`,
+      `  metrics        ${base}/metrics   (worker: ${workerLine ?? 'still starting; a line follows when it is ready'})`,
       `  Redis          ${redisUrl}${redis ? ` (private, data in ${join(config.dataDir, 'redis')})` : ''}`,
       `  store          ${config.storeUri}`,
       'Press Ctrl-C to stop.',

@@ -101,21 +101,28 @@ describe('ingest_documents', () => {
     documents[9] = { documentId: 'tide-3', content: 'the same id again' };
     documents[12] = { documentId: 'bad-json', content: '{"open": [1, 2', mediaType: 'application/json' };
     documents[20] = 'not even an object';
+    documents[30] = {
+      documentId: 'pdf-as-text',
+      content: '%PDF-1.7\n1 0 obj\n<< /Type /Catalog >>\nendobj\n',
+    };
     const out = structured<BatchOut>(
       await client.callTool({ name: 'ingest_documents', arguments: { collection: 'tides', documents } }),
     );
-    expect(out).toMatchObject({ state: 'completed', total: 40, stored: 36, unchanged: 0, failed: 4 });
+    expect(out).toMatchObject({ state: 'completed', total: 40, stored: 35, unchanged: 0, failed: 5 });
     const failed = out.documents!.filter((d) => d.state === 'failed');
-    expect(failed.map((d) => d.index)).toEqual([5, 9, 12, 20]);
+    expect(failed.map((d) => d.index)).toEqual([5, 9, 12, 20, 30]);
     expect(failed[0]!.error).toMatch(/content.*contentBase64/);
     expect(failed[1]!.error).toMatch(/tide-3.*already document 3/);
     expect(failed[2]!.error).toMatch(/JSON/i);
     expect(failed[3]!.error).toMatch(/expected object/);
+    expect(failed[4]!.error).toMatch(
+      /document 30: content is not text: it looks like a PDF file.*contentBase64/,
+    );
     expect(out.documents!.every((d, i) => d.index === i)).toBe(true);
 
     // Stored means readable and searchable, on the gateway that answered.
     const versions = await documentCount('tides');
-    expect(versions.size).toBe(36);
+    expect(versions.size).toBe(35);
     expect([...versions.values()].every((v) => v === 1)).toBe(true);
     const hits = structured<{ results: { documentId: string }[] }>(
       await client.callTool({
@@ -133,7 +140,7 @@ describe('ingest_documents', () => {
     const again = structured<BatchOut>(
       await client.callTool({ name: 'ingest_documents', arguments: { collection: 'tides', documents } }),
     );
-    expect(again).toMatchObject({ state: 'completed', stored: 0, unchanged: 36, failed: 4 });
+    expect(again).toMatchObject({ state: 'completed', stored: 0, unchanged: 35, failed: 5 });
     expect([...(await documentCount('tides')).values()].every((v) => v === 1)).toBe(true);
   });
 
@@ -185,6 +192,23 @@ describe('POST /v1/documents/batch', () => {
     expect(result).toMatchObject({ total: 50, stored: 49, failed: 1 });
     expect(result.documents![7]).toMatchObject({ index: 7, state: 'failed' });
     expect(result.documents![7]!.error).toMatch(/line 8: the line is not valid JSON/);
+  });
+
+  it('fails alone a line whose content is a binary file sent as text', async () => {
+    const lines = [
+      JSON.stringify({ documentId: 'text', content: abstract('binary', 1) }),
+      JSON.stringify({ documentId: 'elf', content: '\x7fELF\x02\x01\x01\x00\x00\x00' }),
+    ];
+    const response = await rest('/v1/documents/batch?collection=binary', {
+      body: lines.join('\n'),
+      headers: { 'content-type': 'application/x-ndjson' },
+    });
+    expect(response.status).toBe(200);
+    const out = (await response.json()) as BatchOut;
+    expect(out).toMatchObject({ state: 'completed', stored: 1, failed: 1 });
+    expect(out.documents![1]!.error).toMatch(
+      /content is not text: it looks like an ELF executable.*contentBase64/,
+    );
   });
 
   it('takes a JSON body like the MCP tool', async () => {

@@ -231,6 +231,16 @@ describe('bad documents change nothing', () => {
         /is a PDF/,
       ],
       [
+        "a PDF's source sent as content",
+        { content: pdf.toString('latin1'), documentId: 'keep' },
+        /^content is not text: it looks like a PDF file \(it starts with %PDF-\)\. Send .* contentBase64/,
+      ],
+      [
+        'a program sent as content',
+        { content: `#!/bin/sh\n${'\0'.repeat(16)}`, documentId: 'keep' },
+        /content is not text: it looks like binary data \(it holds a NUL character at position 10\).*contentBase64/,
+      ],
+      [
         'unsupported type',
         { contentBase64: 'eA==', mediaType: 'application/msword', documentId: 'keep' },
         /not supported/,

@@ -171,6 +171,15 @@ describe('REST API under /v1', () => {
     expect(tooMany.body.error.code).toBe('invalid_argument');
     expect(tooMany.body.error.issues?.[0]?.path).toEqual(['topK']);
 
+    // A file's bytes sent as text: refused with a code a program can branch on, and where to send them.
+    const png = await api<ErrorBody>('POST', '/v1/documents', {
+      content: '\x89PNG\r\n\x1a\n\0\0\0\rIHDR',
+      documentId: 'picture',
+    });
+    expect(png.status).toBe(400);
+    expect(png.body.error).toMatchObject({ code: 'invalid_argument' });
+    expect(png.body.error.message).toMatch(/content is not text: it looks like a PNG image.*contentBase64/);
+
     const typo = await api<ErrorBody>('POST', '/v1/search', { query: 'x', top_k: 3 });
     expect(typo.status).toBe(400);
     expect(typo.body.error.message).toMatch(/top_k/);

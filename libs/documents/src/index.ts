@@ -4,6 +4,7 @@ export type { DocumentInput, MediaType, ParsedDocument, RecordLabel, Section } f
 export { checkDocument, mediaTypeFromName, parseDocument } from './parse.ts';
 export type { ParseOptions } from './parse.ts';
 export { detectMediaType } from './media-type.ts';
+export { notTextReason } from './not-text.ts';
 export { SUPPORTED_MEDIA_TYPES } from './parsers/registry.ts';
 export { chunkDocument, chunkEmbeddingText, maxChunksFor, resolveChunkOptions } from './chunk.ts';
 export type { Chunk, ChunkOptions } from './chunk.ts';

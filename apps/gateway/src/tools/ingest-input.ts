@@ -9,7 +9,7 @@ import {
   type IngestPayload,
   type Metadata,
 } from '@hopper/contracts';
-import { checkDocument, resolveChunkOptions } from '@hopper/documents';
+import { checkDocument, notTextReason, resolveChunkOptions } from '@hopper/documents';
 
 /*
  * What an ingest call's arguments become before a job exists: the checks that need no parsing, the
@@ -80,12 +80,24 @@ export function prepareIngest(
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
-/** The document's text or bytes, sent in the call (`content` or `contentBase64`). */
+/**
+ * The document's text or bytes, sent in the call (`content` or `contentBase64`). `content` that is
+ * clearly not text (see notTextReason) is refused with `invalid_argument`, pointing to `contentBase64`.
+ */
 export function inlineSource(input: {
   content?: string | undefined;
   contentBase64?: string | undefined;
 }): Source {
   if (input.content !== undefined) {
+    // A file's bytes in the text field would be indexed as gibberish: refuse them and say where they go.
+    const notText = notTextReason(input.content);
+    if (notText) {
+      throw new HopperError(
+        'invalid_argument',
+        `content is not text: it looks like ${notText}. Send a file's bytes base64-encoded in ` +
+          'contentBase64 instead (with its filename or mediaType), or send its extracted text as content',
+      );
+    }
     // The schema bounds `content` in characters; in UTF-8 that is at most three bytes each.
     return { body: input.content, maxBytes: limits.maxContentChars * 3 };
   }

@@ -76,6 +76,41 @@ describe('tool listing', () => {
       expect(del?.annotations?.destructiveHint).toBe(true);
     }
   });
+
+  it('describes every input property of every tool to the model that calls it', async () => {
+    const { tools } = await modern.listTools();
+    const undescribed: string[] = [];
+    /** Every property of an object schema, nested objects (chunking, a batch's documents) included. */
+    const visit = (schema: unknown, where: string) => {
+      if (typeof schema !== 'object' || schema === null) return;
+      const node = schema as { properties?: Record<string, { description?: string }>; items?: unknown };
+      for (const [name, property] of Object.entries(node.properties ?? {})) {
+        if (!property.description || property.description.length < 20) undescribed.push(`${where}.${name}`);
+        visit(property, `${where}.${name}`);
+      }
+      visit(node.items, `${where}[]`);
+      for (const branch of (schema as { anyOf?: unknown[] }).anyOf ?? []) visit(branch, where);
+    };
+    for (const tool of tools) visit(tool.inputSchema, tool.name);
+    expect(undescribed).toEqual([]);
+
+    const search = tools.find((t) => t.name === 'search')?.inputSchema.properties?.topK as {
+      description: string;
+    };
+    expect(search.description).toMatch(/1-50; default 5/);
+  });
+
+  it('has no empty schemas in the output schemas (MCP Inspector --strict warns about them)', async () => {
+    const { tools } = await modern.listTools();
+    const empty: string[] = [];
+    const visit = (schema: unknown, where: string) => {
+      if (typeof schema !== 'object' || schema === null) return;
+      if (!Array.isArray(schema) && Object.keys(schema).length === 0) empty.push(where);
+      for (const [key, child] of Object.entries(schema)) visit(child, `${where}/${key}`);
+    };
+    for (const tool of tools) visit(tool.outputSchema, tool.name);
+    expect(empty).toEqual([]);
+  });
 });
 
 /** What a client put on the wire for each JSON-RPC message it POSTed: its method and protocol header. */

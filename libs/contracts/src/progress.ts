@@ -48,7 +48,14 @@ export const jobView = z.object({
   progress: z.number().min(0).max(1),
   stage: z.string().optional(),
   message: z.string().optional(),
-  result: z.record(z.string(), z.unknown()).optional(),
+  // JSON values rather than `unknown`: an empty schema (`additionalProperties: {}`) in an output
+  // schema is what MCP Inspector's --strict warns about.
+  result: z
+    .record(z.string(), z.json())
+    .optional()
+    .describe(
+      "The job's outcome once it completed: for an ingest, its chunks and version; for a batch, per-document outcomes; for embeddings, their count.",
+    ),
   error: z.string().optional(),
   createdAt: z.string(),
   updatedAt: z.string(),

@@ -15,16 +15,49 @@ import {
 
 /*
  * The MCP tool contract: names, argument names, limits and output shapes are API. Inputs are strict
- * objects so a misspelled argument is refused instead of silently ignored.
+ * objects so a misspelled argument is refused instead of silently ignored. Every input property has
+ * a description (meaning, default, limits, an example where it helps): it is all a model calling the
+ * tools sees of them, in `tools/list` and in the OpenAPI document alike.
  */
 
+const COLLECTION_HELP =
+  'The collection (a named set of documents) to use: 1-64 letters, digits, _ or -, starting with a letter or digit. Default "default".';
+const CURSOR_HELP = 'The nextCursor of the previous page, to read the next one; omit for the first page.';
+const PAGE_HELP = `How many to return, 1-${limits.maxPageSize}; default ${limits.defaultPageSize}.`;
+const DOCUMENT_ID_HELP =
+  'The document\'s id within its collection: up to 256 letters, digits and . _ : @ / - ~ (letters of any script too), e.g. "guides/setup.md".';
+const JOB_ID_HELP =
+  "The job's id, as returned by ingest_document, ingest_documents, embed_texts or list_jobs.";
+
 export const searchInput = z.strictObject({
-  query: z.string().trim().min(1, 'query must not be empty').max(limits.maxQueryChars),
-  topK: z.number().int().min(1).max(limits.maxTopK).default(limits.defaultTopK),
-  collection: collectionName.optional(),
-  filter: metadataFilter.optional(),
+  query: z
+    .string()
+    .trim()
+    .min(1, 'query must not be empty')
+    .max(limits.maxQueryChars)
+    .meta({
+      description: `What to look for, in words or as a question (1-${limits.maxQueryChars} characters).`,
+      examples: ['how often is the lamp wick trimmed?'],
+    }),
+  topK: z
+    .number()
+    .int()
+    .min(1)
+    .max(limits.maxTopK)
+    .default(limits.defaultTopK)
+    .describe(`How many chunks to return, best first: 1-${limits.maxTopK}; default ${limits.defaultTopK}.`),
+  collection: collectionName.optional().describe(`${COLLECTION_HELP} Search covers this collection only.`),
+  filter: metadataFilter.optional().meta({
+    description: `Only chunks of documents whose metadata matches every key: a value for equality, an array for "any of" (at most ${limits.maxFilterKeys} keys, ${limits.maxFilterValues} values per key). Omit to search everything.`,
+    examples: [{ lang: 'en', year: [2024, 2025] }],
+  }),
   /** `hybrid` (default): full-text (BM25) and vector ranking fused; `text` or `vector` alone. */
-  mode: z.enum(['hybrid', 'text', 'vector']).default('hybrid'),
+  mode: z
+    .enum(['hybrid', 'text', 'vector'])
+    .default('hybrid')
+    .describe(
+      'How to rank: "hybrid" (default) fuses full-text (BM25, shared words) and vector (meaning) ranking; "text" or "vector" uses one alone.',
+    ),
 });
 export const searchSignal = z.enum(['text', 'vector']);
 export const searchHit = z.object({
@@ -58,31 +91,74 @@ export type CacheInfo = { cached: boolean; cacheLayer?: 'l1' | 'l2' };
 export const searchOutput = z.object({ results: z.array(searchHit), ...cacheInfo });
 
 export const chunkingOptions = z.strictObject({
-  maxChars: z.number().int().min(limits.minChunkChars).max(limits.maxChunkChars).optional(),
+  maxChars: z
+    .number()
+    .int()
+    .min(limits.minChunkChars)
+    .max(limits.maxChunkChars)
+    .optional()
+    .describe(
+      `The longest chunk, in characters (about 4 per token in English): ${limits.minChunkChars}-${limits.maxChunkChars}; default 1200.`,
+    ),
   overlapChars: z
     .number()
     .int()
     .min(0)
     .max(limits.maxChunkChars / 2)
-    .optional(),
+    .optional()
+    .describe(
+      'How many characters a chunk repeats from the end of the previous one, so a sentence cut at a boundary is whole in one of them: less than half of maxChars; default 150 (or maxChars / 8 when smaller).',
+    ),
 });
+
+const CHUNKING_HELP =
+  'How the document is cut into chunks (the pieces that are embedded and returned by search); omit for the defaults.';
+const WAIT_HELP =
+  'true (default): the call streams progress and returns when the job ends. false: it returns the job handle at once; follow it with get_job.';
+const CONTENT_HELP = `The document as text (up to ${limits.maxContentChars.toLocaleString('en-US')} characters): plain text, Markdown, HTML, JSON, JSON Lines, CSV or TSV. A file's bytes (PDF, DOCX, images, programs) are refused here: send them as contentBase64.`;
+const CONTENT_BASE64_HELP = `The document's bytes, base64-encoded (up to ${limits.maxContentBase64Chars.toLocaleString('en-US')} characters, about 3 MB): the way PDF and DOCX files must come. Give mediaType or filename unless the content's signature says the format.`;
+const MEDIA_TYPE_HELP =
+  'The format, e.g. "application/pdf", "text/markdown", "text/csv"; default: from the filename extension, else detected from the content (CSV is never detected: declare it or name the file .csv).';
+const FILENAME_HELP =
+  'The original file name, e.g. "manual.pdf"; its extension tells the format when mediaType is absent. Not an id: documentId is separate.';
+const TITLE_HELP = `The document's title (up to ${limits.maxTitleChars} characters); default: the title found in the document (HTML <title>, a first heading), else none.`;
+const METADATA_HELP = `Flat key/value pairs kept with the document and usable in search filters: keys of 1-64 letters, digits, _ . or -; values strings, numbers or booleans (no objects, arrays or null); at most ${limits.maxMetadataKeys} keys and ${limits.maxMetadataBytes} bytes as JSON.`;
 
 export const ingestInput = z
   .strictObject({
-    content: z.string().max(limits.maxContentChars).optional(),
-    contentBase64: z.string().max(limits.maxContentBase64Chars).optional(),
+    content: z
+      .string()
+      .max(limits.maxContentChars)
+      .optional()
+      .describe(`${CONTENT_HELP} Give exactly one of content, contentBase64 or path.`),
+    contentBase64: z.string().max(limits.maxContentBase64Chars).optional().describe(CONTENT_BASE64_HELP),
     /** An absolute path to a file under one of the configured ingest roots (HOPPER_INGEST_ROOTS). */
-    path: z.string().min(1).max(limits.maxPathChars).optional(),
-    mediaType: z.string().max(128).optional(),
+    path: z
+      .string()
+      .min(1)
+      .max(limits.maxPathChars)
+      .optional()
+      .meta({
+        description:
+          "An absolute path to a file the server reads itself, under one of its configured ingest roots (HOPPER_INGEST_ROOTS; refused when none are set). Default documentId: the file's path under its root.",
+        examples: ['/srv/docs/guides/setup.md'],
+      }),
+    mediaType: z.string().max(128).optional().describe(MEDIA_TYPE_HELP),
     /** The original file name; its extension helps detect the format when `mediaType` is absent. */
-    filename: z.string().min(1).max(255).optional(),
+    filename: z.string().min(1).max(255).optional().describe(FILENAME_HELP),
     /** How the document is cut into chunks (characters; about 4 per token in English). */
-    chunking: chunkingOptions.optional(),
-    documentId: documentId.optional(),
-    title: z.string().max(limits.maxTitleChars).optional(),
-    collection: collectionName.optional(),
-    metadata: metadata.optional(),
-    wait: z.boolean().default(true),
+    chunking: chunkingOptions.optional().describe(CHUNKING_HELP),
+    documentId: documentId
+      .optional()
+      .describe(
+        `${DOCUMENT_ID_HELP} Ingesting an existing id replaces that document. Default: from the path for path ingests, else derived from the content's hash.`,
+      ),
+    title: z.string().max(limits.maxTitleChars).optional().describe(TITLE_HELP),
+    collection: collectionName.optional().describe(COLLECTION_HELP),
+    metadata: metadata
+      .optional()
+      .meta({ description: METADATA_HELP, examples: [{ lang: 'en', year: 2025 }] }),
+    wait: z.boolean().default(true).describe(WAIT_HELP),
   })
   .refine((a) => [a.content, a.contentBase64, a.path].filter((source) => source !== undefined).length === 1, {
     message:
@@ -100,13 +176,23 @@ export const ingestOutput = z.object({
 /** One document of a batch: what `ingest_document` takes for an inline document, without the call's options. */
 export const batchDocumentInput = z
   .strictObject({
-    content: z.string().max(limits.maxContentChars).optional(),
-    contentBase64: z.string().max(limits.maxContentBase64Chars).optional(),
-    mediaType: z.string().max(128).optional(),
-    filename: z.string().min(1).max(255).optional(),
-    documentId: documentId.optional(),
-    title: z.string().max(limits.maxTitleChars).optional(),
-    metadata: metadata.optional(),
+    content: z
+      .string()
+      .max(limits.maxContentChars)
+      .optional()
+      .describe(`${CONTENT_HELP} Give exactly one of content or contentBase64.`),
+    contentBase64: z.string().max(limits.maxContentBase64Chars).optional().describe(CONTENT_BASE64_HELP),
+    mediaType: z.string().max(128).optional().describe(MEDIA_TYPE_HELP),
+    filename: z.string().min(1).max(255).optional().describe(FILENAME_HELP),
+    documentId: documentId
+      .optional()
+      .describe(
+        `${DOCUMENT_ID_HELP} Once per batch. Ingesting an existing id replaces that document. Default: derived from the content's hash.`,
+      ),
+    title: z.string().max(limits.maxTitleChars).optional().describe(TITLE_HELP),
+    metadata: metadata
+      .optional()
+      .meta({ description: METADATA_HELP, examples: [{ lang: 'en', year: 2025 }] }),
   })
   .refine((a) => (a.content === undefined) !== (a.contentBase64 === undefined), {
     message: 'give exactly one of content (text) or contentBase64 (bytes, with mediaType or filename)',
@@ -130,12 +216,29 @@ function describeIssues(error: z.ZodError | undefined): string {
 
 export const ingestDocumentsInput = z
   .strictObject({
-    documents: z.array(batchItem).min(1).max(limits.maxBatchDocuments).optional(),
+    documents: z
+      .array(batchItem)
+      .min(1)
+      .max(limits.maxBatchDocuments)
+      .optional()
+      .meta({
+        description: `The documents, 1-${limits.maxBatchDocuments} (a JSON call holds about 1,000 small ones within its 4 MiB), each with content or contentBase64. A document that is not valid fails alone with its reason. Give exactly one of documents or path.`,
+        examples: [[{ documentId: 'notes/tides', content: '# Tides\n\nHigh water comes twice a day.' }]],
+      }),
     /** A directory under one of the configured ingest roots: its supported files, recursively. */
-    path: z.string().min(1).max(limits.maxPathChars).optional(),
-    collection: collectionName.optional(),
-    chunking: chunkingOptions.optional(),
-    wait: z.boolean().default(true),
+    path: z
+      .string()
+      .min(1)
+      .max(limits.maxPathChars)
+      .optional()
+      .meta({
+        description:
+          "An absolute path to a directory under one of the server's configured ingest roots: its supported files, recursively, each with its path under the root as documentId. The answer lists the files skipped and why.",
+        examples: ['/srv/docs/guides'],
+      }),
+    collection: collectionName.optional().describe(`${COLLECTION_HELP} For every document of the batch.`),
+    chunking: chunkingOptions.optional().describe(`${CHUNKING_HELP} For every document of the batch.`),
+    wait: z.boolean().default(true).describe(WAIT_HELP),
   })
   .refine((a) => (a.documents === undefined) !== (a.path === undefined), {
     message:
@@ -161,8 +264,18 @@ export const embedInput = z.strictObject({
   texts: z
     .array(z.string().min(1, 'texts must not contain empty strings').max(limits.maxEmbedTextChars))
     .min(1)
-    .max(limits.maxEmbedTexts),
-  model: z.string().max(256).optional(),
+    .max(limits.maxEmbedTexts)
+    .meta({
+      description: `The texts to embed, 1-${limits.maxEmbedTexts}, each 1-${limits.maxEmbedTextChars} characters; the embeddings come back in the same order.`,
+      examples: [['harbour', 'lighthouse keeper']],
+    }),
+  model: z
+    .string()
+    .max(256)
+    .optional()
+    .describe(
+      "The embedding model expected; the call is refused when the server embeds with another (the answer names it). Default: the server's model.",
+    ),
 });
 export const embedOutput = z.object({
   model: z.string(),
@@ -170,20 +283,20 @@ export const embedOutput = z.object({
   embeddings: z.array(z.array(z.number())),
 });
 
-export const getJobInput = z.strictObject({ jobId });
+export const getJobInput = z.strictObject({ jobId: jobId.describe(JOB_ID_HELP) });
 export const getJobOutput = jobView.extend({
   cached: cacheInfo.cached.optional(),
   cacheLayer: cacheInfo.cacheLayer,
 });
 
 export const listJobsInput = z.strictObject({
-  state: jobState.optional(),
-  limit: pageSize.default(limits.defaultPageSize),
-  cursor: cursor.optional(),
+  state: jobState.optional().describe('Only jobs in this state; default: jobs in any state.'),
+  limit: pageSize.default(limits.defaultPageSize).describe(PAGE_HELP),
+  cursor: cursor.optional().describe(CURSOR_HELP),
 });
 export const listJobsOutput = z.object({ jobs: z.array(jobView), nextCursor: z.string().optional() });
 
-export const cancelJobInput = z.strictObject({ jobId });
+export const cancelJobInput = z.strictObject({ jobId: jobId.describe(JOB_ID_HELP) });
 export const cancelJobOutput = z.object({ jobId: z.string(), state: jobState });
 
 export const documentView = z.object({
@@ -200,9 +313,11 @@ export const documentView = z.object({
 export type DocumentView = z.infer<typeof documentView>;
 
 export const listDocumentsInput = z.strictObject({
-  collection: collectionName.optional(),
-  limit: pageSize.default(limits.defaultPageSize),
-  cursor: cursor.optional(),
+  collection: collectionName
+    .optional()
+    .describe('Only documents of this collection (1-64 letters, digits, _ or -); default: every collection.'),
+  limit: pageSize.default(limits.defaultPageSize).describe(PAGE_HELP),
+  cursor: cursor.optional().describe(CURSOR_HELP),
 });
 export const listDocumentsOutput = z.object({
   cached: cacheInfo.cached.optional(),
@@ -211,13 +326,19 @@ export const listDocumentsOutput = z.object({
   nextCursor: z.string().optional(),
 });
 
-export const getDocumentInput = z.strictObject({ documentId, collection: collectionName.optional() });
+export const getDocumentInput = z.strictObject({
+  documentId: documentId.describe(DOCUMENT_ID_HELP),
+  collection: collectionName.optional().describe(COLLECTION_HELP),
+});
 export const getDocumentOutput = documentView.extend({
   cached: cacheInfo.cached.optional(),
   cacheLayer: cacheInfo.cacheLayer,
 });
 
-export const deleteDocumentInput = z.strictObject({ documentId, collection: collectionName.optional() });
+export const deleteDocumentInput = z.strictObject({
+  documentId: documentId.describe(DOCUMENT_ID_HELP),
+  collection: collectionName.optional().describe(COLLECTION_HELP),
+});
 export const deleteDocumentOutput = z.object({ documentId: z.string(), deleted: z.boolean() });
 
 export type SearchInput = z.infer<typeof searchInput>;

@@ -310,6 +310,6 @@ function toView(jobId: string, hash: Record<string, string>): JobView | undefine
   if (hash.stage) view.stage = hash.stage;
   if (hash.message) view.message = hash.message;
   if (hash.error) view.error = hash.error;
-  if (hash.result) view.result = JSON.parse(hash.result) as Record<string, unknown>;
+  if (hash.result) view.result = JSON.parse(hash.result) as NonNullable<JobView['result']>;
   return view;
 }

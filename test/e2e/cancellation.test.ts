@@ -79,10 +79,45 @@ describe('cancellation', () => {
   it('cancel_job stops an active job; the previous version stays searchable', async () => {
     const { client } = fixture;
     const jobId = await startSlowIngest('heron');
+    const reached = (await getJob(jobId)).progress ?? 0;
+    expect(reached).toBeGreaterThan(0);
     const cancelled = structured<JobOut>(await client.callTool({ name: 'cancel_job', arguments: { jobId } }));
-    expect(cancelled.state).toBe('cancelled');
-    expect((await getJob(jobId)).state).toBe('cancelled');
+    // It did cancel: no message saying otherwise.
+    expect(cancelled).toEqual({ jobId, state: 'cancelled' });
+    const job = await getJob(jobId);
+    expect(job.state).toBe('cancelled');
+    // The job keeps how far it got rather than dropping to 0, and says why it stopped.
+    expect(job.progress).toBeGreaterThanOrEqual(reached);
+    expect(job.message).toBe('cancelled by request');
     await expectVersionOneIntact('heron');
+  });
+
+  it('a completed job shows no stale progress message, and a late cancel_job says it came too late', async () => {
+    const { client, embeddings } = fixture;
+    embeddings.delayMs = 0;
+    const done = structured<JobOut>(
+      await client.callTool(
+        {
+          name: 'ingest_document',
+          arguments: { content: paragraphsAbout('grebe', 120), documentId: 'grebe', collection: 'cancel' },
+        },
+        { onprogress: () => undefined },
+      ),
+    );
+    expect(done.state).toBe('completed');
+    const job = await getJob(done.jobId);
+    expect(job).toMatchObject({ state: 'completed', progress: 1 });
+    // The embedding stage's "embedded N of M chunks" does not outlive it.
+    expect(job.message).toBeUndefined();
+
+    const late = await client.callTool({ name: 'cancel_job', arguments: { jobId: done.jobId } });
+    expect(late.isError).toBeFalsy();
+    expect(structured<JobOut>(late)).toEqual({
+      jobId: done.jobId,
+      state: 'completed',
+      message: 'too late: the job had already completed, so nothing was cancelled; its outcome stands',
+    });
+    expect((await getJob(done.jobId)).state).toBe('completed');
   });
 
   it('cancel_job removes a queued job before it runs', async () => {

@@ -324,7 +324,7 @@ describe('tenant isolation (resolver injected, as authentication will plug in)',
       records,
       progress,
       keys,
-      cancel: (tenant, jobId) => jobs.cancel(tenant, jobId),
+      cancel: async (tenant, jobId) => (await jobs.cancel(tenant, jobId)).job,
       resolveTenant: byToken,
       allowedHosts: new Set(['127.0.0.1']),
       // Limits have their own tests (limits.test.ts); these few requests stay far below them.

@@ -12,6 +12,7 @@ import {
   type BatchEntry,
   type IngestPayload,
   type JobKind,
+  type JobState,
   type JobView,
   type Keys,
   type ListJobsInput,
@@ -246,11 +247,12 @@ export class JobsService {
   /**
    * Cancels a job from any replica. A job still in the queue is removed and marked cancelled here;
    * a running one is flagged and broadcast to the workers, and this call waits (bounded) until the
-   * worker holding it has stopped. A finished job is left as it is.
+   * worker holding it has stopped. A finished job is left as it is, and the outcome says the cancel
+   * came too late; so does a job that completed anyway (the cancel arrived during its final write).
    */
-  async cancel(tenant: string, jobId: string): Promise<JobView> {
+  async cancel(tenant: string, jobId: string): Promise<CancelOutcome> {
     const view = await this.get(tenant, jobId);
-    if (isTerminal(view.state)) return view;
+    if (isTerminal(view.state)) return { job: view, reason: alreadyFinished(view.state) };
     // The flag first: a worker that picks the job up from now on sees it before doing any work.
     await this.#redis.set(this.#keys.cancelFlag(tenant, jobId), '1', 'EX', 24 * 60 * 60);
     const removed = await this.#removeIfWaiting(view.kind, jobId);
@@ -266,9 +268,22 @@ export class JobsService {
       await this.#redis.del(this.#keys.payload(tenant, jobId), this.#keys.cancelFlag(tenant, jobId));
     } else {
       await publishCancel(this.#redis, this.#keys, { tenant, jobId });
-      await this.waitForJob(tenant, jobId, { timeoutMs: CANCEL_WAIT_MS });
+      const after = await this.waitForJob(tenant, jobId, { timeoutMs: CANCEL_WAIT_MS });
+      if (after.state === 'completed' || after.state === 'failed') {
+        return {
+          job: after,
+          reason: `too late: the job ${after.state} before the cancel reached it (it was in its final write); its outcome stands`,
+        };
+      }
+      if (!isTerminal(after.state)) {
+        return {
+          job: after,
+          reason: `not yet stopped after ${CANCEL_WAIT_MS / 1000} s: the job stops at its next step; follow it with get_job`,
+        };
+      }
+      return { job: after };
     }
-    return this.get(tenant, jobId);
+    return { job: await this.get(tenant, jobId) };
   }
 
   /**
@@ -424,3 +439,18 @@ export function fairPriority(place: number): number {
 const MAX_PRIORITY = 2_097_151;
 
 /** Deletes a lock only if it still holds our token (it may have expired and been taken since). */
+
+/** What `cancel` did: the job as it is now, and why it was not cancelled when it was not. */
+export interface CancelOutcome {
+  job: JobView;
+  /**
+   * Why the job is not cancelled by this call, for the caller: it had already finished, it finished
+   * while the cancel was on its way (then its result stands), or it has not stopped yet.
+   */
+  reason?: string;
+}
+
+function alreadyFinished(state: JobState): string {
+  if (state === 'cancelled') return 'the job was already cancelled';
+  return `too late: the job had already ${state}, so nothing was cancelled; its outcome stands`;
+}

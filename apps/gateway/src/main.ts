@@ -292,7 +292,7 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
     records,
     progress,
     keys,
-    cancel: (tenant, jobId) => jobs.cancel(tenant, jobId),
+    cancel: async (tenant, jobId) => (await jobs.cancel(tenant, jobId)).job,
     resolveTenant,
     allowedHosts,
     eventLimit: config.limits.socketRateLimit,

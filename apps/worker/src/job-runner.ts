@@ -141,7 +141,11 @@ export function createProcessor<K extends JobKind>(
       const result = await runAsTenant(tenant, () => handler(payload, context));
       await deps.afterSuccess?.(kind, payload);
       await finish({ jobId, state: 'completed', progress: 1, stage: 'done', ts: Date.now(), result });
-      logger.info({ result }, 'job completed');
+      if (abort.aborted && abort.reason === CANCEL_REASON) {
+        // The cancel arrived while the new version was being written (the last step, one commit
+        // that is not interrupted): the write happened, so the job completed, and says so.
+        logger.info({ result }, 'cancel arrived during the final write; the job completed');
+      } else logger.info({ result }, 'job completed');
       ended('completed');
       return result;
     } catch (thrown) {
@@ -182,7 +186,8 @@ export function createProcessor<K extends JobKind>(
         await finish({
           jobId,
           state: 'cancelled',
-          progress: 0,
+          // Where the work stopped, rather than 0 as if it never started.
+          progress: reporter.progress,
           stage: 'cancelled',
           message: error.message,
           ts: Date.now(),

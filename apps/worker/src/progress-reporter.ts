@@ -59,6 +59,11 @@ export class ProgressReporter {
     return true;
   }
 
+  /** The last progress sent (0 before any): what a cancelled job keeps, since its work stopped there. */
+  get progress(): number {
+    return Math.max(0, this.#lastProgress);
+  }
+
   /** Resolves once every event sent so far has reached Redis. */
   async flush(): Promise<void> {
     await this.#pending;

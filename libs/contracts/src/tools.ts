@@ -297,7 +297,16 @@ export const listJobsInput = z.strictObject({
 export const listJobsOutput = z.object({ jobs: z.array(jobView), nextCursor: z.string().optional() });
 
 export const cancelJobInput = z.strictObject({ jobId: jobId.describe(JOB_ID_HELP) });
-export const cancelJobOutput = z.object({ jobId: z.string(), state: jobState });
+export const cancelJobOutput = z.object({
+  jobId: z.string(),
+  state: jobState,
+  /**
+   * Present when the call did not cancel the job: it had already finished ("too late: the job had
+   * already completed ..."), it finished while the cancel was on its way (its result stands), or it
+   * has not stopped yet.
+   */
+  message: z.string().optional(),
+});
 
 export const documentView = z.object({
   documentId: z.string(),
@@ -425,7 +434,7 @@ export const toolContracts = {
   cancel_job: {
     title: 'Cancel a job',
     description:
-      'Cancel a queued or running job. A cancelled ingest leaves the previous version of its document in place. Cancelling a finished job changes nothing and returns its state.',
+      "Cancel a queued or running job. A cancelled ingest leaves the previous version of its document in place, and the job keeps the progress it had reached. A cancel that comes too late (the job already finished, or finished while the cancel was on its way: an ingest already writing its new version completes) changes nothing: the answer has the job's state and a `message` saying so. Without `message`, `state` says what the cancel did.",
     input: cancelJobInput,
     output: cancelJobOutput,
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },

@@ -186,7 +186,9 @@ export class JobRecords {
     const state: JobState = update.state === 'progress' ? 'active' : update.state;
     const fields: string[] = ['progress', String(update.progress), 'updatedAt', String(update.ts)];
     if (update.stage !== undefined) fields.push('stage', update.stage);
-    if (update.message !== undefined) fields.push('message', update.message);
+    // A message describes the update that carries it ("embedded 3328 of 3545 chunks"): an update
+    // without one clears it, so a job writing or completed never shows an earlier stage's message.
+    fields.push('message', update.message ?? '');
     if (update.result !== undefined) fields.push('result', JSON.stringify(update.result));
     if (update.error !== undefined) fields.push('error', update.error);
     const event: ProgressEvent = {

@@ -26,7 +26,7 @@ export async function followJob(
     });
     if (call.signal.aborted && view.state !== 'completed' && view.state !== 'failed') {
       deps.logger.info({ jobId }, 'caller went away; cancelling its job');
-      return await jobs.cancel(call.tenant, jobId);
+      return (await jobs.cancel(call.tenant, jobId)).job;
     }
     return view;
   } finally {

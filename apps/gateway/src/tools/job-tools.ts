@@ -198,8 +198,8 @@ export function jobTools(deps: ToolDeps): {
     list_jobs: (input, call) => jobs.list(call.tenant, input),
 
     async cancel_job(input, call) {
-      const view = await jobs.cancel(call.tenant, input.jobId);
-      return { jobId: view.jobId, state: view.state };
+      const { job, reason } = await jobs.cancel(call.tenant, input.jobId);
+      return { jobId: job.jobId, state: job.state, ...(reason ? { message: reason } : {}) };
     },
   };
 }

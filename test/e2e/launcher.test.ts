@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectModern, structured } from '../support/clients.ts';
+import { connectModern, getJob, structured, waitForJobEnd } from '../support/clients.ts';
+import { EmbeddingsDouble } from '../support/embeddings-double.ts';
+import { paragraphsAbout } from '../support/fault-documents.ts';
 
 // `npm start`'s entry point: the Node version check, then the launcher (main.ts).
 const launcher = fileURLToPath(new URL('../../apps/stack/src/launch.cjs', import.meta.url));
@@ -131,6 +133,71 @@ describe('npm start', () => {
     await client.close();
     run.child.kill('SIGINT');
     expect(await run.exited).toBe(0);
+  });
+
+  it('on Ctrl-C says what it waits for, stops at once on a second Ctrl-C, and the cut caller can find its job', async () => {
+    const embeddings = await EmbeddingsDouble.start();
+    const ownDir = await mkdtemp(join(tmpdir(), 'hopper-launcher-stop-'));
+    try {
+      const env = {
+        ...process.env,
+        ...embeddings.env,
+        REDIS_URL: undefined,
+        HOPPER_DATA_DIR: ownDir,
+        HOPPER_PORT: '0',
+      };
+      const run = launch(env);
+      const url = await until(run, () => /MCP endpoint\s+(\S+)/.exec(run.output().stdout)?.[1]);
+      // A long ingest that the caller waits for, with progress.
+      embeddings.delayMs = 300;
+      const client = await connectModern(url);
+      const progressMessages: string[] = [];
+      const answered = client
+        .callTool(
+          {
+            name: 'ingest_document',
+            arguments: { content: paragraphsAbout('curlew', 300), documentId: 'curlew' },
+          },
+          { onprogress: (p) => void (p.message && progressMessages.push(p.message)) },
+        )
+        .then(
+          () => true,
+          () => false,
+        );
+      await until(run, () => (progressMessages.some((m) => m.includes('embedding')) ? true : undefined));
+
+      run.child.kill('SIGINT');
+      const waiting = await until(run, () =>
+        run
+          .output()
+          .stderr.split('\n')
+          .find((line) => line.startsWith('hopper: waiting')),
+      );
+      expect(waiting).toBe('hopper: waiting up to 10 s for 1 running call; Ctrl-C again to stop now');
+      run.child.kill('SIGINT');
+      expect(await run.exited).toBe(130);
+      expect(run.output().stderr).toContain('hopper: stopping now');
+      // The caller's stream was cut before any answer (the client may go on trying to resume it),
+      // but every progress notification it had named the job.
+      expect(await Promise.race([answered, Promise.resolve('no answer')])).toBe('no answer');
+      void client.close().catch(() => undefined);
+      const jobId = /^job (\S+): /.exec(progressMessages.at(-1) ?? '')?.[1];
+      expect(jobId).toBeDefined();
+
+      // Started again, Hopper has the job, and runs it to the end: nothing was lost.
+      embeddings.delayMs = 0;
+      const again = launch(env);
+      const url2 = await until(again, () => /MCP endpoint\s+(\S+)/.exec(again.output().stdout)?.[1]);
+      const client2 = await connectModern(url2);
+      expect((await getJob(client2, jobId!)).documentId).toBe('curlew');
+      expect((await waitForJobEnd(client2, jobId!)).state).toBe('completed');
+      await client2.close();
+      again.child.kill('SIGINT');
+      expect(await again.exited).toBe(0);
+    } finally {
+      await embeddings.stop();
+      await rm(ownDir, { recursive: true, force: true });
+    }
   });
 
   it('restarts a worker that dies, with back-off and a log line, and keeps serving', async () => {

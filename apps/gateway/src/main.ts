@@ -307,6 +307,8 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
     // still waiting then answer with their job handle, and connections close shortly after.
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
+    // The launcher turns this into its plain "waiting up to 10 s for N running calls" line.
+    logger.info({ running: shedder.inflight, drainMs: DRAIN_MS }, 'draining running calls');
     const answer = setTimeout(() => draining.abort(), DRAIN_MS);
     const cut = setTimeout(() => server.closeAllConnections(), DRAIN_MS + 2_000);
     await closed;

@@ -47,12 +47,28 @@ async function main(): Promise<void> {
   const children: Supervised[] = [];
   let stopping = false;
 
+  let forced = false;
+
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
     await Promise.all(children.map((child) => child.stop()));
+    if (forced) return;
     await redis?.stop();
     process.exit(code);
+  };
+
+  /**
+   * The second Ctrl-C: no more waiting. The gateway and worker are killed as SIGKILL would (jobs
+   * they were running go back to the queue, and a worker takes them up when Hopper runs again);
+   * Redis still gets its orderly stop, so its append-only file is complete.
+   */
+  const stopNow = async () => {
+    forced = true;
+    process.stderr.write('hopper: stopping now; running jobs go back to the queue for the next start\n');
+    for (const child of children) child.kill();
+    await redis?.stop();
+    process.exit(130);
   };
 
   /**
@@ -93,6 +109,15 @@ async function main(): Promise<void> {
   let firstGatewayUrl: string | undefined;
   const gatewayUrl = new Promise<string>((resolve) => {
     start('gateway', (line, gateway) => {
+      const draining = drainingCalls(line);
+      if (draining && stopping && !forced) {
+        const { running, drainMs } = draining;
+        const waiting =
+          running > 0
+            ? `waiting up to ${drainMs / 1000} s for ${running} running call${running === 1 ? '' : 's'}`
+            : 'stopping';
+        process.stderr.write(`hopper: ${waiting}; Ctrl-C again to stop now\n`);
+      }
       const url = listeningUrl(line);
       if (!url) return;
       gateway.markStarted();
@@ -118,8 +143,15 @@ async function main(): Promise<void> {
     reportWorker?.(workerMetricsUrl ?? 'not served (see the worker log)');
     reportWorker = undefined;
   });
-  process.on('SIGINT', () => void stop(0));
-  process.on('SIGTERM', () => void stop(0));
+  // The first Ctrl-C (or SIGTERM) drains; the next one stops at once.
+  let signals = 0;
+  const onSignal = () => {
+    signals += 1;
+    if (signals === 1) void stop(0);
+    else if (signals === 2) void stopNow();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   // Should the launcher die some other way, take the stack with it rather than leave orphans.
   process.on('exit', () => {
     for (const child of children) child.kill();
@@ -161,6 +193,18 @@ function listeningUrl(line: string): string | undefined {
   try {
     const entry = JSON.parse(line) as { url?: unknown };
     return typeof entry.url === 'string' ? entry.url : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The gateway's "draining running calls" log line: how many calls it waits for, and how long. */
+function drainingCalls(line: string): { running: number; drainMs: number } | undefined {
+  if (!line.includes('draining running calls')) return undefined;
+  try {
+    const entry = JSON.parse(line) as { running?: unknown; drainMs?: unknown };
+    if (typeof entry.running !== 'number' || typeof entry.drainMs !== 'number') return undefined;
+    return { running: entry.running, drainMs: entry.drainMs };
   } catch {
     return undefined;
   }

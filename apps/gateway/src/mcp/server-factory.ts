@@ -253,9 +253,9 @@ function callContext(
       const value = event.state === 'completed' ? 1 : event.progress;
       if (value <= last) return;
       last = value;
-      const message = event.message
-        ? `${event.stage ?? event.state}: ${event.message}`
-        : (event.stage ?? event.state);
+      // Every notification names the job: a client whose stream is cut before the answer (the
+      // gateway stopped, the network dropped) still has the id to follow the job with get_job.
+      const message = `job ${event.jobId}: ${event.stage ?? event.state}${event.message ? `: ${event.message}` : ''}`;
       sending = sending
         .then(() =>
           ctx.mcpReq.notify({

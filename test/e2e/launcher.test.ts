@@ -174,6 +174,15 @@ describe('npm start', () => {
           .find((line) => line.startsWith('hopper: waiting')),
       );
       expect(waiting).toBe('hopper: waiting up to 10 s for 1 running call; Ctrl-C again to stop now');
+      const finishing = await until(run, () =>
+        run
+          .output()
+          .stderr.split('\n')
+          .find((line) => line.startsWith('hopper: the worker is finishing')),
+      );
+      expect(finishing).toMatch(
+        /^hopper: the worker is finishing 1 running job \(up to \d+ s, then they go back to the queue\); Ctrl-C again to stop now$/,
+      );
       run.child.kill('SIGINT');
       expect(await run.exited).toBe(130);
       expect(run.output().stderr).toContain('hopper: stopping now');

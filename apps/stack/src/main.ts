@@ -109,7 +109,7 @@ async function main(): Promise<void> {
   let firstGatewayUrl: string | undefined;
   const gatewayUrl = new Promise<string>((resolve) => {
     start('gateway', (line, gateway) => {
-      const draining = drainingCalls(line);
+      const draining = drainingWork(line, 'draining running calls');
       if (draining && stopping && !forced) {
         const { running, drainMs } = draining;
         const waiting =
@@ -132,6 +132,14 @@ async function main(): Promise<void> {
   const workerReady = new Promise<string>((resolve) => (reportWorker = resolve));
   let workerMetricsUrl: string | undefined;
   start('worker', (line, worker) => {
+    const draining = drainingWork(line, 'draining running jobs');
+    if (draining && draining.running > 0 && stopping && !forced) {
+      const { running, drainMs } = draining;
+      process.stderr.write(
+        `hopper: the worker is finishing ${running} running job${running === 1 ? '' : 's'} (up to ${drainMs / 1000} s, ` +
+          'then they go back to the queue); Ctrl-C again to stop now\n',
+      );
+    }
     if (line.includes('worker metrics at /metrics')) {
       const { port } = JSON.parse(line) as { port?: number };
       workerMetricsUrl = `http://127.0.0.1:${port}/metrics`;
@@ -198,9 +206,12 @@ function listeningUrl(line: string): string | undefined {
   }
 }
 
-/** The gateway's "draining running calls" log line: how many calls it waits for, and how long. */
-function drainingCalls(line: string): { running: number; drainMs: number } | undefined {
-  if (!line.includes('draining running calls')) return undefined;
+/**
+ * A drain's log line (the gateway's "draining running calls", the worker's "draining running jobs"):
+ * how many it waits for, and how long at most.
+ */
+function drainingWork(line: string, message: string): { running: number; drainMs: number } | undefined {
+  if (!line.includes(message)) return undefined;
   try {
     const entry = JSON.parse(line) as { running?: unknown; drainMs?: unknown };
     if (typeof entry.running !== 'number' || typeof entry.drainMs !== 'number') return undefined;

@@ -212,8 +212,21 @@ async function startWorker(config: WorkerConfig, logger: Logger): Promise<Closer
     },
   ];
 
+  // Jobs this process is running, for the drain's log line (the launcher shows it on Ctrl-C).
+  let running = 0;
+  const counted =
+    (processor: Processor): Processor =>
+    async (...args) => {
+      running += 1;
+      try {
+        return (await processor(...args)) as unknown;
+      } finally {
+        running -= 1;
+      }
+    };
+
   const workers = processors.map(({ queue, processor, concurrency }) => {
-    const worker = new Worker(queue, processor, {
+    const worker = new Worker(queue, counted(processor), {
       connection: bullConnection,
       prefix: keys.bullPrefix,
       concurrency,
@@ -243,6 +256,7 @@ async function startWorker(config: WorkerConfig, logger: Logger): Promise<Closer
 
   closer.add('queue workers', async () => {
     // Stop taking jobs and let running ones finish; past the drain budget, hand them back.
+    logger.info({ running, drainMs: config.drainMs }, 'draining running jobs');
     const drained = Promise.all(workers.map((worker) => worker.close()));
     const timer = setTimeout(() => {
       logger.warn({ drainMs: config.drainMs }, 'drain budget spent; handing running jobs back to the queue');

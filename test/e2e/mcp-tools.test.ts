@@ -100,7 +100,7 @@ describe('tool listing', () => {
     expect(search.description).toMatch(/1-50; default 5/);
   });
 
-  it('has no empty schemas in the output schemas (MCP Inspector --strict warns about them)', async () => {
+  it('has no empty schemas in the input and output schemas (MCP Inspector --strict warns about them)', async () => {
     const { tools } = await modern.listTools();
     const empty: string[] = [];
     const visit = (schema: unknown, where: string) => {
@@ -108,7 +108,10 @@ describe('tool listing', () => {
       if (!Array.isArray(schema) && Object.keys(schema).length === 0) empty.push(where);
       for (const [key, child] of Object.entries(schema)) visit(child, `${where}/${key}`);
     };
-    for (const tool of tools) visit(tool.outputSchema, tool.name);
+    for (const tool of tools) {
+      visit(tool.inputSchema, `${tool.name} input`);
+      visit(tool.outputSchema, `${tool.name} output`);
+    }
     expect(empty).toEqual([]);
   });
 });

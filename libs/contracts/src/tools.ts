@@ -206,7 +206,13 @@ export type BatchDocumentInput = z.infer<typeof batchDocumentInput>;
  */
 const batchItem = z.union([
   batchDocumentInput,
-  z.unknown().transform((value) => ({ invalid: describeIssues(batchDocumentInput.safeParse(value).error) })),
+  z
+    .unknown()
+    .meta({
+      description:
+        'Anything else is taken too, and that document alone fails with its reason (the others are stored).',
+    })
+    .transform((value) => ({ invalid: describeIssues(batchDocumentInput.safeParse(value).error) })),
 ]);
 
 function describeIssues(error: z.ZodError | undefined): string {

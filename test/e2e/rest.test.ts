@@ -66,6 +66,15 @@ describe('REST API under /v1', () => {
     expect(body.openapi).toBe('3.1.0');
     // What Redocly's recommended rules ask for: a server to call and a license statement.
     expect(body.servers).toEqual([{ url: '/', description: expect.any(String) as string }]);
+    // Every reference resolves from the document's root (Redocly's no-unresolved-refs).
+    const refs = [...JSON.stringify(body).matchAll(/"\$ref":"#\/([^"]+)"/g)].map((m) => m[1]!);
+    expect(refs.length).toBeGreaterThan(0);
+    for (const ref of refs) {
+      const target = ref
+        .split('/')
+        .reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], body);
+      expect(target, ref).toBeDefined();
+    }
     expect(body.info.license).toMatchObject({
       name: expect.any(String) as string,
       identifier: expect.any(String) as string,

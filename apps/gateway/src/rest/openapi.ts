@@ -67,9 +67,12 @@ const busyResponse = (description: string) => ({
  */
 export function buildOpenApi(routes: readonly RestRoute[], version: string): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
+  const shared: Record<string, unknown> = {};
+  const schemaOf = (tool: ToolName, side: 'input' | 'output') =>
+    hoistDefinitions(toolJsonSchema(tool, side), `${tool}_${side}`, shared);
   for (const route of routes) {
     const contract = toolContracts[route.tool];
-    const input = toolJsonSchema(route.tool, 'input');
+    const input = schemaOf(route.tool, 'input');
     const pathNames = [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1] ?? '');
     const properties = input.properties ?? {};
     const required = new Set(input.required ?? []);
@@ -96,7 +99,7 @@ export function buildOpenApi(routes: readonly RestRoute[], version: string): Rec
     const success: Record<string, unknown> = {
       '200': {
         description: 'The tool output',
-        content: { 'application/json': { schema: toolJsonSchema(route.tool, 'output') } },
+        content: { 'application/json': { schema: schemaOf(route.tool, 'output') } },
       },
     };
     if (route.tool === 'ingest_document') {
@@ -104,7 +107,7 @@ export function buildOpenApi(routes: readonly RestRoute[], version: string): Rec
         description:
           'Accepted: the job is queued or running (or, with `wait: false`, already finished: the body says so); follow it at /v1/jobs/{jobId} or over Socket.IO',
         headers: { Location: { schema: { type: 'string' }, description: 'The job resource' } },
-        content: { 'application/json': { schema: toolJsonSchema(route.tool, 'output') } },
+        content: { 'application/json': { schema: schemaOf(route.tool, 'output') } },
       };
     }
 
@@ -155,7 +158,7 @@ export function buildOpenApi(routes: readonly RestRoute[], version: string): Rec
     servers: [{ url: '/', description: 'The gateway that served this document' }],
     paths,
     components: {
-      schemas: { Error: errorSchema },
+      schemas: { Error: errorSchema, ...shared },
       securitySchemes: {
         bearer: {
           type: 'http',
@@ -166,4 +169,36 @@ export function buildOpenApi(routes: readonly RestRoute[], version: string): Rec
       },
     },
   };
+}
+
+/**
+ * Moves a schema's `$defs` (zod writes recursive types, such as a job result's JSON values, as
+ * `#/$defs/...` references) into the document's components, and points its references there: in an
+ * OpenAPI document `#/` is the document's root, so a `$defs` left inside an operation's schema would
+ * be unresolvable (Redocly's no-unresolved-refs).
+ */
+function hoistDefinitions(
+  schema: JsonSchema,
+  prefix: string,
+  components: Record<string, unknown>,
+): JsonSchema {
+  const defs = schema.$defs as Record<string, unknown> | undefined;
+  if (!defs) return schema;
+  const { $defs: _defs, ...rest } = schema;
+  const names = new Map(Object.keys(defs).map((name) => [name, `${prefix}_${name.replace(/^_+/, '')}`]));
+  const rewrite = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(rewrite);
+    if (value === null || typeof value !== 'object') return value;
+    return Object.fromEntries(
+      Object.entries(value).map(([key, child]) => {
+        if (key === '$ref' && typeof child === 'string' && child.startsWith('#/$defs/')) {
+          const name = names.get(child.slice('#/$defs/'.length));
+          return [key, name ? `#/components/schemas/${name}` : child];
+        }
+        return [key, rewrite(child)];
+      }),
+    );
+  };
+  for (const [name, definition] of Object.entries(defs)) components[names.get(name)!] = rewrite(definition);
+  return rewrite(rest) as JsonSchema;
 }

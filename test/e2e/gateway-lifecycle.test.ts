@@ -2,6 +2,7 @@ import { createConnection } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/client';
 import {
+  connectLegacy,
   connectModern,
   structured,
   waitForEmbeddingJob,
@@ -132,12 +133,29 @@ describe('gateway SIGTERM', () => {
     let waiting: Waiting;
     /** What the caller had 2 s after its gateway exited (undefined: still nothing). */
     let answer: Outcome | undefined;
+    /** The same for a 2025-11-25 (legacy) client waiting on the same gateway, and its progress messages. */
+    let legacyAnswer: Outcome | undefined;
+    const legacyProgress: string[] = [];
 
     it('exits within the budget, and the job still completes exactly once', async () => {
       // About 14 batches of 1.2 s: the job outlives the gateway's drain budget.
       embeddings.delayMs = 1_200;
       waiting = await waitingIngest('beacon', 450);
       const { jobId } = waiting;
+      // A client of the older protocol era waits on the same gateway.
+      const legacy = await connectLegacy(waiting.gateway.url);
+      const legacyCall: Promise<Outcome> = legacy
+        .callTool(
+          {
+            name: 'ingest_document',
+            arguments: { content: paragraphsAbout('lantern', 40), documentId: 'lantern' },
+          },
+          undefined,
+          { onprogress: (p) => void (p.message && legacyProgress.push(p.message)), timeout: 120_000 },
+        )
+        .then((result) => ({ out: structured<JobOut>(result) }))
+        .catch((error: unknown) => ({ error }));
+      while (legacyProgress.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
 
       const exited = waiting.gateway.stop('SIGTERM');
       await waitForLine(waiting.gateway, 'shutting down');
@@ -147,6 +165,11 @@ describe('gateway SIGTERM', () => {
         waiting.call,
         new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 2_000)),
       ]);
+      legacyAnswer = await Promise.race([
+        legacyCall,
+        new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 2_000)),
+      ]);
+      await legacy.close().catch(() => undefined);
 
       // Its caller's gateway stopping does not cancel the job: it completes, and only once.
       embeddings.delayMs = 0;
@@ -166,6 +189,17 @@ describe('gateway SIGTERM', () => {
       if (!answer || 'error' in answer) throw new Error(`the waiting call failed: ${String(answer?.error)}`);
       expect(answer.out).toMatchObject({ jobId: waiting.jobId, documentId: 'beacon' });
       expect(['queued', 'active', 'completed']).toContain(answer.out?.state);
+    });
+
+    it('answers a legacy-era caller the same way, and its progress messages named the job all along', () => {
+      if (!legacyAnswer || 'error' in legacyAnswer) {
+        throw new Error(`the legacy call failed: ${String(legacyAnswer?.error)}`);
+      }
+      const jobId = legacyAnswer.out?.jobId;
+      expect(legacyAnswer.out).toMatchObject({ documentId: 'lantern' });
+      expect(['queued', 'active', 'completed']).toContain(legacyAnswer.out?.state);
+      expect(legacyProgress.length).toBeGreaterThan(0);
+      for (const message of legacyProgress) expect(message.startsWith(`job ${jobId}: `)).toBe(true);
     });
   });
 });

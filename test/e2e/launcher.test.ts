@@ -1,4 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -322,6 +323,27 @@ describe('npm start', () => {
     );
     expect(run.output().stdout).toBe('');
   });
+
+  const oldNpm = old ? join(dirname(old), 'npm') : undefined;
+  it.skipIf(!oldNpm || !existsSync(oldNpm))(
+    'npm start under that Node stops with the same line',
+    async () => {
+      const child = spawn(oldNpm!, ['start'], {
+        cwd: fileURLToPath(new URL('../..', import.meta.url)),
+        env: { ...process.env, PATH: `${dirname(old!)}:/usr/bin:/bin`, HOPPER_DATA_DIR: dataDir },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      expect(code).not.toBe(0);
+      expect(stderr).toMatch(
+        /^hopper: Node\.js \d+\.\d+\.\d+ is too old: Hopper needs Node\.js 22\.19 or newer/m,
+      );
+      // Stopped before anything that needs a newer Node ran.
+      expect(stderr).not.toMatch(/ERR_UNKNOWN_FILE_EXTENSION/);
+    },
+  );
 
   it('explains in one line what to do when redis-server is missing', async () => {
     const env = { PATH: dirname(process.execPath), HOME: process.env.HOME, HOPPER_DATA_DIR: dataDir };

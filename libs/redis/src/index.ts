@@ -43,6 +43,7 @@ export {
   type Embedder,
   type EmbeddingCacheOptions,
   type EmbeddingCacheStats,
+  type TenantEmbedder,
 } from './embedding-cache.ts';
 export { ALL_COLLECTIONS, Epochs, type EpochBump } from './epochs.ts';
 export { HotQueries } from './hot-queries.ts';
@@ -54,6 +55,5 @@ export {
   type ResultCacheOptions,
 } from './result-cache.ts';
 export { SingleFlight } from './single-flight.ts';
-export { currentTenant, runAsTenant } from './tenant-scope.ts';
 export { TimeoutError, withTimeout } from './with-timeout.ts';
 export { TokenBucket, type TokenBucketOptions, type TokenGrant } from './token-bucket.ts';

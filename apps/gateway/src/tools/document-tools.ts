@@ -18,7 +18,7 @@ export function documentTools(deps: ToolDeps): {
       // A text-only search needs no embedding: it skips the provider call altogether.
       let vector: Float32Array | undefined;
       if (mode !== 'text') {
-        [vector] = await embedder.embed([input.query], { signal: call.signal });
+        [vector] = await embedder.embed(call.tenant, [input.query], { signal: call.signal });
         if (!vector) throw new Error('embedding provider returned no vector for the query');
       }
       const hits = await store.search(call.tenant, {

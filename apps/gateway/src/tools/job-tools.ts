@@ -174,7 +174,7 @@ export function jobTools(deps: ToolDeps): {
       }
       const chars = input.texts.reduce((sum, text) => sum + text.length, 0);
       if (input.texts.length <= limits.inlineEmbedMaxTexts && chars <= limits.inlineEmbedMaxChars) {
-        const vectors = await embedder.embed(input.texts, { signal: call.signal });
+        const vectors = await embedder.embed(call.tenant, input.texts, { signal: call.signal });
         return {
           model: embedder.model,
           dimensions: vectors[0]?.length ?? 0,

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '@hopper/lifecycle';
 import type { Keys, ProgressEvent, ToolName, toolContracts } from '@hopper/contracts';
-import type { EmbeddingProvider } from '@hopper/embeddings';
+import type { TenantEmbedder } from '@hopper/redis';
 import type { Store } from '@hopper/store';
 import type * as z from 'zod';
 import type { JobsService } from '../jobs-service.ts';
@@ -13,7 +13,7 @@ export interface ToolDeps {
   keys: Keys;
   jobs: JobsService;
   store: Store;
-  embedder: EmbeddingProvider;
+  embedder: TenantEmbedder;
   logger: Logger;
   /**
    * Fires when the gateway is shutting down: waiting calls stop waiting and answer with their job

@@ -1,14 +1,8 @@
 import { UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { EmbedPayload, EmbedResult, Keys } from '@hopper/contracts';
-import {
-  deletePayload,
-  getPayload,
-  packVectors,
-  putPayload,
-  unpackTexts,
-  type TenantEmbedder,
-} from '@hopper/redis';
+import type { TenantEmbedder } from '@hopper/cache';
+import { deletePayload, getPayload, packVectors, putPayload, unpackTexts } from '@hopper/redis';
 import type { JobContext } from './job-runner.ts';
 
 export interface EmbedDeps {

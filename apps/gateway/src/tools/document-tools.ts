@@ -1,6 +1,7 @@
 import { DEFAULT_COLLECTION, HopperError, notFound, type DocumentView } from '@hopper/contracts';
 import type { DocumentRecord } from '@hopper/store';
-import type { ToolDeps, ToolHandler } from './tool-context.ts';
+import type { ToolDeps } from './tool-context.ts';
+import type { ToolHandler } from '@hopper/contracts';
 
 /** Deletes wait this long for the worker before answering with an error the caller can retry. */
 const DELETE_WAIT_MS = 30_000;

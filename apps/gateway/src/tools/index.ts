@@ -1,7 +1,7 @@
 import { batchTools } from './batch-tools.ts';
 import { documentTools } from './document-tools.ts';
 import { jobTools } from './job-tools.ts';
-import type { ToolHandlers } from './tool-context.ts';
+import type { ToolHandlers } from '@hopper/contracts';
 import type { ToolDeps } from './tool-context.ts';
 
 /**
@@ -12,11 +12,4 @@ export function createToolHandlers(deps: ToolDeps): ToolHandlers {
   return { ...documentTools(deps), ...jobTools(deps), ...batchTools(deps) };
 }
 
-export type {
-  CallContext,
-  ToolDeps,
-  ToolHandler,
-  ToolHandlers,
-  ToolInput,
-  ToolOutput,
-} from './tool-context.ts';
+export type { ToolDeps } from './tool-context.ts';

@@ -13,7 +13,7 @@ import {
 } from '@hopper/contracts';
 import { resolveChunkOptions } from '@hopper/documents';
 import type { Logger } from '@hopper/lifecycle';
-import type { TenantEmbedder } from '@hopper/redis';
+import type { TenantEmbedder } from '@hopper/cache';
 import type { Store } from '@hopper/store';
 import type { JobsService, SubmittedJob } from '../jobs-service.ts';
 import type * as IngestPath from './ingest-path.ts';

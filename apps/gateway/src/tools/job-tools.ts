@@ -21,7 +21,8 @@ import {
 import { documentIdForPath, openFileUnderRoots } from './ingest-path.ts';
 import { followJob } from './follow-job.ts';
 import { PathReads } from './path-reads.ts';
-import type { CallContext, ToolDeps, ToolHandler, ToolInput } from './tool-context.ts';
+import type { ToolDeps } from './tool-context.ts';
+import type { CallContext, ToolHandler, ToolInput } from '@hopper/contracts';
 
 export function jobTools(deps: ToolDeps): {
   ingest_document: ToolHandler<'ingest_document'>;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Keys } from '@hopper/contracts';
-import { CircuitBreaker, guarded } from './circuit-breaker.ts';
+import { CircuitBreaker, guarded } from '@hopper/redis';
 import { SingleFlight } from './single-flight.ts';
 
 /** The part of an embedding provider the cache needs (structurally the embeddings lib's provider). */

@@ -1,18 +1,11 @@
 import os from 'node:os';
 import { Worker, type Processor } from 'bullmq';
 import { createKeys, jobCatalog } from '@hopper/contracts';
+import { Epochs, withEmbeddingCache } from '@hopper/cache';
 import { createEmbeddingProvider } from '@hopper/embeddings';
 import { ParserPool } from '@hopper/documents';
 import { Closer, rateLimited, runService, type Logger } from '@hopper/lifecycle';
-import {
-  Epochs,
-  JobRecords,
-  DocumentWriteLocks,
-  closeRedis,
-  createRedis,
-  listenForCancels,
-  withEmbeddingCache,
-} from '@hopper/redis';
+import { JobRecords, DocumentWriteLocks, closeRedis, createRedis, listenForCancels } from '@hopper/redis';
 import { openStore } from '@hopper/store';
 import { createMetrics, serveMetrics, startTracing, timeRedisCommands, traced } from '@hopper/telemetry';
 import { loadConfig, type WorkerConfig } from './config.ts';

@@ -1,6 +1,21 @@
 // @ts-check
+import { readdirSync } from 'node:fs';
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+
+/** Every app (a folder of apps/): each owns a main() and nothing imports it. */
+const apps = readdirSync(`${import.meta.dirname}/apps`, { withFileTypes: true })
+  .filter((entry) => entry.isDirectory())
+  .map((entry) => entry.name);
+
+/** Import patterns that reach into the given apps, by package name or by relative path. */
+const importsOf = (names) =>
+  names.length === 0
+    ? []
+    : [
+        { group: names.map((name) => `@hopper/${name}`) },
+        { regex: `^(\\.\\./)+(apps/)?(${names.join('|')})/` },
+      ];
 
 export default tseslint.config(
   {
@@ -56,4 +71,34 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // Dependencies flow from apps to libs: a lib never imports an app.
+    files: ['libs/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: importsOf(apps).map((pattern) => ({
+            ...pattern,
+            message: 'Libs never import an app: move what both need into a lib.',
+          })),
+        },
+      ],
+    },
+  },
+  // Apps do not import each other: what two apps share belongs in a lib.
+  ...apps.map((app) => ({
+    files: [`apps/${app}/**/*.ts`],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: importsOf(apps.filter((other) => other !== app)).map((pattern) => ({
+            ...pattern,
+            message: `apps/${app} may not import another app: move what both need into a lib.`,
+          })),
+        },
+      ],
+    },
+  })),
 );

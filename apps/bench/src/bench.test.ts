@@ -55,19 +55,23 @@ describe('npm run bench -- --tiny', () => {
     expect(report.corpora).toEqual([expect.objectContaining({ chunks: 500, label: '500' })]);
   });
 
-  it('ingests documents one call each into a fresh stack and times the reads during and after', () => {
-    const result = report.scenarios.find((s) => s.id === 'user-ingest')?.userIngest;
-    expect(result).toMatchObject({ documents: 20, failed: 0 });
-    expect(result?.chunks).toBeGreaterThanOrEqual(20);
-    for (const phase of ['during', 'after'] as const) {
-      for (const [tool, figures] of Object.entries(result?.[phase] ?? {})) {
-        expect(figures.errors, `${phase} ${tool}`).toBe(0);
+  it('ingests documents one call each, then in batches, into fresh stacks and times the reads during and after', () => {
+    const runs = report.scenarios.find((s) => s.id === 'user-ingest')?.userIngest ?? [];
+    expect(runs.map((r) => r.perCall)).toEqual([1, 10]);
+    for (const result of runs) {
+      expect(result).toMatchObject({ documents: 20, failed: 0 });
+      expect(result.chunks).toBeGreaterThanOrEqual(20);
+      for (const phase of ['during', 'after'] as const) {
+        for (const [tool, figures] of Object.entries(result[phase])) {
+          expect(figures.errors, `${result.perCall} per call, ${phase} ${tool}`).toBe(0);
+        }
       }
+      // Reads run after the last job too, whatever happened during ingestion.
+      expect(result.after.search.calls).toBeGreaterThan(0);
+      expect(result.after.get_document.calls).toBeGreaterThan(0);
     }
-    // Reads run after the last job too, whatever happened during ingestion.
-    expect(result?.after.search.calls).toBeGreaterThan(0);
-    expect(result?.after.get_document.calls).toBeGreaterThan(0);
     expect(markdown).toContain('ingestion as users do it');
+    expect(markdown).toContain('| 10 per call | 20 |');
   });
 
   it('measures Hopper and both peers in the search sweeps, with ratios for each', () => {

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CorpusInfo } from './corpus.ts';
 import type { Measurement } from './measure.ts';
-import type { ScenarioResult } from './scenario.ts';
+import type { ScenarioResult, UserIngestResult } from './scenario.ts';
 import type { LatencySummary } from './stats.ts';
 
 /** A stated target and what this run measured for it. */
@@ -160,19 +160,25 @@ function scenarioSection(scenario: ScenarioResult): string[] {
       '',
     );
   }
-  const u = scenario.userIngest;
-  if (u) {
+  const runs = scenario.userIngest;
+  if (runs) {
+    const sent = (u: UserIngestResult) => (u.perCall === 1 ? 'one per call' : `${u.perCall} per call`);
     lines.push(
-      '| documents | failed | time (s) | documents/s | chunks | chunks/s | 429s waited out |',
-      '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-      `| ${u.documents} | ${u.failed} | ${u.ingestS} | ${u.docsPerS} | ${u.chunks} | ${u.chunksPerS} | ${u.busy} |`,
+      '| sent | documents | failed | time (s) | documents/s | chunks | chunks/s | 429s waited out |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      ...runs.map(
+        (u) =>
+          `| ${sent(u)} | ${u.documents} | ${u.failed} | ${u.ingestS} | ${u.docsPerS} | ${u.chunks} | ${u.chunksPerS} | ${u.busy} |`,
+      ),
       '',
-      '| reads | tool | calls | errors | p50 | p95 | p99 | max (ms) |',
-      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-      ...(['during', 'after'] as const).flatMap((phase) =>
-        Object.entries(u[phase]).map(
-          ([tool, f]) =>
-            `| ${phase} ingestion | ${tool} | ${f.calls} | ${f.errors} | ${latencyCells(f.latencyMs)} |`,
+      '| sent | reads | tool | calls | errors | p50 | p95 | p99 | max (ms) |',
+      '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+      ...runs.flatMap((u) =>
+        (['during', 'after'] as const).flatMap((phase) =>
+          Object.entries(u[phase]).map(
+            ([tool, f]) =>
+              `| ${sent(u)} | ${phase} ingestion | ${tool} | ${f.calls} | ${f.errors} | ${latencyCells(f.latencyMs)} |`,
+          ),
         ),
       ),
       '',

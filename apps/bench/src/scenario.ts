@@ -89,7 +89,8 @@ export interface ScenarioResult {
   ratios: Ratio[];
   throughput?: IngestThroughput;
   progress?: ProgressLatency;
-  userIngest?: UserIngestResult;
+  /** One run per way of sending: one document per call, then batches. */
+  userIngest?: UserIngestResult[];
   /** Why it did not run (e.g. it needs the bench's own stack). */
   skipped?: string;
   /** Steps left out, and why. */

@@ -5,19 +5,23 @@ import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { createMcpHandler } from '@modelcontextprotocol/server';
 import { createKeys, jobCatalog, jobKinds } from '@hopper/contracts';
+import {
+  CacheWarmer,
+  Epochs,
+  HotQueries,
+  ResultCache,
+  withEmbeddingCache,
+  withResultCache,
+} from '@hopper/cache';
 import { createEmbeddingProvider, withMicroBatching } from '@hopper/embeddings';
 import { Closer, rateLimited, runService, type Logger } from '@hopper/lifecycle';
 import {
   CircuitBreaker,
-  Epochs,
-  HotQueries,
   JobRecords,
   ProgressSubscriber,
-  ResultCache,
   TokenBucket,
   closeRedis,
   createRedis,
-  withEmbeddingCache,
 } from '@hopper/redis';
 import { openStore } from '@hopper/store';
 import { createMetrics, startTracing, timeRedisCommands, traced } from '@hopper/telemetry';
@@ -27,8 +31,6 @@ import { JobsService, type Queues } from './jobs-service.ts';
 import { LegacySessions } from './mcp/legacy-sessions.ts';
 import { nodeMcpHandler } from './mcp/node-adapter.ts';
 import { createServerFactory } from './mcp/server-factory.ts';
-import { withResultCache } from './cache/cached-tools.ts';
-import { CacheWarmer } from './cache/warmer.ts';
 import { createMetricsEndpoint } from './metrics-endpoint.ts';
 import { createToolHandlers } from './tools/index.ts';
 import { instrumentHandlers } from './tools/instrumented.ts';

@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq';
-import { withTimeout, type CacheStats, type EmbeddingCacheStats } from '@hopper/redis';
+import type { CacheStats, EmbeddingCacheStats } from '@hopper/cache';
+import { withTimeout } from '@hopper/lifecycle';
 import type { Metrics } from '@hopper/telemetry';
 
 export interface MetricsSources {

@@ -39,6 +39,16 @@ const workerEnvSchema = commonEnvSchema.extend({
   HOPPER_WORKER_PARSE_THREADS: envPositiveInt(2),
   /** How long parsing and chunking one document may take before its thread is stopped. */
   HOPPER_WORKER_PARSE_TIMEOUT_MS: envPositiveInt(60_000),
+  /**
+   * The worker's scheduling priority (Unix nice, 0-19), set before any of its threads start, so
+   * its parse threads and the store's threads inherit it. Ingestion is background work: on a
+   * machine it shares with a gateway (`npm start`), reads should win the CPU when both want it.
+   * In a pod of its own it changes nothing. 0 leaves the priority as it is.
+   */
+  HOPPER_WORKER_NICE: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.coerce.number().int().min(0).max(19).default(10),
+  ),
   /** Where the metrics server listens; `0.0.0.0` in a container so Prometheus can scrape it. */
   HOPPER_WORKER_METRICS_HOST: z.preprocess(
     (v) => (v === '' ? undefined : v),
@@ -53,6 +63,7 @@ export interface WorkerConfig extends CommonConfig {
   drainMs: number;
   metricsPort: number;
   metricsHost: string;
+  nice: number;
   /** Limits of the thread each document is parsed in. */
   parseSandbox: { maxHeapMb: number; timeoutMs: number; threads: number };
 }
@@ -73,6 +84,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): WorkerConfig {
     drainMs: parsed.HOPPER_WORKER_DRAIN_MS,
     metricsPort: parsed.HOPPER_WORKER_METRICS_PORT,
     metricsHost: parsed.HOPPER_WORKER_METRICS_HOST,
+    nice: parsed.HOPPER_WORKER_NICE,
     parseSandbox: {
       maxHeapMb: parsed.HOPPER_WORKER_PARSE_HEAP_MB,
       threads: parsed.HOPPER_WORKER_PARSE_THREADS,

@@ -1,14 +1,14 @@
 import { UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { EmbedPayload, EmbedResult, Keys } from '@hopper/contracts';
-import type { EmbeddingProvider } from '@hopper/embeddings';
+import type { TenantEmbedder } from '@hopper/cache';
 import { deletePayload, getPayload, packVectors, putPayload, unpackTexts } from '@hopper/redis';
 import type { JobContext } from './job-runner.ts';
 
 export interface EmbedDeps {
   redis: Redis;
   keys: Keys;
-  embedder: EmbeddingProvider;
+  embedder: TenantEmbedder;
   batchSize: number;
 }
 
@@ -23,7 +23,7 @@ export function createEmbedHandler(deps: EmbedDeps) {
     for (let start = 0; start < texts.length; start += deps.batchSize) {
       await context.throwIfCancelled();
       const batch = texts.slice(start, start + deps.batchSize);
-      vectors.push(...(await deps.embedder.embed(batch, { signal: context.signal })));
+      vectors.push(...(await deps.embedder.embed(payload.tenant, batch, { signal: context.signal })));
       context.progress({
         progress: vectors.length / texts.length,
         stage: 'embedding',

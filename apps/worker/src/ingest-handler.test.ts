@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { contentHash, createKeys, ingestFingerprint, type IngestPayload } from '@hopper/contracts';
 import { resolveChunkOptions } from '@hopper/documents';
 import { createBuiltinEmbedder } from '@hopper/embeddings';
+import { withEmbeddingCache } from '@hopper/cache';
 import { putPayload } from '@hopper/redis';
 import { openStore, type Store } from '@hopper/store';
 import { createIngestHandler } from './ingest-handler.ts';
@@ -24,7 +25,15 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'hopper-ingest-'));
   redis = new Redis(inject('redisUrl'));
   store = await openStore({ uri: dir });
-  ingest = createIngestHandler({ redis, keys, store, embedder: createBuiltinEmbedder(), batchSize: 32 });
+  const builtin = createBuiltinEmbedder();
+  const embedder = withEmbeddingCache(builtin, {
+    redis,
+    keys,
+    space: builtin.model,
+    ttlSeconds: 60,
+    timeoutMs: 1_000,
+  });
+  ingest = createIngestHandler({ redis, keys, store, embedder, batchSize: 32 });
 });
 
 afterAll(async () => {

@@ -2,7 +2,7 @@ import { UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { limits, type IngestPayload, type IngestResult, type Keys } from '@hopper/contracts';
 import { chunkEmbeddingText, parseAndChunk, type Chunk, type ParserPool } from '@hopper/documents';
-import type { EmbeddingProvider } from '@hopper/embeddings';
+import type { TenantEmbedder } from '@hopper/cache';
 import { deletePayload, getPayload } from '@hopper/redis';
 import type { ChunkInput, DocumentRecord, Store } from '@hopper/store';
 import type { JobContext } from './job-runner.ts';
@@ -12,7 +12,7 @@ export interface IngestDeps {
   redis: Redis;
   keys: Keys;
   store: Store;
-  embedder: EmbeddingProvider;
+  embedder: TenantEmbedder;
   /** Chunks embedded per provider call: also the cancellation and progress granularity. */
   batchSize: number;
   /**
@@ -100,7 +100,7 @@ export async function ingestOne(
     const texts = batch.map(contextText);
     const vectors = await context.step(
       'embed batch',
-      () => deps.embedder.embed(texts, { signal: context.signal }),
+      () => deps.embedder.embed(payload.tenant, texts, { signal: context.signal }),
       {
         'hopper.batch.size': texts.length,
       },

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { jobCatalog, type JobKind, type JobPayload, type Keys } from '@hopper/contracts';
 import { DocumentError } from '@hopper/documents';
 import { EmbeddingError } from '@hopper/embeddings';
-import { isRedisUnavailable, runAsTenant, type JobRecords } from '@hopper/redis';
+import { isRedisUnavailable, type JobRecords } from '@hopper/redis';
 import { inSpan, withTraceCarrier, type Metrics } from '@hopper/telemetry';
 import type { Tracer } from '@opentelemetry/api';
 import { StoreError } from '@hopper/store';
@@ -138,7 +138,7 @@ export function createProcessor<K extends JobKind>(
         stage: 'started',
         ts: Date.now(),
       });
-      const result = await runAsTenant(tenant, () => handler(payload, context));
+      const result = await handler(payload, context);
       await deps.afterSuccess?.(kind, payload);
       await finish({ jobId, state: 'completed', progress: 1, stage: 'done', ts: Date.now(), result });
       if (abort.aborted && abort.reason === CANCEL_REASON) {

@@ -1,17 +1,11 @@
+import os from 'node:os';
 import { Worker, type Processor } from 'bullmq';
 import { createKeys, jobCatalog } from '@hopper/contracts';
+import { Epochs, withEmbeddingCache } from '@hopper/cache';
 import { createEmbeddingProvider } from '@hopper/embeddings';
 import { ParserPool } from '@hopper/documents';
 import { Closer, rateLimited, runService, type Logger } from '@hopper/lifecycle';
-import {
-  Epochs,
-  JobRecords,
-  DocumentWriteLocks,
-  closeRedis,
-  createRedis,
-  listenForCancels,
-  withEmbeddingCache,
-} from '@hopper/redis';
+import { JobRecords, DocumentWriteLocks, closeRedis, createRedis, listenForCancels } from '@hopper/redis';
 import { openStore } from '@hopper/store';
 import { createMetrics, serveMetrics, startTracing, timeRedisCommands, traced } from '@hopper/telemetry';
 import { loadConfig, type WorkerConfig } from './config.ts';
@@ -73,7 +67,21 @@ async function bumpEpoch(epochs: Epochs, tenant: string, collection: string, log
   }
 }
 
+/**
+ * Lowers the priority of the calling thread (on Linux, nice is per thread): the threads started
+ * after this (parse threads, the store's thread pool) inherit it.
+ */
+function lowerPriority(nice: number, logger: Logger): void {
+  if (nice === 0) return;
+  try {
+    if (os.getPriority() < nice) os.setPriority(nice);
+  } catch (error) {
+    logger.warn({ err: error, nice }, 'could not lower the worker priority; running at the default');
+  }
+}
+
 async function startWorker(config: WorkerConfig, logger: Logger): Promise<Closer> {
+  lowerPriority(config.nice, logger);
   const closer = new Closer();
   // V8's heap flag is process-wide and overrides a worker thread's own resourceLimits: with it,
   // a document's parse thread may grow to the flag's size instead of HOPPER_WORKER_PARSE_HEAP_MB.

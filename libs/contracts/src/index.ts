@@ -134,3 +134,4 @@ export {
   type SearchOutput,
   type ToolName,
 } from './tools.ts';
+export type { CallContext, ToolHandler, ToolHandlers, ToolInput, ToolOutput } from './tool-handlers.ts';

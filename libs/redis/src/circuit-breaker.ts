@@ -1,4 +1,4 @@
-import { withTimeout } from './with-timeout.ts';
+import { withTimeout } from '@hopper/lifecycle';
 
 /**
  * Stops calling a failing dependency for a while: after `threshold` failures in a row the breaker

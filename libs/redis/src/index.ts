@@ -38,22 +38,4 @@ export {
   type RedisServerOptions,
 } from './redis-server.ts';
 export { ProgressSubscriber, type ProgressListener } from './progress-subscriber.ts';
-export {
-  withEmbeddingCache,
-  type Embedder,
-  type EmbeddingCacheOptions,
-  type EmbeddingCacheStats,
-} from './embedding-cache.ts';
-export { ALL_COLLECTIONS, Epochs, type EpochBump } from './epochs.ts';
-export { HotQueries } from './hot-queries.ts';
-export {
-  ResultCache,
-  type CacheHit,
-  type CacheLayer,
-  type CacheStats,
-  type ResultCacheOptions,
-} from './result-cache.ts';
-export { SingleFlight } from './single-flight.ts';
-export { currentTenant, runAsTenant } from './tenant-scope.ts';
-export { TimeoutError, withTimeout } from './with-timeout.ts';
 export { TokenBucket, type TokenBucketOptions, type TokenGrant } from './token-bucket.ts';

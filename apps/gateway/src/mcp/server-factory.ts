@@ -22,7 +22,7 @@ import type { Logger } from '@hopper/lifecycle';
 import { inSpan } from '@hopper/telemetry';
 import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import type * as z from 'zod';
-import type { CallContext, ToolHandlers } from '../tools/index.ts';
+import type { CallContext, ToolHandlers } from '@hopper/contracts';
 import { toolFailure, toolSuccess } from './tool-result.ts';
 import { advertisedOnly } from './tool-schemas.ts';
 

@@ -4,7 +4,7 @@ import type { Logger } from '@hopper/lifecycle';
 import { insufficientScopeChallenge, unauthorizedChallenge } from '../auth/challenge.ts';
 import { browserGuard, type AllowedHosts } from '../browser-guard.ts';
 import { UnauthorizedError, bearerToken, type Caller, type TenantResolver } from '../tenant-resolver.ts';
-import type { CallContext, ToolHandlers } from '../tools/index.ts';
+import type { CallContext, ToolHandlers } from '@hopper/contracts';
 import { parseBoundedJson } from '../json-body.ts';
 import { httpFailure, toHttpFailure, type HttpFailure } from './http-errors.ts';
 import { buildOpenApi, toolJsonSchema } from './openapi.ts';

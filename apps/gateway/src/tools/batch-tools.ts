@@ -22,7 +22,8 @@ import {
 } from './ingest-input.ts';
 import { documentIdForPath, listDirectoryUnderRoots, openFileUnderRoots } from './ingest-path.ts';
 import { PathReads } from './path-reads.ts';
-import type { ToolDeps, ToolHandler, ToolInput } from './tool-context.ts';
+import type { ToolDeps } from './tool-context.ts';
+import type { ToolHandler, ToolInput } from '@hopper/contracts';
 
 /** A batch's documents as the gateway checked them, and the files of a directory it left out. */
 interface Batch {

@@ -1,6 +1,7 @@
 import { DEFAULT_COLLECTION, HopperError, notFound, type DocumentView } from '@hopper/contracts';
 import type { DocumentRecord } from '@hopper/store';
-import type { ToolDeps, ToolHandler } from './tool-context.ts';
+import type { ToolDeps } from './tool-context.ts';
+import type { ToolHandler } from '@hopper/contracts';
 
 /** Deletes wait this long for the worker before answering with an error the caller can retry. */
 const DELETE_WAIT_MS = 30_000;
@@ -18,7 +19,7 @@ export function documentTools(deps: ToolDeps): {
       // A text-only search needs no embedding: it skips the provider call altogether.
       let vector: Float32Array | undefined;
       if (mode !== 'text') {
-        [vector] = await embedder.embed([input.query], { signal: call.signal });
+        [vector] = await embedder.embed(call.tenant, [input.query], { signal: call.signal });
         if (!vector) throw new Error('embedding provider returned no vector for the query');
       }
       const hits = await store.search(call.tenant, {

@@ -1,5 +1,6 @@
 import type { JobView } from '@hopper/contracts';
-import type { CallContext, ToolDeps } from './tool-context.ts';
+import type { ToolDeps } from './tool-context.ts';
+import type { CallContext } from '@hopper/contracts';
 
 /**
  * Waits for a job while the caller listens, forwarding progress. If the caller goes away (a modern

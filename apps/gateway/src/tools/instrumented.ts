@@ -1,6 +1,6 @@
 import type { Logger } from '@hopper/lifecycle';
 import type { Metrics } from '@hopper/telemetry';
-import type { CallContext, ToolHandlers } from './tool-context.ts';
+import type { CallContext, ToolHandlers } from '@hopper/contracts';
 
 export interface InstrumentOptions {
   metrics: Pick<Metrics, 'operationDuration' | 'slowCalls'>;

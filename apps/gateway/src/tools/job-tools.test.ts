@@ -12,8 +12,8 @@ import {
   type IngestPayload,
 } from '@hopper/contracts';
 import { resolveChunkOptions } from '@hopper/documents';
-import type { EmbeddingProvider } from '@hopper/embeddings';
 import type { Logger } from '@hopper/lifecycle';
+import type { TenantEmbedder } from '@hopper/cache';
 import type { Store } from '@hopper/store';
 import type { JobsService, SubmittedJob } from '../jobs-service.ts';
 import type * as IngestPath from './ingest-path.ts';
@@ -99,7 +99,7 @@ beforeEach(() => {
     keys: createKeys('test'),
     jobs: jobs as unknown as JobsService,
     store: { getDocument: () => Promise.resolve(undefined) } as unknown as Store,
-    embedder: {} as EmbeddingProvider,
+    embedder: {} as TenantEmbedder,
     logger: {} as Logger,
     ingestRoots: [root],
   });

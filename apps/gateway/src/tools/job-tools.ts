@@ -21,7 +21,8 @@ import {
 import { documentIdForPath, openFileUnderRoots } from './ingest-path.ts';
 import { followJob } from './follow-job.ts';
 import { PathReads } from './path-reads.ts';
-import type { CallContext, ToolDeps, ToolHandler, ToolInput } from './tool-context.ts';
+import type { ToolDeps } from './tool-context.ts';
+import type { CallContext, ToolHandler, ToolInput } from '@hopper/contracts';
 
 export function jobTools(deps: ToolDeps): {
   ingest_document: ToolHandler<'ingest_document'>;
@@ -174,7 +175,7 @@ export function jobTools(deps: ToolDeps): {
       }
       const chars = input.texts.reduce((sum, text) => sum + text.length, 0);
       if (input.texts.length <= limits.inlineEmbedMaxTexts && chars <= limits.inlineEmbedMaxChars) {
-        const vectors = await embedder.embed(input.texts, { signal: call.signal });
+        const vectors = await embedder.embed(call.tenant, input.texts, { signal: call.signal });
         return {
           model: embedder.model,
           dimensions: vectors[0]?.length ?? 0,

@@ -1,5 +1,5 @@
 import type { ChargeTenant } from '../tenant-rate-limit.ts';
-import type { CallContext, ToolHandlers } from './tool-context.ts';
+import type { CallContext, ToolHandlers } from '@hopper/contracts';
 
 /**
  * Charges every tool call to its tenant's rate limit before it runs, cached answers included (they

@@ -1,9 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '@hopper/lifecycle';
-import type { Keys, ProgressEvent, ToolName, toolContracts } from '@hopper/contracts';
-import type { EmbeddingProvider } from '@hopper/embeddings';
+import type { Keys } from '@hopper/contracts';
+import type { TenantEmbedder } from '@hopper/cache';
 import type { Store } from '@hopper/store';
-import type * as z from 'zod';
 import type { JobsService } from '../jobs-service.ts';
 import type { PathReads } from './path-reads.ts';
 
@@ -13,7 +12,7 @@ export interface ToolDeps {
   keys: Keys;
   jobs: JobsService;
   store: Store;
-  embedder: EmbeddingProvider;
+  embedder: TenantEmbedder;
   logger: Logger;
   /**
    * Fires when the gateway is shutting down: waiting calls stop waiting and answer with their job
@@ -25,27 +24,3 @@ export interface ToolDeps {
   /** Turns for reading the files of path ingests (HOPPER_MAX_PATH_READS); none: no cap. */
   pathReads?: PathReads;
 }
-
-/** One call as a handler sees it, independent of the protocol that carried it (MCP today, REST next). */
-export interface CallContext {
-  tenant: string;
-  /** Fires when the caller goes away (a modern MCP client closing its stream). */
-  signal: AbortSignal;
-  /** Present when the caller asked for progress (an MCP progress token). */
-  progress?: (event: ProgressEvent) => void;
-  /** A legacy MCP request's identity, so `notifications/cancelled` can find it from any replica. */
-  legacyRequest?: { sessionId: string; requestId: string };
-  /** The protocol's id for this call (JSON-RPC id, HTTP request id), for logs. */
-  requestId?: string;
-  /** A call Hopper makes itself (cache warming), not a client's: it does not count as demand. */
-  background?: boolean;
-}
-
-export type ToolInput<N extends ToolName> = z.output<(typeof toolContracts)[N]['input']>;
-export type ToolOutput<N extends ToolName> = z.input<(typeof toolContracts)[N]['output']>;
-
-export type ToolHandler<N extends ToolName> = (
-  input: ToolInput<N>,
-  call: CallContext,
-) => Promise<ToolOutput<N>>;
-export type ToolHandlers = { [N in ToolName]: ToolHandler<N> };

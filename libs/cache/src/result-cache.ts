@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Keys } from '@hopper/contracts';
 import { LRUCache } from 'lru-cache';
 import { pack, unpack } from 'msgpackr';
-import { CircuitBreaker, guarded } from './circuit-breaker.ts';
+import { CircuitBreaker, guarded } from '@hopper/redis';
 import { SingleFlight } from './single-flight.ts';
 
 export type CacheLayer = 'l1' | 'l2';

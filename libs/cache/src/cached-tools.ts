@@ -1,15 +1,18 @@
-import { DEFAULT_COLLECTION, isTerminal, type CacheSettings, type Keys } from '@hopper/contracts';
 import {
-  ALL_COLLECTIONS,
-  type CacheHit,
-  type Epochs,
-  type HotQueries,
-  type ResultCache,
-} from '@hopper/redis';
+  DEFAULT_COLLECTION,
+  isTerminal,
+  type CacheSettings,
+  type Keys,
+  type ToolHandler,
+  type ToolHandlers,
+  type ToolInput,
+} from '@hopper/contracts';
 import { inSpan } from '@hopper/telemetry';
 import type { Tracer } from '@opentelemetry/api';
-import type { ToolHandler, ToolHandlers, ToolInput } from '../tools/index.ts';
 import { canonicalJson, hashOf } from './canonical.ts';
+import { ALL_COLLECTIONS, type Epochs } from './epochs.ts';
+import type { HotQueries } from './hot-queries.ts';
+import type { CacheHit, ResultCache } from './result-cache.ts';
 
 export interface CachedToolsDeps {
   cache: ResultCache;

@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
 import * as z from 'zod';
 import type { Keys } from '@hopper/contracts';
-import { CircuitBreaker, guarded } from './circuit-breaker.ts';
-import { withTimeout } from './with-timeout.ts';
+import { CircuitBreaker, guarded } from '@hopper/redis';
+import { withTimeout } from '@hopper/lifecycle';
 
 /** The epoch name that changes with every write to any of a tenant's collections. */
 export const ALL_COLLECTIONS = '*';

@@ -1,7 +1,6 @@
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { CircuitBreaker } from './circuit-breaker.ts';
-import { freePort } from './redis-server.ts';
+import { CircuitBreaker, freePort } from '@hopper/redis';
 import { ResultCache } from './result-cache.ts';
 import { useTestRedis } from '../../../test/support/test-redis.ts';
 

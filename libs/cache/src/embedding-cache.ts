@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Keys } from '@hopper/contracts';
-import { CircuitBreaker, guarded } from './circuit-breaker.ts';
+import { CircuitBreaker, guarded } from '@hopper/redis';
 import { SingleFlight } from './single-flight.ts';
-import { currentTenant } from './tenant-scope.ts';
 
 /** The part of an embedding provider the cache needs (structurally the embeddings lib's provider). */
 export interface Embedder {
@@ -34,26 +33,40 @@ export interface EmbeddingCacheStats {
 }
 
 /**
- * An embedder that remembers: each text's vector is kept in Redis as float32 bytes under the model
- * id and the text's hash (and the current tenant), so a repeated query, an `embed_texts` of known
+ * An embedder whose cache entries belong to a tenant. The tenant is an argument of every call, not
+ * an ambient scope, so a caller cannot forget it and share one tenant's entries with another.
+ */
+export interface TenantEmbedder {
+  /** Model id: stored with every vector and part of every cache key. */
+  readonly model: string;
+  /** Vector length when known before the first call. */
+  readonly dimensions: number | undefined;
+  /** Embeds `texts` in order, reading and filling `tenant`'s cache entries. */
+  embed(
+    tenant: string,
+    texts: readonly string[],
+    options?: { signal?: AbortSignal },
+  ): Promise<Float32Array[]>;
+  stats(): EmbeddingCacheStats;
+}
+
+/**
+ * An embedder that remembers: each text's vector is kept in Redis as float32 bytes under the
+ * caller's tenant, the model id and the text's hash, so a repeated query, an `embed_texts` of known
  * texts or a re-ingest of unchanged chunks costs a lookup instead of a model call. Only the missing
  * texts reach the provider, and concurrent misses of the same text in this process share one call.
  */
 export function withEmbeddingCache<E extends Embedder>(
   provider: E,
   options: EmbeddingCacheOptions,
-): Embedder & { stats(): EmbeddingCacheStats } {
+): TenantEmbedder {
   const { redis, keys, ttlSeconds, timeoutMs } = options;
   const onError = options.onError ?? (() => undefined);
   const breaker = options.breaker ?? new CircuitBreaker();
   const flights = new SingleFlight<Float32Array>();
   const stats: EmbeddingCacheStats = { hits: 0, misses: 0, errors: 0 };
-  const keyOf = (text: string) =>
-    keys.embedding(
-      currentTenant() ?? '_',
-      options.space,
-      createHash('sha256').update(text).digest('base64url'),
-    );
+  const keyOf = (tenant: string, text: string) =>
+    keys.embedding(tenant, options.space, createHash('sha256').update(text).digest('base64url'));
 
   async function lookup(cacheKeys: string[]): Promise<(Buffer | null)[]> {
     try {
@@ -73,9 +86,9 @@ export function withEmbeddingCache<E extends Embedder>(
       return provider.dimensions;
     },
     stats: () => ({ ...stats }),
-    async embed(texts, embedOptions) {
+    async embed(tenant, texts, embedOptions) {
       if (texts.length === 0) return [];
-      const cacheKeys = texts.map(keyOf);
+      const cacheKeys = texts.map((text) => keyOf(tenant, text));
       const found = await lookup(cacheKeys);
       const vectors: (Float32Array | Promise<Float32Array> | undefined)[] = found.map((bytes) =>
         bytes && bytes.length % 4 === 0 && bytes.length > 0 ? toFloat32(bytes) : undefined,

@@ -1,8 +1,8 @@
 import type { Logger } from '@hopper/lifecycle';
-import { ALL_COLLECTIONS, type EpochBump, type Epochs, type HotQueries } from '@hopper/redis';
 import type { Redis } from 'ioredis';
-import type { Keys } from '@hopper/contracts';
-import type { ToolHandlers } from '../tools/index.ts';
+import type { Keys, ToolHandlers } from '@hopper/contracts';
+import { ALL_COLLECTIONS, type EpochBump, type Epochs } from './epochs.ts';
+import type { HotQueries } from './hot-queries.ts';
 
 /** Bumps closer together than this (a bulk ingest) trigger one warming, for the last epoch. */
 const DEBOUNCE_MS = 250;

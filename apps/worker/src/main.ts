@@ -222,12 +222,14 @@ async function startWorker(config: WorkerConfig, logger: Logger): Promise<Closer
 
   // Jobs this process is running, for the drain's log line (the launcher shows it on Ctrl-C).
   let running = 0;
+  // Three named parameters: BullMQ passes the AbortSignal (cancel, drain) only to a processor whose
+  // `length` is 3 or more; a rest parameter has length 0 and would lose it.
   const counted =
     (processor: Processor): Processor =>
-    async (...args) => {
+    async (job, token, signal) => {
       running += 1;
       try {
-        return (await processor(...args)) as unknown;
+        return (await processor(job, token, signal)) as unknown;
       } finally {
         running -= 1;
       }

@@ -122,6 +122,10 @@ async function startWorker(config: WorkerConfig, logger: Logger): Promise<Closer
         metrics.storeCommitDocuments.observe(documents);
         metrics.storeCommitDuration.observe(ms / 1000);
       },
+      onMaintenance: ({ table, operation, ms, rows, fragments }) => {
+        metrics.storeMaintenanceDuration.observe({ table, operation }, ms / 1000);
+        logger.debug({ table, operation, ms: Math.round(ms), rows, fragments }, 'store maintenance');
+      },
       // Index builds and compaction run in the background; their failures must still be seen.
       onMaintenanceError: (error, operation) =>
         logger.warn({ err: error, operation }, 'store maintenance failed'),

@@ -19,4 +19,5 @@ export type {
   SearchSignal,
 } from './types.ts';
 export type { CommitStats } from './writer.ts';
+export type { MaintenanceStats } from './maintenance.ts';
 export type { DocumentLocks } from './group-commit.ts';

@@ -28,6 +28,17 @@ export interface MaintenancePolicy {
 
 export type MaintenanceOperation = 'text index' | 'vector index' | 'optimize' | 'indexes' | 'tombstones';
 
+/** One maintenance step that ran: which table, what it did, how long it took, the table's size. */
+export interface MaintenanceStats {
+  table: typeof CHUNKS_TABLE | typeof DOCUMENTS_TABLE;
+  /** `optimize`: compaction, folding new rows into every index, and removing old versions. */
+  operation: 'optimize' | 'vector index';
+  ms: number;
+  /** Rows in the table and its data fragments before the step. */
+  rows: number;
+  fragments: number;
+}
+
 /** The full-text index's name (LanceDB's default for an index on `search_text`). */
 export const TEXT_INDEX_NAME = `${TEXT_INDEX_COLUMN}_idx`;
 const VECTOR_INDEX_NAME = 'vector_idx';
@@ -75,6 +86,7 @@ export class Maintenance {
   readonly #policy: MaintenancePolicy;
   readonly #serialize: <T>(run: () => Promise<T>) => Promise<T>;
   readonly #onError: (error: unknown, operation: MaintenanceOperation) => void;
+  readonly #onRun: (stats: MaintenanceStats) => void;
   /** Index names known to exist on each table; an index, once built, stays. */
   readonly #indexes = new Map<string, Set<string>>();
   /** When rows outside the full-text index were first seen (this process's clock). */
@@ -89,11 +101,13 @@ export class Maintenance {
     policy: MaintenancePolicy,
     serialize: <T>(run: () => Promise<T>) => Promise<T>,
     onError: (error: unknown, operation: MaintenanceOperation) => void,
+    onRun: (stats: MaintenanceStats) => void = () => undefined,
   ) {
     this.#tables = tables;
     this.#policy = policy;
     this.#serialize = serialize;
     this.#onError = onError;
+    this.#onRun = onRun;
   }
 
   /**
@@ -151,24 +165,36 @@ export class Maintenance {
     const documents = await this.#tables.get(DOCUMENTS_TABLE).catch(() => undefined);
     if (documents) await this.#ensureIndexes(documents, DOCUMENTS_TABLE);
 
-    let state: { unindexed: number; fragments: number; documentFragments: number };
+    let state: {
+      unindexed: number;
+      fragments: number;
+      rows: number;
+      documentFragments: number;
+      documentRows: number;
+    };
     try {
+      const chunkStats = await chunks.stats();
+      const documentStats = documents ? await documents.stats() : undefined;
       state = {
         unindexed: (await chunks.indexStats(TEXT_INDEX_NAME))?.numUnindexedRows ?? 0,
-        fragments: (await chunks.stats()).fragmentStats.numFragments,
-        documentFragments: documents ? (await documents.stats()).fragmentStats.numFragments : 0,
+        fragments: chunkStats.fragmentStats.numFragments,
+        rows: chunkStats.numRows,
+        documentFragments: documentStats?.fragmentStats.numFragments ?? 0,
+        documentRows: documentStats?.numRows ?? 0,
       };
     } catch (error) {
       this.#onError(error, 'optimize');
       return;
     }
-    const { unindexed, fragments, documentFragments } = state;
+    const { unindexed, fragments, rows, documentFragments, documentRows } = state;
     const cleanupOlderThan = new Date(Date.now() - this.#policy.versionRetentionMs);
     // The documents table is small and every key lookup opens each of its fragments: compacting it
     // costs little and is done on its own bound.
     if (documents && (force || documentFragments > this.#policy.maxFragments)) {
+      const started = performance.now();
       try {
         await documents.optimize({ cleanupOlderThan });
+        this.#report(DOCUMENTS_TABLE, 'optimize', started, documentRows, documentFragments);
       } catch (error) {
         this.#onError(error, 'optimize');
       }
@@ -187,24 +213,36 @@ export class Maintenance {
       if (unindexed > 0) this.#arm(Math.max(10, this.#policy.maxUnindexedMs - waited));
       return;
     }
-    await this.#optimize(chunks, cleanupOlderThan);
+    await this.#optimize(chunks, cleanupOlderThan, rows, fragments);
     this.#unindexedSince = undefined;
   }
 
-  async #optimize(chunks: Table, cleanupOlderThan: Date): Promise<void> {
+  #report(
+    table: MaintenanceStats['table'],
+    operation: MaintenanceStats['operation'],
+    started: number,
+    rows: number,
+    fragments: number,
+  ): void {
+    this.#onRun({ table, operation, ms: performance.now() - started, rows, fragments });
+  }
+
+  async #optimize(chunks: Table, cleanupOlderThan: Date, rows: number, fragments: number): Promise<void> {
     try {
       await chunks.delete(sqlEquals('tenant', TOMBSTONE_TENANT));
     } catch (error) {
       this.#onError(error, 'tombstones');
     }
     // Every commit makes a table version; those are dropped once no reader can still be on them.
+    const started = performance.now();
     try {
       await chunks.optimize({ cleanupOlderThan });
+      this.#report(CHUNKS_TABLE, 'optimize', started, rows, fragments);
     } catch (error) {
       this.#onError(error, 'optimize');
     }
     try {
-      await this.#maybeVectorIndex(chunks);
+      await this.#maybeVectorIndex(chunks, fragments);
     } catch (error) {
       this.#onError(error, 'vector index');
     }
@@ -251,7 +289,7 @@ export class Maintenance {
   }
 
   /** The vector index, once the table is large enough for a scan to hurt. Built once. */
-  async #maybeVectorIndex(table: Table): Promise<void> {
+  async #maybeVectorIndex(table: Table, fragments: number): Promise<void> {
     const known = this.#indexes.get(CHUNKS_TABLE) ?? new Set<string>();
     if (known.has(VECTOR_INDEX_NAME)) return;
     const rows = await table.countRows();
@@ -260,10 +298,12 @@ export class Maintenance {
     if (known.has(VECTOR_INDEX_NAME)) return;
     // k-means wants a few hundred rows per partition to place its centroids well.
     const partitions = Math.max(1, Math.min(VECTOR_INDEX_PARTITIONS, Math.floor(rows / 256)));
+    const started = performance.now();
     await table.createIndex('vector', {
       config: Index.ivfFlat({ distanceType: 'cosine', numPartitions: partitions }),
       name: VECTOR_INDEX_NAME,
     });
+    this.#report(CHUNKS_TABLE, 'vector index', started, rows, fragments);
     known.add(VECTOR_INDEX_NAME);
   }
 }

@@ -15,7 +15,12 @@ import {
 import { scopeWhere, sqlAnd, sqlEquals, sqlString } from './sql.ts';
 import { StoreError, guard } from './store-error.ts';
 import type { DocumentLocks } from './group-commit.ts';
-import { Maintenance, VECTOR_INDEX_PROBES, type MaintenanceOperation } from './maintenance.ts';
+import {
+  Maintenance,
+  VECTOR_INDEX_PROBES,
+  type MaintenanceOperation,
+  type MaintenanceStats,
+} from './maintenance.ts';
 import { DocumentWriter, firstModel, type CommitStats } from './writer.ts';
 import { Semaphore } from './semaphore.ts';
 import { TableHandles } from './tables.ts';
@@ -148,6 +153,8 @@ export interface StoreOptions {
    * write itself has succeeded; maintenance is retried after later writes. Default: ignored.
    */
   onMaintenanceError?: (error: unknown, operation: MaintenanceOperation) => void;
+  /** Writer side only: told of every maintenance step that ran (compaction, index build), for metrics. */
+  onMaintenance?: (stats: MaintenanceStats) => void;
 }
 
 /**
@@ -289,6 +296,7 @@ class LanceStore implements Store {
       },
       serialize,
       options.onMaintenanceError ?? (() => undefined),
+      options.onMaintenance,
     );
     this.#writer = new DocumentWriter(db, this.#tables, {
       ...(options.documentLocks ? { locks: options.documentLocks } : {}),

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { connect } from '@lancedb/lancedb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openStore } from './index.ts';
-import type { ChunkInput, Store, StoreOptions } from './index.ts';
+import type { ChunkInput, MaintenanceStats, Store, StoreOptions } from './index.ts';
 import { TEST_MODEL, testDocument } from './test-documents.ts';
 
 /**
@@ -82,6 +82,23 @@ describe('table versions', () => {
     await rewrite(writer, 20);
     await writer.maintain();
     expect(await chunkVersions()).toBeGreaterThanOrEqual(20);
+  });
+});
+
+describe('maintenance reports', () => {
+  it('say which table was compacted, how long it took and how large it was', async () => {
+    const runs: MaintenanceStats[] = [];
+    const writer = await open({ onMaintenance: (stats) => runs.push(stats) });
+    await rewrite(writer, 10);
+    await writer.maintain();
+    const chunkRuns = runs.filter((run) => run.table === 'chunks' && run.operation === 'optimize');
+    expect(chunkRuns.length).toBeGreaterThan(0);
+    // Five documents of three chunks are current; the rows counted include superseded ones not yet
+    // compacted away, never fewer than the current ones.
+    expect(chunkRuns.at(-1)!.rows).toBeGreaterThanOrEqual(15);
+    expect(chunkRuns.at(-1)!.fragments).toBeGreaterThan(0);
+    expect(chunkRuns.at(-1)!.ms).toBeGreaterThan(0);
+    expect(runs.some((run) => run.table === 'documents' && run.operation === 'optimize')).toBe(true);
   });
 });
 

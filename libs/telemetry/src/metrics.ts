@@ -75,6 +75,17 @@ export function createMetrics(service: 'gateway' | 'worker') {
       buckets: LATENCY_BUCKETS,
       registers: [registry],
     }),
+    /**
+     * One maintenance step of the worker's store (compaction with index folding, a vector index
+     * build), by table: what keeps reads fast costs this much writer time.
+     */
+    storeMaintenanceDuration: new Histogram({
+      name: 'hopper_store_maintenance_duration_seconds',
+      help: 'Duration of one store maintenance step (optimize: compaction and index folding; vector index build), by table',
+      labelNames: ['table', 'operation'] as const,
+      buckets: JOB_BUCKETS,
+      registers: [registry],
+    }),
     /** Time from a worker publishing a progress event to a gateway receiving it. */
     progressLag: new Histogram({
       name: 'hopper_progress_lag_seconds',

@@ -22,6 +22,8 @@ export interface MaintenancePolicy {
   versionRetentionMs: number;
   /** Rows from which the chunks table gets its vector index. */
   vectorIndexMinRows: number;
+  /** Segments the vector index may have before it is rebuilt as one (see {@link Maintenance}). */
+  maxVectorIndexSegments: number;
   /** Never checks more often than this while commits keep coming. */
   checkIntervalMs: number;
 }
@@ -34,7 +36,7 @@ export interface MaintenanceStats {
   /** `optimize`: compaction, folding new rows into every index, and removing old versions. */
   operation: 'optimize' | 'vector index';
   ms: number;
-  /** Rows in the table and its data fragments before the step. */
+  /** Rows in the table and its data fragments before the step (before the build, for an index). */
   rows: number;
   fragments: number;
 }
@@ -80,6 +82,16 @@ function textIndexConfig(): Index {
  * bitmaps, the vector index past its size) are built as soon as they are missing. So no read scans
  * more than `maxUnindexedRows` rows outside the full-text index, or rows older than
  * `maxUnindexedMs` (plus one maintenance run).
+ *
+ * The vector index grows by segments: each `optimize` indexes the new rows as a segment of their
+ * own (LanceDB's append mode; the JavaScript API cannot merge segments), a search probes every
+ * segment, and compaction does not merge fragments that different segments cover. Left alone, at
+ * ~100k chunks ingested one document at a time, the index had 153 segments, a vector search took
+ * 612 ms instead of 49, and the chunks table stayed above its fragment bound, so maintenance ran
+ * without pause and held every commit back (4 documents/s). So the index is rebuilt as one segment
+ * past `maxVectorIndexSegments` (retrained on every row: ~10-16 s at 100k chunks on the 2-core
+ * machine), beside the commits rather than between them, and the fragment bound counts only the
+ * fragments compaction could merge (those beyond one per segment).
  */
 export class Maintenance {
   readonly #tables: TableHandles;
@@ -95,6 +107,8 @@ export class Maintenance {
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
   #scheduled: Promise<void> | undefined;
+  /** The vector index rebuild in flight, beside the commits; other upkeep waits for it. */
+  #rebuilding: Promise<void> | undefined;
 
   constructor(
     tables: TableHandles,
@@ -134,6 +148,11 @@ export class Maintenance {
     return this.#serialize(() => this.#check(force));
   }
 
+  /** Resolves once a vector index rebuild in flight has ended (the store waits for it on close). */
+  async idle(): Promise<void> {
+    await this.#rebuilding;
+  }
+
   close(): void {
     this.#closed = true;
     clearTimeout(this.#timer);
@@ -169,6 +188,7 @@ export class Maintenance {
       unindexed: number;
       fragments: number;
       rows: number;
+      segments: number;
       documentFragments: number;
       documentRows: number;
     };
@@ -179,6 +199,7 @@ export class Maintenance {
         unindexed: (await chunks.indexStats(TEXT_INDEX_NAME))?.numUnindexedRows ?? 0,
         fragments: chunkStats.fragmentStats.numFragments,
         rows: chunkStats.numRows,
+        segments: await this.#vectorIndexSegments(chunks),
         documentFragments: documentStats?.fragmentStats.numFragments ?? 0,
         documentRows: documentStats?.numRows ?? 0,
       };
@@ -186,7 +207,7 @@ export class Maintenance {
       this.#onError(error, 'optimize');
       return;
     }
-    const { unindexed, fragments, rows, documentFragments, documentRows } = state;
+    const { unindexed, fragments, rows, segments, documentFragments, documentRows } = state;
     const cleanupOlderThan = new Date(Date.now() - this.#policy.versionRetentionMs);
     // The documents table is small and every key lookup opens each of its fragments: compacting it
     // costs little and is done on its own bound.
@@ -203,11 +224,18 @@ export class Maintenance {
     if (unindexed === 0) this.#unindexedSince = undefined;
     else this.#unindexedSince ??= now;
     const waited = this.#unindexedSince === undefined ? 0 : now - this.#unindexedSince;
+    if (segments > this.#policy.maxVectorIndexSegments || this.#rebuilding) {
+      const rebuild = this.#rebuildVectorIndex(chunks, rows, fragments);
+      // Compaction and the full-text fold wait for the rebuild (it schedules them when it ends);
+      // an operator's forced run waits for it here and goes on.
+      if (!force) return;
+      await rebuild;
+    }
     const due =
       force ||
       unindexed >= this.#policy.maxUnindexedRows ||
       (unindexed > 0 && waited >= this.#policy.maxUnindexedMs) ||
-      fragments > this.#policy.maxFragments;
+      fragments - segments > this.#policy.maxFragments;
     if (!due) {
       // Rows are waiting: come back when the oldest of them reaches its bound, writes or not.
       if (unindexed > 0) this.#arm(Math.max(10, this.#policy.maxUnindexedMs - waited));
@@ -246,6 +274,44 @@ export class Maintenance {
     } catch (error) {
       this.#onError(error, 'vector index');
     }
+  }
+
+  /** Segments of the vector index; 0 while it does not exist. */
+  async #vectorIndexSegments(chunks: Table): Promise<number> {
+    const known = this.#indexes.get(CHUNKS_TABLE);
+    if (!known?.has(VECTOR_INDEX_NAME)) return 0;
+    return (await chunks.indexStats(VECTOR_INDEX_NAME))?.numIndices ?? 0;
+  }
+
+  /**
+   * Replaces the vector index with one built over every row, outside the writer's turn: commits go
+   * on meanwhile (their rows are found by a scan until the next fold), while other upkeep waits.
+   * Single-flight; a failure is reported and the next check tries again.
+   */
+  #rebuildVectorIndex(chunks: Table, rows: number, fragments: number): Promise<void> {
+    if (this.#rebuilding) return this.#rebuilding;
+    const started = performance.now();
+    this.#rebuilding = this.#buildVectorIndex(chunks, rows, true)
+      .then(
+        () => this.#report(CHUNKS_TABLE, 'vector index', started, rows, fragments),
+        (error: unknown) => this.#onError(error, 'vector index'),
+      )
+      .finally(() => {
+        this.#rebuilding = undefined;
+        // Compaction and the full-text fold waited for the rebuild: run them now.
+        if (!this.#closed && !this.#scheduled) this.#schedule(false);
+      });
+    return this.#rebuilding;
+  }
+
+  async #buildVectorIndex(table: Table, rows: number, replace: boolean): Promise<void> {
+    // k-means wants a few hundred rows per partition to place its centroids well.
+    const partitions = Math.max(1, Math.min(VECTOR_INDEX_PARTITIONS, Math.floor(rows / 256)));
+    await table.createIndex('vector', {
+      config: Index.ivfFlat({ distanceType: 'cosine', numPartitions: partitions }),
+      name: VECTOR_INDEX_NAME,
+      replace,
+    });
   }
 
   /** Builds the indexes a table should have and lacks. Cheap once all exist (remembered). */
@@ -296,13 +362,8 @@ export class Maintenance {
     if (rows < this.#policy.vectorIndexMinRows) return;
     for (const index of await table.listIndices()) known.add(index.name);
     if (known.has(VECTOR_INDEX_NAME)) return;
-    // k-means wants a few hundred rows per partition to place its centroids well.
-    const partitions = Math.max(1, Math.min(VECTOR_INDEX_PARTITIONS, Math.floor(rows / 256)));
     const started = performance.now();
-    await table.createIndex('vector', {
-      config: Index.ivfFlat({ distanceType: 'cosine', numPartitions: partitions }),
-      name: VECTOR_INDEX_NAME,
-    });
+    await this.#buildVectorIndex(table, rows, false);
     this.#report(CHUNKS_TABLE, 'vector index', started, rows, fragments);
     known.add(VECTOR_INDEX_NAME);
   }

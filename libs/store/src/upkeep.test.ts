@@ -102,6 +102,48 @@ describe('maintenance reports', () => {
   });
 });
 
+describe('the vector index', () => {
+  async function vectorSegments(): Promise<number> {
+    const db = await connect(dir);
+    const table = await db.openTable('chunks');
+    try {
+      return (await table.indexStats('vector_idx'))?.numIndices ?? 0;
+    } finally {
+      table.close();
+      db.close();
+    }
+  }
+
+  it('is rebuilt as one segment past its bound, and every chunk is still found', async () => {
+    const runs: MaintenanceStats[] = [];
+    const writer = await open({
+      vectorIndexMinRows: 30,
+      maxVectorIndexSegments: 2,
+      onMaintenance: (stats) => runs.push(stats),
+    });
+    const reader = await open();
+    const seen: number[] = [];
+    for (let i = 0; i < 36; i++) {
+      await writer.replaceDocument(testDocument(`v${i}`), chunks(i));
+      // Each fold of new rows adds a segment to the vector index.
+      if (i % 3 === 2) {
+        await writer.maintain();
+        seen.push(await vectorSegments());
+      }
+    }
+    // The initial build, then rebuilds whenever a fold took the index past two segments.
+    expect(runs.filter((run) => run.operation === 'vector index').length).toBeGreaterThanOrEqual(3);
+    expect(Math.max(...seen)).toBeLessThanOrEqual(3);
+    const hits = await reader.search('acme', {
+      mode: 'vector',
+      vector: chunks(0)[0]!.vector,
+      model: TEST_MODEL,
+      topK: 200,
+    });
+    expect(new Set(hits.map((hit) => hit.documentId)).size).toBe(36);
+  });
+});
+
 describe('cacheUsage', () => {
   it('reports the caches the store reads through, within the configured bounds', async () => {
     const bound = { indexCacheBytes: 256 * KIB, metadataCacheBytes: 256 * KIB };

@@ -15,19 +15,12 @@ import {
 } from '@hopper/cache';
 import { createEmbeddingProvider, withMicroBatching } from '@hopper/embeddings';
 import { Closer, rateLimited, runService, type Logger } from '@hopper/lifecycle';
-import {
-  CircuitBreaker,
-  JobRecords,
-  ProgressSubscriber,
-  TokenBucket,
-  closeRedis,
-  createRedis,
-} from '@hopper/redis';
+import { JobRecords, JobsService, ProgressSubscriber, type Queues } from '@hopper/jobs';
+import { CircuitBreaker, TokenBucket, closeRedis, createRedis } from '@hopper/redis';
 import { openStore } from '@hopper/store';
 import { createMetrics, startTracing, timeRedisCommands, traced } from '@hopper/telemetry';
 import { loadConfig, type GatewayConfig } from './config.ts';
 import { createHttpServer } from './http-server.ts';
-import { JobsService, type Queues } from './jobs-service.ts';
 import { LegacySessions } from './mcp/legacy-sessions.ts';
 import { nodeMcpHandler } from './mcp/node-adapter.ts';
 import { createServerFactory } from './mcp/server-factory.ts';
@@ -163,11 +156,13 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
     records,
     queues,
     progress,
-    store,
+    documents: store,
+    logger,
     tracer,
     limits: config.limits,
     onRefused: (limit) => metrics.limitRefusals.inc({ limit }),
   });
+  const legacy = new LegacySessions({ redis, keys, jobs, logger });
   const cached = withResultCache(
     createToolHandlers({
       redis,
@@ -176,6 +171,7 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
       store,
       embedder,
       logger,
+      legacy,
       shutdown: draining.signal,
       ingestRoots: config.ingestRoots,
       pathReads: new PathReads(config.limits.pathReads, () =>
@@ -262,7 +258,7 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
   closer.add('load shedder', () => shedder.close());
   const server = createHttpServer({
     mcp: nodeMcpHandler(mcp),
-    legacy: new LegacySessions({ redis, keys, jobs, logger }),
+    legacy,
     readiness: [
       { name: 'redis', check: async () => void (await redis.ping()) },
       { name: 'store', check: () => store.ping() },

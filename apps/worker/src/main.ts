@@ -5,7 +5,16 @@ import { Epochs, withEmbeddingCache } from '@hopper/cache';
 import { createEmbeddingProvider } from '@hopper/embeddings';
 import { ParserPool } from '@hopper/documents';
 import { Closer, rateLimited, runService, type Logger } from '@hopper/lifecycle';
-import { JobRecords, DocumentWriteLocks, closeRedis, createRedis, listenForCancels } from '@hopper/redis';
+import {
+  CANCEL_REASON,
+  JobRecords,
+  LOCK_LOST_REASON,
+  SHUTDOWN_REASON,
+  createProcessor,
+  listenForCancels,
+  recordStalledOut,
+} from '@hopper/jobs';
+import { DocumentWriteLocks, closeRedis, createRedis } from '@hopper/redis';
 import { openStore } from '@hopper/store';
 import { createMetrics, serveMetrics, startTracing, timeRedisCommands, traced } from '@hopper/telemetry';
 import { loadConfig, type WorkerConfig } from './config.ts';
@@ -13,13 +22,7 @@ import { createDeleteHandler } from './delete-handler.ts';
 import { createEmbedHandler } from './embed-handler.ts';
 import { createBatchHandler } from './batch-handler.ts';
 import { createIngestHandler } from './ingest-handler.ts';
-import {
-  CANCEL_REASON,
-  LOCK_LOST_REASON,
-  SHUTDOWN_REASON,
-  createProcessor,
-  recordStalledOut,
-} from './job-runner.ts';
+import { jobFailures } from './job-failures.ts';
 
 const VERSION = '0.1.0';
 
@@ -160,6 +163,7 @@ async function startWorker(config: WorkerConfig, logger: Logger): Promise<Closer
     logger,
     tracer: tracing.tracer,
     metrics,
+    failures: jobFailures,
     afterSuccess: async (kind: string, payload: { tenant: string; collection?: string }) => {
       if ((kind === 'ingest' || kind === 'batch' || kind === 'delete') && payload.collection) {
         await bumpEpoch(epochs, payload.tenant, payload.collection, logger);

@@ -326,6 +326,8 @@ export class JobsService {
     const timer = setTimeout(finish, options.timeoutMs);
     const onAbort = () => finish();
     options.signal?.addEventListener('abort', onAbort, { once: true });
+    // A signal that fired while the watch was being set up fires no event.
+    if (options.signal?.aborted) finish();
     try {
       await finished;
     } finally {

@@ -1,12 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/client';
-import { createKeys, jobCatalog, jobKinds } from '@hopper/contracts';
+import { createKeys } from '@hopper/contracts';
 import { createLogger } from '@hopper/lifecycle';
-import { JobRecords, JobsService, ProgressSubscriber, type Queues } from '@hopper/jobs';
+import { JobRecords, JobsService, ProgressSubscriber, createQueues } from '@hopper/jobs';
 import { closeRedis, createRedis } from '@hopper/redis';
 import { openStore, type Store } from '@hopper/store';
 import { createMetrics } from '@hopper/telemetry';
@@ -311,12 +310,7 @@ describe('tenant isolation (resolver injected, as authentication will plug in)',
       uri: join(stack.env.HOPPER_DATA_DIR ?? '', 'store'),
       readConsistencyIntervalSeconds: 0,
     });
-    const queues = Object.fromEntries(
-      jobKinds.map((kind) => [
-        kind,
-        new Queue(jobCatalog[kind].queue, { connection: bull, prefix: keys.bullPrefix }),
-      ]),
-    ) as Queues;
+    const queues = createQueues(bull, keys);
     const jobs = new JobsService({ redis, keys, records, queues, progress, documents: store });
     server = createServer((_req, res) => res.writeHead(404).end());
     realtime = attachRealtime(server, {

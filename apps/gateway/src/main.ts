@@ -2,9 +2,8 @@ import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { Queue } from 'bullmq';
 import { createMcpHandler } from '@modelcontextprotocol/server';
-import { createKeys, jobCatalog, jobKinds } from '@hopper/contracts';
+import { createKeys } from '@hopper/contracts';
 import {
   CacheWarmer,
   Epochs,
@@ -15,7 +14,7 @@ import {
 } from '@hopper/cache';
 import { createEmbeddingProvider, withMicroBatching } from '@hopper/embeddings';
 import { Closer, rateLimited, runService, type Logger } from '@hopper/lifecycle';
-import { JobRecords, JobsService, ProgressSubscriber, type Queues } from '@hopper/jobs';
+import { JobRecords, JobsService, ProgressSubscriber, closeQueues, createQueues } from '@hopper/jobs';
 import { CircuitBreaker, TokenBucket, closeRedis, createRedis } from '@hopper/redis';
 import { openStore } from '@hopper/store';
 import { createMetrics, startTracing, timeRedisCommands, traced } from '@hopper/telemetry';
@@ -137,17 +136,10 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
   for (const client of new Set([redis, cacheRedis])) timeRedisCommands(client, metrics.redisCommandDuration);
   closer.add('progress subscriber', () => progress.close());
 
-  const queues = Object.fromEntries(
-    jobKinds.map((kind) => {
-      const queue = new Queue(jobCatalog[kind].queue, {
-        connection: bullConnection,
-        prefix: keys.bullPrefix,
-      });
-      queue.on('error', (error) => logger.warn({ err: error, queue: queue.name }, 'queue connection error'));
-      return [kind, queue];
-    }),
-  ) as Queues;
-  closer.add('queues', () => Promise.all(Object.values(queues).map((queue) => queue.close())));
+  const queues = createQueues(bullConnection, keys, (error, queue) =>
+    logger.warn({ err: error, queue }, 'queue connection error'),
+  );
+  closer.add('queues', () => closeQueues(queues));
 
   const draining = new AbortController();
   const jobs = new JobsService({

@@ -3,7 +3,8 @@
  *
  * - `JobsService` (jobs-service.ts): submit, find, wait and follow, cancel, list; the gateway's side.
  * - `createProcessor` (processor.ts): the BullMQ processor around a worker's handler: the record,
- *   the throttled progress (`ProgressReporter`), the cancel signal and the outcome.
+ *   the throttled progress (`ProgressReporter`), the cancel signal and the outcome; `JobWorkers`
+ *   (job-workers.ts): a worker process's BullMQ workers, cancels, lost locks, stalls and the drain.
  * - `JobRecords` (job-records.ts): the job as clients see it, the tenant's index and job slots.
  * - `ProgressSubscriber` (progress-subscriber.ts): one subscriber connection per process, fanned out.
  * - The cancel bus (cancel-bus.ts) and payloads (payloads.ts): job inputs and outputs kept out of
@@ -30,6 +31,7 @@ export {
   type NewJob,
 } from './job-records.ts';
 export { jobResult } from './job-results.ts';
+export { JobWorkers, type JobWorkersOptions, type QueueProcessor } from './job-workers.ts';
 export {
   JobsService,
   fairPriority,
@@ -38,7 +40,6 @@ export {
   type FollowOptions,
   type JobLimits,
   type JobRefusal,
-  type Queues,
   type SubmittedJob,
   type WaitOptions,
 } from './jobs-service.ts';
@@ -64,5 +65,6 @@ export {
   type JobHandler,
   type ProcessorDeps,
 } from './processor.ts';
+export { closeQueues, createQueues, type Queues } from './queues.ts';
 export { ProgressReporter, type ProgressUpdate } from './progress-reporter.ts';
 export { ProgressSubscriber, type ProgressListener } from './progress-subscriber.ts';

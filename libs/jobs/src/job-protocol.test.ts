@@ -1,24 +1,24 @@
-import { Queue, Worker } from 'bullmq';
 import { trace } from '@opentelemetry/api';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { jobCatalog, jobKinds, type ProgressEvent } from '@hopper/contracts';
+import { jobCatalog, type ProgressEvent } from '@hopper/contracts';
 import { closeRedis, createRedis } from '@hopper/redis';
 import { createMetrics } from '@hopper/telemetry';
 import type { Redis } from 'ioredis';
 import { useTestRedis } from '../../../test/support/test-redis.ts';
-import { listenForCancels } from './cancel-bus.ts';
 import { JobRecords } from './job-records.ts';
 import { jobResult } from './job-results.ts';
-import { JobsService, type Queues } from './jobs-service.ts';
+import { JobsService } from './jobs-service.ts';
 import { getPayload, packVectors, putPayload, unpackTexts } from './payloads.ts';
-import { CANCEL_REASON, createProcessor, type JobHandler } from './processor.ts';
+import { JobWorkers } from './job-workers.ts';
+import { createProcessor, type JobHandler } from './processor.ts';
+import { closeQueues, createQueues } from './queues.ts';
 import { ProgressSubscriber } from './progress-subscriber.ts';
 
 /**
  * The job protocol in one process: a JobsService submitting, a BullMQ worker running the processor
- * around an embed handler, both on the suite's redis-server, as the gateway and the worker wire
- * them. The process-level tests (test/e2e) run the same flows through real gateways and workers.
+ * around an embed handler (in JobWorkers, with the cancel bus), both on the suite's redis-server, as
+ * the gateway and the worker wire them. The process-level tests (test/e2e) run the same flows through real gateways and workers.
  */
 const { keys, redis } = useTestRedis();
 const tenant = 't1';
@@ -39,7 +39,10 @@ const embedTexts: JobHandler<'embed'> = async (payload, context) => {
   for (const [i, text] of texts.entries()) {
     await context.throwIfCancelled();
     if (text === 'hold') {
-      await new Promise((resolve) => context.signal.addEventListener('abort', resolve, { once: true }));
+      if (!context.signal.aborted) {
+        await new Promise((resolve) => context.signal.addEventListener('abort', resolve, { once: true }));
+      }
+      await context.throwIfCancelled();
     }
     vectors.push(Float32Array.of(i, text.length));
     context.progress({
@@ -64,14 +67,8 @@ beforeAll(async () => {
   const records = new JobRecords(redis(), keys);
   const progress = new ProgressSubscriber(connect('subscriber'), records, keys);
   closers.push(() => Promise.resolve(progress.close()));
-  const bull = connect('bullmq');
-  const queues = Object.fromEntries(
-    jobKinds.map((kind) => [
-      kind,
-      new Queue(jobCatalog[kind].queue, { connection: bull, prefix: keys.bullPrefix }),
-    ]),
-  ) as Queues;
-  closers.push(() => Promise.all(Object.values(queues).map((queue) => queue.close())));
+  const queues = createQueues(connect('bullmq'), keys);
+  closers.push(() => closeQueues(queues));
   // Nothing here is ingested: no document has a current version.
   jobs = new JobsService({
     redis: redis(),
@@ -82,21 +79,26 @@ beforeAll(async () => {
     documents: { getDocument: () => Promise.resolve(undefined) },
   });
 
-  const worker = new Worker(
-    jobCatalog.embed.queue,
-    createProcessor('embed', embedTexts, {
-      redis: redis(),
-      keys,
-      records,
-      logger: pino({ level: 'silent' }),
-      tracer: trace.getTracer('jobs-test'),
-      metrics: createMetrics('worker'),
-      failures: { clientMessage: (error) => String(error), isRetryable: () => false },
-    }),
-    { connection: connect('bullmq'), prefix: keys.bullPrefix, concurrency: 2 },
-  );
-  closers.push(() => worker.close(true));
-  await listenForCancels(connect('subscriber'), keys, ({ jobId }) => worker.cancelJob(jobId, CANCEL_REASON));
+  const logger = pino({ level: 'silent' });
+  const processor = createProcessor('embed', embedTexts, {
+    redis: redis(),
+    keys,
+    records,
+    logger,
+    tracer: trace.getTracer('jobs-test'),
+    metrics: createMetrics('worker'),
+    failures: { clientMessage: (error) => String(error), isRetryable: () => false },
+  });
+  const workers = new JobWorkers([{ queue: jobCatalog.embed.queue, processor, concurrency: 2 }], {
+    connection: connect('bullmq'),
+    keys,
+    records,
+    logger,
+    lockDurationMs: 10_000,
+    stalledIntervalMs: 5_000,
+  });
+  closers.push(() => workers.close(0));
+  await workers.start(connect('subscriber'));
 });
 
 afterAll(async () => {

@@ -1,4 +1,3 @@
-import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
   HopperError,
@@ -29,6 +28,7 @@ import type { JobRecords, NewJob } from './job-records.ts';
 import { deletePayload, getPayload, packTexts, putPayload, unpackVectors } from './payloads.ts';
 import type { ProgressSubscriber } from './progress-subscriber.ts';
 import { QueueBacklog } from './queue-backlog.ts';
+import type { Queues } from './queues.ts';
 
 /** How long `cancel_job` waits for a running job to stop before answering with its current state. */
 const CANCEL_WAIT_MS = 10_000;
@@ -36,8 +36,6 @@ const CANCEL_WAIT_MS = 10_000;
 const KEEP_FINISHED_SECONDS = 7 * 24 * 60 * 60;
 /** When a caller refused by a full queue is told to try again: long enough for workers to make room. */
 const QUEUE_FULL_RETRY_AFTER_S = 5;
-
-export type Queues = Record<JobKind, Queue>;
 
 /**
  * The documents' current versions, as far as jobs need them: whether an ingest already done is

@@ -86,6 +86,29 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // The job protocol is given the store and document parsing (DocumentVersions, FailurePolicy, the
+    // worker's handlers), so it depends on neither, nor on the caches and embeddings. Repeats the
+    // rule above: a later no-restricted-imports replaces it for these files.
+    files: ['libs/jobs/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            ...importsOf(apps).map((pattern) => ({
+              ...pattern,
+              message: 'Libs never import an app: move what both need into a lib.',
+            })),
+            {
+              group: ['@hopper/store', '@hopper/documents', '@hopper/embeddings', '@hopper/cache'],
+              message: 'libs/jobs is given the store and document parsing by the apps; it imports neither.',
+            },
+          ],
+        },
+      ],
+    },
+  },
   // Apps do not import each other: what two apps share belongs in a lib.
   ...apps.map((app) => ({
     files: [`apps/${app}/**/*.ts`],

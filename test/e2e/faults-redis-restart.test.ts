@@ -9,7 +9,7 @@ import {
   ingestJobId,
 } from '@hopper/contracts';
 import { checkDocument, resolveChunkOptions } from '@hopper/documents';
-import { JobRecords } from '@hopper/redis';
+import { JobRecords } from '@hopper/jobs';
 import { connectModern, structured, type JobOut } from '../support/clients.ts';
 import { paragraphsAbout } from '../support/fault-documents.ts';
 import { redisOutageScenario } from '../support/redis-outage.ts';

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createKeys } from '@hopper/contracts';
-import { JobRecords, closeRedis, createRedis } from '@hopper/redis';
+import { JobRecords } from '@hopper/jobs';
+import { closeRedis, createRedis } from '@hopper/redis';
 import { EmbeddingsDouble } from '../support/embeddings-double.ts';
 import { TestSocket, baseUrl, checkSequence, type Received } from '../support/socket-client.ts';
 import { TestStack } from '../support/stack.ts';

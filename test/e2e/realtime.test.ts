@@ -1,15 +1,14 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/client';
-import { createKeys, jobCatalog, jobKinds } from '@hopper/contracts';
+import { createKeys } from '@hopper/contracts';
 import { createLogger } from '@hopper/lifecycle';
-import { JobRecords, ProgressSubscriber, closeRedis, createRedis } from '@hopper/redis';
+import { JobRecords, JobsService, ProgressSubscriber, createQueues } from '@hopper/jobs';
+import { closeRedis, createRedis } from '@hopper/redis';
 import { openStore, type Store } from '@hopper/store';
 import { createMetrics } from '@hopper/telemetry';
-import { JobsService, type Queues } from '../../apps/gateway/src/jobs-service.ts';
 import { attachRealtime, type Realtime } from '../../apps/gateway/src/realtime/realtime-server.ts';
 import { UnauthorizedError, type TenantResolver } from '../../apps/gateway/src/tenant-resolver.ts';
 import { connectModern, structured } from '../support/clients.ts';
@@ -311,13 +310,8 @@ describe('tenant isolation (resolver injected, as authentication will plug in)',
       uri: join(stack.env.HOPPER_DATA_DIR ?? '', 'store'),
       readConsistencyIntervalSeconds: 0,
     });
-    const queues = Object.fromEntries(
-      jobKinds.map((kind) => [
-        kind,
-        new Queue(jobCatalog[kind].queue, { connection: bull, prefix: keys.bullPrefix }),
-      ]),
-    ) as Queues;
-    const jobs = new JobsService({ redis, keys, records, queues, progress, store });
+    const queues = createQueues(bull, keys);
+    const jobs = new JobsService({ redis, keys, records, queues, progress, documents: store });
     server = createServer((_req, res) => res.writeHead(404).end());
     realtime = attachRealtime(server, {
       subscriber,

@@ -2,9 +2,8 @@ import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { Queue } from 'bullmq';
 import { createMcpHandler } from '@modelcontextprotocol/server';
-import { createKeys, jobCatalog, jobKinds } from '@hopper/contracts';
+import { createKeys } from '@hopper/contracts';
 import {
   CacheWarmer,
   Epochs,
@@ -15,19 +14,12 @@ import {
 } from '@hopper/cache';
 import { createEmbeddingProvider, withMicroBatching } from '@hopper/embeddings';
 import { Closer, rateLimited, runService, type Logger } from '@hopper/lifecycle';
-import {
-  CircuitBreaker,
-  JobRecords,
-  ProgressSubscriber,
-  TokenBucket,
-  closeRedis,
-  createRedis,
-} from '@hopper/redis';
+import { JobRecords, JobsService, ProgressSubscriber, closeQueues, createQueues } from '@hopper/jobs';
+import { CircuitBreaker, TokenBucket, closeRedis, createRedis } from '@hopper/redis';
 import { openStore } from '@hopper/store';
 import { createMetrics, startTracing, timeRedisCommands, traced } from '@hopper/telemetry';
 import { loadConfig, type GatewayConfig } from './config.ts';
 import { createHttpServer } from './http-server.ts';
-import { JobsService, type Queues } from './jobs-service.ts';
 import { LegacySessions } from './mcp/legacy-sessions.ts';
 import { nodeMcpHandler } from './mcp/node-adapter.ts';
 import { createServerFactory } from './mcp/server-factory.ts';
@@ -144,17 +136,10 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
   for (const client of new Set([redis, cacheRedis])) timeRedisCommands(client, metrics.redisCommandDuration);
   closer.add('progress subscriber', () => progress.close());
 
-  const queues = Object.fromEntries(
-    jobKinds.map((kind) => {
-      const queue = new Queue(jobCatalog[kind].queue, {
-        connection: bullConnection,
-        prefix: keys.bullPrefix,
-      });
-      queue.on('error', (error) => logger.warn({ err: error, queue: queue.name }, 'queue connection error'));
-      return [kind, queue];
-    }),
-  ) as Queues;
-  closer.add('queues', () => Promise.all(Object.values(queues).map((queue) => queue.close())));
+  const queues = createQueues(bullConnection, keys, (error, queue) =>
+    logger.warn({ err: error, queue }, 'queue connection error'),
+  );
+  closer.add('queues', () => closeQueues(queues));
 
   const draining = new AbortController();
   const jobs = new JobsService({
@@ -163,11 +148,13 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
     records,
     queues,
     progress,
-    store,
+    documents: store,
+    logger,
     tracer,
     limits: config.limits,
     onRefused: (limit) => metrics.limitRefusals.inc({ limit }),
   });
+  const legacy = new LegacySessions({ redis, keys, jobs, logger });
   const cached = withResultCache(
     createToolHandlers({
       redis,
@@ -176,6 +163,7 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
       store,
       embedder,
       logger,
+      legacy,
       shutdown: draining.signal,
       ingestRoots: config.ingestRoots,
       pathReads: new PathReads(config.limits.pathReads, () =>
@@ -262,7 +250,7 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
   closer.add('load shedder', () => shedder.close());
   const server = createHttpServer({
     mcp: nodeMcpHandler(mcp),
-    legacy: new LegacySessions({ redis, keys, jobs, logger }),
+    legacy,
     readiness: [
       { name: 'redis', check: async () => void (await redis.ping()) },
       { name: 'store', check: () => store.ping() },

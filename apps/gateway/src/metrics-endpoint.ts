@@ -49,7 +49,7 @@ export function createMetricsEndpoint(
         );
         for (const [state, count] of Object.entries(counts))
           metrics.queueJobs.set({ queue: queue.name, state }, count);
-        // Jobs run in fair order between tenants (jobs-service.ts, fairPriority), not by age, so the
+        // Jobs run in fair order between tenants (libs/jobs, fairPriority), not by age, so the
         // oldest waiting job is not necessarily first in line: it is looked for among the next
         // OLDEST_SCAN in line, where a tenant's oldest job is unless hundreds of others are ahead.
         const next = (await queue.getJobs(['wait', 'prioritized'], 0, OLDEST_SCAN - 1, true)).filter(Boolean);

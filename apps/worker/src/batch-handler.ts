@@ -1,10 +1,17 @@
 import { UnrecoverableError } from 'bullmq';
 import * as z from 'zod';
 import { batchEntry, type BatchOutcome, type BatchPayload, type BatchResult } from '@hopper/contracts';
-import { deletePayload, getPayload } from '@hopper/redis';
+import {
+  CANCEL_REASON,
+  CancelledError,
+  deletePayload,
+  getPayload,
+  type JobContext,
+  type JobHandler,
+} from '@hopper/jobs';
 import type { DocumentRecord } from '@hopper/store';
 import { ingestOne, type IngestDeps } from './ingest-handler.ts';
-import { CANCEL_REASON, CancelledError, clientMessage, isRetryable, type JobContext } from './job-runner.ts';
+import { clientMessage, isRetryable } from './job-failures.ts';
 
 export interface BatchDeps extends IngestDeps {
   /** Documents of one batch in flight at once: enough to fill the store's group commits. */
@@ -44,7 +51,7 @@ const SOURCE_PATH_KEY = 'hopper.path';
  * (the embeddings API or the store unavailable): then the attempt fails and the next one redoes only
  * what is not stored yet, since documents this attempt stored are unchanged to it.
  */
-export function createBatchHandler(deps: BatchDeps) {
+export function createBatchHandler(deps: BatchDeps): JobHandler<'batch'> {
   return async (payload: BatchPayload, context: JobContext): Promise<BatchResult> => {
     const { tenant, collection } = payload;
     const key = deps.keys.payload(tenant, context.jobId);

@@ -1,9 +1,15 @@
 import { UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { EmbedPayload, EmbedResult, Keys } from '@hopper/contracts';
+import type { Keys } from '@hopper/contracts';
 import type { TenantEmbedder } from '@hopper/cache';
-import { deletePayload, getPayload, packVectors, putPayload, unpackTexts } from '@hopper/redis';
-import type { JobContext } from './job-runner.ts';
+import {
+  deletePayload,
+  getPayload,
+  packVectors,
+  putPayload,
+  unpackTexts,
+  type JobHandler,
+} from '@hopper/jobs';
 
 export interface EmbedDeps {
   redis: Redis;
@@ -13,8 +19,8 @@ export interface EmbedDeps {
 }
 
 /** Large `embed_texts` calls: texts in from a payload key, float32 vectors out to another. */
-export function createEmbedHandler(deps: EmbedDeps) {
-  return async (payload: EmbedPayload, context: JobContext): Promise<EmbedResult> => {
+export function createEmbedHandler(deps: EmbedDeps): JobHandler<'embed'> {
+  return async (payload, context) => {
     const inputKey = deps.keys.payload(payload.tenant, context.jobId);
     const body = await getPayload(deps.redis, inputKey);
     if (!body) throw new UnrecoverableError('the texts expired before the job ran; send them again');

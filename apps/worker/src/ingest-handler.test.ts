@@ -9,10 +9,9 @@ import { contentHash, createKeys, ingestFingerprint, type IngestPayload } from '
 import { resolveChunkOptions } from '@hopper/documents';
 import { createBuiltinEmbedder } from '@hopper/embeddings';
 import { withEmbeddingCache } from '@hopper/cache';
-import { putPayload } from '@hopper/redis';
+import { putPayload, type JobContext } from '@hopper/jobs';
 import { openStore, type Store } from '@hopper/store';
 import { createIngestHandler } from './ingest-handler.ts';
-import type { JobContext } from './job-runner.ts';
 
 const keys = createKeys(`test-${randomUUID().slice(0, 8)}`);
 const text = 'Harbour log.\n\nThe pilot boat went out at six and came back with the tide at nine.';

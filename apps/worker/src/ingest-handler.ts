@@ -3,10 +3,14 @@ import type { Redis } from 'ioredis';
 import { limits, type IngestPayload, type IngestResult, type Keys } from '@hopper/contracts';
 import { chunkEmbeddingText, parseAndChunk, type Chunk, type ParserPool } from '@hopper/documents';
 import type { TenantEmbedder } from '@hopper/cache';
-import { deletePayload, getPayload } from '@hopper/redis';
 import type { ChunkInput, DocumentRecord, Store } from '@hopper/store';
-import type { JobContext } from './job-runner.ts';
-import type { ProgressUpdate } from './progress-reporter.ts';
+import {
+  deletePayload,
+  getPayload,
+  type JobContext,
+  type JobHandler,
+  type ProgressUpdate,
+} from '@hopper/jobs';
 
 export interface IngestDeps {
   redis: Redis;
@@ -28,7 +32,7 @@ export interface IngestDeps {
  * the last step, so a cancelled or failed job leaves the previous version searchable and no partial
  * chunks behind.
  */
-export function createIngestHandler(deps: IngestDeps) {
+export function createIngestHandler(deps: IngestDeps): JobHandler<'ingest'> {
   return async (payload: IngestPayload, context: JobContext): Promise<IngestResult> => {
     const payloadKey = deps.keys.payload(payload.tenant, context.jobId);
     const body = await getPayload(deps.redis, payloadKey);

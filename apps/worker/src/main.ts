@@ -1,11 +1,11 @@
 import os from 'node:os';
-import { Worker, type Processor } from 'bullmq';
 import { createKeys, jobCatalog } from '@hopper/contracts';
 import { Epochs, withEmbeddingCache } from '@hopper/cache';
 import { createEmbeddingProvider } from '@hopper/embeddings';
 import { ParserPool } from '@hopper/documents';
 import { Closer, rateLimited, runService, type Logger } from '@hopper/lifecycle';
-import { JobRecords, DocumentWriteLocks, closeRedis, createRedis, listenForCancels } from '@hopper/redis';
+import { JobRecords, JobWorkers, createProcessor, type QueueProcessor } from '@hopper/jobs';
+import { DocumentWriteLocks, closeRedis, createRedis } from '@hopper/redis';
 import { openStore } from '@hopper/store';
 import { createMetrics, serveMetrics, startTracing, timeRedisCommands, traced } from '@hopper/telemetry';
 import { loadConfig, type WorkerConfig } from './config.ts';
@@ -13,13 +13,7 @@ import { createDeleteHandler } from './delete-handler.ts';
 import { createEmbedHandler } from './embed-handler.ts';
 import { createBatchHandler } from './batch-handler.ts';
 import { createIngestHandler } from './ingest-handler.ts';
-import {
-  CANCEL_REASON,
-  LOCK_LOST_REASON,
-  SHUTDOWN_REASON,
-  createProcessor,
-  recordStalledOut,
-} from './job-runner.ts';
+import { jobFailures } from './job-failures.ts';
 
 const VERSION = '0.1.0';
 
@@ -164,6 +158,7 @@ async function startWorker(config: WorkerConfig, logger: Logger): Promise<Closer
     logger,
     tracer: tracing.tracer,
     metrics,
+    failures: jobFailures,
     afterSuccess: async (kind: string, payload: { tenant: string; collection?: string }) => {
       if ((kind === 'ingest' || kind === 'batch' || kind === 'delete') && payload.collection) {
         await bumpEpoch(epochs, payload.tenant, payload.collection, logger);
@@ -171,7 +166,7 @@ async function startWorker(config: WorkerConfig, logger: Logger): Promise<Closer
     },
   };
 
-  const processors: { queue: string; processor: Processor; concurrency: number }[] = [
+  const processors: QueueProcessor[] = [
     {
       queue: jobCatalog.ingest.queue,
       concurrency: config.ingestConcurrency,
@@ -224,64 +219,15 @@ async function startWorker(config: WorkerConfig, logger: Logger): Promise<Closer
     },
   ];
 
-  // Jobs this process is running, for the drain's log line (the launcher shows it on Ctrl-C).
-  let running = 0;
-  // Three named parameters: BullMQ passes the AbortSignal (cancel, drain) only to a processor whose
-  // `length` is 3 or more; a rest parameter has length 0 and would lose it.
-  const counted =
-    (processor: Processor): Processor =>
-    async (job, token, signal) => {
-      running += 1;
-      try {
-        return (await processor(job, token, signal)) as unknown;
-      } finally {
-        running -= 1;
-      }
-    };
-
-  const workers = processors.map(({ queue, processor, concurrency }) => {
-    const worker = new Worker(queue, counted(processor), {
-      connection: bullConnection,
-      prefix: keys.bullPrefix,
-      concurrency,
-      autorun: false,
-      lockDuration: LOCK_MS,
-      stalledInterval: STALLED_CHECK_MS,
-    });
-    worker.on('error', (error) => logger.error({ err: error, queue }, 'queue worker error'));
-    // A lock that could not be renewed has expired: the job is another worker's now (or will be
-    // after the next stalled check). Stop it here rather than write a second version.
-    worker.on('lockRenewalFailed', (jobIds) => {
-      for (const jobId of jobIds) {
-        if (worker.cancelJob(jobId, LOCK_LOST_REASON))
-          logger.warn({ jobId, queue }, 'lost the job lock; stopping');
-      }
-    });
-    // BullMQ fails a job that stalled too often without running our processor: record the outcome.
-    worker.on('failed', (job) => void recordStalledOut(job, deps));
-    return worker;
+  const jobWorkers = new JobWorkers(processors, {
+    connection: bullConnection,
+    keys,
+    records,
+    logger,
+    lockDurationMs: LOCK_MS,
+    stalledIntervalMs: STALLED_CHECK_MS,
   });
-
-  await listenForCancels(subscriber, keys, ({ jobId }) => {
-    for (const worker of workers) {
-      if (worker.cancelJob(jobId, CANCEL_REASON)) logger.info({ jobId }, 'cancelling active job');
-    }
-  });
-
-  closer.add('queue workers', async () => {
-    // Stop taking jobs and let running ones finish; past the drain budget, hand them back.
-    logger.info({ running, drainMs: config.drainMs }, 'draining running jobs');
-    const drained = Promise.all(workers.map((worker) => worker.close()));
-    const timer = setTimeout(() => {
-      logger.warn({ drainMs: config.drainMs }, 'drain budget spent; handing running jobs back to the queue');
-      for (const worker of workers) worker.cancelAllJobs(SHUTDOWN_REASON);
-    }, config.drainMs);
-    try {
-      await drained;
-    } finally {
-      clearTimeout(timer);
-    }
-  });
+  closer.add('queue workers', () => jobWorkers.close(config.drainMs));
 
   for (const redisClient of [redis, cacheRedis]) timeRedisCommands(redisClient, metrics.redisCommandDuration);
   try {
@@ -294,8 +240,7 @@ async function startWorker(config: WorkerConfig, logger: Logger): Promise<Closer
     logger.warn({ err: error, port: config.metricsPort }, 'worker metrics server could not start');
   }
 
-  for (const worker of workers) void worker.run();
-  await Promise.all(workers.map((worker) => worker.waitUntilReady()));
+  await jobWorkers.start(subscriber);
   logger.info(
     { queues: processors.map((p) => p.queue), concurrency: config.concurrency, model: embedder.model },
     'worker ready',

@@ -1,8 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Keys } from '@hopper/contracts';
+import type { JobsService } from '@hopper/jobs';
 import type { Logger } from '@hopper/lifecycle';
-import type { JobsService } from '../jobs-service.ts';
+
+/** A legacy MCP request, as the client names it: its session (given at `initialize`) and JSON-RPC id. */
+export interface LegacyRequest {
+  sessionId: string;
+  requestId: string;
+}
+
+/** How long a route outlives the wait it was written for, in case the gateway dies before deleting it. */
+const ROUTE_GRACE_MS = 60_000;
 
 /**
  * Legacy (2025-era) clients cancel with `notifications/cancelled {requestId}`, sent as a separate
@@ -10,7 +19,8 @@ import type { JobsService } from '../jobs-service.ts';
  * instance that knows nothing of the running call. JSON-RPC ids are only unique per client, so
  * Hopper gives each legacy client a session id at `initialize` (clients echo it on every request),
  * and a waiting call records `tenant + session + request id → job` in Redis for any replica to find.
- * Nothing else depends on the session: requests without one are served as before.
+ * Nothing else depends on the session: requests without one are served as before. This class owns
+ * those routes (`Keys.legacyRequest`): it alone writes, reads and deletes them.
  */
 export class LegacySessions {
   readonly #redis: Redis;
@@ -27,6 +37,28 @@ export class LegacySessions {
 
   newSessionId(): string {
     return randomUUID();
+  }
+
+  /**
+   * Runs `wait` (a wait of at most `timeoutMs` for `jobId`) with the request's route in place, so
+   * its `notifications/cancelled` finds the job from any replica; the route goes when the wait ends.
+   * The route lives in the caller's tenant's key space, so only that tenant's requests can write,
+   * delete or use it, whatever session id another caller presents.
+   */
+  async whileWaiting<T>(
+    tenant: string,
+    request: LegacyRequest,
+    jobId: string,
+    timeoutMs: number,
+    wait: () => Promise<T>,
+  ): Promise<T> {
+    const key = this.#keys.legacyRequest(tenant, request.sessionId, request.requestId);
+    await this.#redis.set(key, jobId, 'PX', timeoutMs + ROUTE_GRACE_MS);
+    try {
+      return await wait();
+    } finally {
+      await this.#redis.del(key);
+    }
   }
 
   /**

@@ -1,6 +1,6 @@
 import type { JobView, ProgressEvent } from '@hopper/contracts';
 import type { Logger } from '@hopper/lifecycle';
-import type { JobRecords, ProgressSubscriber } from '@hopper/redis';
+import type { JobRecords, ProgressSubscriber } from '@hopper/jobs';
 import { sendJobEvent, type JobEventOut, type RealtimeServer, type RealtimeSocket } from './socket-types.ts';
 
 /** A socket may follow this many jobs at once; the page follows the few that are running. */

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { parseProgressEvent, type JobView, type Keys } from '@hopper/contracts';
 import type { Logger } from '@hopper/lifecycle';
-import type { JobRecords } from '@hopper/redis';
+import type { JobRecords } from '@hopper/jobs';
 import type { RealtimeServer, RealtimeSocket } from './socket-types.ts';
 
 /** One tenant's feed in this process: its room, its pattern subscription, its followers. */

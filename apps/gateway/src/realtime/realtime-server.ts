@@ -17,7 +17,7 @@ import {
   type SubscribeAck,
 } from '@hopper/contracts';
 import type { Logger } from '@hopper/lifecycle';
-import type { JobRecords, ProgressSubscriber } from '@hopper/redis';
+import type { JobRecords, ProgressSubscriber } from '@hopper/jobs';
 import type { Metrics } from '@hopper/telemetry';
 import { browserGuard, type AllowedHosts } from '../browser-guard.ts';
 import type { RateSettings } from '../limits-config.ts';

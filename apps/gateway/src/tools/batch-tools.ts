@@ -1,7 +1,6 @@
 import {
   DEFAULT_COLLECTION,
   HopperError,
-  batchResult,
   isHopperError,
   jobCatalog,
   limits,
@@ -12,6 +11,7 @@ import {
   type JobView,
 } from '@hopper/contracts';
 import { mediaTypeFromName } from '@hopper/documents';
+import { jobResult } from '@hopper/jobs';
 import { followJob } from './follow-job.ts';
 import {
   inlineSource,
@@ -212,10 +212,8 @@ function batchOutput(view: JobView, collection: string, total: number): IngestDo
       `batch ingest failed: ${view.error ?? 'unknown error'} (job ${view.jobId})`,
     );
   }
-  const result = batchResult.safeParse(view.result);
-  if (view.state !== 'completed' || !result.success) {
-    return { jobId: view.jobId, state: view.state, collection, total };
-  }
-  const { stored, unchanged, failed, documents } = result.data;
+  const result = jobResult('batch', view);
+  if (!result) return { jobId: view.jobId, state: view.state, collection, total };
+  const { stored, unchanged, failed, documents } = result;
   return { jobId: view.jobId, state: view.state, collection, total, stored, unchanged, failed, documents };
 }

@@ -1,10 +1,8 @@
-import { DEFAULT_COLLECTION, HopperError, notFound, type DocumentView } from '@hopper/contracts';
+import { DEFAULT_COLLECTION, HopperError, jobCatalog, notFound, type DocumentView } from '@hopper/contracts';
+import { jobResult } from '@hopper/jobs';
 import type { DocumentRecord } from '@hopper/store';
 import type { ToolDeps } from './tool-context.ts';
 import type { ToolHandler } from '@hopper/contracts';
-
-/** Deletes wait this long for the worker before answering with an error the caller can retry. */
-const DELETE_WAIT_MS = 30_000;
 
 export function documentTools(deps: ToolDeps): {
   search: ToolHandler<'search'>;
@@ -70,14 +68,15 @@ export function documentTools(deps: ToolDeps): {
     async delete_document(input, call) {
       const collection = input.collection ?? DEFAULT_COLLECTION;
       const jobId = await jobs.submitDelete(call.tenant, collection, input.documentId);
-      const job = await jobs.waitForJob(call.tenant, jobId, { timeoutMs: DELETE_WAIT_MS });
+      // The catalog's wait: past it the caller gets an error it can retry.
+      const job = await jobs.waitForJob(call.tenant, jobId, { timeoutMs: jobCatalog.delete.waitTimeoutMs });
       if (job.state !== 'completed') {
         throw new HopperError(
           job.state === 'failed' ? 'internal' : 'timeout',
           `delete of '${input.documentId}' did not finish (${job.state}${job.error ? `: ${job.error}` : ''})`,
         );
       }
-      return { documentId: input.documentId, deleted: job.result?.deleted === true };
+      return { documentId: input.documentId, deleted: jobResult('delete', job)?.deleted === true };
     },
   };
 }

@@ -15,7 +15,7 @@ import { resolveChunkOptions } from '@hopper/documents';
 import type { Logger } from '@hopper/lifecycle';
 import type { TenantEmbedder } from '@hopper/cache';
 import type { Store } from '@hopper/store';
-import type { JobsService, SubmittedJob } from '../jobs-service.ts';
+import type { JobsService, SubmittedJob } from '@hopper/jobs';
 import type * as IngestPath from './ingest-path.ts';
 import { jobTools } from './job-tools.ts';
 

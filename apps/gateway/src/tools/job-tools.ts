@@ -8,7 +8,7 @@ import {
 } from '@hopper/contracts';
 import { mediaTypeFromName } from '@hopper/documents';
 import { releaseOwned } from '@hopper/redis';
-import type { SubmittedJob } from '../jobs-service.ts';
+import { jobResult, type SubmittedJob } from '@hopper/jobs';
 import {
   SOURCE_PATH_KEY,
   fingerprintOf,
@@ -227,12 +227,11 @@ function ingestOutput(view: JobView, documentId: string): IngestOutput {
       `ingest of '${documentId}' failed: ${view.error ?? 'unknown error'} (job ${view.jobId})`,
     );
   }
-  const result = view.result ?? {};
+  const result = jobResult('ingest', view);
   return {
     jobId: view.jobId,
     documentId,
     state: view.state,
-    ...(typeof result.chunks === 'number' ? { chunks: result.chunks } : {}),
-    ...(typeof result.version === 'number' ? { version: result.version } : {}),
+    ...(result ? { chunks: result.chunks, version: result.version } : {}),
   };
 }

@@ -3,7 +3,8 @@ import type { Logger } from '@hopper/lifecycle';
 import type { Keys } from '@hopper/contracts';
 import type { TenantEmbedder } from '@hopper/cache';
 import type { Store } from '@hopper/store';
-import type { JobsService } from '../jobs-service.ts';
+import type { JobsService } from '@hopper/jobs';
+import type { LegacySessions } from '../mcp/legacy-sessions.ts';
 import type { PathReads } from './path-reads.ts';
 
 /** What the tool handlers are built from: one set per gateway process, shared by every request. */
@@ -14,6 +15,8 @@ export interface ToolDeps {
   store: Store;
   embedder: TenantEmbedder;
   logger: Logger;
+  /** Routes of legacy MCP requests waiting on jobs; none: no legacy cancellation (REST, tests). */
+  legacy?: LegacySessions;
   /**
    * Fires when the gateway is shutting down: waiting calls stop waiting and answer with their job
    * handle (the job goes on; the client can follow it with `get_job` on another replica).

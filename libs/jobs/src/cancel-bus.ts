@@ -5,6 +5,36 @@ import type { Keys } from '@hopper/contracts';
 const cancelMessage = z.object({ tenant: z.string(), jobId: z.string() });
 export type CancelMessage = z.infer<typeof cancelMessage>;
 
+/** How long a cancel request stands: longer than any job waits in a queue or runs. */
+const CANCEL_FLAG_TTL_SECONDS = 24 * 60 * 60;
+
+/**
+ * Flags a job as cancelled. The flag is what a worker checks at the job's start and at every batch
+ * boundary; the broadcast (`publishCancel`) only makes a running job notice sooner.
+ */
+export async function requestCancel(redis: Redis, keys: Keys, tenant: string, jobId: string): Promise<void> {
+  await redis.set(keys.cancelFlag(tenant, jobId), '1', 'EX', CANCEL_FLAG_TTL_SECONDS);
+}
+
+export async function isCancelRequested(
+  redis: Redis,
+  keys: Keys,
+  tenant: string,
+  jobId: string,
+): Promise<boolean> {
+  return (await redis.exists(keys.cancelFlag(tenant, jobId))) === 1;
+}
+
+/** Drops a job's cancel flag: the cancel was carried out, or the job id is submitted afresh. */
+export async function clearCancelRequest(
+  redis: Redis,
+  keys: Keys,
+  tenant: string,
+  jobId: string,
+): Promise<void> {
+  await redis.del(keys.cancelFlag(tenant, jobId));
+}
+
 /**
  * Broadcasts that a job must stop. BullMQ can abort a job only inside the worker process that holds
  * it, and nobody else knows which process that is, so every worker hears every cancel and the one

@@ -1,4 +1,3 @@
-import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
   HopperError,
@@ -12,6 +11,7 @@ import {
   type BatchEntry,
   type IngestPayload,
   type JobKind,
+  type JobPayload,
   type JobState,
   type JobView,
   type Keys,
@@ -19,22 +19,16 @@ import {
   type ListJobsOutput,
   type ProgressEvent,
 } from '@hopper/contracts';
-import {
-  deletePayload,
-  getPayload,
-  packTexts,
-  publishCancel,
-  releaseOwned,
-  putPayload,
-  unpackVectors,
-  type JobRecords,
-  type NewJob,
-  type ProgressSubscriber,
-} from '@hopper/redis';
-import type { Store } from '@hopper/store';
+import type { Logger } from '@hopper/lifecycle';
+import { releaseOwned } from '@hopper/redis';
 import { currentTraceCarrier, inSpan } from '@hopper/telemetry';
 import { trace, type Tracer } from '@opentelemetry/api';
+import { clearCancelRequest, publishCancel, requestCancel } from './cancel-bus.ts';
+import type { JobRecords, NewJob } from './job-records.ts';
+import { deletePayload, getPayload, packTexts, putPayload, unpackVectors } from './payloads.ts';
+import type { ProgressSubscriber } from './progress-subscriber.ts';
 import { QueueBacklog } from './queue-backlog.ts';
+import type { Queues } from './queues.ts';
 
 /** How long `cancel_job` waits for a running job to stop before answering with its current state. */
 const CANCEL_WAIT_MS = 10_000;
@@ -43,7 +37,17 @@ const KEEP_FINISHED_SECONDS = 7 * 24 * 60 * 60;
 /** When a caller refused by a full queue is told to try again: long enough for workers to make room. */
 const QUEUE_FULL_RETRY_AFTER_S = 5;
 
-export type Queues = Record<JobKind, Queue>;
+/**
+ * The documents' current versions, as far as jobs need them: whether an ingest already done is
+ * still the document's current version. The store passes as it is; libs/jobs does not depend on it.
+ */
+export interface DocumentVersions {
+  getDocument(
+    tenant: string,
+    collection: string,
+    documentId: string,
+  ): Promise<{ contentHash: string } | undefined>;
+}
 
 /** Limits on new ingest and embed jobs; 0 turns one off. Deletes are never refused. */
 export interface JobLimits {
@@ -71,6 +75,15 @@ export interface WaitOptions {
   onProgress?: (event: ProgressEvent) => void;
 }
 
+export interface FollowOptions extends WaitOptions {
+  /**
+   * Fires when the caller is gone (a modern MCP client closed its stream): the job is cancelled,
+   * since nobody is left to receive its result. `signal` alone (a gateway shutting down) only ends
+   * the wait: the job goes on.
+   */
+  callerGone: AbortSignal;
+}
+
 /**
  * The gateway's side of jobs: enqueue from the catalog, read the records, wait with progress and
  * cancel from any replica. Everything it knows is in Redis, so any gateway can serve any job.
@@ -81,7 +94,8 @@ export class JobsService {
   readonly #records: JobRecords;
   readonly #queues: Queues;
   readonly #progress: ProgressSubscriber;
-  readonly #store: Store;
+  readonly #documents: DocumentVersions;
+  readonly #logger: Logger | undefined;
   readonly #tracer: Tracer;
   readonly #limits: JobLimits;
   readonly #backlogs: Record<'ingest' | 'batch' | 'embed', QueueBacklog>;
@@ -95,7 +109,9 @@ export class JobsService {
     records: JobRecords;
     queues: Queues;
     progress: ProgressSubscriber;
-    store: Store;
+    /** The store, for "is this ingest still the document's current version". */
+    documents: DocumentVersions;
+    logger?: Logger;
     limits?: JobLimits;
     onRefused?: (limit: JobRefusal) => void;
   }) {
@@ -104,7 +120,8 @@ export class JobsService {
     this.#records = deps.records;
     this.#queues = deps.queues;
     this.#progress = deps.progress;
-    this.#store = deps.store;
+    this.#documents = deps.documents;
+    this.#logger = deps.logger;
     this.#tracer = deps.tracer ?? trace.getTracer('hopper-gateway');
     this.#limits = deps.limits ?? { maxJobsPerTenant: 0, maxQueueDepth: 0 };
     this.#backlogs = {
@@ -134,7 +151,7 @@ export class JobsService {
       await this.#checkBacklog('ingest');
       await Promise.all([
         putPayload(this.#redis, this.#keys.payload(tenant, jobId), body),
-        this.#redis.del(this.#keys.cancelFlag(tenant, jobId)),
+        clearCancelRequest(this.#redis, this.#keys, tenant, jobId),
         this.#queues.ingest.remove(jobId),
       ]);
       const place = await this.#record(
@@ -179,7 +196,11 @@ export class JobsService {
     if (existing?.state === 'completed') {
       // The stored version carries the fingerprint of the ingest that wrote it (see
       // ingestFingerprint), so this is "the document is what this ingest would make it".
-      const current = await this.#store.getDocument(payload.tenant, payload.collection, payload.documentId);
+      const current = await this.#documents.getDocument(
+        payload.tenant,
+        payload.collection,
+        payload.documentId,
+      );
       if (current?.contentHash === payload.contentHash)
         return { jobId, state: 'completed', deduplicated: true, finished: existing };
     }
@@ -254,7 +275,7 @@ export class JobsService {
     const view = await this.get(tenant, jobId);
     if (isTerminal(view.state)) return { job: view, reason: alreadyFinished(view.state) };
     // The flag first: a worker that picks the job up from now on sees it before doing any work.
-    await this.#redis.set(this.#keys.cancelFlag(tenant, jobId), '1', 'EX', 24 * 60 * 60);
+    await requestCancel(this.#redis, this.#keys, tenant, jobId);
     const removed = await this.#removeIfWaiting(view.kind, jobId);
     if (removed) {
       await this.#records.apply(tenant, {
@@ -265,7 +286,10 @@ export class JobsService {
         message: 'cancelled before it started',
         ts: Date.now(),
       });
-      await this.#redis.del(this.#keys.payload(tenant, jobId), this.#keys.cancelFlag(tenant, jobId));
+      await Promise.all([
+        deletePayload(this.#redis, this.#keys.payload(tenant, jobId)),
+        clearCancelRequest(this.#redis, this.#keys, tenant, jobId),
+      ]);
     } else {
       await publishCancel(this.#redis, this.#keys, { tenant, jobId });
       const after = await this.waitForJob(tenant, jobId, { timeoutMs: CANCEL_WAIT_MS });
@@ -300,6 +324,8 @@ export class JobsService {
     const timer = setTimeout(finish, options.timeoutMs);
     const onAbort = () => finish();
     options.signal?.addEventListener('abort', onAbort, { once: true });
+    // A signal that fired while the watch was being set up fires no event.
+    if (options.signal?.aborted) finish();
     try {
       await finished;
     } finally {
@@ -308,6 +334,23 @@ export class JobsService {
       await stop();
     }
     return this.get(tenant, jobId);
+  }
+
+  /**
+   * Waits for a job while its caller listens (see waitForJob), and cancels it if the caller goes
+   * away before it finished: answers with the job as the cancel left it.
+   */
+  async follow(tenant: string, jobId: string, options: FollowOptions): Promise<JobView> {
+    const { callerGone, signal, ...wait } = options;
+    const view = await this.waitForJob(tenant, jobId, {
+      ...wait,
+      signal: signal ? AbortSignal.any([callerGone, signal]) : callerGone,
+    });
+    if (callerGone.aborted && view.state !== 'completed' && view.state !== 'failed') {
+      this.#logger?.info({ jobId }, 'caller went away; cancelling its job');
+      return (await this.cancel(tenant, jobId)).job;
+    }
+    return view;
   }
 
   /** Refuses new work for a queue whose backlog is at the limit (read at most every 250 ms). */
@@ -349,7 +392,12 @@ export class JobsService {
   }
 
   /** Queues a job at its tenant's `place` in line (see `fairPriority`). */
-  async #enqueue(kind: JobKind, jobId: string, data: object, place: number): Promise<void> {
+  async #enqueue<K extends JobKind>(
+    kind: K,
+    jobId: string,
+    data: JobPayload<K>,
+    place: number,
+  ): Promise<void> {
     const definition = jobCatalog[kind];
     const attributes = {
       'messaging.system': 'bullmq',
@@ -437,8 +485,6 @@ export function fairPriority(place: number): number {
 }
 /** BullMQ's largest priority (2^21 - 1). */
 const MAX_PRIORITY = 2_097_151;
-
-/** Deletes a lock only if it still holds our token (it may have expired and been taken since). */
 
 /** What `cancel` did: the job as it is now, and why it was not cancelled when it was not. */
 export interface CancelOutcome {

@@ -5,6 +5,7 @@ import {
   jobKind,
   jobState,
   type JobKind,
+  type JobResult,
   type JobState,
   type JobView,
   type Keys,
@@ -18,7 +19,8 @@ export const JOB_INDEX_MAX = 10_000;
 
 /** A state change or progress update, with the outcome when it is terminal. */
 export interface JobUpdate extends ProgressEvent {
-  result?: Record<string, unknown>;
+  /** A completed job's result: its kind's result schema in the job catalog. */
+  result?: JobResult<JobKind>;
   error?: string;
 }
 

@@ -1,13 +1,12 @@
 import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { jobCatalog, type JobKind, type JobPayload, type Keys } from '@hopper/contracts';
-import { DocumentError } from '@hopper/documents';
-import { EmbeddingError } from '@hopper/embeddings';
-import { isRedisUnavailable, type JobRecords } from '@hopper/redis';
+import { jobCatalog, type JobKind, type JobPayload, type JobResult, type Keys } from '@hopper/contracts';
+import { isRedisUnavailable } from '@hopper/redis';
 import { inSpan, withTraceCarrier, type Metrics } from '@hopper/telemetry';
 import type { Tracer } from '@opentelemetry/api';
-import { StoreError } from '@hopper/store';
+import { clearCancelRequest, isCancelRequested } from './cancel-bus.ts';
+import type { JobRecords } from './job-records.ts';
 import { ProgressReporter, type ProgressUpdate } from './progress-reporter.ts';
 
 /** Thrown inside a handler when its job was cancelled: an outcome, not a failure. */
@@ -35,9 +34,26 @@ export interface JobContext {
   logger: Logger;
 }
 
-export type JobHandler<P, R> = (payload: P, context: JobContext) => Promise<R>;
+/**
+ * A worker's handler for one job kind: its payload and result types are the catalog's schemas, so a
+ * handler that returns something else than its kind's result does not compile.
+ */
+export type JobHandler<K extends JobKind> = (
+  payload: JobPayload<K>,
+  context: JobContext,
+) => Promise<JobResult<K>>;
 
-export interface JobRunnerDeps {
+/**
+ * What the processor makes of a failure, decided by the worker (which knows the document, store and
+ * embedding errors): the message the job's record shows, and whether another attempt may pass.
+ * An `UnrecoverableError` is never retried, whatever `isRetryable` says.
+ */
+export interface FailurePolicy {
+  clientMessage(error: unknown): string;
+  isRetryable(error: unknown): boolean;
+}
+
+export interface ProcessorDeps {
   redis: Redis;
   keys: Keys;
   records: JobRecords;
@@ -49,6 +65,7 @@ export interface JobRunnerDeps {
   afterSuccess?: (kind: JobKind, payload: { tenant: string; collection?: string }) => Promise<void>;
   tracer: Tracer;
   metrics: Pick<Metrics, 'jobDuration'>;
+  failures: FailurePolicy;
 }
 
 /** How a job attempt ended, for the job duration histogram. */
@@ -59,14 +76,12 @@ type Outcome = 'completed' | 'failed' | 'cancelled' | 'retry' | 'requeued';
  * and the outcome lands in the record as completed, failed (no retry left, or not retryable),
  * queued again (a retry is coming), cancelled (never retried) or handed back on shutdown.
  */
-export function createProcessor<K extends JobKind>(
-  kind: K,
-  handler: JobHandler<JobPayload<K>, Record<string, unknown>>,
-  deps: JobRunnerDeps,
-) {
+export function createProcessor<K extends JobKind>(kind: K, handler: JobHandler<K>, deps: ProcessorDeps) {
   const definition = jobCatalog[kind];
   // The trace context the gateway put in the job data makes this attempt part of the caller's trace.
-  return (job: Job, token?: string, signal?: AbortSignal): Promise<Record<string, unknown>> =>
+  // An explicit (job, token, signal): BullMQ passes the AbortSignal only to a processor whose
+  // length is 3 or more.
+  return (job: Job, token?: string, signal?: AbortSignal): Promise<JobResult<K>> =>
     withTraceCarrier((job.data as { _trace?: Record<string, string> })._trace, () =>
       inSpan(
         deps.tracer,
@@ -83,7 +98,7 @@ export function createProcessor<K extends JobKind>(
       ),
     );
 
-  async function run(job: Job, token?: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
+  async function run(job: Job, token?: string, signal?: AbortSignal): Promise<JobResult<K>> {
     const jobId = job.id ?? '';
     const stopTimer = deps.metrics.jobDuration.startTimer({ kind });
     const ended = (outcome: Outcome) => stopTimer({ outcome });
@@ -96,7 +111,6 @@ export function createProcessor<K extends JobKind>(
     const tenant = payload.tenant;
     const logger = deps.logger.child({ jobId, kind, tenant });
     const abort = signal ?? new AbortController().signal;
-    const cancelKey = deps.keys.cancelFlag(tenant, jobId);
     const reporter = new ProgressReporter({
       records: deps.records,
       tenant,
@@ -116,11 +130,13 @@ export function createProcessor<K extends JobKind>(
         // Best effort while Redis is away: the job needs Redis again only at its end, so a restart
         // of Redis must not throw away the work done; a cancel asked for meanwhile is seen at a
         // later boundary (or through the signal, when its broadcast arrives).
-        const flagged = await deps.redis.exists(cancelKey).catch((error: unknown) => {
-          if (isRedisUnavailable(error)) return 0;
-          throw error;
-        });
-        if (flagged === 1) throw new CancelledError('cancelled by request');
+        const flagged = await isCancelRequested(deps.redis, deps.keys, tenant, jobId).catch(
+          (error: unknown) => {
+            if (isRedisUnavailable(error)) return false;
+            throw error;
+          },
+        );
+        if (flagged) throw new CancelledError('cancelled by request');
       },
     };
 
@@ -192,15 +208,15 @@ export function createProcessor<K extends JobKind>(
           message: error.message,
           ts: Date.now(),
         });
-        await deps.redis.del(cancelKey);
+        await clearCancelRequest(deps.redis, deps.keys, tenant, jobId);
         logger.info('job cancelled');
         ended('cancelled');
         throw new UnrecoverableError('cancelled');
       }
-      const message = clientMessage(error);
+      const message = deps.failures.clientMessage(error);
       const attempts = job.opts.attempts ?? 1;
       const lastAttempt = job.attemptsMade + 1 >= attempts;
-      const retryable = !(error instanceof UnrecoverableError) && isRetryable(error);
+      const retryable = !(error instanceof UnrecoverableError) && deps.failures.isRetryable(error);
       if (retryable && !lastAttempt) {
         await finish({
           jobId,
@@ -231,7 +247,7 @@ export function createProcessor<K extends JobKind>(
  */
 export async function recordStalledOut(
   job: Job | undefined,
-  deps: Pick<JobRunnerDeps, 'records' | 'logger'>,
+  deps: Pick<ProcessorDeps, 'records' | 'logger'>,
 ): Promise<void> {
   const tenant = (job?.data as { tenant?: unknown } | undefined)?.tenant;
   if (!job?.deferredFailure || typeof tenant !== 'string') return;
@@ -271,29 +287,4 @@ function abortError(signal: AbortSignal): Error {
   if (signal.reason === SHUTDOWN_REASON) return new ShutdownError('worker shutting down');
   if (signal.reason === LOCK_LOST_REASON) return new LockLostError('job lock lost to another worker');
   return new CancelledError('cancelled by request');
-}
-
-/**
- * What a job's record (and so its client) says of a failure. A document error's message is
- * written for the person who sent it; the engine message of anything else (a V8 RangeError, a
- * library's internals) is not theirs to read and stays in the logs.
- */
-export function clientMessage(error: unknown): string {
-  if (error instanceof DocumentError || error instanceof UnrecoverableError) return error.message;
-  if (error instanceof StoreError || error instanceof EmbeddingError) return error.message;
-  if (error instanceof RangeError && /call stack|heap|allocation/i.test(error.message)) {
-    return 'the document could not be processed: it needed more stack or memory than a worker gives one job';
-  }
-  return error instanceof Error ? error.message : String(error);
-}
-
-/**
- * Errors that say the input is wrong (an undecodable document, a model mismatch, a 401 from the
- * embeddings API) fail at once; anything else may pass on the next attempt.
- */
-export function isRetryable(error: unknown): boolean {
-  if (error instanceof DocumentError) return false;
-  if (error instanceof StoreError) return error.code === 'unavailable';
-  if (error instanceof EmbeddingError) return error.retryable;
-  return true;
 }

@@ -1,4 +1,4 @@
-import type { JobRecords, JobUpdate } from '@hopper/redis';
+import type { JobRecords, JobUpdate } from './job-records.ts';
 
 export interface ProgressUpdate {
   progress: number;
@@ -10,7 +10,7 @@ export interface ProgressUpdate {
 
 /**
  * Throttles a job's progress: at most one event per `minIntervalMs` and per `minDelta` of progress
- * (a new stage counts as a change), the first always. Terminal events bypass it (see JobRunner).
+ * (a new stage counts as a change), the first always. Terminal events bypass it (see createProcessor).
  * Progress never goes backwards within one attempt.
  */
 export class ProgressReporter {

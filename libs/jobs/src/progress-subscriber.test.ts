@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createKeys, type ProgressEvent } from '@hopper/contracts';
-import { closeRedis, createRedis } from './client.ts';
+import { closeRedis, createRedis } from '@hopper/redis';
 import { JobRecords } from './job-records.ts';
 import { ProgressSubscriber } from './progress-subscriber.ts';
 

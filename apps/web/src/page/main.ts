@@ -60,7 +60,10 @@ const jobs = new JobList({
 
 // ---- Views: documents and jobs ----
 
-const viewTabs = { documents: $<HTMLButtonElement>('view-documents'), jobs: $<HTMLButtonElement>('view-jobs') };
+const viewTabs = {
+  documents: $<HTMLButtonElement>('view-documents'),
+  jobs: $<HTMLButtonElement>('view-jobs'),
+};
 function selectView(view: 'documents' | 'jobs'): void {
   for (const [name, tab] of Object.entries(viewTabs)) {
     tab.setAttribute('aria-selected', String(name === view));
@@ -100,7 +103,9 @@ async function refreshDocuments(): Promise<void> {
       else documents.browse();
     }
   } catch (error) {
-    toast(`Could not list documents: ${error instanceof ApiError ? error.message : 'the server could not be reached'}`);
+    toast(
+      `Could not list documents: ${error instanceof ApiError ? error.message : 'the server could not be reached'}`,
+    );
   }
 }
 
@@ -126,7 +131,8 @@ function openDocument(doc: DocumentView): void {
 
 /** Opens a document named by a search result (its collection is the one searched). */
 async function openDocumentById(documentId: string, collection: string | undefined): Promise<void> {
-  const doc = documents.find(documentId, collection ?? 'default') ?? (await getDocument(documentId, collection));
+  const doc =
+    documents.find(documentId, collection ?? 'default') ?? (await getDocument(documentId, collection));
   if (!doc) return toast(`${documentId} is no longer stored.`);
   openDocument(doc);
 }
@@ -334,6 +340,9 @@ async function submitIngest(): Promise<void> {
     status(ingestStatus, 'Sending…');
     const handle = await ingest(request);
     status(ingestStatus, `Queued ${handle.documentId}.`);
+    // Its progress is what the person wants to see next.
+    selectView('jobs');
+    filterButtons.find((button) => button.dataset.filter === 'all')?.click();
     const now = new Date().toISOString();
     // Shown at once; the feed and the job's own events bring the rest.
     show({

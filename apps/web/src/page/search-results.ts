@@ -42,7 +42,8 @@ export function renderHit(
     const weak = document.createElement('span');
     weak.className = 'badge weak';
     weak.textContent = 'no exact term match';
-    weak.title = 'Found by meaning (vector similarity) only: the passage does not contain the words searched for.';
+    weak.title =
+      'Found by meaning (vector similarity) only: the passage does not contain the words searched for.';
     head.append(weak);
   }
   head.append(score);

@@ -355,6 +355,7 @@ describe('the progress page', () => {
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     expect(overflow).toBeLessThanOrEqual(0);
     await page.screenshot({ path: `${shots}/phone-1-jobs-running.png` });
+    expect(await job.isVisible()).toBe(true);
     await job.locator('.cancel').click();
     await page.locator('.job[data-state="cancelled"]', { hasText: long }).waitFor();
     embeddings.delayMs = 0;

@@ -355,6 +355,10 @@ async function submitIngest(): Promise<void> {
       updatedAt: now,
       ...(collection ? { collection } : {}),
     });
+    // On a phone the jobs view is below the form: bring the new job's row into sight.
+    document
+      .querySelector(`.job[data-job-id="${CSS.escape(handle.jobId)}"]`)
+      ?.scrollIntoView({ block: 'nearest' });
     // The next document is another one: its id must not carry over and replace this one.
     idField.value = '';
     if (mode === 'text') $<HTMLTextAreaElement>('ingest-text').value = '';

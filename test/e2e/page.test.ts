@@ -49,6 +49,9 @@ afterAll(async () => {
   await embeddings?.stop();
 });
 
+/** Polls until the assertion holds: a loaded two-core machine may take seconds (expect.poll waits 1 s). */
+const eventually = <T>(read: () => T | Promise<T>) => expect.poll(read, { timeout: 20_000, interval: 100 });
+
 const api = (path: string, init?: RequestInit) => fetch(`${baseUrl(stack.url)}${path}`, init);
 
 /** The widths the page is checked at: a laptop and a phone. */
@@ -102,7 +105,7 @@ describe('the progress page', () => {
     await page.fill('#ingest-text', `# Lamplighters\n\n${story('lamplighters', 300)}`);
     await page.fill('#ingest-id', 'lamplighters');
     await page.click('#ingest-submit');
-    await expect.poll(() => page.textContent('#ingest-status')).toMatch(/Queued lamplighters/);
+    await eventually(() => page.textContent('#ingest-status')).toMatch(/Queued lamplighters/);
     // The next paste must not silently replace this document.
     expect(await page.inputValue('#ingest-id')).toBe('');
     // The jobs view opens, to show the progress.
@@ -117,7 +120,7 @@ describe('the progress page', () => {
     const midway = Number(await job.getAttribute('data-progress'));
     expect(midway).toBeGreaterThan(0);
     expect(midway).toBeLessThan(100);
-    await expect.poll(() => job.locator('.job-message').textContent()).toMatch(/embedding/);
+    await eventually(() => job.locator('.job-message').textContent()).toMatch(/embedding/);
     await page.screenshot({ path: `${shots}/desktop-1-ingest-in-progress.png` });
 
     await page.locator('.job[data-state="completed"]', { hasText: 'lamplighters' }).waitFor();
@@ -139,7 +142,7 @@ describe('the progress page', () => {
     });
     expect(await page.getAttribute('#ingest-id', 'placeholder')).toBe('tides');
     await page.click('#ingest-submit');
-    await expect.poll(() => page.textContent('#ingest-status')).toMatch(/Queued tides\./);
+    await eventually(() => page.textContent('#ingest-status')).toMatch(/Queued tides\./);
     await page.locator('.job[data-state="completed"]', { hasText: 'tides' }).waitFor();
     const stored = await api('/v1/documents/tides');
     expect(stored.status).toBe(200);
@@ -166,10 +169,10 @@ describe('the progress page', () => {
     await page.click('#ingest-submit');
     await dialog.waitFor();
     await page.click('#confirm-ok');
-    await expect.poll(() => page.textContent('#ingest-status')).toMatch(/Queued tides\./);
-    await expect
-      .poll(async () => ((await (await api('/v1/documents/tides')).json()) as { version: number }).version)
-      .toBe(2);
+    await eventually(() => page.textContent('#ingest-status')).toMatch(/Queued tides\./);
+    await eventually(
+      async () => ((await (await api('/v1/documents/tides')).json()) as { version: number }).version,
+    ).toBe(2);
   });
 
   it('uploads a file and cancels the running job', async () => {
@@ -233,7 +236,7 @@ describe('the progress page', () => {
   it('says so when no passage contains the words searched for', async () => {
     await page.fill('#search-query', 'zqxvj wplkkt');
     await page.click('#search-submit');
-    await expect.poll(() => page.textContent('#search-status')).toMatch(/No passage contains these words/);
+    await eventually(() => page.textContent('#search-status')).toMatch(/No passage contains these words/);
     const results = page.locator('#search-results .result');
     // The vector signal still returns its nearest chunks: each is labelled, none shown as a match.
     expect(await results.count()).toBeGreaterThan(0);
@@ -248,9 +251,9 @@ describe('the progress page', () => {
     await page.click('#view-documents');
     if (await page.locator('#document-detail').isVisible()) await page.click('#document-back');
     const list = page.locator('#documents-list .doc');
-    await expect
-      .poll(() => list.evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.documentId)))
-      .toEqual(expect.arrayContaining(['lamplighters', 'tides']));
+    await eventually(() =>
+      list.evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.documentId)),
+    ).toEqual(expect.arrayContaining(['lamplighters', 'tides']));
     expect(await page.textContent('#documents-count')).toBe(`${await list.count()} shown`);
     await page.screenshot({ path: `${shots}/desktop-5-documents.png` });
 
@@ -280,10 +283,10 @@ describe('the progress page', () => {
       expect(response.status).toBe(202);
     }
     const last = new RegExp(`^note-${notes - 1}$`);
-    await expect
-      .poll(() => page.locator('.job[data-state="completed"] .job-title', { hasText: last }).count())
-      .toBe(1);
-    await expect.poll(() => page.locator('#jobs-list .job').count()).toBe(30);
+    await eventually(() =>
+      page.locator('.job[data-state="completed"] .job-title', { hasText: last }).count(),
+    ).toBe(1);
+    await eventually(() => page.locator('#jobs-list .job').count()).toBe(30);
     const all = await shownJobs();
     expect(all).toEqual({ visible: 30, stated: 30 });
 

@@ -315,7 +315,12 @@ describe('the progress page', () => {
   it('has AA contrast for every text in light and dark mode, in every view', async () => {
     await page.fill('#search-query', 'lamplighters wall');
     await page.click('#search-submit');
-    await page.locator('#search-results .result').first().waitFor();
+    // The results of this search, not the previous one's still on screen.
+    await eventually(() => page.textContent('#search-status')).toMatch(/^5 results in \d+ ms$/);
+    // Every passage here contains the words, whichever signal brought it: none is labelled weak.
+    expect(await page.locator('#search-results .result').count()).toBe(5);
+    expect(await page.locator('#search-results .badge.weak').count()).toBe(0);
+    expect(await page.locator('#search-results .result:not(:has(mark))').count()).toBe(0);
     for (const colorScheme of ['light', 'dark'] as const) {
       await page.emulateMedia({ colorScheme });
       for (const view of ['#view-jobs', '#view-documents'] as const) {

@@ -19,7 +19,15 @@ export interface LowContrast {
  * page has none behind text).
  */
 export function lowContrast(page: Page): Promise<LowContrast[]> {
-  return page.evaluate(() => {
+  return page.evaluate(async () => {
+    // Measure the page at rest: a row fading in is not what a person reads. (Endless animations,
+    // such as a running job's stripes, never finish; they do not touch text colour.)
+    await Promise.all(
+      document
+        .getAnimations()
+        .filter((animation) => animation.effect?.getTiming().iterations !== Infinity)
+        .map((animation) => animation.finished.catch(() => undefined)),
+    );
     const canvas = document.createElement('canvas');
     canvas.width = 1;
     canvas.height = 1;

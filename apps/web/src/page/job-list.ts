@@ -166,7 +166,8 @@ export class JobList {
 
   #insert(model: JobModel): void {
     const el = document.createElement('li');
-    el.className = 'job';
+    el.className = 'job entering';
+    el.addEventListener('animationend', () => el.classList.remove('entering'), { once: true });
     el.dataset.jobId = model.jobId;
 
     const head = div('job-head');

@@ -362,6 +362,10 @@ async function submitIngest(): Promise<void> {
     // The next document is another one: its id must not carry over and replace this one.
     idField.value = '';
     if (mode === 'text') $<HTMLTextAreaElement>('ingest-text').value = '';
+    else {
+      fileInput.value = '';
+      $('file-label').textContent = 'Choose a file or drop it here';
+    }
     proposeId();
   } catch (error) {
     status(

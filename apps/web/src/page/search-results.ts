@@ -4,13 +4,17 @@ import { highlight } from './highlight.ts';
 export type SearchHit = SearchOutput['results'][number];
 
 /**
- * Whether the full-text signal found the hit: it shares words with the query. A hit found only by
- * the vector signal (`matched: ["vector"]`) is merely the nearest by embedding, which for a query
- * of nonsense words is no match at all, so the page says so instead of presenting it as one.
+ * Whether the hit contains the words searched for. The full-text signal found it
+ * (`matched` includes `text`), or its passage has one of the query's words all the same: in hybrid
+ * mode each signal brings its top 50 candidates, so in a collection where many chunks share the
+ * words, one of them may come through the vector signal alone. A hit that has neither is merely
+ * the nearest by embedding, which for a query of nonsense words is no match at all: the page says
+ * so instead of presenting it as one.
  */
-export function hasTermMatch(hit: SearchHit): boolean {
+export function hasTermMatch(hit: SearchHit, query: string): boolean {
   // Servers before `matched` existed: nothing to tell by, so no label.
-  return hit.matched === undefined || hit.matched.includes('text');
+  if (hit.matched === undefined || hit.matched.includes('text')) return true;
+  return highlight(hit.text, query).some((node) => node.nodeName === 'MARK');
 }
 
 /** One result: document (a button that opens it), heading path, page, the passage with the query's words marked. */
@@ -22,7 +26,7 @@ export function renderHit(
   const li = document.createElement('li');
   li.className = 'result';
   li.dataset.documentId = hit.documentId;
-  const termMatch = hasTermMatch(hit);
+  const termMatch = hasTermMatch(hit, query);
   li.dataset.match = termMatch ? 'terms' : 'vector-only';
 
   const head = document.createElement('div');

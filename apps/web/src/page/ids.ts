@@ -22,7 +22,9 @@ export function idFromText(text: string): string | undefined {
   const heading = lines.find((line) => /^#{1,6}\s+\S/.test(line));
   const title = heading?.replace(/^#+\s+/, '') ?? lines.find((line) => line.length > 0);
   if (!title) return undefined;
-  return slug(title.split(/\s+/).slice(0, MAX_WORDS).join(' '));
+  const id = slug(title.split(/\s+/).slice(0, MAX_WORDS).join(' '));
+  // A first line without a word in it (`{"a": 1}`, `id,name`) names nothing: leave it to the server.
+  return id && /\p{L}{3}/u.test(id) ? id : undefined;
 }
 
 function slug(text: string): string | undefined {

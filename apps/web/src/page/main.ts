@@ -271,7 +271,7 @@ function derivedId(): string | undefined {
   return idFromText($<HTMLTextAreaElement>('ingest-text').value);
 }
 function proposeId(): void {
-  $<HTMLInputElement>('ingest-id').placeholder = derivedId() ?? 'from the file name or title';
+  $<HTMLInputElement>('ingest-id').placeholder = derivedId() ?? 'from the file or title';
 }
 const dropzone = $('dropzone');
 dropzone.addEventListener('dragover', (event) => {

@@ -54,7 +54,7 @@ const jobs = new JobList({
   onCancel: (jobId, button) => void cancel(jobId, button),
   // A finished ingest or delete changes the documents: list them again.
   onFinished: ({ state, kind }) => {
-    if (state === 'completed' && kind !== 'embed') void refreshDocuments();
+    if (state === 'completed' && kind !== 'embed') refreshDocumentsSoon();
   },
 });
 
@@ -107,6 +107,13 @@ async function refreshDocuments(): Promise<void> {
       `Could not list documents: ${error instanceof ApiError ? error.message : 'the server could not be reached'}`,
     );
   }
+}
+
+/** A burst of finished jobs (a batch, many clients) lists the documents once, not once per job. */
+let refreshTimer: ReturnType<typeof setTimeout> | undefined;
+function refreshDocumentsSoon(): void {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(() => void refreshDocuments(), 250);
 }
 
 /** The last search, kept to show a document's passages from it. */

@@ -126,10 +126,10 @@ function openDocument(doc: DocumentView): void {
   const note = $('document-chunks-note');
   note.textContent =
     hits.length > 0
-      ? `${hits.length} of its ${doc.chunks} chunks matched “${lastSearch!.query}”.`
+      ? `${hits.length} of its ${chunks(doc.chunks)} matched “${lastSearch!.query}”.`
       : lastSearch
-        ? `None of its ${doc.chunks} chunks was among the results for “${lastSearch.query}”. Search to see its passages.`
-        : `${doc.chunks} chunks. Search to see the passages that match.`;
+        ? `None of its ${chunks(doc.chunks)} was among the results for “${lastSearch.query}”. Search to see its passages.`
+        : `${chunks(doc.chunks)}. Search to see the passages that match.`;
   $('document-chunks').replaceChildren(
     ...hits.map((hit) => renderHit(hit, lastSearch!.query, () => undefined)),
   );
@@ -152,7 +152,7 @@ async function removeDocument(): Promise<void> {
   if (!doc) return;
   const sure = await confirmAction({
     title: `Delete ${doc.documentId}?`,
-    text: `Its ${doc.chunks} chunks leave the search index of “${doc.collection}”. This cannot be undone.`,
+    text: `The document and its ${chunks(doc.chunks)} leave the search index of “${doc.collection}”. This cannot be undone.`,
     confirm: 'Delete',
   });
   if (!sure) return;
@@ -334,7 +334,7 @@ async function submitIngest(): Promise<void> {
       if (existing) {
         const sure = await confirmAction({
           title: `Replace ${documentId}?`,
-          text: `A document with this id is already stored (${existing.title || existing.documentId}, ${existing.chunks} chunks, version ${existing.version}). Ingesting replaces it. To keep both, give this one another id.`,
+          text: `A document with this id is already stored (${existing.title || existing.documentId}, ${chunks(existing.chunks)}, version ${existing.version}). Ingesting replaces it. To keep both, give this one another id.`,
           confirm: 'Replace',
         });
         if (!sure) {
@@ -446,6 +446,10 @@ async function runSearch(): Promise<void> {
   } finally {
     submit.disabled = false;
   }
+}
+
+function chunks(count: number): string {
+  return `${count} chunk${count === 1 ? '' : 's'}`;
 }
 
 function status(el: HTMLElement, text: string, error = false): void {

@@ -117,12 +117,16 @@ function refreshDocumentsSoon(): void {
 }
 
 /** The last search, kept to show a document's passages from it. */
-let lastSearch: { query: string; hits: SearchHit[] } | undefined;
+let lastSearch: { query: string; collection: string; hits: SearchHit[] } | undefined;
 
 function openDocument(doc: DocumentView): void {
   selectView('documents');
   documents.detail(doc);
-  const hits = lastSearch?.hits.filter((hit) => hit.documentId === doc.documentId) ?? [];
+  // Hits name their document by id; the search covered one collection.
+  const hits =
+    lastSearch?.collection === doc.collection
+      ? lastSearch.hits.filter((hit) => hit.documentId === doc.documentId)
+      : [];
   const note = $('document-chunks-note');
   note.textContent =
     hits.length > 0
@@ -130,18 +134,20 @@ function openDocument(doc: DocumentView): void {
       : lastSearch
         ? `None of its ${chunks(doc.chunks)} was among the results for “${lastSearch.query}”. Search to see its passages.`
         : `${chunks(doc.chunks)}. Search to see the passages that match.`;
-  $('document-chunks').replaceChildren(
-    ...hits.map((hit) => renderHit(hit, lastSearch!.query, () => undefined)),
-  );
+  $('document-chunks').replaceChildren(...hits.map((hit) => renderHit(hit, lastSearch!.query)));
   $('document-detail').scrollIntoView({ block: 'nearest' });
 }
 
 /** Opens a document named by a search result (its collection is the one searched). */
 async function openDocumentById(documentId: string, collection: string | undefined): Promise<void> {
-  const doc =
-    documents.find(documentId, collection ?? 'default') ?? (await getDocument(documentId, collection));
-  if (!doc) return toast(`${documentId} is no longer stored.`);
-  openDocument(doc);
+  try {
+    const doc =
+      documents.find(documentId, collection ?? 'default') ?? (await getDocument(documentId, collection));
+    if (!doc) return toast(`${documentId} is no longer stored.`);
+    openDocument(doc);
+  } catch (error) {
+    toast(error instanceof ApiError ? error.message : 'The server could not be reached.');
+  }
 }
 
 $('document-back').addEventListener('click', () => documents.browse());
@@ -422,7 +428,7 @@ async function runSearch(): Promise<void> {
   try {
     const output = await search(query, TOP_K, collection);
     const ms = Math.round(performance.now() - started);
-    lastSearch = { query, hits: output.results };
+    lastSearch = { query, collection: collection ?? 'default', hits: output.results };
     results.replaceChildren(
       ...output.results.map((hit) => renderHit(hit, query, (id) => void openDocumentById(id, collection))),
     );

@@ -17,11 +17,14 @@ export function hasTermMatch(hit: SearchHit, query: string): boolean {
   return highlight(hit.text, query).some((node) => node.nodeName === 'MARK');
 }
 
-/** One result: document (a button that opens it), heading path, page, the passage with the query's words marked. */
+/**
+ * One result: its document (a button that opens it, when `onOpen` is given), heading path, page,
+ * and the passage with the query's words marked.
+ */
 export function renderHit(
   hit: SearchHit,
   query: string,
-  onOpen: (documentId: string) => void,
+  onOpen?: (documentId: string) => void,
 ): HTMLLIElement {
   const li = document.createElement('li');
   li.className = 'result';
@@ -31,12 +34,14 @@ export function renderHit(
 
   const head = document.createElement('div');
   head.className = 'result-head';
-  const open = document.createElement('button');
-  open.type = 'button';
-  open.className = 'link result-doc';
+  const open = document.createElement(onOpen ? 'button' : 'span');
+  open.className = onOpen ? 'link result-doc' : 'result-doc';
   open.textContent = hit.documentId;
-  open.title = `Open ${hit.documentId}`;
-  open.addEventListener('click', () => onOpen(hit.documentId));
+  if (onOpen && open instanceof HTMLButtonElement) {
+    open.type = 'button';
+    open.title = `Open ${hit.documentId}`;
+    open.addEventListener('click', () => onOpen(hit.documentId));
+  }
   const score = document.createElement('span');
   score.className = 'result-score';
   score.textContent = hit.score.toFixed(3);

@@ -372,6 +372,7 @@ describe('the progress page', () => {
       await page.emulateMedia({ colorScheme });
       expect(await lowContrast(page), `phone ${colorScheme}`).toEqual([]);
     }
+    await page.screenshot({ path: `${shots}/phone-6-dark.png` });
     await page.emulateMedia({ colorScheme: 'light' });
   });
 

@@ -17,7 +17,7 @@ const jemallocPath = '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2';
 
 /**
  * `glibc`: Node's own malloc, as in the images. `jemalloc` (preloaded) is there to compare: it
- * changed the picture little (README, "Fuzzing and soak"), so the images do not use it.
+ * changed the picture little (docs/development.md, "Fuzzing and soak"), so the images do not use it.
  */
 export type Allocator = 'jemalloc' | 'glibc';
 

@@ -8,7 +8,7 @@ const limit = (fallback: number) =>
 
 /**
  * The gateway's protection against overload and against any one tenant. Defaults and their reasons
- * are in the README's "Limits" section; every one of them can be turned off with 0.
+ * are in docs/limits.md; every one of them can be turned off with 0.
  */
 export const limitsEnv = {
   /** Calls per second each tenant may make, sustained (0: no rate limit, the default). */

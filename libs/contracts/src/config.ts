@@ -247,7 +247,7 @@ export type EmbeddingsSettings =
 
 /**
  * Cache settings. Each TTL bounds memory, not staleness: epochs make a stale read impossible, so
- * the TTLs can be long. The defaults and their reasons are in the README's configuration table.
+ * the TTLs can be long. The defaults and their reasons are in the configuration table, docs/configuration.md.
  */
 export interface CacheSettings {
   /** `undefined`: the cache shares the main Redis. */

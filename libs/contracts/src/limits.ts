@@ -1,6 +1,6 @@
 /**
  * Input limits shared by the tool schemas, the gateway and the worker. Each is a product decision a
- * client can rely on; raising one is an API change and belongs in the README's limits table.
+ * client can rely on; raising one is an API change and belongs in the limits table of docs/limits.md.
  */
 export const limits = {
   /** Text of one document sent inline (`content`), in UTF-16 code units. */

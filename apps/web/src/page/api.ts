@@ -1,4 +1,4 @@
-import type { IngestOutput, SearchOutput } from '@hopper/contracts';
+import type { DocumentView, IngestOutput, SearchOutput } from '@hopper/contracts';
 
 /** A refusal or failure from the REST API, with the server's message for the person. */
 export class ApiError extends Error {
@@ -53,4 +53,34 @@ export function ingest(request: IngestRequest): Promise<IngestOutput> {
 
 export function search(query: string, topK: number, collection?: string): Promise<SearchOutput> {
   return call<SearchOutput>('POST', '/v1/search', { query, topK, ...(collection ? { collection } : {}) });
+}
+
+/** A page of the documents the caller can see, newest first, across collections unless one is named. */
+export function listDocuments(limit: number): Promise<{ documents: DocumentView[]; nextCursor?: string }> {
+  return call('GET', `/v1/documents?limit=${limit}`);
+}
+
+function documentPath(documentId: string, collection: string | undefined): string {
+  const query = collection ? `?collection=${encodeURIComponent(collection)}` : '';
+  return `/v1/documents/${encodeURIComponent(documentId)}${query}`;
+}
+
+/** One document, or undefined when there is none with that id in the collection. */
+export async function getDocument(
+  documentId: string,
+  collection?: string,
+): Promise<DocumentView | undefined> {
+  try {
+    return await call<DocumentView>('GET', documentPath(documentId, collection));
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) return undefined;
+    throw error;
+  }
+}
+
+export function deleteDocument(
+  documentId: string,
+  collection?: string,
+): Promise<{ documentId: string; deleted: boolean }> {
+  return call('DELETE', documentPath(documentId, collection));
 }

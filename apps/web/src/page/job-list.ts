@@ -39,8 +39,14 @@ interface JobRow {
   cancel: HTMLButtonElement;
 }
 
-/** The list keeps this many jobs; older finished ones drop off the end. */
-const MAX_JOBS = 50;
+/** Which jobs the list shows: every one, the unfinished ones, or those in one final state. */
+export type JobFilter = 'all' | 'running' | 'completed' | 'failed' | 'cancelled';
+
+function passes(filter: JobFilter, state: JobState): boolean {
+  if (filter === 'all') return true;
+  if (filter === 'running') return !isFinished(state);
+  return state === filter;
+}
 
 export function isFinished(state: JobState): boolean {
   return state === 'completed' || state === 'failed' || state === 'cancelled';
@@ -55,18 +61,36 @@ export class JobList {
   readonly #list: HTMLOListElement;
   readonly #empty: HTMLElement;
   readonly #count: HTMLElement;
+  readonly #tabCount: HTMLElement;
   readonly #onCancel: (jobId: string, button: HTMLButtonElement) => void;
+  readonly #onFinished: (model: { state: JobState; kind: JobKind }) => void;
+  /** The most jobs kept; older finished ones drop off the end (running ones stay). */
+  readonly #max: number;
+  #filter: JobFilter = 'all';
 
   constructor(options: {
     list: HTMLOListElement;
     empty: HTMLElement;
     count: HTMLElement;
+    tabCount: HTMLElement;
+    max: number;
     onCancel: (jobId: string, button: HTMLButtonElement) => void;
+    onFinished: (model: { state: JobState; kind: JobKind }) => void;
   }) {
     this.#list = options.list;
     this.#empty = options.empty;
     this.#count = options.count;
+    this.#tabCount = options.tabCount;
+    this.#max = options.max;
     this.#onCancel = options.onCancel;
+    this.#onFinished = options.onFinished;
+    this.#refreshSummary();
+  }
+
+  /** Shows only the jobs that pass `filter`; the count says how many are shown. */
+  filter(filter: JobFilter): void {
+    this.#filter = filter;
+    for (const row of this.#rows.values()) row.el.hidden = !passes(filter, row.model.state);
     this.#refreshSummary();
   }
 
@@ -101,6 +125,7 @@ export class JobList {
     if (!row) {
       this.#insert(incoming);
     } else if (isNewer(row.model, incoming.state, incoming.updatedAt, incoming.progress)) {
+      const wasFinished = isFinished(row.model.state);
       // A re-run of a failed or cancelled job starts afresh (its record is re-created).
       row.model = {
         ...incoming,
@@ -108,6 +133,7 @@ export class JobList {
         createdAt: Math.max(incoming.createdAt, row.model.createdAt),
       };
       this.#render(row);
+      if (!wasFinished && isFinished(row.model.state)) this.#onFinished(row.model);
     }
     return this.#rows.get(view.jobId)?.model.state ?? view.state;
   }
@@ -121,6 +147,7 @@ export class JobList {
       event.state === 'completed' ? 1 : stoppedAt(event.state, row.model.progress, event.progress);
     if (!isNewer(row.model, state, event.ts, progress)) return;
     const model = row.model;
+    const wasFinished = isFinished(model.state);
     model.state = state;
     model.progress = progress;
     model.updatedAt = event.ts;
@@ -129,6 +156,7 @@ export class JobList {
     if (event.state === 'completed') model.result = event.result;
     if (event.state === 'failed') model.error = event.error;
     this.#render(row);
+    if (!wasFinished && isFinished(state)) this.#onFinished(model);
   }
 
   /** Refreshes the "… ago" labels. */
@@ -138,7 +166,8 @@ export class JobList {
 
   #insert(model: JobModel): void {
     const el = document.createElement('li');
-    el.className = 'job';
+    el.className = 'job entering';
+    el.addEventListener('animationend', () => el.classList.remove('entering'), { once: true });
     el.dataset.jobId = model.jobId;
 
     const head = div('job-head');
@@ -195,12 +224,13 @@ export class JobList {
     row.message.textContent = describe(model);
     row.time.textContent = ago(model.updatedAt);
     row.cancel.hidden = isFinished(model.state);
+    row.el.hidden = !passes(this.#filter, model.state);
     this.#refreshSummary();
   }
 
   #trim(): void {
     const rows = [...this.#rows.values()].sort((a, b) => b.model.createdAt - a.model.createdAt);
-    for (const row of rows.slice(MAX_JOBS)) {
+    for (const row of rows.slice(this.#max)) {
       if (!isFinished(row.model.state)) continue;
       row.el.remove();
       this.#rows.delete(row.model.jobId);
@@ -209,13 +239,13 @@ export class JobList {
 
   #refreshSummary(): void {
     const running = this.unfinished().length;
-    this.#empty.hidden = this.#rows.size > 0;
-    this.#count.textContent =
-      this.#rows.size === 0
-        ? ''
-        : running > 0
-          ? `${running} running · ${this.#rows.size} shown`
-          : `${this.#rows.size} shown`;
+    const shown = [...this.#rows.values()].filter((row) => passes(this.#filter, row.model.state)).length;
+    this.#empty.hidden = shown > 0;
+    this.#empty.textContent =
+      this.#rows.size === 0 ? 'No jobs yet. Ingest a document to start one.' : 'No jobs in this state.';
+    // The count is of the rows on screen, so it always matches what a person can count.
+    this.#count.textContent = this.#rows.size === 0 ? '' : `${shown} shown`;
+    this.#tabCount.textContent = running > 0 ? `${running} running` : '';
   }
 }
 

@@ -1,12 +1,34 @@
 import { io, type Socket } from 'socket.io-client';
-import type { CancelAck, ClientToServerEvents, JobView, ServerToClientEvents } from '@hopper/contracts';
-import { ApiError, ingest, search, type IngestRequest } from './api.ts';
-import { JobList, isFinished, type JobEvent } from './job-list.ts';
+import type {
+  CancelAck,
+  ClientToServerEvents,
+  DocumentView,
+  JobView,
+  ServerToClientEvents,
+} from '@hopper/contracts';
+import {
+  ApiError,
+  deleteDocument,
+  getDocument,
+  ingest,
+  listDocuments,
+  search,
+  type IngestRequest,
+} from './api.ts';
+import { confirmAction } from './confirm.ts';
+import { DocumentsView } from './documents.ts';
+import { idFromFileName, idFromText } from './ids.ts';
+import { JobList, isFinished, type JobEvent, type JobFilter } from './job-list.ts';
+import { renderHit, type SearchHit } from './search-results.ts';
 import './styles.css';
 
 /** Base64 of at most this many characters (the server's `contentBase64` limit, ~3 MB of bytes). */
 const MAX_BASE64_CHARS = 4_000_000;
+/** Jobs the list loads and keeps (running ones are never dropped). */
 const RECENT_JOBS = 30;
+/** Documents the documents view lists (the API's largest page). */
+const DOCUMENTS_SHOWN = 100;
+const TOP_K = 5;
 
 const $ = <T extends HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
@@ -27,8 +49,128 @@ const jobs = new JobList({
   list: $<HTMLOListElement>('jobs-list'),
   empty: $('jobs-empty'),
   count: $('jobs-count'),
+  tabCount: $('jobs-tab-count'),
+  max: RECENT_JOBS,
   onCancel: (jobId, button) => void cancel(jobId, button),
+  // A finished ingest or delete changes the documents: list them again.
+  onFinished: ({ state, kind }) => {
+    if (state === 'completed' && kind !== 'embed') refreshDocumentsSoon();
+  },
 });
+
+// ---- Views: documents and jobs ----
+
+const viewTabs = {
+  documents: $<HTMLButtonElement>('view-documents'),
+  jobs: $<HTMLButtonElement>('view-jobs'),
+};
+function selectView(view: 'documents' | 'jobs'): void {
+  for (const [name, tab] of Object.entries(viewTabs)) {
+    tab.setAttribute('aria-selected', String(name === view));
+    $(`panel-${name}`).hidden = name !== view;
+  }
+}
+viewTabs.documents.addEventListener('click', () => selectView('documents'));
+viewTabs.jobs.addEventListener('click', () => selectView('jobs'));
+
+const filterButtons = Array.from(document.querySelectorAll<HTMLButtonElement>('.filters .filter'));
+for (const button of filterButtons) {
+  button.addEventListener('click', () => {
+    for (const other of filterButtons) other.setAttribute('aria-pressed', String(other === button));
+    jobs.filter(button.dataset.filter as JobFilter);
+  });
+}
+
+const documents = new DocumentsView({
+  list: $<HTMLUListElement>('documents-list'),
+  empty: $('documents-empty'),
+  count: $('documents-count'),
+  tabCount: $('documents-tab-count'),
+  browse: $('documents-browse'),
+  detail: $('document-detail'),
+  onOpen: (doc) => openDocument(doc),
+});
+
+async function refreshDocuments(): Promise<void> {
+  try {
+    const page = await listDocuments(DOCUMENTS_SHOWN);
+    documents.show(page.documents, page.nextCursor !== undefined);
+    // The document shown may have changed (a new version) or gone.
+    const current = documents.current;
+    if (current) {
+      const now = documents.find(current.documentId, current.collection);
+      if (now) documents.detail(now);
+      else documents.browse();
+    }
+  } catch (error) {
+    toast(
+      `Could not list documents: ${error instanceof ApiError ? error.message : 'the server could not be reached'}`,
+    );
+  }
+}
+
+/** A burst of finished jobs (a batch, many clients) lists the documents once, not once per job. */
+let refreshTimer: ReturnType<typeof setTimeout> | undefined;
+function refreshDocumentsSoon(): void {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(() => void refreshDocuments(), 250);
+}
+
+/** The last search, kept to show a document's passages from it. */
+let lastSearch: { query: string; collection: string; hits: SearchHit[] } | undefined;
+
+function openDocument(doc: DocumentView): void {
+  selectView('documents');
+  documents.detail(doc);
+  // Hits name their document by id; the search covered one collection.
+  const hits =
+    lastSearch?.collection === doc.collection
+      ? lastSearch.hits.filter((hit) => hit.documentId === doc.documentId)
+      : [];
+  const note = $('document-chunks-note');
+  note.textContent =
+    hits.length > 0
+      ? `${hits.length} of its ${chunks(doc.chunks)} matched “${lastSearch!.query}”.`
+      : lastSearch
+        ? `None of its ${chunks(doc.chunks)} was among the results for “${lastSearch.query}”. Search to see its passages.`
+        : `${chunks(doc.chunks)}. Search to see the passages that match.`;
+  $('document-chunks').replaceChildren(...hits.map((hit) => renderHit(hit, lastSearch!.query)));
+  $('document-detail').scrollIntoView({ block: 'nearest' });
+}
+
+/** Opens a document named by a search result (its collection is the one searched). */
+async function openDocumentById(documentId: string, collection: string | undefined): Promise<void> {
+  try {
+    const doc =
+      documents.find(documentId, collection ?? 'default') ?? (await getDocument(documentId, collection));
+    if (!doc) return toast(`${documentId} is no longer stored.`);
+    openDocument(doc);
+  } catch (error) {
+    toast(error instanceof ApiError ? error.message : 'The server could not be reached.');
+  }
+}
+
+$('document-back').addEventListener('click', () => documents.browse());
+$('document-delete').addEventListener('click', () => void removeDocument());
+
+async function removeDocument(): Promise<void> {
+  const doc = documents.current;
+  if (!doc) return;
+  const sure = await confirmAction({
+    title: `Delete ${doc.documentId}?`,
+    text: `The document and its ${chunks(doc.chunks)} leave the search index of “${doc.collection}”. This cannot be undone.`,
+    confirm: 'Delete',
+  });
+  if (!sure) return;
+  try {
+    const answer = await deleteDocument(doc.documentId, doc.collection);
+    toast(answer.deleted ? `Deleted ${doc.documentId}.` : `${doc.documentId} was already gone.`);
+    documents.browse();
+    await refreshDocuments();
+  } catch (error) {
+    toast(error instanceof ApiError ? error.message : 'The server could not be reached.');
+  }
+}
 
 function follow(jobId: string): void {
   if (followed.has(jobId) || !socket.connected) return;
@@ -118,12 +260,32 @@ function selectTab(next: 'text' | 'file'): void {
   $('panel-text').hidden = next !== 'text';
   $('panel-file').hidden = next !== 'file';
 }
-tabText.addEventListener('click', () => selectTab('text'));
-tabFile.addEventListener('click', () => selectTab('file'));
+tabText.addEventListener('click', () => {
+  selectTab('text');
+  proposeId();
+});
+tabFile.addEventListener('click', () => {
+  selectTab('file');
+  proposeId();
+});
 
 fileInput.addEventListener('change', () => {
   $('file-label').textContent = fileInput.files?.[0]?.name ?? 'Choose a file or drop it here';
+  proposeId();
 });
+$('ingest-text').addEventListener('input', () => proposeId());
+
+/** The id the document gets when the field is left empty: from the file's name or the text's title. */
+function derivedId(): string | undefined {
+  if (mode === 'file') {
+    const file = fileInput.files?.[0];
+    return file ? idFromFileName(file.name) : undefined;
+  }
+  return idFromText($<HTMLTextAreaElement>('ingest-text').value);
+}
+function proposeId(): void {
+  $<HTMLInputElement>('ingest-id').placeholder = derivedId() ?? 'from the file or title';
+}
 const dropzone = $('dropzone');
 dropzone.addEventListener('dragover', (event) => {
   event.preventDefault();
@@ -146,7 +308,8 @@ $<HTMLFormElement>('ingest-form').addEventListener('submit', (event) => {
 
 async function submitIngest(): Promise<void> {
   const submit = $<HTMLButtonElement>('ingest-submit');
-  const documentId = $<HTMLInputElement>('ingest-id').value.trim();
+  const idField = $<HTMLInputElement>('ingest-id');
+  const documentId = idField.value.trim() || derivedId();
   const collection = $<HTMLInputElement>('ingest-collection').value.trim();
   const request: IngestRequest = {
     ...(documentId ? { documentId } : {}),
@@ -169,10 +332,30 @@ async function submitIngest(): Promise<void> {
     if (mediaType) request.mediaType = mediaType;
   }
   submit.disabled = true;
-  status(ingestStatus, 'Sending…');
   try {
+    // Ingesting an existing id replaces that document: never silently.
+    if (documentId) {
+      status(ingestStatus, 'Checking the id…');
+      const existing = await getDocument(documentId, collection || undefined);
+      if (existing) {
+        const sure = await confirmAction({
+          title: `Replace ${documentId}?`,
+          text: `A document with this id is already stored (${existing.title || existing.documentId}, ${chunks(existing.chunks)}, version ${existing.version}). Ingesting replaces it. To keep both, give this one another id.`,
+          confirm: 'Replace',
+        });
+        if (!sure) {
+          status(ingestStatus, `Not sent: ${documentId} is kept as it was.`);
+          idField.focus();
+          return;
+        }
+      }
+    }
+    status(ingestStatus, 'Sending…');
     const handle = await ingest(request);
     status(ingestStatus, `Queued ${handle.documentId}.`);
+    // Its progress is what the person wants to see next.
+    selectView('jobs');
+    filterButtons.find((button) => button.dataset.filter === 'all')?.click();
     const now = new Date().toISOString();
     // Shown at once; the feed and the job's own events bring the rest.
     show({
@@ -185,7 +368,18 @@ async function submitIngest(): Promise<void> {
       updatedAt: now,
       ...(collection ? { collection } : {}),
     });
+    // On a phone the jobs view is below the form: bring the new job's row into sight.
+    document
+      .querySelector(`.job[data-job-id="${CSS.escape(handle.jobId)}"]`)
+      ?.scrollIntoView({ block: 'nearest' });
+    // The next document is another one: its id must not carry over and replace this one.
+    idField.value = '';
     if (mode === 'text') $<HTMLTextAreaElement>('ingest-text').value = '';
+    else {
+      fileInput.value = '';
+      $('file-label').textContent = 'Choose a file or drop it here';
+    }
+    proposeId();
   } catch (error) {
     status(
       ingestStatus,
@@ -232,32 +426,21 @@ async function runSearch(): Promise<void> {
   status(searchStatus, 'Searching…');
   const started = performance.now();
   try {
-    const output = await search(query, 5, collection);
+    const output = await search(query, TOP_K, collection);
     const ms = Math.round(performance.now() - started);
+    lastSearch = { query, collection: collection ?? 'default', hits: output.results };
     results.replaceChildren(
-      ...output.results.map((hit) => {
-        const li = document.createElement('li');
-        li.className = 'result';
-        const head = document.createElement('div');
-        head.className = 'result-head';
-        const doc = document.createElement('span');
-        doc.className = 'result-doc';
-        doc.textContent = hit.documentId;
-        const score = document.createElement('span');
-        score.className = 'result-score';
-        score.textContent = hit.score.toFixed(3);
-        head.append(doc, score);
-        const text = document.createElement('p');
-        text.className = 'result-text';
-        text.textContent = hit.text;
-        li.append(head, text);
-        return li;
-      }),
+      ...output.results.map((hit) => renderHit(hit, query, (id) => void openDocumentById(id, collection))),
     );
     const count = output.results.length;
+    const exact = results.querySelectorAll('.result[data-match="terms"]').length;
     status(
       searchStatus,
-      count === 0 ? 'No matches.' : `${count} result${count === 1 ? '' : 's'} in ${ms} ms`,
+      count === 0
+        ? 'No matches.'
+        : exact === 0
+          ? `No passage contains these words. ${count} nearest by meaning, in ${ms} ms:`
+          : `${count} result${count === 1 ? '' : 's'} in ${ms} ms`,
     );
   } catch (error) {
     results.replaceChildren();
@@ -271,9 +454,14 @@ async function runSearch(): Promise<void> {
   }
 }
 
+function chunks(count: number): string {
+  return `${count} chunk${count === 1 ? '' : 's'}`;
+}
+
 function status(el: HTMLElement, text: string, error = false): void {
   el.textContent = text;
   el.classList.toggle('error', error);
 }
 
 setInterval(() => jobs.tick(), 5_000);
+void refreshDocuments();

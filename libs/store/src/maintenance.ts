@@ -89,9 +89,14 @@ function textIndexConfig(): Index {
  * ~100k chunks ingested one document at a time, the index had 153 segments, a vector search took
  * 612 ms instead of 49, and the chunks table stayed above its fragment bound, so maintenance ran
  * without pause and held every commit back (4 documents/s). So the index is rebuilt as one segment
- * past `maxVectorIndexSegments` (retrained on every row: ~10-16 s at 100k chunks on the 2-core
- * machine), beside the commits rather than between them, and the fragment bound counts only the
- * fragments compaction could merge (those beyond one per segment).
+ * past `maxVectorIndexSegments` (retrained on every row: ~10-30 s at 100k chunks on the 2-core
+ * machine), and the fragment bound counts only the fragments compaction could merge (those beyond
+ * one per segment).
+ *
+ * Compaction, folds and rebuilds all grow with the table (a fold rewrites the full-text index;
+ * compaction rewrites every fragment under LanceDB's 1M-row target that one index segment covers),
+ * so they run beside the commits, not in the writer's turn: at 100k chunks a fold takes ~2 s and a
+ * rebuild's compaction ~15-30 s, which commits used to wait for.
  */
 export class Maintenance {
   readonly #tables: TableHandles;
@@ -107,8 +112,8 @@ export class Maintenance {
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
   #scheduled: Promise<void> | undefined;
-  /** The vector index rebuild in flight, beside the commits; other upkeep waits for it. */
-  #rebuilding: Promise<void> | undefined;
+  /** Compaction, index folds or a rebuild in flight beside the commits (see {@link #beside}). */
+  #background: Promise<void> | undefined;
 
   constructor(
     tables: TableHandles,
@@ -148,9 +153,9 @@ export class Maintenance {
     return this.#serialize(() => this.#check(force));
   }
 
-  /** Resolves once a vector index rebuild in flight has ended (the store waits for it on close). */
+  /** Resolves once the upkeep running beside the commits has ended (the store waits on close). */
   async idle(): Promise<void> {
-    await this.#rebuilding;
+    await this.#background;
   }
 
   close(): void {
@@ -177,6 +182,11 @@ export class Maintenance {
 
   async #check(force: boolean): Promise<void> {
     if (this.#closed) return;
+    if (this.#background) {
+      // One run beside the commits at a time; it checks again when it ends.
+      if (!force) return;
+      await this.#background;
+    }
     this.#lastCheck = Date.now();
     const chunks = await this.#tables.get(CHUNKS_TABLE).catch(() => undefined);
     if (!chunks) return;
@@ -208,71 +218,99 @@ export class Maintenance {
       return;
     }
     const { unindexed, fragments, rows, segments, documentFragments, documentRows } = state;
-    const cleanupOlderThan = new Date(Date.now() - this.#policy.versionRetentionMs);
-    // The documents table is small and every key lookup opens each of its fragments: compacting it
-    // costs little and is done on its own bound.
-    if (documents && (force || documentFragments > this.#policy.maxFragments)) {
-      const started = performance.now();
-      try {
-        await documents.optimize({ cleanupOlderThan });
-        this.#report(DOCUMENTS_TABLE, 'optimize', started, documentRows, documentFragments);
-      } catch (error) {
-        this.#onError(error, 'optimize');
-      }
-    }
     const now = Date.now();
     if (unindexed === 0) this.#unindexedSince = undefined;
     else this.#unindexedSince ??= now;
     const waited = this.#unindexedSince === undefined ? 0 : now - this.#unindexedSince;
-    if (segments > this.#policy.maxVectorIndexSegments || this.#rebuilding) {
-      const rebuild = this.#rebuildVectorIndex(chunks, rows, fragments);
-      // Compaction and the full-text fold wait for the rebuild (it schedules them when it ends);
-      // an operator's forced run waits for it here and goes on.
-      if (!force) return;
-      await rebuild;
-    }
-    const due =
+    const rebuild = segments > this.#policy.maxVectorIndexSegments;
+    const chunksDue =
       force ||
       unindexed >= this.#policy.maxUnindexedRows ||
       (unindexed > 0 && waited >= this.#policy.maxUnindexedMs) ||
       fragments - segments > this.#policy.maxFragments;
-    if (!due) {
+    // The documents table is small and every key lookup opens each of its fragments: it is
+    // compacted on its own bound.
+    const documentsDue = documents !== undefined && (force || documentFragments > this.#policy.maxFragments);
+    if (!rebuild && !chunksDue && !documentsDue) {
       // Rows are waiting: come back when the oldest of them reaches its bound, writes or not.
       if (unindexed > 0) this.#arm(Math.max(10, this.#policy.maxUnindexedMs - waited));
       return;
     }
-    await this.#optimize(chunks, cleanupOlderThan, rows, fragments);
-    this.#unindexedSince = undefined;
+    if (chunksDue) {
+      // Tombstones go in the writer's turn: a delete beside a commit could conflict with it.
+      try {
+        await chunks.delete(sqlEquals('tenant', TOMBSTONE_TENANT));
+      } catch (error) {
+        this.#onError(error, 'tombstones');
+      }
+    }
+    const cleanupOlderThan = new Date(Date.now() - this.#policy.versionRetentionMs);
+    const steps: Array<() => Promise<void>> = [];
+    if (documentsDue && documents) {
+      steps.push(() =>
+        this.#step(DOCUMENTS_TABLE, 'optimize', documentRows, documentFragments, () =>
+          documents.optimize({ cleanupOlderThan }),
+        ),
+      );
+    }
+    if (rebuild) {
+      // Folds every row in; compaction and the full-text fold follow in the next check.
+      steps.push(() =>
+        this.#step(CHUNKS_TABLE, 'vector index', rows, fragments, () =>
+          this.#buildVectorIndex(chunks, rows, true),
+        ),
+      );
+    } else if (chunksDue) {
+      steps.push(async () => {
+        await this.#step(CHUNKS_TABLE, 'optimize', rows, fragments, () =>
+          chunks.optimize({ cleanupOlderThan }),
+        );
+        this.#unindexedSince = undefined;
+        await this.#maybeVectorIndex(chunks, fragments).catch((error: unknown) =>
+          this.#onError(error, 'vector index'),
+        );
+      });
+    }
+    const work = this.#beside(steps);
+    // An operator's forced run waits for the work, and for a rebuild's follow-up compaction.
+    if (force) {
+      await work;
+      if (rebuild) await this.#check(true);
+    }
   }
 
-  #report(
+  /**
+   * Runs the heavy steps outside the writer's turn, one run at a time: commits go on meanwhile
+   * (a merge-insert that meets a concurrent compaction is retried by LanceDB; a compaction that
+   * loses to a commit fails, is reported, and runs again at the next check), and their rows are
+   * found by a scan until the next fold. When the steps end, a check follows at once, since rows
+   * and fragments kept coming while they ran.
+   */
+  #beside(steps: Array<() => Promise<void>>): Promise<void> {
+    // A check that was under way when the store began to close starts nothing more.
+    if (this.#closed) return Promise.resolve();
+    this.#background = (async () => {
+      for (const step of steps) await step();
+    })().finally(() => {
+      this.#background = undefined;
+      if (!this.#closed && !this.#scheduled) this.#arm(this.#policy.checkIntervalMs);
+    });
+    return this.#background;
+  }
+
+  async #step(
     table: MaintenanceStats['table'],
     operation: MaintenanceStats['operation'],
-    started: number,
     rows: number,
     fragments: number,
-  ): void {
-    this.#onRun({ table, operation, ms: performance.now() - started, rows, fragments });
-  }
-
-  async #optimize(chunks: Table, cleanupOlderThan: Date, rows: number, fragments: number): Promise<void> {
-    try {
-      await chunks.delete(sqlEquals('tenant', TOMBSTONE_TENANT));
-    } catch (error) {
-      this.#onError(error, 'tombstones');
-    }
-    // Every commit makes a table version; those are dropped once no reader can still be on them.
+    run: () => Promise<unknown>,
+  ): Promise<void> {
     const started = performance.now();
     try {
-      await chunks.optimize({ cleanupOlderThan });
-      this.#report(CHUNKS_TABLE, 'optimize', started, rows, fragments);
+      await run();
+      this.#onRun({ table, operation, ms: performance.now() - started, rows, fragments });
     } catch (error) {
-      this.#onError(error, 'optimize');
-    }
-    try {
-      await this.#maybeVectorIndex(chunks, fragments);
-    } catch (error) {
-      this.#onError(error, 'vector index');
+      this.#onError(error, operation);
     }
   }
 
@@ -281,27 +319,6 @@ export class Maintenance {
     const known = this.#indexes.get(CHUNKS_TABLE);
     if (!known?.has(VECTOR_INDEX_NAME)) return 0;
     return (await chunks.indexStats(VECTOR_INDEX_NAME))?.numIndices ?? 0;
-  }
-
-  /**
-   * Replaces the vector index with one built over every row, outside the writer's turn: commits go
-   * on meanwhile (their rows are found by a scan until the next fold), while other upkeep waits.
-   * Single-flight; a failure is reported and the next check tries again.
-   */
-  #rebuildVectorIndex(chunks: Table, rows: number, fragments: number): Promise<void> {
-    if (this.#rebuilding) return this.#rebuilding;
-    const started = performance.now();
-    this.#rebuilding = this.#buildVectorIndex(chunks, rows, true)
-      .then(
-        () => this.#report(CHUNKS_TABLE, 'vector index', started, rows, fragments),
-        (error: unknown) => this.#onError(error, 'vector index'),
-      )
-      .finally(() => {
-        this.#rebuilding = undefined;
-        // Compaction and the full-text fold waited for the rebuild: run them now.
-        if (!this.#closed && !this.#scheduled) this.#schedule(false);
-      });
-    return this.#rebuilding;
   }
 
   async #buildVectorIndex(table: Table, rows: number, replace: boolean): Promise<void> {
@@ -364,7 +381,13 @@ export class Maintenance {
     if (known.has(VECTOR_INDEX_NAME)) return;
     const started = performance.now();
     await this.#buildVectorIndex(table, rows, false);
-    this.#report(CHUNKS_TABLE, 'vector index', started, rows, fragments);
+    this.#onRun({
+      table: CHUNKS_TABLE,
+      operation: 'vector index',
+      ms: performance.now() - started,
+      rows,
+      fragments,
+    });
     known.add(VECTOR_INDEX_NAME);
   }
 }

@@ -540,9 +540,9 @@ class LanceStore implements Store {
   async #shutdown(): Promise<void> {
     await this.#writer.idle();
     this.#maintenance.close();
-    // A vector index rebuild runs beside the commits; the tables stay open until it has ended.
-    await this.#maintenance.idle();
     await this.#writes;
+    // Upkeep runs beside the commits; the tables stay open until it has ended.
+    await this.#maintenance.idle();
     // Run every cleanup even when one throws, then report the failures together.
     const failures: unknown[] = [];
     for (const cleanup of [() => this.#tables.close(), () => this.#db.close()]) {

@@ -54,6 +54,8 @@ const VECTOR_INDEX_NAME = 'vector_idx';
  */
 const VECTOR_INDEX_PARTITIONS = 128;
 export const VECTOR_INDEX_PROBES = 80;
+/** Folds on the clock wait at least this many times the last fold's duration. */
+const FOLD_PACING = 4;
 /** Low-cardinality columns in every search's prefilter: bitmap indexes make the filter a lookup. */
 const SCOPE_INDEX_COLUMNS = ['tenant', 'collection', 'model'] as const;
 
@@ -96,7 +98,8 @@ function textIndexConfig(): Index {
  * Compaction, folds and rebuilds all grow with the table (a fold rewrites the full-text index;
  * compaction rewrites every fragment under LanceDB's 1M-row target that one index segment covers),
  * so they run beside the commits, not in the writer's turn: at 100k chunks a fold takes ~2 s and a
- * rebuild's compaction ~15-30 s, which commits used to wait for.
+ * rebuild's compaction ~15-30 s, which commits used to wait for. For the same reason the time bound
+ * on unindexed rows stretches to four times the last fold's duration when that is longer.
  */
 export class Maintenance {
   readonly #tables: TableHandles;
@@ -109,6 +112,8 @@ export class Maintenance {
   /** When rows outside the full-text index were first seen (this process's clock). */
   #unindexedSince: number | undefined;
   #lastCheck = 0;
+  /** How long the last fold of the chunks table took: paces folds on the clock (0 after a restart). */
+  #lastFoldMs = 0;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
   #scheduled: Promise<void> | undefined;
@@ -222,18 +227,22 @@ export class Maintenance {
     if (unindexed === 0) this.#unindexedSince = undefined;
     else this.#unindexedSince ??= now;
     const waited = this.#unindexedSince === undefined ? 0 : now - this.#unindexedSince;
+    // A fold costs more as the table grows (~0.1 s at 5k chunks, 2-5 s at 100k): rows wait at least
+    // a few folds' time, so folding on the clock alone never takes more than a quarter of the
+    // writer's time. The row bound still folds at once.
+    const maxWait = Math.max(this.#policy.maxUnindexedMs, FOLD_PACING * this.#lastFoldMs);
     const rebuild = segments > this.#policy.maxVectorIndexSegments;
     const chunksDue =
       force ||
       unindexed >= this.#policy.maxUnindexedRows ||
-      (unindexed > 0 && waited >= this.#policy.maxUnindexedMs) ||
+      (unindexed > 0 && waited >= maxWait) ||
       fragments - segments > this.#policy.maxFragments;
     // The documents table is small and every key lookup opens each of its fragments: it is
     // compacted on its own bound.
     const documentsDue = documents !== undefined && (force || documentFragments > this.#policy.maxFragments);
     if (!rebuild && !chunksDue && !documentsDue) {
       // Rows are waiting: come back when the oldest of them reaches its bound, writes or not.
-      if (unindexed > 0) this.#arm(Math.max(10, this.#policy.maxUnindexedMs - waited));
+      if (unindexed > 0) this.#arm(Math.max(10, maxWait - waited));
       return;
     }
     if (chunksDue) {
@@ -262,9 +271,11 @@ export class Maintenance {
       );
     } else if (chunksDue) {
       steps.push(async () => {
+        const started = performance.now();
         await this.#step(CHUNKS_TABLE, 'optimize', rows, fragments, () =>
           chunks.optimize({ cleanupOlderThan }),
         );
+        this.#lastFoldMs = performance.now() - started;
         this.#unindexedSince = undefined;
         await this.#maybeVectorIndex(chunks, fragments).catch((error: unknown) =>
           this.#onError(error, 'vector index'),

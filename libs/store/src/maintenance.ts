@@ -54,7 +54,7 @@ const VECTOR_INDEX_NAME = 'vector_idx';
  */
 const VECTOR_INDEX_PARTITIONS = 128;
 export const VECTOR_INDEX_PROBES = 80;
-/** Folds on the clock wait at least this many times the last fold's duration. */
+/** After a fold, the time and fragment bounds rest for this many times its duration. */
 const FOLD_PACING = 4;
 /** Low-cardinality columns in every search's prefilter: bitmap indexes make the filter a lookup. */
 const SCOPE_INDEX_COLUMNS = ['tenant', 'collection', 'model'] as const;
@@ -98,8 +98,9 @@ function textIndexConfig(): Index {
  * Compaction, folds and rebuilds all grow with the table (a fold rewrites the full-text index;
  * compaction rewrites every fragment under LanceDB's 1M-row target that one index segment covers),
  * so they run beside the commits, not in the writer's turn: at 100k chunks a fold takes ~2 s and a
- * rebuild's compaction ~15-30 s, which commits used to wait for. For the same reason the time bound
- * on unindexed rows stretches to four times the last fold's duration when that is longer.
+ * rebuild's compaction ~15-30 s, which commits used to wait for. For the same reason, after a fold
+ * the time and fragment bounds rest for four times its duration: on a large table, upkeep on the
+ * clock would otherwise take the writer's whole time (and the reads' CPU).
  */
 export class Maintenance {
   readonly #tables: TableHandles;
@@ -114,6 +115,7 @@ export class Maintenance {
   #lastCheck = 0;
   /** How long the last fold of the chunks table took: paces folds on the clock (0 after a restart). */
   #lastFoldMs = 0;
+  #lastFoldEnd = 0;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
   #scheduled: Promise<void> | undefined;
@@ -227,22 +229,24 @@ export class Maintenance {
     if (unindexed === 0) this.#unindexedSince = undefined;
     else this.#unindexedSince ??= now;
     const waited = this.#unindexedSince === undefined ? 0 : now - this.#unindexedSince;
-    // A fold costs more as the table grows (~0.1 s at 5k chunks, 2-5 s at 100k): rows wait at least
-    // a few folds' time, so folding on the clock alone never takes more than a quarter of the
-    // writer's time. The row bound still folds at once.
-    const maxWait = Math.max(this.#policy.maxUnindexedMs, FOLD_PACING * this.#lastFoldMs);
+    // A fold costs more as the table grows (~0.1 s at 5k chunks, 2-5 s at 100k, more when it
+    // compacts): after one, the time and fragment bounds rest for four times its duration, so upkeep
+    // takes at most a fifth of the writer's time. The row bound still folds at once.
+    const rest = this.#lastFoldEnd + FOLD_PACING * this.#lastFoldMs - now;
     const rebuild = segments > this.#policy.maxVectorIndexSegments;
     const chunksDue =
       force ||
       unindexed >= this.#policy.maxUnindexedRows ||
-      (unindexed > 0 && waited >= maxWait) ||
-      fragments - segments > this.#policy.maxFragments;
+      (rest <= 0 &&
+        ((unindexed > 0 && waited >= this.#policy.maxUnindexedMs) ||
+          fragments - segments > this.#policy.maxFragments));
     // The documents table is small and every key lookup opens each of its fragments: it is
-    // compacted on its own bound.
-    const documentsDue = documents !== undefined && (force || documentFragments > this.#policy.maxFragments);
+    // compacted on its own bound, resting with the chunks table.
+    const documentsDue =
+      documents !== undefined && (force || (rest <= 0 && documentFragments > this.#policy.maxFragments));
     if (!rebuild && !chunksDue && !documentsDue) {
       // Rows are waiting: come back when the oldest of them reaches its bound, writes or not.
-      if (unindexed > 0) this.#arm(Math.max(10, maxWait - waited));
+      if (unindexed > 0) this.#arm(Math.max(10, rest, this.#policy.maxUnindexedMs - waited));
       return;
     }
     if (chunksDue) {
@@ -276,6 +280,7 @@ export class Maintenance {
           chunks.optimize({ cleanupOlderThan }),
         );
         this.#lastFoldMs = performance.now() - started;
+        this.#lastFoldEnd = Date.now();
         this.#unindexedSince = undefined;
         await this.#maybeVectorIndex(chunks, fragments).catch((error: unknown) =>
           this.#onError(error, 'vector index'),

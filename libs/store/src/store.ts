@@ -107,8 +107,8 @@ export interface StoreOptions {
   /**
    * Writer side only (the store that writes runs maintenance; readers never do): the full-text
    * index takes in new rows once this many are outside it (default 1,000), or once the oldest has
-   * waited `maxUnindexedSeconds` (default 5; four times the last fold's duration when that is
-   * longer, as it is on a large table). Rows outside the index are still found, by a scan: these
+   * waited `maxUnindexedSeconds` (default 5; after a fold, at least four times that fold's duration,
+   * which matters on a large table). Rows outside the index are still found, by a scan: these
    * bound that scan. Decided from the table's state, so a restart changes nothing.
    */
   maxUnindexedRows?: number;

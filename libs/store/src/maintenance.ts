@@ -241,9 +241,10 @@ export class Maintenance {
         ((unindexed > 0 && waited >= this.#policy.maxUnindexedMs) ||
           fragments - segments > this.#policy.maxFragments));
     // The documents table is small and every key lookup opens each of its fragments: it is
-    // compacted on its own bound, resting with the chunks table.
+    // compacted on its own bound, resting with the chunks table and going with its folds.
     const documentsDue =
-      documents !== undefined && (force || (rest <= 0 && documentFragments > this.#policy.maxFragments));
+      documents !== undefined &&
+      (force || ((rest <= 0 || chunksDue) && documentFragments > this.#policy.maxFragments));
     if (!rebuild && !chunksDue && !documentsDue) {
       // Rows are waiting: come back when the oldest of them reaches its bound, writes or not.
       if (unindexed > 0) this.#arm(Math.max(10, rest, this.#policy.maxUnindexedMs - waited));

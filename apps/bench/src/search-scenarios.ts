@@ -83,6 +83,8 @@ export async function cachedSearch(ctx: RunContext, corpus: string): Promise<Sce
       `The same ${ctx.workloads.cachedQueries.length} queries (topK 5) over and over, asked once each beforehand: every Hopper answer ` +
       'comes from its cache, in-process (L1) or, once an L1 entry is older than its 10 s TTL, from Redis (L2). ' +
       'The plain-SDK peer has no cache and searches every time: that is the comparison. ' +
+      'The plain-SDK-fixed peer is the same SDK server whose tool does no I/O and returns this answer, built once: ' +
+      'the floor of any answer served through the SDK. ' +
       "The ceiling answers Hopper's own answer bytes without doing anything.",
     measurements,
     ratios: ratiosOf(measurements),
@@ -104,10 +106,15 @@ async function warmCache(ctx: RunContext): Promise<void> {
   }
 }
 
+/** The peers that search: the fixed-answer ones have nothing to say where Hopper cannot cache. */
+const searchingPeers = (ctx: RunContext) =>
+  ctx.peers.filter((peer) => peer.name !== 'ceiling' && peer.name !== 'plain-sdk-fixed');
+
 export async function uncachedSearch(ctx: RunContext, corpus: string): Promise<ScenarioResult> {
   const { measurements, notes } = await sweep(
     ctx,
     ctx.profile.sweep.map((clients) => ({ clients, bodyOf: () => ctx.workloads.uncachedSearch() })),
+    [...searchingPeers(ctx), ...ctx.peers.filter((peer) => peer.name === 'ceiling')],
   );
   return {
     id: 'search-uncached',
@@ -129,11 +136,7 @@ export async function searchTopK(ctx: RunContext, corpus: string): Promise<Scena
     bodyOf: () => ctx.workloads.uncachedSearch(topK),
   }));
   // The ceiling answers fixed bytes whatever topK asks for: it has nothing to say here.
-  const { measurements, notes } = await sweep(
-    ctx,
-    steps,
-    ctx.peers.filter((peer) => peer.name !== 'ceiling'),
-  );
+  const { measurements, notes } = await sweep(ctx, steps, searchingPeers(ctx));
   return {
     id: 'search-topk',
     title: 'search, uncached, by topK',

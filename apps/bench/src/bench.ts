@@ -14,7 +14,7 @@ import type { Profile } from './profiles.ts';
 import { progressLatency } from './progress-latency.ts';
 import type { BenchReport } from './report.ts';
 import { createRecycler, type Recyclable } from './recycler.ts';
-import type { RunContext, ScenarioResult } from './scenario.ts';
+import type { RunContext, ScenarioId, ScenarioResult } from './scenario.ts';
 import { cachedSearch, sdkClientSearch, searchTopK, uncachedSearch } from './search-scenarios.ts';
 import { round } from './stats.ts';
 import { checkTargets } from './targets.ts';
@@ -249,12 +249,12 @@ async function withDeployment(
 }
 
 /** The ids of the scenarios `runScenarios` runs by name (what `--only` selects). */
-const SCENARIO_IDS: Record<string, string> = {
+const SCENARIO_IDS: Record<string, ScenarioId> = {
   'search, cached': 'search-cached',
   'search, uncached': 'search-uncached',
   'search, by topK': 'search-topk',
   'search through the SDK client': 'search-sdk-client',
-  'tracing overhead': 'tracing',
+  'tracing overhead': 'tracing-overhead',
   get_job: 'get-job',
   embed_texts: 'embed-small',
   'ingest_document, wait: false': 'ingest-ack',

@@ -24,8 +24,8 @@ bench.json into --out (default reports).
   --memory-limit MB  a server process past this RSS ends the step and its sweep (default:
                  6 GB, or a quarter of the memory if less)
   --only IDS     only these scenarios (comma-separated ids: user-ingest, search-cached,
-                 search-uncached, search-topk, search-sdk-client, tracing, get-job, embed-small,
-                 ingest-ack, ingest-throughput, progress-latency)
+                 search-uncached, search-topk, search-sdk-client, tracing-overhead, get-job,
+                 embed-small, ingest-ack, ingest-throughput, progress-latency)
   --sweep N,…    the client counts of the search sweeps instead of the profile's
   --gateway-env NAME=VALUE  added to the bench's gateways' environment (repeatable), for A/B runs
                  such as HOPPER_MCP_FAST_PATH=off

@@ -109,13 +109,12 @@ export class ResultCache {
   rendered(key: string, value: unknown, render: () => string): string {
     const entry = this.#l1.peek(key);
     if (entry === undefined || entry.value !== value) return render();
-    if (entry.rendered === undefined) {
-      entry.rendered = render();
-      entry.size += entry.rendered.length;
-      // Re-set only to resize; the entry keeps its expiry.
-      this.#l1.set(key, entry, { size: entry.size, noUpdateTTL: true });
-    }
-    return entry.rendered;
+    if (entry.rendered !== undefined) return entry.rendered;
+    const rendered = render();
+    const size = entry.size + rendered.length;
+    // A new entry object: the LRU recounts an entry's size only when it is replaced. It keeps its expiry.
+    this.#l1.set(key, { value, size, rendered }, { size, noUpdateTTL: true });
+    return rendered;
   }
 
   async #get<T>(key: string, countMiss: boolean): Promise<CacheHit<T> | undefined> {

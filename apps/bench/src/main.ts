@@ -27,6 +27,7 @@ bench.json into --out (default reports).
                  search-uncached, search-topk, search-sdk-client, tracing-overhead, get-job,
                  embed-small, ingest-ack, ingest-throughput, progress-latency)
   --sweep N,…    the client counts of the search sweeps instead of the profile's
+  --step-seconds S  the measured window of each step instead of the profile's
   --gateway-env NAME=VALUE  added to the bench's gateways' environment (repeatable), for A/B runs
                  such as HOPPER_MCP_FAST_PATH=off
   --cpu-prof     the bench's gateways write V8 CPU profiles into DIR/profiles (open them in Chrome
@@ -46,6 +47,7 @@ async function main(): Promise<void> {
       'cpu-prof': { type: 'boolean', default: false },
       only: { type: 'string' },
       sweep: { type: 'string' },
+      'step-seconds': { type: 'string' },
       'gateway-env': { type: 'string', multiple: true },
       help: { type: 'boolean', default: false },
     },
@@ -62,7 +64,16 @@ async function main(): Promise<void> {
     process.stderr.write(`--sweep takes positive client counts, comma-separated\n`);
     process.exit(2);
   }
-  const profile: Profile = sweep ? { ...limited, sweep } : limited;
+  const stepSeconds = values['step-seconds'] === undefined ? undefined : Number(values['step-seconds']);
+  if (stepSeconds !== undefined && !(stepSeconds > 0)) {
+    process.stderr.write(`--step-seconds must be a positive number\n`);
+    process.exit(2);
+  }
+  const profile: Profile = {
+    ...limited,
+    ...(sweep ? { sweep } : {}),
+    ...(stepSeconds ? { durationMs: stepSeconds * 1000 } : {}),
+  };
   const gatewayEnv: Record<string, string> = Object.fromEntries(
     (values['gateway-env'] ?? []).map((pair): [string, string] => [
       pair.slice(0, Math.max(0, pair.indexOf('='))),

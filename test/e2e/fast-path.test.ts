@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/client';
 import { connectLegacy, connectModern, structured, MODERN_PROTOCOL_VERSION } from '../support/clients.ts';
 import { EmbeddingsDouble } from '../support/embeddings-double.ts';
+import { OtlpReceiver } from '../support/otlp-receiver.ts';
 import { TestStack, type GatewayHandle } from '../support/stack.ts';
 
 /**
@@ -15,15 +16,21 @@ const ACME_WRITER = 'acme-writer-key-0123456789';
 
 let stack: TestStack;
 let embeddings: EmbeddingsDouble;
+let receiver: OtlpReceiver;
 let fast: GatewayHandle;
 let sdk: GatewayHandle;
 let acme: Client;
 
 beforeAll(async () => {
   embeddings = await EmbeddingsDouble.start();
+  receiver = await OtlpReceiver.start();
   stack = await TestStack.start({
     redisUrl: inject('redisUrl'),
-    env: { ...embeddings.env, HOPPER_API_KEYS: `acme:${ACME},globex:${GLOBEX},acme:${ACME_WRITER}:write` },
+    env: {
+      ...embeddings.env,
+      HOPPER_API_KEYS: `acme:${ACME},globex:${GLOBEX},acme:${ACME_WRITER}:write`,
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+    },
   });
   fast = stack.gateways[0]!;
   sdk = await stack.startGateway({ HOPPER_MCP_FAST_PATH: 'off' });
@@ -43,6 +50,7 @@ afterAll(async () => {
   await acme?.close();
   await stack?.stop();
   await embeddings?.stop();
+  await receiver?.stop();
 });
 
 type Era = 'modern' | 'legacy';
@@ -273,6 +281,28 @@ describe('the MCP fast path', () => {
     expect(viaFastPath(answer)).toBe(true);
     expect(await hits()).toBe(hitsBefore + 1);
     expect(await timed()).toBe(timedBefore + 1);
+  });
+
+  it('traces a hit as the SDK path traces a call', async () => {
+    const args = { query: 'giraffe traced', collection: 'zoo' };
+    await call(fast, 'modern', 1, args);
+    expect(viaFastPath(await call(fast, 'modern', 'traced-hit', args))).toBe(true);
+    for (;;) {
+      const span = receiver.spans.find(
+        (s) => s.name === 'tools/call search' && s.attributes['jsonrpc.request.id'] === 'traced-hit',
+      );
+      if (span) {
+        expect(span.service).toBe('hopper-gateway');
+        expect(span.attributes).toMatchObject({
+          'mcp.method.name': 'tools/call',
+          'gen_ai.tool.name': 'search',
+          'hopper.mcp.era': 'modern',
+          'hopper.cache.layer': 'l1',
+        });
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   });
 
   it('leaves what it does not fully understand to the SDK', async () => {

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { CachedAnswer, CacheLookup, EpochCachedTool, ResultCache } from '@hopper/cache';
 import { toolContracts, toolScopes } from '@hopper/contracts';
-import type { Tracer } from '@opentelemetry/api';
+import { context, trace, type Tracer } from '@opentelemetry/api';
 import type { ChargeTenant } from '../tenant-rate-limit.ts';
 import type { Caller } from '../tenant-resolver.ts';
 import type { RecordCall } from '../tools/instrumented.ts';
@@ -138,7 +138,8 @@ export function createFastPath(deps: FastPathDeps): FastPath {
       res.writeHead(200, { ...SSE_HEADERS, 'content-length': Buffer.byteLength(text) });
       res.end(text);
     }
-    deps.record(fast.tool, {}, started, 'ok');
+    // In the span's context, so a slow-call warning carries its trace id as the SDK path's does.
+    context.with(trace.setSpan(context.active(), span), () => deps.record(fast.tool, {}, started, 'ok'));
     span.setAttribute('hopper.cache.layer', found.layer);
     span.end();
     return true;

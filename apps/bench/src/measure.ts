@@ -4,7 +4,13 @@ import { UsageSampler, waitUntilIdle, watchMemory, type ProcessUsage } from './u
 
 /** Who answered a step: Hopper, one of its peers, or Hopper in another configuration. */
 export type Target =
-  'hopper' | 'plain-sdk' | 'plain-sdk-fixed' | 'ceiling' | 'hopper (tracing on)' | 'hopper (SDK client)';
+  | 'hopper'
+  | 'hopper (SDK path)'
+  | 'plain-sdk'
+  | 'plain-sdk-fixed'
+  | 'ceiling'
+  | 'hopper (tracing on)'
+  | 'hopper (SDK client)';
 
 /** One measured step of a scenario. */
 export interface Measurement extends StepResult {

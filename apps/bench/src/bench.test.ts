@@ -75,9 +75,10 @@ describe('npm run bench -- --tiny', () => {
   });
 
   it('measures Hopper and the peers in the search sweeps, with ratios for each', () => {
-    // The no-I/O plain-SDK peer only where Hopper answers from its cache.
+    // The no-I/O plain-SDK peer, and the gateway with the fast path off, only where Hopper answers
+    // from its cache.
     for (const [id, peers] of [
-      ['search-cached', ['plain-sdk', 'plain-sdk-fixed', 'ceiling']],
+      ['search-cached', ['hopper (SDK path)', 'plain-sdk', 'plain-sdk-fixed', 'ceiling']],
       ['search-uncached', ['plain-sdk', 'ceiling']],
     ] as const) {
       const scenario = report.scenarios.find((s) => s.id === id);

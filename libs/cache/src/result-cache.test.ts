@@ -48,13 +48,14 @@ describe('ResultCache', () => {
     let renders = 0;
     const render = () => {
       renders += 1;
-      return JSON.stringify(hit?.value) + 'y'.repeat(2_000);
+      return Buffer.from(JSON.stringify(hit?.value) + 'y'.repeat(2_000));
     };
     const first = cache.rendered(key, hit?.value, render);
     expect(cache.rendered(key, hit?.value, render)).toBe(first);
     expect(renders).toBe(1);
     // Another value under the key (a stale hit held across an L1 refill) is rendered, not kept.
-    expect(cache.rendered(key, { text: 'other' }, () => 'other')).toBe('other');
+    const other = Buffer.from('other');
+    expect(cache.rendered(key, { text: 'other' }, () => other)).toBe(other);
     expect(cache.rendered(key, hit?.value, render)).toBe(first);
     // The rendering counts: with it, the entry and two more of its size no longer fit in 5,000 bytes.
     for (let i = 0; i < 2; i++)

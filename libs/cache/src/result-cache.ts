@@ -43,7 +43,7 @@ interface L1Entry {
   /** What the entry counts for in L1's byte budget: the packed value, plus its rendering. */
   size: number;
   /** The value's serialised answer, made once by the first `rendered` call (see there). */
-  rendered?: string;
+  rendered?: Buffer;
 }
 
 /**
@@ -106,7 +106,7 @@ export class ResultCache {
    * renderings cannot outgrow the cache. `value` must be what a hit on `key` returned; when the entry
    * is gone or holds another value by now, the rendering is made and not kept.
    */
-  rendered(key: string, value: unknown, render: () => string): string {
+  rendered(key: string, value: unknown, render: () => Buffer): Buffer {
     const entry = this.#l1.peek(key);
     if (entry === undefined || entry.value !== value) return render();
     if (entry.rendered !== undefined) return entry.rendered;

@@ -38,6 +38,10 @@ const SSE_HEADERS = {
   'x-accel-buffering': 'no',
 };
 
+const JSON_HEADERS = { 'content-type': 'application/json' };
+const MODERN_HEAD = Buffer.from('{"result":{');
+const LEGACY_HEAD = Buffer.from('event: message\ndata: {"result":{');
+
 export interface FastPathDeps {
   lookup: CacheLookup;
   cache: Pick<ResultCache, 'rendered'>;
@@ -129,15 +133,20 @@ export function createFastPath(deps: FastPathDeps): FastPath {
         ? deps.cache.rendered(found.key, found.value, () => resultFields(found.output))
         : resultFields(found.output);
     const id = JSON.stringify(fast.id);
-    if (fast.era === 'modern') {
-      const text = `{"result":{${result}${modernMeta},"jsonrpc":"2.0","id":${id}}`;
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-      res.end(text);
-    } else {
-      const text = `event: message\ndata: {"result":{${result}},"jsonrpc":"2.0","id":${id}}\n\n`;
-      res.writeHead(200, { ...SSE_HEADERS, 'content-length': Buffer.byteLength(text) });
-      res.end(text);
-    }
+    const [head, tail, headers] =
+      fast.era === 'modern'
+        ? [MODERN_HEAD, `${modernMeta},"jsonrpc":"2.0","id":${id}}`, JSON_HEADERS]
+        : [LEGACY_HEAD, `},"jsonrpc":"2.0","id":${id}}\n\n`, SSE_HEADERS];
+    res.writeHead(200, {
+      ...headers,
+      'content-length': head.length + result.length + Buffer.byteLength(tail),
+    });
+    // The result's bytes as they are kept (never encoded again), between the era's framing: one
+    // write of three pieces.
+    res.cork();
+    res.write(head);
+    res.write(result);
+    res.end(tail);
     // In the span's context, so a slow-call warning carries its trace id as the SDK path's does.
     context.with(trace.setSpan(context.active(), span), () => deps.record(fast.tool, {}, started, 'ok'));
     span.setAttribute('hopper.cache.layer', found.layer);
@@ -146,10 +155,10 @@ export function createFastPath(deps: FastPathDeps): FastPath {
   };
 }
 
-/** The tool result's JSON without its closing brace, so the era can add its own fields. */
-function resultFields(output: object): string {
+/** The tool result's JSON without its braces (UTF-8), so the era can add its own fields. */
+function resultFields(output: object): Buffer {
   const json = JSON.stringify(toolSuccess(output));
-  return json.slice(1, -1);
+  return Buffer.from(json.slice(1, -1));
 }
 
 /** The call, when the request is one the fast path fully understands. */

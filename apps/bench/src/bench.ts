@@ -9,12 +9,12 @@ import { startHopperStack, type HopperStack } from './hopper-stack.ts';
 import { ingestThroughput } from './ingest-throughput.ts';
 import { userIngestScenario } from './user-ingest.ts';
 import { toolCallHeaders } from './mcp-wire.ts';
-import { startCeilingPeer, startPlainSdkPeer, type Peer } from './peers.ts';
+import { startCeilingPeer, startPlainSdkFixedPeer, startPlainSdkPeer, type Peer } from './peers.ts';
 import type { Profile } from './profiles.ts';
 import { progressLatency } from './progress-latency.ts';
 import type { BenchReport } from './report.ts';
 import { createRecycler, type Recyclable } from './recycler.ts';
-import type { RunContext, ScenarioResult } from './scenario.ts';
+import type { RunContext, ScenarioId, ScenarioResult } from './scenario.ts';
 import { cachedSearch, sdkClientSearch, searchTopK, uncachedSearch } from './search-scenarios.ts';
 import { round } from './stats.ts';
 import { checkTargets } from './targets.ts';
@@ -32,6 +32,10 @@ export interface BenchOptions {
   cpuProfileDir?: string;
   /** Where the public collections are (`scifact/` for the user-ingest scenario). */
   datasetsDir?: string;
+  /** Only the scenarios with these ids (`search-cached`, `user-ingest`, …); all when absent. */
+  only?: string[];
+  /** Added to the environment of the gateways the bench starts (an A/B switch such as HOPPER_MCP_FAST_PATH). */
+  gatewayEnv?: Record<string, string>;
 }
 
 /** The collections beside the repository, as `npm run eval` finds them. */
@@ -63,8 +67,11 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const scratch = await mkdtemp(join(tmpdir(), 'hopper-bench-peers-'));
   const corpora: BenchReport['corpora'] = [];
   const scenarios: ScenarioResult[] = [];
+  const wanted = (id: string) => options.only === undefined || options.only.includes(id);
   const runScenarios = async (ctx: RunContext, label: string, all: boolean) => {
     const run = async (name: string, scenario: () => Promise<ScenarioResult>) => {
+      const id = SCENARIO_IDS[name];
+      if (id !== undefined && !wanted(id)) return;
       log(`${name} (${label})`);
       const result = await scenario();
       scenarios.push(result);
@@ -100,15 +107,17 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       );
     } else {
       // First, on its own fresh stack: what a new user sees while documents arrive one call each.
-      log('user ingest (fresh stack, empty store)');
-      scenarios.push(
-        await userIngestScenario({
-          documents: profile.userIngestDocuments,
-          datasetsDir: options.datasetsDir ?? DEFAULT_DATASETS_DIR,
-          afterMs: Math.max(1_000, profile.durationMs),
-          log,
-        }),
-      );
+      if (wanted('user-ingest')) {
+        log('user ingest (fresh stack, empty store)');
+        scenarios.push(
+          await userIngestScenario({
+            documents: profile.userIngestDocuments,
+            datasetsDir: options.datasetsDir ?? DEFAULT_DATASETS_DIR,
+            afterMs: Math.max(1_000, profile.durationMs),
+            log,
+          }),
+        );
+      }
       for (const [index, chunks] of profile.corpora.entries()) {
         const corpus = await loadCorpus(chunks, log);
         const label = sizeLabel(chunks);
@@ -157,6 +166,7 @@ async function withStack(
   const { profile, log } = options;
   const stack: HopperStack = await startHopperStack(corpus, {
     ...(options.cpuProfileDir ? { cpuProfileDir: options.cpuProfileDir } : {}),
+    ...(options.gatewayEnv ? { gatewayEnv: options.gatewayEnv } : {}),
   });
   const peers: Peer[] = [];
   try {
@@ -165,6 +175,7 @@ async function withStack(
     await hopperAnswer(stack.mcpUrl, cachedBody);
     const sample = await hopperAnswer(stack.mcpUrl, cachedBody);
     peers.push(await startPlainSdkPeer(stack.storeDir, LOCAL_TENANT));
+    peers.push(await startPlainSdkFixedPeer(sample, join(scratch, `fixed-${corpus.info.chunks}.json`)));
     peers.push(await startCeilingPeer(sample, join(scratch, `ceiling-${corpus.info.chunks}.json`)));
     // One call each first: opening the store's tables is not part of any step.
     for (const url of [stack.mcpUrl, ...peers.map((peer) => peer.url)]) {
@@ -218,6 +229,7 @@ async function withDeployment(
   try {
     const sample = await hopperAnswer(deployment.url, workloads.cachedSearch()(0, 0), headers);
     if (deployment.store) peers.push(await startPlainSdkPeer(deployment.store, deployment.tenant));
+    peers.push(await startPlainSdkFixedPeer(sample, join(scratch, 'fixed.json')));
     peers.push(await startCeilingPeer(sample, join(scratch, 'ceiling.json')));
     for (const peer of peers) await hopperAnswer(peer.url, workloads.uncachedSearch()(0, 0));
     await body({
@@ -235,6 +247,20 @@ async function withDeployment(
     await Promise.all(peers.map((peer) => peer.process.stop()));
   }
 }
+
+/** The ids of the scenarios `runScenarios` runs by name (what `--only` selects). */
+const SCENARIO_IDS: Record<string, ScenarioId> = {
+  'search, cached': 'search-cached',
+  'search, uncached': 'search-uncached',
+  'search, by topK': 'search-topk',
+  'search through the SDK client': 'search-sdk-client',
+  'tracing overhead': 'tracing-overhead',
+  get_job: 'get-job',
+  embed_texts: 'embed-small',
+  'ingest_document, wait: false': 'ingest-ack',
+  'ingest throughput': 'ingest-throughput',
+  'progress latency': 'progress-latency',
+};
 
 /** A peer as the recycler sees it; a restarted one opens its store with a first call. */
 function recyclablePeer(peer: Peer, workloads: Workloads): Recyclable {

@@ -53,7 +53,13 @@ export interface HopperStack {
  */
 export async function startHopperStack(
   corpus: Corpus | undefined,
-  options: { workers?: number; cpuProfileDir?: string; defaultLimits?: boolean } = {},
+  options: {
+    workers?: number;
+    cpuProfileDir?: string;
+    defaultLimits?: boolean;
+    /** Added to every gateway's environment (an A/B switch). */
+    gatewayEnv?: Record<string, string>;
+  } = {},
 ): Promise<HopperStack> {
   const dataDir = await mkdtemp(join(tmpdir(), 'hopper-bench-'));
   const storeDir = join(dataDir, 'store');
@@ -84,7 +90,7 @@ export async function startHopperStack(
     : {};
   const startGateway = async (extra: Record<string, string> = {}) => {
     const gateway = await startNode('gateway', appEntry('gateway'), {
-      env: { ...env, ...profiling, ...extra },
+      env: { ...env, ...profiling, ...options.gatewayEnv, ...extra },
       isReady: (line) => line.includes('gateway listening'),
     });
     started.push(gateway);

@@ -23,6 +23,13 @@ bench.json into --out (default reports).
   --tenant T     the tenant of --token, for the plain-SDK peer (default local)
   --memory-limit MB  a server process past this RSS ends the step and its sweep (default:
                  6 GB, or a quarter of the memory if less)
+  --only IDS     only these scenarios (comma-separated ids: user-ingest, search-cached,
+                 search-uncached, search-topk, search-sdk-client, tracing-overhead, get-job,
+                 embed-small, ingest-ack, ingest-throughput, progress-latency)
+  --sweep N,…    the client counts of the search sweeps instead of the profile's
+  --step-seconds S  the measured window of each step instead of the profile's
+  --gateway-env NAME=VALUE  added to the bench's gateways' environment (repeatable), for A/B runs
+                 such as HOPPER_MCP_FAST_PATH=off
   --cpu-prof     the bench's gateways write V8 CPU profiles into DIR/profiles (open them in Chrome
                  DevTools, or summarise one: npm run bench:profile -- FILE.cpuprofile)`;
 
@@ -38,6 +45,10 @@ async function main(): Promise<void> {
       tenant: { type: 'string', default: 'local' },
       'memory-limit': { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
+      only: { type: 'string' },
+      sweep: { type: 'string' },
+      'step-seconds': { type: 'string' },
+      'gateway-env': { type: 'string', multiple: true },
       help: { type: 'boolean', default: false },
     },
   });
@@ -47,7 +58,28 @@ async function main(): Promise<void> {
   }
   const base: Profile = values.tiny ? profiles.tiny : values.quick ? profiles.quick : profiles.full;
   const limit = Number(values['memory-limit']);
-  const profile: Profile = values['memory-limit'] === undefined ? base : { ...base, memoryLimitMb: limit };
+  const limited: Profile = values['memory-limit'] === undefined ? base : { ...base, memoryLimitMb: limit };
+  const sweep = values.sweep?.split(',').map(Number);
+  if (sweep?.some((n) => !(Number.isInteger(n) && n > 0))) {
+    process.stderr.write(`--sweep takes positive client counts, comma-separated\n`);
+    process.exit(2);
+  }
+  const stepSeconds = values['step-seconds'] === undefined ? undefined : Number(values['step-seconds']);
+  if (stepSeconds !== undefined && !(stepSeconds > 0)) {
+    process.stderr.write(`--step-seconds must be a positive number\n`);
+    process.exit(2);
+  }
+  const profile: Profile = {
+    ...limited,
+    ...(sweep ? { sweep } : {}),
+    ...(stepSeconds ? { durationMs: stepSeconds * 1000 } : {}),
+  };
+  const gatewayEnv: Record<string, string> = Object.fromEntries(
+    (values['gateway-env'] ?? []).map((pair): [string, string] => [
+      pair.slice(0, Math.max(0, pair.indexOf('='))),
+      pair.slice(pair.indexOf('=') + 1),
+    ]),
+  );
   if (!(profile.memoryLimitMb > 0)) {
     process.stderr.write(`--memory-limit must be a positive number of MB\n`);
     process.exit(2);
@@ -64,6 +96,8 @@ async function main(): Promise<void> {
     log,
     ...(values.url ? { deployment: deploymentOf(values) } : {}),
     ...(values['cpu-prof'] ? { cpuProfileDir: resolve(values.out, 'profiles') } : {}),
+    ...(values.only ? { only: values.only.split(',') } : {}),
+    ...(values['gateway-env'] ? { gatewayEnv } : {}),
   });
   const files = await writeReport(resolve(values.out), report);
   log(`wrote ${files.join(', ')}`);

@@ -3,7 +3,14 @@ import { warningsOf } from './processes.ts';
 import { UsageSampler, waitUntilIdle, watchMemory, type ProcessUsage } from './usage-sampler.ts';
 
 /** Who answered a step: Hopper, one of its peers, or Hopper in another configuration. */
-export type Target = 'hopper' | 'plain-sdk' | 'ceiling' | 'hopper (tracing on)' | 'hopper (SDK client)';
+export type Target =
+  | 'hopper'
+  | 'hopper (SDK path)'
+  | 'plain-sdk'
+  | 'plain-sdk-fixed'
+  | 'ceiling'
+  | 'hopper (tracing on)'
+  | 'hopper (SDK client)';
 
 /** One measured step of a scenario. */
 export interface Measurement extends StepResult {

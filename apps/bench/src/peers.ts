@@ -6,7 +6,7 @@ import { startNode, type NodeProcess } from './processes.ts';
 const peerEntry = (name: string) => fileURLToPath(new URL(`./peers/${name}.ts`, import.meta.url));
 
 export interface Peer {
-  /** `plain-sdk` or `ceiling`. */
+  /** `plain-sdk`, `plain-sdk-fixed` or `ceiling`. */
   name: PeerName;
   url: string;
   process: NodeProcess;
@@ -14,7 +14,7 @@ export interface Peer {
   restart(): Promise<void>;
 }
 
-export type PeerName = 'plain-sdk' | 'ceiling';
+export type PeerName = 'plain-sdk' | 'plain-sdk-fixed' | 'ceiling';
 
 const urlOf = (process: NodeProcess) => process.readyLine.split(' ')[1] as string;
 const isListening = (line: string) => line.startsWith('listening ');
@@ -22,6 +22,15 @@ const isListening = (line: string) => line.startsWith('listening ');
 /** The plain MCP SDK server searching `storeDir` (see peers/plain-sdk-server.ts). */
 export async function startPlainSdkPeer(storeDir: string, tenant: string): Promise<Peer> {
   return startPeer('plain-sdk', 'plain-sdk-server', ['--store', storeDir, '--tenant', tenant]);
+}
+
+/**
+ * The plain MCP SDK server whose `search` does no I/O and answers the structured content of
+ * `result` (a JSON-RPC result object as Hopper sent it): the SDK's floor for a tool call.
+ */
+export async function startPlainSdkFixedPeer(result: unknown, resultFile: string): Promise<Peer> {
+  await writeFile(resultFile, JSON.stringify(result));
+  return startPeer('plain-sdk-fixed', 'plain-sdk-server', ['--result', resultFile]);
 }
 
 /**

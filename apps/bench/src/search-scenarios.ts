@@ -1,14 +1,24 @@
 import { rawMcpCaller, sdkCaller, type BodyOf } from './load-generator.ts';
 import { measure, type Measurement, type Target } from './measure.ts';
+import type { NodeProcess } from './processes.ts';
 import { ratiosOf, stepPlan, type RunContext, type ScenarioResult } from './scenario.ts';
 
 /** How the server behind `target` ended, if the bench started it and it has exited. */
-function endedHow(ctx: RunContext, target: Target): string | undefined {
+function endedHow(ctx: RunContext, target: Target, extra: ExtraTarget[]): string | undefined {
   const ended =
     target === 'hopper'
       ? ctx.stack?.gateway.ended()
-      : ctx.peers.find((p) => p.name === target)?.process.ended();
+      : (extra.find((e) => e.target === target)?.process.ended() ??
+        ctx.peers.find((p) => p.name === target)?.process.ended());
   return ended === undefined ? undefined : `${target} ${ended}`;
+}
+
+/** A server measured in a sweep besides Hopper's gateway and the peers (another gateway of the stack). */
+interface ExtraTarget {
+  target: Target;
+  url: string;
+  process: NodeProcess;
+  pids: Record<string, number>;
 }
 
 /** One step of a sweep: clients, what varies besides them, and the requests. */
@@ -26,6 +36,7 @@ async function sweep(
   ctx: RunContext,
   steps: SweepStep[],
   peers = ctx.peers,
+  extra: ExtraTarget[] = [],
 ): Promise<{ measurements: Measurement[]; notes: string[] }> {
   const targets: {
     target: Target;
@@ -34,6 +45,7 @@ async function sweep(
     headers: Record<string, string>;
   }[] = [
     { target: 'hopper', url: ctx.hopperUrl, pids: ctx.hopperPids, headers: ctx.headers },
+    ...extra.map(({ target, url, pids }) => ({ target, url, pids, headers: ctx.headers })),
     ...peers.map((peer) => ({
       target: peer.name,
       url: peer.url,
@@ -48,7 +60,7 @@ async function sweep(
   for (const { clients, variant, bodyOf } of steps) {
     for (const { target, url, pids, headers } of targets) {
       const step = `${target}, ${clients} clients${variant ? `, ${variant}` : ''}`;
-      const reason = stopped.get(target) ?? endedHow(ctx, target);
+      const reason = stopped.get(target) ?? endedHow(ctx, target, extra);
       if (reason !== undefined) {
         notes.push(`${step}: not run (${reason}).`);
         continue;
@@ -69,12 +81,37 @@ async function sweep(
   return { measurements, notes };
 }
 
+/**
+ * Cached searches against Hopper and, on the bench's own stack, a second gateway of the same stack
+ * with the MCP fast path off (`hopper (SDK path)`: every hit goes through the SDK, as before #16),
+ * measured in the same steps, so the fast path's gain is a ratio within one run.
+ */
 export async function cachedSearch(ctx: RunContext, corpus: string): Promise<ScenarioResult> {
-  await warmCache(ctx);
-  const { measurements, notes } = await sweep(
-    ctx,
-    ctx.profile.sweep.map((clients) => ({ clients, bodyOf: () => ctx.workloads.cachedSearch() })),
-  );
+  await warmCache(ctx, ctx.hopperUrl);
+  const sdkPath = ctx.stack ? await ctx.stack.startGateway({ HOPPER_MCP_FAST_PATH: 'off' }) : undefined;
+  const extra: ExtraTarget[] = [];
+  if (sdkPath) {
+    const url = (JSON.parse(sdkPath.readyLine) as { url: string }).url;
+    await warmCache(ctx, url);
+    extra.push({
+      target: 'hopper (SDK path)',
+      url,
+      process: sdkPath,
+      pids: { ...ctx.hopperPids, gateway: sdkPath.pid },
+    });
+  }
+  let swept: { measurements: Measurement[]; notes: string[] };
+  try {
+    swept = await sweep(
+      ctx,
+      ctx.profile.sweep.map((clients) => ({ clients, bodyOf: () => ctx.workloads.cachedSearch() })),
+      ctx.peers,
+      extra,
+    );
+  } finally {
+    await sdkPath?.stop();
+  }
+  const { measurements, notes } = swept;
   return {
     id: 'search-cached',
     title: 'search, cached',
@@ -82,7 +119,10 @@ export async function cachedSearch(ctx: RunContext, corpus: string): Promise<Sce
     description:
       `The same ${ctx.workloads.cachedQueries.length} queries (topK 5) over and over, asked once each beforehand: every Hopper answer ` +
       'comes from its cache, in-process (L1) or, once an L1 entry is older than its 10 s TTL, from Redis (L2). ' +
+      'Hopper (SDK path) is a second gateway of the same stack with HOPPER_MCP_FAST_PATH=off: its hits go through the MCP SDK. ' +
       'The plain-SDK peer has no cache and searches every time: that is the comparison. ' +
+      'The plain-SDK-fixed peer is the same SDK server whose tool does no I/O and returns this answer, built once: ' +
+      'the floor of any answer served through the SDK. ' +
       "The ceiling answers Hopper's own answer bytes without doing anything.",
     measurements,
     ratios: ratiosOf(measurements),
@@ -90,9 +130,9 @@ export async function cachedSearch(ctx: RunContext, corpus: string): Promise<Sce
   };
 }
 
-/** Asks Hopper each of the cached scenario's queries once, so its first step starts with a full cache. */
-async function warmCache(ctx: RunContext): Promise<void> {
-  const caller = rawMcpCaller(ctx.hopperUrl, 'search', ctx.workloads.cachedSearch(), 1, ctx.headers);
+/** Asks a gateway each of the cached scenario's queries once, so its first step starts with a full cache. */
+async function warmCache(ctx: RunContext, url: string): Promise<void> {
+  const caller = rawMcpCaller(url, 'search', ctx.workloads.cachedSearch(), 1, ctx.headers);
   try {
     for (let n = 0; n < ctx.workloads.cachedQueries.length; n++) {
       const outcome = await caller.call(0, n, AbortSignal.timeout(30_000));
@@ -104,10 +144,15 @@ async function warmCache(ctx: RunContext): Promise<void> {
   }
 }
 
+/** The peers that search: the fixed-answer ones have nothing to say where Hopper cannot cache. */
+const searchingPeers = (ctx: RunContext) =>
+  ctx.peers.filter((peer) => peer.name !== 'ceiling' && peer.name !== 'plain-sdk-fixed');
+
 export async function uncachedSearch(ctx: RunContext, corpus: string): Promise<ScenarioResult> {
   const { measurements, notes } = await sweep(
     ctx,
     ctx.profile.sweep.map((clients) => ({ clients, bodyOf: () => ctx.workloads.uncachedSearch() })),
+    [...searchingPeers(ctx), ...ctx.peers.filter((peer) => peer.name === 'ceiling')],
   );
   return {
     id: 'search-uncached',
@@ -129,11 +174,7 @@ export async function searchTopK(ctx: RunContext, corpus: string): Promise<Scena
     bodyOf: () => ctx.workloads.uncachedSearch(topK),
   }));
   // The ceiling answers fixed bytes whatever topK asks for: it has nothing to say here.
-  const { measurements, notes } = await sweep(
-    ctx,
-    steps,
-    ctx.peers.filter((peer) => peer.name !== 'ceiling'),
-  );
+  const { measurements, notes } = await sweep(ctx, steps, searchingPeers(ctx));
   return {
     id: 'search-topk',
     title: 'search, uncached, by topK',

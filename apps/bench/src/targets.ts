@@ -52,6 +52,24 @@ export function checkTargets(scenarios: ScenarioResult[], profile: Profile): Tar
     (v) => v >= 5,
     [cached, plain],
   );
+  const fixed = find('search-cached', firstCorpus, 'plain-sdk-fixed', 50);
+  const ceiling = find('search-cached', firstCorpus, 'ceiling', 50);
+  add(
+    'cached search ≥ 10x the no-I/O plain-SDK peer’s throughput',
+    where,
+    cached && fixed && fixed.throughput > 0 ? round(cached.throughput / fixed.throughput) : undefined,
+    'x',
+    (v) => v >= 10,
+    [cached, fixed],
+  );
+  add(
+    'cached search ≥ 0.5x the bare-HTTP ceiling’s throughput',
+    where,
+    cached && ceiling && ceiling.throughput > 0 ? round(cached.throughput / ceiling.throughput) : undefined,
+    'x',
+    (v) => v >= 0.5,
+    [cached, ceiling],
+  );
   for (const clients of [1, profile.clients]) {
     const uncached = find('search-uncached', '100k', 'hopper', clients);
     add(

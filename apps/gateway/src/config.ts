@@ -32,6 +32,11 @@ const gatewayEnvSchema = commonEnvSchema.extend({
     (v) => (v === '' ? undefined : v),
     z.coerce.number().int().min(0).max(100).default(2),
   ),
+  /**
+   * `off` sends every MCP request through the SDK, cache hits included (see mcp/fast-path.ts): for
+   * comparing the two paths (the fast-path tests, the bench), or to rule the fast path out.
+   */
+  HOPPER_MCP_FAST_PATH: z.preprocess((v) => (v === '' ? undefined : v), z.enum(['on', 'off']).default('on')),
   ...limitsEnv,
 });
 
@@ -50,6 +55,8 @@ export interface GatewayConfig extends CommonConfig {
   port: number;
   host: string;
   slowCallMs: number;
+  /** Cache hits of the read-only tools are answered without the SDK (HOPPER_MCP_FAST_PATH). */
+  mcpFastPath: boolean;
   /** Micro-batching window for remote query embeddings, in ms. */
   embeddingsBatchWindowMs: number;
   limits: LimitSettings;
@@ -73,6 +80,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): GatewayConfig {
     port: parsed.HOPPER_PORT,
     host: parsed.HOPPER_HOST,
     slowCallMs: parsed.HOPPER_SLOW_CALL_MS,
+    mcpFastPath: parsed.HOPPER_MCP_FAST_PATH === 'on',
     embeddingsBatchWindowMs: parsed.HOPPER_EMBEDDINGS_BATCH_WINDOW_MS,
     limits: limitSettings(parsed),
     tenant: 'local',

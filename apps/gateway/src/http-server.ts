@@ -7,6 +7,7 @@ import { withTimeout, type Logger } from '@hopper/lifecycle';
 import type { AllowedHosts } from './browser-guard.ts';
 import { unauthorizedChallenge } from './auth/challenge.ts';
 import type { ProtectedResource } from './auth/protected-resource.ts';
+import type { FastPath } from './mcp/fast-path.ts';
 import type { LegacySessions } from './mcp/legacy-sessions.ts';
 import { parseBoundedJson } from './json-body.ts';
 import { malformedMethod } from './mcp/request-shapes.ts';
@@ -39,6 +40,8 @@ export interface HttpServerDeps {
   metrics?: () => Promise<{ contentType: string; body: string }>;
   /** Turns MCP and REST requests away with 503 under overload (never health, readiness or metrics). */
   shedder?: LoadShedder;
+  /** Answers cached tool calls without the SDK (see mcp/fast-path.ts); what it declines goes to `mcp`. */
+  fastPath?: FastPath;
 }
 
 /**
@@ -129,6 +132,9 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: HttpServe
   // `notifications/cancelled` would leave the work it cancels running, and clients never resend one.
   const requestId = isObject(body) && typeof method === 'string' ? body.id : undefined;
   if (requestId !== undefined && deps.shedder?.admit(res, 'mcp', requestId) === false) return;
+  // After the Host check, authentication, the body's limits and the shedder, as every call; the
+  // fast path checks the tool's scope and charges the rate limit itself.
+  if (method === 'tools/call' && deps.fastPath && (await deps.fastPath(req, res, body, caller))) return;
   const legacy = () =>
     isLegacyRequest(
       new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/mcp'}`, {

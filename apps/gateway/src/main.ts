@@ -7,6 +7,7 @@ import { createKeys } from '@hopper/contracts';
 import {
   CacheWarmer,
   Epochs,
+  createCacheLookup,
   HotQueries,
   ResultCache,
   withEmbeddingCache,
@@ -25,7 +26,8 @@ import { nodeMcpHandler } from './mcp/node-adapter.ts';
 import { createServerFactory } from './mcp/server-factory.ts';
 import { createMetricsEndpoint } from './metrics-endpoint.ts';
 import { createToolHandlers } from './tools/index.ts';
-import { instrumentHandlers } from './tools/instrumented.ts';
+import { callRecorder, instrumentHandlers } from './tools/instrumented.ts';
+import { createFastPath } from './mcp/fast-path.ts';
 import { withRateLimit } from './tools/rate-limited.ts';
 import { tenantRateLimit } from './tenant-rate-limit.ts';
 import { LoadShedder } from './load-shedder.ts';
@@ -199,7 +201,8 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
   // Charged before the cache: a cached answer costs the gateway too.
   const limited = chargeTenant ? withRateLimit(cached, chargeTenant) : cached;
   // Timing is outermost, so a call's duration includes the cache.
-  const handlers = instrumentHandlers(limited, { metrics, logger, slowCallMs: config.slowCallMs });
+  const instrumentOptions = { metrics, logger, slowCallMs: config.slowCallMs };
+  const handlers = instrumentHandlers(limited, instrumentOptions);
   const warmer = new CacheWarmer({
     handlers,
     epochs,
@@ -276,6 +279,20 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
     }),
     page: createPageHandler({ dir: fileURLToPath(new URL('../../web/dist/', import.meta.url)), logger }),
     shedder,
+    // Cache hits of the read-only tools answered without the SDK, with the same rate limit,
+    // timing and tracing as the chain above gives every call (see mcp/fast-path.ts).
+    ...(config.mcpFastPath
+      ? {
+          fastPath: createFastPath({
+            lookup: createCacheLookup({ cache, epochs, hot, keys }),
+            cache,
+            ...(chargeTenant ? { charge: chargeTenant } : {}),
+            record: callRecorder(instrumentOptions),
+            tracer,
+            serverInfo: { name: 'hopper', version: pkg.version },
+          }),
+        }
+      : {}),
   });
   const realtime = attachRealtime(server, {
     subscriber,

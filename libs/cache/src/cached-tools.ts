@@ -12,7 +12,7 @@ import type { Tracer } from '@opentelemetry/api';
 import { canonicalJson, hashOf } from './canonical.ts';
 import { ALL_COLLECTIONS, type Epochs } from './epochs.ts';
 import type { HotQueries } from './hot-queries.ts';
-import type { CacheHit, ResultCache } from './result-cache.ts';
+import type { CacheHit, CacheLayer, ResultCache } from './result-cache.ts';
 
 export interface CachedToolsDeps {
   cache: ResultCache;
@@ -23,7 +23,55 @@ export interface CachedToolsDeps {
   ttlSeconds: CacheSettings['ttlSeconds'];
 }
 
-type Cacheable = 'search' | 'get_document' | 'list_documents';
+/** The tools cached under their collection's epoch. */
+export type EpochCachedTool = 'search' | 'get_document' | 'list_documents';
+type Cacheable = EpochCachedTool;
+
+const collectionOf: { [N in Cacheable]: (input: ToolInput<N>) => string } = {
+  search: (input) => input.collection ?? DEFAULT_COLLECTION,
+  get_document: (input) => input.collection ?? DEFAULT_COLLECTION,
+  list_documents: (input) => input.collection ?? ALL_COLLECTIONS,
+};
+
+/** A cached answer found without computing anything. */
+export interface CachedAnswer {
+  /** The answer as the tool returns it on a hit (`cached: true`, `cacheLayer`). */
+  output: object;
+  /** The entry's key and value as the result cache holds them (for `ResultCache.rendered`). */
+  key: string;
+  value: object;
+  layer: CacheLayer;
+}
+
+/**
+ * Looks a call up in the result cache without computing anything on a miss: the same key (tenant,
+ * tool, the collection's epoch read now, canonical arguments) as `withResultCache`, so a write is
+ * never hidden. A miss, or an epoch that cannot be read, is `undefined`, and is not counted: the
+ * caller sends it on to the tool chain, whose `withResultCache` looks it up again and counts it.
+ * A hit counts as a hit, and a hit of `search` as demand for warming.
+ */
+export type CacheLookup = <N extends Cacheable>(
+  tool: N,
+  input: ToolInput<N>,
+  call: { tenant: string },
+) => Promise<CachedAnswer | undefined>;
+
+export function createCacheLookup(
+  deps: Pick<CachedToolsDeps, 'cache' | 'epochs' | 'hot' | 'keys'>,
+): CacheLookup {
+  const { cache, epochs, hot, keys } = deps;
+  return async (tool, input, call) => {
+    const collection = collectionOf[tool](input);
+    const args = canonicalJson(input);
+    const epoch = await epochs.current(call.tenant, collection);
+    if (epoch === undefined) return undefined;
+    const key = keys.cachedResult(call.tenant, tool, String(epoch), hashOf(args));
+    const hit = await cache.peek<object>(key);
+    if (!hit?.layer) return undefined;
+    if (tool === 'search') hot.record(call.tenant, collection, args);
+    return { output: withCacheInfo(hit), key, value: hit.value, layer: hit.layer };
+  };
+}
 
 /**
  * Puts the result cache in front of the read-only tools. Each answer is cached under the tenant,
@@ -42,14 +90,10 @@ export function withResultCache(handlers: ToolHandlers, deps: CachedToolsDeps): 
       return hit;
     });
 
-  function viaEpoch<N extends Cacheable>(
-    tool: N,
-    collectionOf: (input: ToolInput<N>) => string,
-    ttl: number,
-  ): ToolHandler<N> {
+  function viaEpoch<N extends Cacheable>(tool: N, ttl: number): ToolHandler<N> {
     const handler = handlers[tool] as ToolHandler<N>;
     return async (input, call) => {
-      const collection = collectionOf(input);
+      const collection = collectionOf[tool](input);
       const args = canonicalJson(input);
       if (tool === 'search' && !call.background) hot.record(call.tenant, collection, args);
       const epoch = await epochs.current(call.tenant, collection);
@@ -74,17 +118,9 @@ export function withResultCache(handlers: ToolHandlers, deps: CachedToolsDeps): 
 
   return {
     ...handlers,
-    search: viaEpoch('search', (input) => input.collection ?? DEFAULT_COLLECTION, ttlSeconds.search),
-    get_document: viaEpoch(
-      'get_document',
-      (input) => input.collection ?? DEFAULT_COLLECTION,
-      ttlSeconds.documents,
-    ),
-    list_documents: viaEpoch(
-      'list_documents',
-      (input) => input.collection ?? ALL_COLLECTIONS,
-      ttlSeconds.documents,
-    ),
+    search: viaEpoch('search', ttlSeconds.search),
+    get_document: viaEpoch('get_document', ttlSeconds.documents),
+    list_documents: viaEpoch('list_documents', ttlSeconds.documents),
     get_job: getJob,
   };
 }

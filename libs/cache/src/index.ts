@@ -7,14 +7,22 @@
  *   never read again (nothing is scanned or deleted), with the bump broadcast to every gateway;
  * - `HotQueries` (hot-queries.ts): the most frequent searches per collection, for warming;
  * - `withResultCache` (cached-tools.ts): the result cache in front of the read-only tools, keyed by
- *   tenant, tool, canonical arguments (canonical.ts) and epoch;
+ *   tenant, tool, canonical arguments (canonical.ts) and epoch; `createCacheLookup` finds an answer
+ *   under the same key without computing one (the gateway's MCP fast path);
  * - `CacheWarmer` (warmer.ts): re-runs a collection's hot searches after a write and at start;
  * - `withEmbeddingCache` (embedding-cache.ts): vectors per tenant, model and text hash.
  *
  * Keys come from `@hopper/contracts`' `Keys`; Redis calls go through `@hopper/redis`' circuit
  * breaker, so a slow or absent cache Redis costs a caller at most its budget.
  */
-export { withResultCache, type CachedToolsDeps } from './cached-tools.ts';
+export {
+  createCacheLookup,
+  withResultCache,
+  type CacheLookup,
+  type CachedAnswer,
+  type CachedToolsDeps,
+  type EpochCachedTool,
+} from './cached-tools.ts';
 export {
   withEmbeddingCache,
   type Embedder,

@@ -39,6 +39,36 @@ describe('ResultCache', () => {
     expect(newest).toMatchObject({ layer: 'l1', value: { i: 9 } });
   });
 
+  it('renders a hit once per L1 entry, within the byte budget, and never a value the entry no longer holds', async () => {
+    const cache = new ResultCache({ redis: redis(), ...options, l1MaxBytes: 5_000 });
+    const key = `${keys.prefix}:rendered`;
+    await cache.set(key, { text: 'x'.repeat(1_000) }, 60);
+    const hit = await cache.peek<{ text: string }>(key);
+    expect(hit?.layer).toBe('l1');
+    let renders = 0;
+    const render = () => {
+      renders += 1;
+      return Buffer.from(JSON.stringify(hit?.value) + 'y'.repeat(2_000));
+    };
+    const first = cache.rendered(key, hit?.value, render);
+    expect(cache.rendered(key, hit?.value, render)).toBe(first);
+    expect(renders).toBe(1);
+    // Another value under the key (a stale hit held across an L1 refill) is rendered, not kept.
+    const other = Buffer.from('other');
+    expect(cache.rendered(key, { text: 'other' }, () => other)).toBe(other);
+    expect(cache.rendered(key, hit?.value, render)).toBe(first);
+    // The rendering counts: with it, the entry and two more of its size no longer fit in 5,000 bytes.
+    for (let i = 0; i < 2; i++)
+      await cache.set(`${keys.prefix}:rendered:${i}`, { text: 'x'.repeat(1_000) }, 60);
+    expect((await cache.peek(key))?.layer).toBe('l2');
+  });
+
+  it('does not count a miss it peeks at', async () => {
+    const cache = new ResultCache({ redis: redis(), ...options });
+    expect(await cache.peek(`${keys.prefix}:absent`)).toBeUndefined();
+    expect(cache.stats()).toMatchObject({ l1: { hits: 0, misses: 0 }, l2: { hits: 0, misses: 0 } });
+  });
+
   it('does not store what `cacheable` refuses', async () => {
     const cache = new ResultCache({ redis: redis(), ...options });
     const key = `${keys.prefix}:running`;

@@ -40,6 +40,10 @@ export interface CacheStats {
 
 interface L1Entry {
   value: unknown;
+  /** What the entry counts for in L1's byte budget: the packed value, plus its rendering. */
+  size: number;
+  /** The value's serialised answer, made once by the first `rendered` call (see there). */
+  rendered?: Buffer;
 }
 
 /**
@@ -83,22 +87,52 @@ export class ResultCache {
   }
 
   /** Looks a key up in L1, then L2 (filling L1 on an L2 hit). */
-  async get<T>(key: string): Promise<CacheHit<T> | undefined> {
+  get<T>(key: string): Promise<CacheHit<T> | undefined> {
+    return this.#get<T>(key, true);
+  }
+
+  /**
+   * As `get`, but a miss is not counted: for a caller that hands a miss on to a path that looks the
+   * key up again through `getOrCompute` (the MCP fast path, which sends misses through the SDK), so
+   * one miss counts once.
+   */
+  peek<T>(key: string): Promise<CacheHit<T> | undefined> {
+    return this.#get<T>(key, false);
+  }
+
+  /**
+   * A rendering of a cached value (the fast path's serialised MCP answer), made once per L1 entry and
+   * kept with it: it lives and dies with the entry, and its length counts in L1's byte budget, so the
+   * renderings cannot outgrow the cache. `value` must be what a hit on `key` returned; when the entry
+   * is gone or holds another value by now, the rendering is made and not kept.
+   */
+  rendered(key: string, value: unknown, render: () => Buffer): Buffer {
+    const entry = this.#l1.peek(key);
+    if (entry === undefined || entry.value !== value) return render();
+    if (entry.rendered !== undefined) return entry.rendered;
+    const rendered = render();
+    const size = entry.size + rendered.length;
+    // A new entry object: the LRU recounts an entry's size only when it is replaced. It keeps its expiry.
+    this.#l1.set(key, { value, size, rendered }, { size, noUpdateTTL: true });
+    return rendered;
+  }
+
+  async #get<T>(key: string, countMiss: boolean): Promise<CacheHit<T> | undefined> {
     const local = this.#l1.get(key);
     if (local) {
       this.#stats.l1.hits += 1;
       return { value: local.value as T, layer: 'l1' };
     }
-    this.#stats.l1.misses += 1;
+    if (countMiss) this.#stats.l1.misses += 1;
     const bytes = await this.#redisCall('get', () => this.#redis.getBuffer(key));
     if (!bytes) {
-      this.#stats.l2.misses += 1;
+      if (countMiss) this.#stats.l2.misses += 1;
       return undefined;
     }
     try {
       const value = unpack(bytes) as T;
       this.#stats.l2.hits += 1;
-      this.#l1.set(key, { value }, { size: Math.max(1, bytes.length) });
+      this.#setL1(key, value, bytes.length);
       return { value, layer: 'l2' };
     } catch (error) {
       this.#fail(error, 'decode');
@@ -115,7 +149,7 @@ export class ResultCache {
       this.#fail(error, 'encode');
       return;
     }
-    this.#l1.set(key, { value }, { size: Math.max(1, bytes.length) });
+    this.#setL1(key, value, bytes.length);
     await this.#redisCall('set', () => this.#redis.set(key, bytes, 'EX', ttlSeconds));
   }
 
@@ -181,7 +215,7 @@ export class ResultCache {
           this.#stats.coalesced += 1;
           this.#stats.l2.hits += 1;
           const value = unpack(bytes) as T;
-          this.#l1.set(key, { value }, { size: Math.max(1, bytes.length) });
+          this.#setL1(key, value, bytes.length);
           return { value, layer: 'l2' };
         }
         const held = await this.#redisCall('lock', () => this.#redis.exists(lock));
@@ -189,6 +223,11 @@ export class ResultCache {
       }
     }
     return { locked: false };
+  }
+
+  #setL1(key: string, value: unknown, packedBytes: number): void {
+    const size = Math.max(1, packedBytes);
+    this.#l1.set(key, { value, size }, { size });
   }
 
   async #redisCall<T>(operation: string, call: () => Promise<T>): Promise<T | undefined> {

@@ -8,10 +8,17 @@
  * directory. What it leaves out is everything Hopper adds: the result and embedding caches, Redis,
  * tracing, metrics, tenants.
  *
+ * With `--result FILE` (a JSON-RPC result as Hopper sent it for a cached search) the tool does no I/O
+ * at all and answers that result's `structuredContent`, built once: the `plain-sdk-fixed` peer, the
+ * SDK's own floor for one tool call (its per-request server, validation and serialisation), which
+ * is what a cached answer served through the SDK cannot go below.
+ *
  *   node apps/bench/src/peers/plain-sdk-server.ts --store DIR [--tenant local]
+ *   node apps/bench/src/peers/plain-sdk-server.ts --result FILE
  *
  * Prints `listening <url>` when ready.
  */
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
@@ -26,16 +33,30 @@ import { createBuiltinEmbedder } from '@hopper/embeddings';
 import { openStore } from '@hopper/store';
 
 const { values } = parseArgs({
-  options: { store: { type: 'string' }, tenant: { type: 'string', default: 'local' } },
+  options: {
+    store: { type: 'string' },
+    result: { type: 'string' },
+    tenant: { type: 'string', default: 'local' },
+  },
 });
-if (values.store === undefined) {
-  process.stderr.write('usage: plain-sdk-server.ts --store DIR [--tenant local]\n');
+if ((values.store === undefined) === (values.result === undefined)) {
+  process.stderr.write('usage: plain-sdk-server.ts --store DIR [--tenant local] | --result FILE\n');
   process.exit(2);
 }
 const tenant = values.tenant;
 const embedder = createBuiltinEmbedder();
-const store = await openStore({ uri: values.store, readConsistencyIntervalSeconds: 0 });
+const store = values.store
+  ? await openStore({ uri: values.store, readConsistencyIntervalSeconds: 0 })
+  : undefined;
+const fixed = values.result ? await fixedResult(values.result) : undefined;
 const contract = toolContracts.search;
+
+/** The tool result of a cached search, as a tool that has its answer at hand returns it. */
+async function fixedResult(file: string): Promise<CallToolResult> {
+  const sample = JSON.parse(await readFile(file, 'utf8')) as { structuredContent: Record<string, unknown> };
+  const output = sample.structuredContent;
+  return { content: [{ type: 'text', text: JSON.stringify(output) }], structuredContent: output };
+}
 
 function createSearchServer(): McpServer {
   const server = new McpServer({ name: 'plain-sdk-search', version: '1.0.0' });
@@ -49,6 +70,8 @@ function createSearchServer(): McpServer {
       annotations: contract.annotations,
     },
     async (input): Promise<CallToolResult> => {
+      if (fixed) return fixed;
+      if (!store) throw new Error('no store');
       const vector = input.mode === 'text' ? undefined : embedder.embedOne(input.query);
       const hits = await store.search(tenant, {
         mode: input.mode,
@@ -93,5 +116,5 @@ httpServer.listen(0, '127.0.0.1', () => {
 });
 process.on('SIGTERM', () => {
   httpServer.closeAllConnections();
-  httpServer.close(() => void store.close().then(() => process.exit(0)));
+  httpServer.close(() => void (store?.close() ?? Promise.resolve()).then(() => process.exit(0)));
 });

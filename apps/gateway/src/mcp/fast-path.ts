@@ -1,0 +1,228 @@
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { CachedAnswer, CacheLookup, EpochCachedTool, ResultCache } from '@hopper/cache';
+import { toolContracts, toolScopes } from '@hopper/contracts';
+import { context, trace, type Tracer } from '@opentelemetry/api';
+import type { ChargeTenant } from '../tenant-rate-limit.ts';
+import type { Caller } from '../tenant-resolver.ts';
+import type { RecordCall } from '../tools/instrumented.ts';
+import { toolSuccess } from './tool-result.ts';
+
+/** The protocol revisions the fast path speaks; anything else goes through the SDK. */
+const MODERN_VERSION = '2026-07-28';
+const LEGACY_VERSION = '2025-11-25';
+
+const FAST_TOOLS: ReadonlySet<string> = new Set<EpochCachedTool>([
+  'search',
+  'get_document',
+  'list_documents',
+]);
+
+/** The `_meta` envelope a modern (2026-07-28) request carries, and nothing else. */
+const ENVELOPE = {
+  version: 'io.modelcontextprotocol/protocolVersion',
+  clientInfo: 'io.modelcontextprotocol/clientInfo',
+  capabilities: 'io.modelcontextprotocol/clientCapabilities',
+} as const;
+
+/**
+ * The SDK's answer headers, as it writes them (checked by test/e2e/fast-path.test.ts): a modern
+ * call without a progress token is answered with plain JSON whatever the `Accept`; a legacy call
+ * with an SSE stream holding one `event: message` (no event id: Hopper keeps no event store) and no
+ * `mcp-session-id` (the stateless legacy transport has none; only `initialize` hands one out). The
+ * fast path adds `content-length`, where the SDK's stream goes out chunked.
+ */
+const SSE_HEADERS = {
+  'cache-control': 'no-cache, no-transform',
+  connection: 'keep-alive',
+  'content-type': 'text/event-stream',
+  'x-accel-buffering': 'no',
+};
+
+const JSON_HEADERS = { 'content-type': 'application/json' };
+const MODERN_HEAD = Buffer.from('{"result":{');
+const LEGACY_HEAD = Buffer.from('event: message\ndata: {"result":{');
+
+export interface FastPathDeps {
+  lookup: CacheLookup;
+  cache: Pick<ResultCache, 'rendered'>;
+  /** The tenant's rate limit, charged for a hit as the tool chain charges every call. */
+  charge?: ChargeTenant;
+  /** The tool chain's duration histogram and slow-call warning. */
+  record: RecordCall;
+  tracer: Tracer;
+  /** What the modern era names in every result's `_meta` (the SDK's `serverInfo`). */
+  serverInfo: { name: string; version: string };
+}
+
+/**
+ * Answers a cached tool call, or returns false for the caller to send the request through the SDK.
+ * Called after Host checks, authentication, the load shedder and the body's limits.
+ */
+export type FastPath = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  body: unknown,
+  caller: Caller,
+) => Promise<boolean>;
+
+type Era = 'modern' | 'legacy';
+
+interface FastCall {
+  era: Era;
+  tool: EpochCachedTool;
+  args: Record<string, unknown>;
+  id: string | number;
+}
+
+/**
+ * The protocol-aware response cache in front of the SDK (issue #16). A lone `tools/call` of a
+ * result-cached tool, in a shape this module fully understands, is looked up in the result cache
+ * (the collection's epoch read now, as on every cached call); a hit is answered with the result's
+ * serialised JSON (made once per L1 entry, see `ResultCache.rendered`) with the request's id
+ * spliced in, in the framing the SDK would use, without building an `McpServer` and without
+ * validating or serialising the result again. The hit is charged to the tenant's rate limit, timed
+ * in the per-tool histogram, counted in the cache's hit counters and traced as the SDK path's
+ * `tools/call` span is.
+ *
+ * Everything else returns false and goes through the SDK as before: a miss (so computing, single
+ * flight and storing stay where they were), other methods, batches, progress tokens, unknown
+ * `_meta` or params, headers the SDK checks (`Mcp-Param-*`), other protocol revisions, a legacy
+ * request without a session, arguments the tool's schema refuses, a caller without the tool's scope
+ * (the SDK answers 403 with its challenge), and a hit the rate limit refuses (the SDK path charges
+ * again and answers the refusal).
+ */
+export function createFastPath(deps: FastPathDeps): FastPath {
+  const modernMeta = `,"resultType":"complete","_meta":${JSON.stringify({
+    'io.modelcontextprotocol/serverInfo': deps.serverInfo,
+  })}}`;
+
+  return async (req, res, body, caller) => {
+    const fast = fastCall(req.headers, body);
+    if (fast === undefined || !caller.scopes.includes(toolScopes[fast.tool])) return false;
+    const input = toolContracts[fast.tool].input.safeParse(fast.args);
+    if (!input.success) return false;
+
+    const started = performance.now();
+    // The SDK path's span, named and labelled alike (server-factory.ts); a miss renames it.
+    const span = deps.tracer.startSpan(`tools/call ${fast.tool}`, {
+      attributes: {
+        'mcp.method.name': 'tools/call',
+        'gen_ai.tool.name': fast.tool,
+        'gen_ai.operation.name': 'execute_tool',
+        'jsonrpc.request.id': String(fast.id),
+        'hopper.mcp.era': fast.era,
+      },
+    });
+    let answer: CachedAnswer | undefined;
+    try {
+      answer = await deps.lookup(fast.tool, input.data, caller);
+      if (answer !== undefined && deps.charge) await deps.charge(caller.tenant);
+    } catch {
+      // Refused by the rate limit: the SDK path charges again and answers the refusal as it does.
+      answer = undefined;
+    }
+    if (answer === undefined) {
+      span.updateName('mcp.fast_path lookup');
+      span.setAttribute('hopper.cache.layer', 'miss');
+      span.end();
+      return false;
+    }
+    const found = answer;
+    const result =
+      found.layer === 'l1'
+        ? deps.cache.rendered(found.key, found.value, () => resultFields(found.output))
+        : resultFields(found.output);
+    const id = JSON.stringify(fast.id);
+    const [head, tail, headers] =
+      fast.era === 'modern'
+        ? [MODERN_HEAD, `${modernMeta},"jsonrpc":"2.0","id":${id}}`, JSON_HEADERS]
+        : [LEGACY_HEAD, `},"jsonrpc":"2.0","id":${id}}\n\n`, SSE_HEADERS];
+    res.writeHead(200, {
+      ...headers,
+      'content-length': head.length + result.length + Buffer.byteLength(tail),
+    });
+    // The result's bytes as they are kept (never encoded again), between the era's framing: one
+    // write of three pieces.
+    res.cork();
+    res.write(head);
+    res.write(result);
+    res.end(tail);
+    // In the span's context, so a slow-call warning carries its trace id as the SDK path's does.
+    context.with(trace.setSpan(context.active(), span), () => deps.record(fast.tool, {}, started, 'ok'));
+    span.setAttribute('hopper.cache.layer', found.layer);
+    span.end();
+    return true;
+  };
+}
+
+/** The tool result's JSON without its braces (UTF-8), so the era can add its own fields. */
+function resultFields(output: object): Buffer {
+  const json = JSON.stringify(toolSuccess(output));
+  return Buffer.from(json.slice(1, -1));
+}
+
+/** The call, when the request is one the fast path fully understands. */
+function fastCall(headers: IncomingHttpHeaders, body: unknown): FastCall | undefined {
+  if (!isPlainObject(body) || !hasOnlyKeys(body, ['jsonrpc', 'id', 'method', 'params'])) return undefined;
+  if (body.jsonrpc !== '2.0' || body.method !== 'tools/call') return undefined;
+  const { id, params } = body;
+  if (!(typeof id === 'string' || (typeof id === 'number' && Number.isSafeInteger(id)))) return undefined;
+  if (!isPlainObject(params) || !hasOnlyKeys(params, ['name', 'arguments', '_meta'])) return undefined;
+  const { name, arguments: args, _meta: meta } = params;
+  if (typeof name !== 'string' || !FAST_TOOLS.has(name) || !isPlainObject(args)) return undefined;
+  if (!isJsonContentType(headers['content-type'])) return undefined;
+  for (const header of Object.keys(headers)) if (header.startsWith('mcp-param-')) return undefined;
+  const accept = headers.accept ?? '';
+  const version = headers['mcp-protocol-version'];
+
+  if (meta !== undefined) {
+    if (!isModernEnvelope(meta) || version !== MODERN_VERSION) return undefined;
+    if (headers['mcp-method'] !== 'tools/call' || headers['mcp-name'] !== name) return undefined;
+    if (!accept.includes('application/json')) return undefined;
+    return { era: 'modern', tool: name as EpochCachedTool, args, id };
+  }
+  // A legacy call: the SDK refuses it (406) unless it accepts both; a session is what Hopper's
+  // legacy clients were given at `initialize`, and a request without one is left to the SDK.
+  if (version !== LEGACY_VERSION || !isSessionId(headers['mcp-session-id'])) return undefined;
+  if (!accept.includes('application/json') || !accept.includes('text/event-stream')) return undefined;
+  if (headers['mcp-method'] !== undefined || headers['mcp-name'] !== undefined) return undefined;
+  return { era: 'legacy', tool: name as EpochCachedTool, args, id };
+}
+
+/** The three envelope fields of a modern request, well formed, and nothing else (no progress token). */
+function isModernEnvelope(meta: unknown): boolean {
+  if (!isPlainObject(meta) || !hasOnlyKeys(meta, Object.values(ENVELOPE))) return false;
+  if (meta[ENVELOPE.version] !== MODERN_VERSION) return false;
+  const info = meta[ENVELOPE.clientInfo];
+  const capabilities = meta[ENVELOPE.capabilities];
+  return (
+    isPlainObject(info) &&
+    hasOnlyKeys(info, ['name', 'version', 'title']) &&
+    typeof info.name === 'string' &&
+    typeof info.version === 'string' &&
+    (info.title === undefined || typeof info.title === 'string') &&
+    isPlainObject(capabilities) &&
+    Object.values(capabilities).every(isPlainObject)
+  );
+}
+
+const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** A session id as `LegacySessions.newSessionId` makes them (a UUID). */
+function isSessionId(value: string | string[] | undefined): boolean {
+  return typeof value === 'string' && SESSION_ID.test(value);
+}
+
+function isJsonContentType(value: string | undefined): boolean {
+  if (value === undefined) return false;
+  return value.split(';', 1)[0]!.trim().toLowerCase() === 'application/json';
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function hasOnlyKeys(value: Record<string, unknown>, allowed: readonly string[]): boolean {
+  for (const key in value) if (!allowed.includes(key)) return false;
+  return true;
+}

@@ -1,0 +1,348 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Client } from '@modelcontextprotocol/client';
+import { connectLegacy, connectModern, structured, MODERN_PROTOCOL_VERSION } from '../support/clients.ts';
+import { EmbeddingsDouble } from '../support/embeddings-double.ts';
+import { OtlpReceiver } from '../support/otlp-receiver.ts';
+import { TestStack, type GatewayHandle } from '../support/stack.ts';
+
+/**
+ * The MCP fast path (apps/gateway/src/mcp/fast-path.ts) answers cache hits without the SDK. One
+ * gateway runs with it, one without (HOPPER_MCP_FAST_PATH=off), on one Redis and one store: a hit
+ * must reach the client as the very bytes the SDK path sends, in both protocol eras.
+ */
+const ACME = 'acme-key-0123456789abcdef';
+const GLOBEX = 'globex-key-0123456789abcdef';
+const ACME_WRITER = 'acme-writer-key-0123456789';
+
+let stack: TestStack;
+let embeddings: EmbeddingsDouble;
+let receiver: OtlpReceiver;
+let fast: GatewayHandle;
+let sdk: GatewayHandle;
+let acme: Client;
+
+beforeAll(async () => {
+  embeddings = await EmbeddingsDouble.start();
+  receiver = await OtlpReceiver.start();
+  stack = await TestStack.start({
+    redisUrl: inject('redisUrl'),
+    env: {
+      ...embeddings.env,
+      HOPPER_API_KEYS: `acme:${ACME},globex:${GLOBEX},acme:${ACME_WRITER}:write`,
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+      // Warming re-runs searches after each write, behind the tests' backs: it would move the
+      // cache counters the tests read.
+      HOPPER_CACHE_WARM_TOP: '0',
+    },
+  });
+  fast = stack.gateways[0]!;
+  sdk = await stack.startGateway({ HOPPER_MCP_FAST_PATH: 'off' });
+  acme = await connectModern(fast.url, { requestInit: { headers: { authorization: `Bearer ${ACME}` } } });
+  for (const [documentId, content] of [
+    ['giraffe', 'Giraffes browse acacia leaves on the savanna.'],
+    ['okapi', 'The okapi is the giraffe of the rainforest, shy and striped.'],
+  ]) {
+    const out = structured<{ state: string }>(
+      await acme.callTool({ name: 'ingest_document', arguments: { content, documentId, collection: 'zoo' } }),
+    );
+    expect(out.state).toBe('completed');
+  }
+});
+
+afterAll(async () => {
+  await acme?.close();
+  await stack?.stop();
+  await embeddings?.stop();
+  await receiver?.stop();
+});
+
+type Era = 'modern' | 'legacy';
+
+interface Answer {
+  status: number;
+  headers: Headers;
+  body: string;
+}
+
+const sessions = new Map<string, string>();
+
+/** A legacy session id, from an `initialize` as the v1 client sends it. */
+async function legacySession(url: string, key: string): Promise<string> {
+  const known = sessions.get(url + key);
+  if (known) return known;
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      authorization: `Bearer ${key}`,
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 0,
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+    }),
+  });
+  await response.text();
+  const session = response.headers.get('mcp-session-id');
+  if (!session) throw new Error('initialize gave no session');
+  sessions.set(url + key, session);
+  return session;
+}
+
+/** One raw `tools/call`, as the SDK clients of each era put it on the wire. */
+async function call(
+  gateway: GatewayHandle,
+  era: Era,
+  id: number | string,
+  args: Record<string, unknown>,
+  options: { key?: string | null; tool?: string } = {},
+): Promise<Answer> {
+  const key = options.key === undefined ? ACME : options.key;
+  const tool = options.tool ?? 'search';
+  const auth: Record<string, string> = key === null ? {} : { authorization: `Bearer ${key}` };
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    accept: 'application/json, text/event-stream',
+    ...auth,
+    ...(era === 'modern'
+      ? { 'mcp-protocol-version': MODERN_PROTOCOL_VERSION, 'mcp-method': 'tools/call', 'mcp-name': tool }
+      : {
+          'mcp-protocol-version': '2025-11-25',
+          // Session ids belong to no tenant: one from a valid key serves the refused callers too.
+          'mcp-session-id': await legacySession(gateway.url, ACME),
+        }),
+  };
+  const params =
+    era === 'modern'
+      ? {
+          name: tool,
+          arguments: args,
+          _meta: {
+            'io.modelcontextprotocol/protocolVersion': MODERN_PROTOCOL_VERSION,
+            'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1.0.0' },
+            'io.modelcontextprotocol/clientCapabilities': {},
+          },
+        }
+      : { name: tool, arguments: args };
+  const response = await fetch(gateway.url, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params }),
+  });
+  return { status: response.status, headers: response.headers, body: await response.text() };
+}
+
+/** The structured output inside an answer of either framing. */
+function output(answer: Answer): { results: { documentId: string }[]; cached: boolean; cacheLayer?: string } {
+  const json = answer.body.startsWith('event: message\ndata: ')
+    ? answer.body.slice('event: message\ndata: '.length).trimEnd()
+    : answer.body;
+  return (JSON.parse(json) as { result: { structuredContent: never } }).result.structuredContent;
+}
+
+/** The fast path sends a length; the SDK streams its answers chunked. */
+const viaFastPath = (answer: Answer) => answer.headers.get('content-length') !== null;
+
+/** The headers a client acts on (not the date, nor how the length is told). */
+function meaningfulHeaders(headers: Headers): Record<string, string> {
+  const kept: Record<string, string> = {};
+  headers.forEach((value, name) => {
+    if (!['date', 'content-length', 'transfer-encoding', 'keep-alive'].includes(name)) kept[name] = value;
+  });
+  return kept;
+}
+
+/** A Prometheus sample of the gateway: the line of `name` holding every one of `labels`. */
+async function metric(gateway: GatewayHandle, name: string, labels: string[]): Promise<number> {
+  const text = await (await fetch(gateway.url.replace(/\/mcp$/, '/metrics'))).text();
+  const found = text
+    .split('\n')
+    .find((l) => l.startsWith(`${name}{`) && labels.every((label) => l.includes(label)));
+  return found ? Number(found.slice(found.lastIndexOf(' ') + 1)) : 0;
+}
+
+const l1Hits = (gateway: GatewayHandle) =>
+  metric(gateway, 'hopper_cache_requests_total', ['cache="result"', 'layer="l1"', 'result="hit"']);
+
+describe('the MCP fast path', () => {
+  for (const [era, framing] of [
+    ['modern', 'application/json'],
+    ['legacy', 'text/event-stream'],
+  ] as const) {
+    it(`answers a ${era}-era hit (${framing}) with the SDK path's bytes, only the id differing`, async () => {
+      const args = { query: `acacia leaves ${era}`, collection: 'zoo', topK: 3 };
+      // Each gateway's first call computes or finds L2; the second is an L1 hit.
+      await call(fast, era, 1, args);
+      await call(sdk, era, 1, args);
+      const fromFast = await call(fast, era, 41, args);
+      const fromSdk = await call(sdk, era, 'id-42', args);
+
+      expect(viaFastPath(fromFast)).toBe(true);
+      expect(viaFastPath(fromSdk)).toBe(false);
+      expect(fromFast.status).toBe(200);
+      expect(fromSdk.status).toBe(200);
+      expect(fromFast.headers.get('content-type')).toBe(framing);
+      expect(meaningfulHeaders(fromFast.headers)).toEqual(meaningfulHeaders(fromSdk.headers));
+      expect(fromFast.body).toBe(fromSdk.body.replace('"id":"id-42"', '"id":41'));
+      expect(output(fromFast)).toMatchObject({ cached: true, cacheLayer: 'l1' });
+      expect(output(fromFast).results[0]?.documentId).toBe('giraffe');
+
+      // A string id is spliced in as the SDK writes it.
+      const stringId = await call(fast, era, 'a"b', args);
+      expect(stringId.body).toBe(fromSdk.body.replace('"id":"id-42"', '"id":"a\\"b"'));
+    });
+  }
+
+  it('answers an L2 hit the way the SDK path does', async () => {
+    const args = { query: 'striped okapi', collection: 'zoo' };
+    const computed = await call(sdk, 'modern', 1, args);
+    expect(output(computed).cached).toBe(false);
+    const fromL2 = await call(fast, 'modern', 2, args);
+    expect(viaFastPath(fromL2)).toBe(true);
+    expect(output(fromL2)).toEqual({ ...output(computed), cached: true, cacheLayer: 'l2' });
+  });
+
+  it('serves the real SDK clients of both eras from the fast path', async () => {
+    const args = { query: 'rainforest', collection: 'zoo' };
+    const legacy = await connectLegacy(fast.url, {
+      requestInit: { headers: { authorization: `Bearer ${ACME}` } },
+    });
+    try {
+      const first = structured<{ cached: boolean }>(await acme.callTool({ name: 'search', arguments: args }));
+      const modernHit = structured<{ cached: boolean; cacheLayer: string }>(
+        await acme.callTool({ name: 'search', arguments: args }),
+      );
+      const legacyHit = structured<{ cached: boolean; cacheLayer: string }>(
+        await legacy.callTool({ name: 'search', arguments: args }),
+      );
+      expect(first.cached).toBe(false);
+      expect(modernHit).toMatchObject({ ...first, cached: true, cacheLayer: 'l1' });
+      expect(legacyHit).toEqual(modernHit);
+    } finally {
+      await legacy.close();
+    }
+  });
+
+  it('never hides a write: the next search after an ingest sees it', async () => {
+    const args = { query: 'zebra stripes', collection: 'zoo' };
+    await call(fast, 'modern', 1, args);
+    const before = await call(fast, 'modern', 2, args);
+    expect(viaFastPath(before)).toBe(true);
+    expect(output(before).results.map((r) => r.documentId)).not.toContain('zebra');
+    const ingested = structured<{ state: string }>(
+      await acme.callTool({
+        name: 'ingest_document',
+        arguments: { content: 'Zebra stripes confuse biting flies.', documentId: 'zebra', collection: 'zoo' },
+      }),
+    );
+    expect(ingested.state).toBe('completed');
+    const after = output(await call(fast, 'modern', 3, args));
+    expect(after.results[0]?.documentId).toBe('zebra');
+  });
+
+  it("never serves another tenant's entry", async () => {
+    const args = { query: 'acacia leaves tenants', collection: 'zoo' };
+    await call(fast, 'modern', 1, args);
+    expect(viaFastPath(await call(fast, 'modern', 2, args))).toBe(true);
+    const globex = await call(fast, 'modern', 3, args, { key: GLOBEX });
+    expect(viaFastPath(globex)).toBe(false);
+    expect(output(globex)).toEqual({ results: [], cached: false });
+    const globexAgain = await call(fast, 'legacy', 4, args, { key: GLOBEX });
+    expect(viaFastPath(globexAgain)).toBe(true);
+    expect(output(globexAgain)).toEqual({ results: [], cached: true, cacheLayer: 'l1' });
+  });
+
+  it('refuses a call without valid auth or scope before the cache is read', async () => {
+    const args = { query: 'acacia leaves refused', collection: 'zoo' };
+    await call(fast, 'modern', 1, args);
+    expect(viaFastPath(await call(fast, 'modern', 2, args))).toBe(true);
+    const before = await l1Hits(fast);
+    for (const era of ['modern', 'legacy'] as const) {
+      const anonymous = await call(fast, era, 3, args, { key: null });
+      expect(anonymous.status).toBe(401);
+      expect(anonymous.headers.get('www-authenticate')).toContain('Bearer');
+      const wrong = await call(fast, era, 4, args, { key: 'wrong-key-0123456789abcdef' });
+      expect(wrong.status).toBe(401);
+      // The same tenant, with a key that may only write.
+      const writer = await call(fast, era, 5, args, { key: ACME_WRITER });
+      expect(writer.status).toBe(403);
+      expect(writer.headers.get('www-authenticate')).toContain('insufficient_scope');
+    }
+    expect(await l1Hits(fast)).toBe(before);
+  });
+
+  it('counts a hit in the cache counters and the per-tool duration histogram', async () => {
+    const args = { query: 'savanna', collection: 'zoo' };
+    await call(fast, 'modern', 1, args);
+    const hits = () => l1Hits(fast);
+    const timed = () =>
+      metric(fast, 'hopper_mcp_operation_duration_seconds_count', ['tool="search"', 'outcome="ok"']);
+    const [hitsBefore, timedBefore] = [await hits(), await timed()];
+    const answer = await call(fast, 'legacy', 2, args);
+    expect(viaFastPath(answer)).toBe(true);
+    expect(await hits()).toBe(hitsBefore + 1);
+    expect(await timed()).toBe(timedBefore + 1);
+  });
+
+  it('traces a hit as the SDK path traces a call', async () => {
+    const args = { query: 'giraffe traced', collection: 'zoo' };
+    await call(fast, 'modern', 1, args);
+    expect(viaFastPath(await call(fast, 'modern', 'traced-hit', args))).toBe(true);
+    for (;;) {
+      const span = receiver.spans.find(
+        (s) => s.name === 'tools/call search' && s.attributes['jsonrpc.request.id'] === 'traced-hit',
+      );
+      if (span) {
+        expect(span.service).toBe('hopper-gateway');
+        expect(span.attributes).toMatchObject({
+          'mcp.method.name': 'tools/call',
+          'gen_ai.tool.name': 'search',
+          'hopper.mcp.era': 'modern',
+          'hopper.cache.layer': 'l1',
+        });
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  });
+
+  it('leaves what it does not fully understand to the SDK', async () => {
+    const args = { query: 'acacia leaves other', collection: 'zoo' };
+    await call(fast, 'modern', 1, args);
+    expect(viaFastPath(await call(fast, 'modern', 2, args))).toBe(true);
+    // Invalid arguments: the SDK path's tool failure, not a hit of something else.
+    const invalid = await call(fast, 'modern', 3, { ...args, topK: -1 });
+    expect(viaFastPath(invalid)).toBe(false);
+    expect(invalid.body).toContain('"isError":true');
+    // A mismatched Mcp-Name header: the SDK's protocol error.
+    const response = await fetch(fast.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        authorization: `Bearer ${ACME}`,
+        'mcp-protocol-version': MODERN_PROTOCOL_VERSION,
+        'mcp-method': 'tools/call',
+        'mcp-name': 'get_document',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 5,
+        method: 'tools/call',
+        params: {
+          name: 'search',
+          arguments: args,
+          _meta: {
+            'io.modelcontextprotocol/protocolVersion': MODERN_PROTOCOL_VERSION,
+            'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1.0.0' },
+            'io.modelcontextprotocol/clientCapabilities': {},
+          },
+        },
+      }),
+    });
+    expect(response.headers.get('content-length')).toBeNull();
+    expect(await response.text()).toContain('"error"');
+  });
+});

@@ -15,8 +15,12 @@ export interface TenantRateLimitOptions {
   metrics: Pick<Metrics, 'limitRefusals' | 'rateLimiterFailures'>;
 }
 
-/** Takes one token from the tenant's bucket; throws `busy` (with when to retry) over the rate. */
-export type ChargeTenant = (tenant: string) => Promise<void>;
+/**
+ * Takes one token from the tenant's bucket; throws `busy` (with when to retry) over the rate. With
+ * `uncounted`, a refusal is not counted: for a caller that hands the refused request on to a path
+ * that charges (and counts) it again, as the MCP fast path does.
+ */
+export type ChargeTenant = (tenant: string, options?: { uncounted?: boolean }) => Promise<void>;
 
 /**
  * The per-tenant rate limit, one bucket per tenant shared by everything a tenant asks of any
@@ -33,7 +37,7 @@ export function tenantRateLimit(options: TenantRateLimitOptions): ChargeTenant {
   const { bucket, breaker, timeoutMs, metrics } = options;
   const policy = `${options.perSecond} calls per second, bursts of ${options.burst}`;
 
-  return async (tenant) => {
+  return async (tenant, chargeOptions) => {
     let grant;
     try {
       grant = await guarded(breaker, timeoutMs, () => bucket.take(tenant));
@@ -43,7 +47,7 @@ export function tenantRateLimit(options: TenantRateLimitOptions): ChargeTenant {
       return;
     }
     if (grant.allowed) return;
-    metrics.limitRefusals.inc({ limit: 'rate' });
+    if (!chargeOptions?.uncounted) metrics.limitRefusals.inc({ limit: 'rate' });
     throw busy(`rate limit reached for this tenant (${policy})`, grant.retryAfterMs / 1000);
   };
 }

@@ -116,9 +116,10 @@ export function createFastPath(deps: FastPathDeps): FastPath {
     let answer: CachedAnswer | undefined;
     try {
       answer = await deps.lookup(fast.tool, input.data, caller);
-      if (answer !== undefined && deps.charge) await deps.charge(caller.tenant);
+      if (answer !== undefined && deps.charge) await deps.charge(caller.tenant, { uncounted: true });
     } catch {
-      // Refused by the rate limit: the SDK path charges again and answers the refusal as it does.
+      // Refused by the rate limit (a refusal takes no token): the SDK path charges again, counts
+      // the refusal once and answers it as it does.
       answer = undefined;
     }
     if (answer === undefined) {

@@ -43,14 +43,7 @@ export function lowContrast(page: Page): Promise<LowContrast[]> {
       };
       return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
     };
-    const found: {
-      text: string;
-      where: string;
-      ratio: number;
-      needed: number;
-      color: string;
-      background: string;
-    }[] = [];
+    const found: LowContrast[] = [];
     for (const el of Array.from(document.querySelectorAll<HTMLElement>('body *'))) {
       const own = Array.from(el.childNodes)
         .filter((node) => node.nodeType === Node.TEXT_NODE)

@@ -47,7 +47,7 @@ export function checkTargets(scenarios: ScenarioResult[], profile: Profile): Tar
   add(
     'cached search ≥ 5x the plain-SDK peer’s throughput',
     where,
-    cached && plain && plain.throughput > 0 ? round(cached.throughput / plain.throughput) : undefined,
+    throughputRatio(cached, plain),
     'x',
     (v) => v >= 5,
     [cached, plain],
@@ -57,7 +57,7 @@ export function checkTargets(scenarios: ScenarioResult[], profile: Profile): Tar
   add(
     'cached search ≥ 10x the no-I/O plain-SDK peer’s throughput',
     where,
-    cached && fixed && fixed.throughput > 0 ? round(cached.throughput / fixed.throughput) : undefined,
+    throughputRatio(cached, fixed),
     'x',
     (v) => v >= 10,
     [cached, fixed],
@@ -65,7 +65,7 @@ export function checkTargets(scenarios: ScenarioResult[], profile: Profile): Tar
   add(
     'cached search ≥ 0.5x the bare-HTTP ceiling’s throughput',
     where,
-    cached && ceiling && ceiling.throughput > 0 ? round(cached.throughput / ceiling.throughput) : undefined,
+    throughputRatio(cached, ceiling),
     'x',
     (v) => v >= 0.5,
     [cached, ceiling],
@@ -106,3 +106,11 @@ function notMeasured(scenarios: ScenarioResult[], clients: number): string {
 
 const hasErrors = (m: Measurement) => m.errors.http + m.errors.rpc + m.errors.tool > 0;
 const round = (value: number) => Math.round(value * 100) / 100;
+
+/** How many times `peer`'s calls/s `server` served, when both were measured. */
+function throughputRatio(
+  server: { throughput: number } | undefined,
+  peer: { throughput: number } | undefined,
+): number | undefined {
+  return server && peer && peer.throughput > 0 ? round(server.throughput / peer.throughput) : undefined;
+}

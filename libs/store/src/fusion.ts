@@ -61,3 +61,36 @@ function minMax(scores: readonly number[]): (score: number) => number {
   const range = high - low;
   return range > 0 ? (score) => (score - low) / range : () => 1;
 }
+
+/**
+ * Joins the candidates read from the chunk tables (the main table and the delta) into one list per
+ * signal, best first, at most `depth` each. A row both tables held for a moment (a move between
+ * them) counts once; where two versions of a document were read (a replacement seen between its
+ * commits to the two tables), only the newer version's chunks stay, in both lists.
+ */
+export function mergeTableHits(
+  text: readonly SearchHit[],
+  vector: readonly SearchHit[],
+  depth: number,
+): [SearchHit[], SearchHit[]] {
+  const documentOf = (hit: SearchHit): string => `${hit.collection}\u001f${hit.documentId}`;
+  const newest = new Map<string, number>();
+  for (const hit of [...text, ...vector]) {
+    const key = documentOf(hit);
+    newest.set(key, Math.max(newest.get(key) ?? 0, hit.version));
+  }
+  const pick = (hits: readonly SearchHit[]): SearchHit[] => {
+    const seen = new Set<string>();
+    const kept: SearchHit[] = [];
+    // Stable: a single table's own order (best first) is kept as it came.
+    for (const hit of [...hits].sort((a, b) => b.score - a.score)) {
+      const key = `${hit.collection}\u001f${hit.chunkId}`;
+      if (hit.version !== newest.get(documentOf(hit)) || seen.has(key)) continue;
+      seen.add(key);
+      kept.push(hit);
+      if (kept.length === depth) break;
+    }
+    return kept;
+  };
+  return [pick(text), pick(vector)];
+}

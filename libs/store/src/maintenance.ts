@@ -1,12 +1,15 @@
 import { Index, type Table } from '@lancedb/lancedb';
 import {
+  CHUNK_TABLES,
   CHUNKS_TABLE,
   CHUNK_KEY_COLUMN,
+  DELTA_TABLE,
   DOCUMENTS_TABLE,
   DOCUMENT_KEY_COLUMN,
   TEXT_INDEX_COLUMN,
 } from './schema.ts';
-import { sqlEquals } from './sql.ts';
+import { sqlEquals, sqlString } from './sql.ts';
+import type { ChunkTableName } from './schema.ts';
 import type { TableHandles } from './tables.ts';
 import { TOMBSTONE_TENANT } from './writer.ts';
 
@@ -24,17 +27,23 @@ export interface MaintenancePolicy {
   vectorIndexMinRows: number;
   /** Segments the vector index may have before it is rebuilt as one (see {@link Maintenance}). */
   maxVectorIndexSegments: number;
+  /** Rows the delta table may hold before they are moved into the main table. */
+  maxDeltaRows: number;
   /** Never checks more often than this while commits keep coming. */
   checkIntervalMs: number;
 }
 
-export type MaintenanceOperation = 'text index' | 'vector index' | 'optimize' | 'indexes' | 'tombstones';
+export type MaintenanceOperation =
+  'text index' | 'vector index' | 'optimize' | 'indexes' | 'tombstones' | 'move';
 
 /** One maintenance step that ran: which table, what it did, how long it took, the table's size. */
 export interface MaintenanceStats {
-  table: typeof CHUNKS_TABLE | typeof DOCUMENTS_TABLE;
-  /** `optimize`: compaction, folding new rows into every index, and removing old versions. */
-  operation: 'optimize' | 'vector index';
+  table: ChunkTableName | typeof DOCUMENTS_TABLE;
+  /**
+   * `optimize`: compaction, folding new rows into every index, and removing old versions. `move`:
+   * the delta's rows written into the main table (`rows` counts them).
+   */
+  operation: 'optimize' | 'vector index' | 'move';
   ms: number;
   /** Rows in the table and its data fragments before the step (before the build, for an index). */
   rows: number;
@@ -56,6 +65,45 @@ const VECTOR_INDEX_PARTITIONS = 128;
 export const VECTOR_INDEX_PROBES = 80;
 /** After a fold, the time and fragment bounds rest for this many times its duration. */
 const FOLD_PACING = 4;
+/**
+ * How long moved rows stay in the delta after the main table's indexes hold them. A search reads
+ * the main table and then the delta; one that read the main table before the fold (when the moved
+ * rows were outside its indexes, so skipped) must still find them in the delta. Seconds are ample
+ * for the gap between a search's two reads.
+ */
+const MOVE_GRACE_MS = 10_000;
+
+/** Positions in one delete of moved rows from the delta (keeps each statement's SQL modest). */
+const SLOTS_PER_DELETE = 2_000;
+
+/** A chunk table's fold history, which paces its upkeep on the clock (reset by a restart). */
+interface FoldState {
+  /** When rows outside the full-text index were first seen (this process's clock). */
+  unindexedSince: number | undefined;
+  lastFoldMs: number;
+  lastFoldEnd: number;
+}
+
+/**
+ * The delta's rows on their way into the main table. New versions are written to the small delta,
+ * and a move takes them into the main table in three steps, each in the writer's turn or beside it:
+ * 1. Its rows are upserted into the main table in one commit.
+ * 2. The main table is folded beside the commits, so that its indexes hold them. Searches skip the
+ *    main table's rows outside its indexes (LanceDB's fast search), so until then the delta is
+ *    where they are found, and the main table's scan cost never grows with a move.
+ * 3. `MOVE_GRACE_MS` after the fold, they are deleted from the delta: each by its position and
+ *    version, so that a position rewritten since (a newer version) stays. Not by row address:
+ *    compaction of the delta, which goes on meanwhile, moves rows to new fragments.
+ * In between, a row is in both tables, which a search counts once. A document replaced meanwhile
+ * is rewritten into the delta and deleted from the main table. A restart forgets a move between steps 1 and 3: the rows stay in both
+ * tables until the next move takes them again (an upsert, so nothing doubles).
+ */
+interface DeltaMove {
+  /** The moved positions (slot keys), by the version each held. */
+  slots: Map<number, string[]>;
+  /** When step 2 ended. */
+  foldedAt: number | undefined;
+}
 /** Low-cardinality columns in every search's prefilter: bitmap indexes make the filter a lookup. */
 const SCOPE_INDEX_COLUMNS = ['tenant', 'collection', 'model'] as const;
 
@@ -110,17 +158,21 @@ export class Maintenance {
   readonly #onRun: (stats: MaintenanceStats) => void;
   /** Index names known to exist on each table; an index, once built, stays. */
   readonly #indexes = new Map<string, Set<string>>();
-  /** When rows outside the full-text index were first seen (this process's clock). */
-  #unindexedSince: number | undefined;
+  /** Per chunk table: unindexed rows first seen, and the last fold (see {@link FoldState}). */
+  readonly #folds = new Map<ChunkTableName, FoldState>(
+    CHUNK_TABLES.map((name) => [name, { unindexedSince: undefined, lastFoldMs: 0, lastFoldEnd: 0 }]),
+  );
+  /** The delta's rows last moved into the main table, until they are deleted from the delta. */
+  #moved: DeltaMove | undefined;
   #lastCheck = 0;
-  /** How long the last fold of the chunks table took: paces folds on the clock (0 after a restart). */
-  #lastFoldMs = 0;
-  #lastFoldEnd = 0;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
   #scheduled: Promise<void> | undefined;
-  /** Compaction, index folds or a rebuild in flight beside the commits (see {@link #beside}). */
-  #background: Promise<void> | undefined;
+  /**
+   * Compaction, index folds or a rebuild in flight beside the commits, one per table (see
+   * {@link #beside}): the main table's long folds never hold the small delta's back.
+   */
+  readonly #background = new Map<string, Promise<void>>();
 
   constructor(
     tables: TableHandles,
@@ -143,8 +195,10 @@ export class Maintenance {
    */
   async afterCommit(): Promise<void> {
     if (this.#closed) return;
-    const chunks = await this.#tables.get(CHUNKS_TABLE).catch(() => undefined);
-    if (chunks) await this.#ensureIndexes(chunks, CHUNKS_TABLE);
+    for (const name of CHUNK_TABLES) {
+      const chunks = await this.#tables.get(name).catch(() => undefined);
+      if (chunks) await this.#ensureIndexes(chunks, name);
+    }
     const documents = await this.#tables.get(DOCUMENTS_TABLE).catch(() => undefined);
     if (documents) await this.#ensureIndexes(documents, DOCUMENTS_TABLE);
     if (this.#scheduled) return;
@@ -162,7 +216,7 @@ export class Maintenance {
 
   /** Resolves once the upkeep running beside the commits has ended (the store waits on close). */
   async idle(): Promise<void> {
-    await this.#background;
+    await Promise.all(this.#background.values());
   }
 
   close(): void {
@@ -187,113 +241,201 @@ export class Maintenance {
     this.#timer.unref();
   }
 
-  async #check(force: boolean): Promise<void> {
+  async #check(force: boolean, again = true): Promise<void> {
     if (this.#closed) return;
-    if (this.#background) {
-      // One run beside the commits at a time; it checks again when it ends.
-      if (!force) return;
-      await this.#background;
-    }
+    // One run per table beside the commits; each checks again when it ends. A forced run waits
+    // for them, so that it sees (and folds) everything.
+    if (force) await this.idle();
     this.#lastCheck = Date.now();
-    const chunks = await this.#tables.get(CHUNKS_TABLE).catch(() => undefined);
-    if (!chunks) return;
-    await this.#ensureIndexes(chunks, CHUNKS_TABLE);
     const documents = await this.#tables.get(DOCUMENTS_TABLE).catch(() => undefined);
     if (documents) await this.#ensureIndexes(documents, DOCUMENTS_TABLE);
+    const delta = await this.#tables.get(DELTA_TABLE).catch(() => undefined);
+    if (delta) await this.#ensureIndexes(delta, DELTA_TABLE);
+    let main = await this.#tables.get(CHUNKS_TABLE).catch(() => undefined);
+    if (main) await this.#ensureIndexes(main, CHUNKS_TABLE);
 
-    let state: {
-      unindexed: number;
-      fragments: number;
-      rows: number;
-      segments: number;
-      documentFragments: number;
-      documentRows: number;
-    };
+    let moved = false;
+    if (delta) {
+      try {
+        moved = await this.#moveDelta(main, delta, force);
+      } catch (error) {
+        this.#onError(error, 'move');
+      }
+      main ??= await this.#tables.get(CHUNKS_TABLE).catch(() => undefined);
+      if (main && moved) await this.#ensureIndexes(main, CHUNKS_TABLE);
+    }
+    let chunksDue = false;
+    for (const [name, table] of [
+      [CHUNKS_TABLE, main],
+      [DELTA_TABLE, delta],
+    ] as const) {
+      if (!table || this.#background.has(name)) continue;
+      chunksDue =
+        (await this.#checkChunks(table, name, force || (moved && name === CHUNKS_TABLE))) || chunksDue;
+    }
+    if (documents && !this.#background.has(DOCUMENTS_TABLE)) {
+      try {
+        const stats = await documents.stats();
+        const rest = this.#rest(DELTA_TABLE, Date.now());
+        // The documents table is small and every key lookup opens each of its fragments: it is
+        // compacted on its own bound, resting with the delta and going with its folds.
+        if (
+          force ||
+          ((rest <= 0 || chunksDue) && stats.fragmentStats.numFragments > this.#policy.maxFragments)
+        ) {
+          const cleanupOlderThan = new Date(Date.now() - this.#policy.versionRetentionMs);
+          void this.#beside(DOCUMENTS_TABLE, [
+            () =>
+              this.#step(DOCUMENTS_TABLE, 'optimize', stats.numRows, stats.fragmentStats.numFragments, () =>
+                documents.optimize({ cleanupOlderThan }),
+              ),
+          ]);
+        }
+      } catch (error) {
+        this.#onError(error, 'optimize');
+      }
+    }
+    // An operator's forced run waits for the work, then runs once more: a rebuild's compaction
+    // and a move's last step follow their first pass.
+    if (force) {
+      await this.idle();
+      if (again) await this.#check(true, false);
+    }
+  }
+
+  /**
+   * Moves the delta into the main table when it has passed its bound (or on a forced run), in the
+   * writer's turn; see {@link DeltaMove} for the steps and why each comes when it does. Returns
+   * whether rows were written into the main table.
+   */
+  async #moveDelta(main: Table | undefined, delta: Table, force: boolean): Promise<boolean> {
+    const moved = this.#moved;
+    if (moved) {
+      if (moved.foldedAt === undefined) {
+        // Still waiting for the main table's fold; a failed fold is retried by the main check.
+        return false;
+      }
+      const waited = Date.now() - moved.foldedAt;
+      if (waited < MOVE_GRACE_MS && !force) {
+        this.#arm(MOVE_GRACE_MS - waited);
+        return false;
+      }
+      for (const [version, slots] of moved.slots) {
+        for (let start = 0; start < slots.length; start += SLOTS_PER_DELETE) {
+          const keys = slots.slice(start, start + SLOTS_PER_DELETE).map(sqlString);
+          await delta.delete(`version = ${version} AND ${CHUNK_KEY_COLUMN} IN (${keys.join(', ')})`);
+        }
+      }
+      this.#moved = undefined;
+      // On to the next move, if the rows written since call for one.
+    }
+    if (this.#background.has(CHUNKS_TABLE)) return false;
+    const rows = await delta.countRows();
+    if (rows === 0 || (rows < this.#policy.maxDeltaRows && !force)) return false;
+    const started = performance.now();
+    const data = await delta.query().toArrow();
+    if (data.numRows === 0) return false;
+    const slots = new Map<number, string[]>();
+    const slotColumn = data.getChild(CHUNK_KEY_COLUMN);
+    const versionColumn = data.getChild('version');
+    for (let i = 0; i < data.numRows; i++) {
+      const version = Number(versionColumn?.get(i));
+      const list = slots.get(version) ?? [];
+      list.push(String(slotColumn?.get(i)));
+      slots.set(version, list);
+    }
+    const target = main ?? (await this.#tables.getOrCreate(CHUNKS_TABLE, data.schema as never));
+    // Conditional: a row moved by an earlier snapshot (another writer's) never overwrites a newer.
+    await target
+      .mergeInsert(CHUNK_KEY_COLUMN)
+      .whenMatchedUpdateAll({ where: 'target.version <= source.version' })
+      .whenNotMatchedInsertAll()
+      .execute(data);
+    this.#moved = { slots, foldedAt: undefined };
+    const fragments = (await delta.stats()).fragmentStats.numFragments;
+    this.#onRun({ table: DELTA_TABLE, operation: 'move', ms: performance.now() - started, rows, fragments });
+    return true;
+  }
+
+  /**
+   * Decides a chunk table's upkeep from its state and starts it beside the commits. Returns whether
+   * the table is being folded (the documents table goes along).
+   */
+  async #checkChunks(table: Table, name: ChunkTableName, force: boolean): Promise<boolean> {
+    const fold = this.#folds.get(name) as FoldState;
+    let state: { unindexed: number; fragments: number; rows: number; segments: number };
     try {
-      const chunkStats = await chunks.stats();
-      const documentStats = documents ? await documents.stats() : undefined;
+      const stats = await table.stats();
       state = {
-        unindexed: (await chunks.indexStats(TEXT_INDEX_NAME))?.numUnindexedRows ?? 0,
-        fragments: chunkStats.fragmentStats.numFragments,
-        rows: chunkStats.numRows,
-        segments: await this.#vectorIndexSegments(chunks),
-        documentFragments: documentStats?.fragmentStats.numFragments ?? 0,
-        documentRows: documentStats?.numRows ?? 0,
+        unindexed: (await table.indexStats(TEXT_INDEX_NAME))?.numUnindexedRows ?? 0,
+        fragments: stats.fragmentStats.numFragments,
+        rows: stats.numRows,
+        segments: await this.#vectorIndexSegments(table, name),
       };
     } catch (error) {
       this.#onError(error, 'optimize');
-      return;
+      return false;
     }
-    const { unindexed, fragments, rows, segments, documentFragments, documentRows } = state;
+    const { unindexed, fragments, rows, segments } = state;
     const now = Date.now();
-    if (unindexed === 0) this.#unindexedSince = undefined;
-    else this.#unindexedSince ??= now;
-    const waited = this.#unindexedSince === undefined ? 0 : now - this.#unindexedSince;
+    if (unindexed === 0) fold.unindexedSince = undefined;
+    else fold.unindexedSince ??= now;
+    const waited = fold.unindexedSince === undefined ? 0 : now - fold.unindexedSince;
     // A fold costs more as the table grows (~0.1 s at 5k chunks, 2-5 s at 100k, more when it
     // compacts): after one, the time and fragment bounds rest for four times its duration, so upkeep
-    // takes at most a fifth of the writer's time. The row bound still folds at once.
-    const rest = this.#lastFoldEnd + FOLD_PACING * this.#lastFoldMs - now;
+    // takes at most a fifth of the writer's time. The row bound still folds at once. The main table
+    // is folded when a move has written into it: its new rows are read from the delta until then.
+    const rest = this.#rest(name, now);
     const rebuild = segments > this.#policy.maxVectorIndexSegments;
-    const chunksDue =
+    const due =
       force ||
-      unindexed >= this.#policy.maxUnindexedRows ||
+      (name === DELTA_TABLE && unindexed >= this.#policy.maxUnindexedRows) ||
       (rest <= 0 &&
         ((unindexed > 0 && waited >= this.#policy.maxUnindexedMs) ||
           fragments - segments > this.#policy.maxFragments));
-    // The documents table is small and every key lookup opens each of its fragments: it is
-    // compacted on its own bound, resting with the chunks table and going with its folds.
-    const documentsDue =
-      documents !== undefined &&
-      (force || ((rest <= 0 || chunksDue) && documentFragments > this.#policy.maxFragments));
-    if (!rebuild && !chunksDue && !documentsDue) {
+    if (!rebuild && !due) {
       // Rows are waiting: come back when the oldest of them reaches its bound, writes or not.
       if (unindexed > 0) this.#arm(Math.max(10, rest, this.#policy.maxUnindexedMs - waited));
-      return;
+      return false;
     }
-    if (chunksDue) {
+    if (due) {
       // Tombstones go in the writer's turn: a delete beside a commit could conflict with it.
       try {
-        await chunks.delete(sqlEquals('tenant', TOMBSTONE_TENANT));
+        await table.delete(sqlEquals('tenant', TOMBSTONE_TENANT));
       } catch (error) {
         this.#onError(error, 'tombstones');
       }
     }
     const cleanupOlderThan = new Date(Date.now() - this.#policy.versionRetentionMs);
-    const steps: Array<() => Promise<void>> = [];
-    if (documentsDue && documents) {
-      steps.push(() =>
-        this.#step(DOCUMENTS_TABLE, 'optimize', documentRows, documentFragments, () =>
-          documents.optimize({ cleanupOlderThan }),
-        ),
-      );
-    }
-    if (rebuild) {
-      // Folds every row in; compaction and the full-text fold follow in the next check.
-      steps.push(() =>
-        this.#step(CHUNKS_TABLE, 'vector index', rows, fragments, () =>
-          this.#buildVectorIndex(chunks, rows, true),
-        ),
-      );
-    } else if (chunksDue) {
-      steps.push(async () => {
-        const started = performance.now();
-        await this.#step(CHUNKS_TABLE, 'optimize', rows, fragments, () =>
-          chunks.optimize({ cleanupOlderThan }),
-        );
-        this.#lastFoldMs = performance.now() - started;
-        this.#lastFoldEnd = Date.now();
-        this.#unindexedSince = undefined;
-        await this.#maybeVectorIndex(chunks, fragments).catch((error: unknown) =>
-          this.#onError(error, 'vector index'),
-        );
-      });
-    }
-    const work = this.#beside(steps);
-    // An operator's forced run waits for the work, and for a rebuild's follow-up compaction.
-    if (force) {
-      await work;
-      if (rebuild) await this.#check(true);
-    }
+    const moving = name === CHUNKS_TABLE && this.#moved !== undefined && this.#moved.foldedAt === undefined;
+    void this.#beside(name, [
+      rebuild
+        ? // Folds every row in; compaction and the full-text fold follow in the next check.
+          () =>
+            this.#step(name, 'vector index', rows, fragments, () => this.#buildVectorIndex(table, rows, true))
+        : async () => {
+            const started = performance.now();
+            const ok = await this.#step(name, 'optimize', rows, fragments, () =>
+              table.optimize({ cleanupOlderThan }),
+            );
+            fold.lastFoldMs = performance.now() - started;
+            fold.lastFoldEnd = Date.now();
+            if (!ok) return;
+            fold.unindexedSince = undefined;
+            await this.#maybeVectorIndex(table, name, fragments).catch((error: unknown) =>
+              this.#onError(error, 'vector index'),
+            );
+            // The moved rows are in the main table's indexes: the delta may let them go.
+            if (moving && this.#moved) this.#moved.foldedAt = Date.now();
+          },
+    ]);
+    return due;
+  }
+
+  /** How long a table's time and fragment bounds still rest after its last fold (ms; <= 0: not). */
+  #rest(name: ChunkTableName, now: number): number {
+    const fold = this.#folds.get(name) as FoldState;
+    return fold.lastFoldEnd + FOLD_PACING * fold.lastFoldMs - now;
   }
 
   /**
@@ -303,37 +445,41 @@ export class Maintenance {
    * found by a scan until the next fold. When the steps end, a check follows at once, since rows
    * and fragments kept coming while they ran.
    */
-  #beside(steps: Array<() => Promise<void>>): Promise<void> {
+  #beside(lane: string, steps: Array<() => Promise<unknown>>): Promise<void> {
     // A check that was under way when the store began to close starts nothing more.
     if (this.#closed) return Promise.resolve();
-    this.#background = (async () => {
+    const run = (async () => {
       for (const step of steps) await step();
     })().finally(() => {
-      this.#background = undefined;
+      this.#background.delete(lane);
       if (!this.#closed && !this.#scheduled) this.#arm(this.#policy.checkIntervalMs);
     });
-    return this.#background;
+    this.#background.set(lane, run);
+    return run;
   }
 
+  /** Runs one step, reports it; false when it failed (reported to `onError`). */
   async #step(
     table: MaintenanceStats['table'],
     operation: MaintenanceStats['operation'],
     rows: number,
     fragments: number,
     run: () => Promise<unknown>,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const started = performance.now();
     try {
       await run();
       this.#onRun({ table, operation, ms: performance.now() - started, rows, fragments });
+      return true;
     } catch (error) {
       this.#onError(error, operation);
+      return false;
     }
   }
 
   /** Segments of the vector index; 0 while it does not exist. */
-  async #vectorIndexSegments(chunks: Table): Promise<number> {
-    const known = this.#indexes.get(CHUNKS_TABLE);
+  async #vectorIndexSegments(chunks: Table, name: ChunkTableName): Promise<number> {
+    const known = this.#indexes.get(name);
     if (!known?.has(VECTOR_INDEX_NAME)) return 0;
     return (await chunks.indexStats(VECTOR_INDEX_NAME))?.numIndices ?? 0;
   }
@@ -351,7 +497,7 @@ export class Maintenance {
   /** Builds the indexes a table should have and lacks. Cheap once all exist (remembered). */
   async #ensureIndexes(table: Table, name: string): Promise<void> {
     const wanted =
-      name === CHUNKS_TABLE
+      name !== DOCUMENTS_TABLE
         ? [TEXT_INDEX_NAME, `${CHUNK_KEY_COLUMN}_idx`, ...SCOPE_INDEX_COLUMNS.map((c) => `${c}_idx`)]
         : [`${DOCUMENT_KEY_COLUMN}_idx`];
     const known = this.#indexes.get(name) ?? new Set<string>();
@@ -389,8 +535,8 @@ export class Maintenance {
   }
 
   /** The vector index, once the table is large enough for a scan to hurt. Built once. */
-  async #maybeVectorIndex(table: Table, fragments: number): Promise<void> {
-    const known = this.#indexes.get(CHUNKS_TABLE) ?? new Set<string>();
+  async #maybeVectorIndex(table: Table, name: ChunkTableName, fragments: number): Promise<void> {
+    const known = this.#indexes.get(name) ?? new Set<string>();
     if (known.has(VECTOR_INDEX_NAME)) return;
     const rows = await table.countRows();
     if (rows < this.#policy.vectorIndexMinRows) return;
@@ -399,7 +545,7 @@ export class Maintenance {
     const started = performance.now();
     await this.#buildVectorIndex(table, rows, false);
     this.#onRun({
-      table: CHUNKS_TABLE,
+      table: name,
       operation: 'vector index',
       ms: performance.now() - started,
       rows,

@@ -4,7 +4,18 @@ import { StoreError } from './store-error.ts';
 
 // Table names and column names are persistent: existing stores are read with them.
 export const DOCUMENTS_TABLE = 'documents';
+/**
+ * Chunks live in two tables with one schema. New versions are written to the small delta table,
+ * whose indexes are cheap to keep up to date; when it passes its bound its rows are moved into the
+ * main table in one commit, and only then is the main table's index work (which grows with the
+ * table) done. A search reads the main table, then the delta. See {@link DeltaMove} in
+ * maintenance.ts for why that order, and how a move never hides a row.
+ */
 export const CHUNKS_TABLE = 'chunks';
+export const DELTA_TABLE = 'chunks_delta';
+/** The chunk tables in the order reads visit them. */
+export const CHUNK_TABLES = [CHUNKS_TABLE, DELTA_TABLE] as const;
+export type ChunkTableName = (typeof CHUNK_TABLES)[number];
 
 // Lower-case snake_case column names need no quoting in where-clauses.
 function text(name: string): Field {

@@ -61,26 +61,32 @@ async function open(): Promise<Store> {
 }
 
 /**
- * Chunk rows matching `filter`, tombstones excluded (positions a shorter version no longer uses,
- * which maintenance removes); `{ tombstones: true }` counts every row.
+ * Chunk rows matching `filter` in both chunk tables (the delta, where writes land, and the main
+ * table, where maintenance moves them), tombstones excluded (positions a shorter version no longer
+ * uses, which maintenance removes); `{ tombstones: true }` counts every row.
  */
 async function chunkRows(filter?: string, { tombstones = false } = {}): Promise<number> {
   const db = await connect(dir);
-  const table = await db.openTable('chunks');
   try {
     const live = tombstones ? undefined : `tenant <> ''`;
     const where = [filter, live].filter((p) => p !== undefined).map((p) => `(${p})`);
-    return await table.countRows(where.length > 0 ? where.join(' AND ') : undefined);
+    let rows = 0;
+    for (const name of await db.tableNames()) {
+      if (name !== 'chunks' && name !== 'chunks_delta') continue;
+      const table = await db.openTable(name);
+      rows += await table.countRows(where.length > 0 ? where.join(' AND ') : undefined);
+      table.close();
+    }
+    return rows;
   } finally {
-    table.close();
     db.close();
   }
 }
 
-/** Versions of the chunks table: one or more per commit, until maintenance removes old ones. */
+/** Versions of the delta table, where commits write: one or more per commit, until maintenance removes old ones. */
 async function chunkVersions(): Promise<number> {
   const db = await connect(dir);
-  const table = await db.openTable('chunks');
+  const table = await db.openTable('chunks_delta');
   try {
     return (await table.listVersions()).length;
   } finally {

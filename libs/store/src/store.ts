@@ -3,9 +3,10 @@ import type { Connection, Table } from '@lancedb/lancedb';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { metadataFilterSql } from './metadata.ts';
 import { DOCUMENT_COLUMNS, HIT_COLUMNS, documentFromRow, hitFromRow } from './rows.ts';
-import { fuseHits } from './fusion.ts';
+import { fuseHits, mergeTableHits } from './fusion.ts';
 import { documentKey } from './keys.ts';
 import {
+  CHUNK_TABLES,
   CHUNKS_TABLE,
   DOCUMENTS_TABLE,
   DOCUMENT_KEY_COLUMN,
@@ -84,11 +85,19 @@ const DEFAULT_MAX_UNINDEXED_SECONDS = 5;
 const DEFAULT_MAX_FRAGMENTS = 16;
 const MAINTENANCE_CHECK_INTERVAL_MS = 250;
 /**
+ * Rows the delta table holds before they move into the main table. A search scans the delta's
+ * vectors (it has no vector index: ~1.5 ms per 1,000 rows of one collection), and each move costs
+ * one fold of the main table (its full-text index rewritten: ~2-7 s at 100k chunks).
+ */
+const DEFAULT_MAX_DELTA_ROWS = 5_000;
+/**
  * Bounds of one group commit. A commit costs about the same for 1 or 200 small documents (an
  * upsert on an indexed key); 8,192 rows of 384 dimensions are ~12 MB of vectors in flight.
  */
 const DEFAULT_MAX_BATCH_DOCUMENTS = 256;
 const DEFAULT_MAX_BATCH_ROWS = 8_192;
+/** How often a reader looks again for a chunk table's indexes while it lacks some. */
+const INDEX_RECHECK_MS = 1_000;
 /** Document keys in one `IN (...)` lookup of `getDocuments`. */
 const KEYS_PER_QUERY = 1_000;
 
@@ -115,6 +124,11 @@ export interface StoreOptions {
   maxUnindexedSeconds?: number;
   /** Writer side only: compact a table past this many data fragments. Default 16. */
   maxFragments?: number;
+  /**
+   * Writer side only: new chunks are written to a small delta table, and moved into the main table
+   * once it holds this many rows (default 5,000). See DeltaMove in maintenance.ts.
+   */
+  maxDeltaRows?: number;
   /**
    * Writer side only: bounds of one group commit (documents written together, and their chunks).
    * Defaults 256 and 8,192.
@@ -273,6 +287,12 @@ function searchMode(query: SearchQuery): SearchMode {
   return query.vector !== undefined ? 'vector' : 'text';
 }
 
+/** A chunk table that exists, with its name. */
+interface ChunkTable {
+  name: string;
+  table: Table;
+}
+
 class LanceStore implements Store {
   readonly #db: Connection;
   readonly #session: Session;
@@ -280,9 +300,15 @@ class LanceStore implements Store {
   readonly #searches: Semaphore;
   readonly #writer: DocumentWriter;
   readonly #maintenance: Maintenance;
-  /** Both sides: the chunks table has its full-text index (once seen, it stays). */
-  #textIndexed = false;
-  #hasPageColumn = false;
+  /**
+   * Both sides: the indexed columns of each chunk table, and when they were read. Indexes, once
+   * built, stay: a table with both its full-text and its vector index is not asked again; one
+   * without a vector index at most every {@link INDEX_RECHECK_MS} (it only decides whether the main
+   * table's vector search may skip unindexed rows).
+   */
+  readonly #indexed = new Map<string, { columns: Set<string>; at: number }>();
+  /** The chunk tables that have every hit column (a table from before `page` may lack it). */
+  readonly #hasPageColumn = new Set<string>();
   /** Readers: the documents table has its key column (written since group commits). */
   #hasDocumentKey = false;
   /** Vector length of the chunks table; fixed by the first write, so cached once known. */
@@ -305,6 +331,7 @@ class LanceStore implements Store {
         versionRetentionMs: (options.versionRetentionSeconds ?? DEFAULT_VERSION_RETENTION_SECONDS) * 1000,
         vectorIndexMinRows: options.vectorIndexMinRows ?? DEFAULT_VECTOR_INDEX_MIN_ROWS,
         maxVectorIndexSegments: options.maxVectorIndexSegments ?? DEFAULT_MAX_VECTOR_INDEX_SEGMENTS,
+        maxDeltaRows: options.maxDeltaRows ?? DEFAULT_MAX_DELTA_ROWS,
         checkIntervalMs: MAINTENANCE_CHECK_INTERVAL_MS,
       },
       serialize,
@@ -418,11 +445,11 @@ class LanceStore implements Store {
         let deleted = 0;
         // Chunks first: a crash in between leaves a record without chunks, which a retried
         // delete removes, rather than searchable chunks of a document nobody can see.
-        const chunks = await this.#tables.get(CHUNKS_TABLE);
-        if (chunks) deleted += (await chunks.delete(where)).numDeletedRows;
+        const chunks = await this.#chunkTables();
+        for (const { table } of chunks) deleted += (await table.delete(where)).numDeletedRows;
         const documents = await this.#tables.get(DOCUMENTS_TABLE);
         if (documents) deleted += (await documents.delete(where)).numDeletedRows;
-        if (chunks && deleted > 0) await this.#maintenance.afterCommit();
+        if (chunks.length > 0 && deleted > 0) await this.#maintenance.afterCommit();
         return deleted > 0;
       }),
     );
@@ -456,16 +483,16 @@ class LanceStore implements Store {
     const useVector = mode !== 'text';
     const useText = mode !== 'vector';
     return guard('search', async () => {
-      const table = await this.#tables.get(CHUNKS_TABLE);
-      if (!table) return [];
+      const tables = await this.#chunkTables();
+      if (tables.length === 0) return [];
       const scope = scopeWhere(tenant, query.collection);
       const vector = useVector ? (query.vector as Float32Array) : undefined;
       const model = query.model ?? '';
       if (vector !== undefined) {
-        const stored = await this.#tableDimension(table);
+        const stored = await this.#tableDimension((tables[0] as ChunkTable).table);
         if (vector.length !== stored) {
           // A model mismatch explains a dimension mismatch better than the lengths do.
-          await this.#checkSearchModel(table, scope, model, query.collection);
+          await this.#checkSearchModel(tables, scope, model, query.collection);
           throw new StoreError(
             'dimension_mismatch',
             `The query vector has ${vector.length} dimensions but stored vectors have ${stored}`,
@@ -476,48 +503,67 @@ class LanceStore implements Store {
       // Hybrid keeps both lists to the query model's chunks, so the fused list never mixes in
       // chunks the vector side could not have seen. A text-only search needs no model.
       const where = sqlAnd(scope, useVector ? sqlEquals('model', model) : undefined, filter);
-      const indexed = useText && (await this.#hasTextIndex(table));
-      const columns = await this.#hitColumns(table);
-      if (mode === 'text' && !indexed) {
+      const indexes = new Map<string, Set<string>>();
+      for (const { name, table } of tables) indexes.set(name, await this.#indexedColumns(name, table));
+      const textIndexed = (name: string) => useText && (indexes.get(name)?.has(TEXT_INDEX_COLUMN) ?? false);
+      if (mode === 'text' && !tables.some(({ name }) => textIndexed(name))) {
         throw new StoreError(
           'not_ready',
           'Full-text search is not available yet: the full-text index is built by the worker with the ' +
             'next ingest. Use mode "vector" until then.',
         );
       }
-      // `where` before a search is a prefilter in LanceDB: `limit` counts matching rows only.
       // A query with no terms (only stop words, for a lexical embedder) embeds to the zero vector,
       // which is no nearer to anything: cosine similarity is undefined, so there is no vector hit.
       const vectorUsable = vector !== undefined && vector.some((x) => x !== 0);
-      const [vectorRows, textRows] = await Promise.all([
-        vector === undefined || !vectorUsable
-          ? []
-          : table
-              .vectorSearch(vector)
-              .column('vector')
-              .distanceType('cosine')
-              // Ignored while the table has no vector index (an exact scan).
-              .nprobes(VECTOR_INDEX_PROBES)
-              .where(where)
-              .limit(depth)
-              .select([...columns, '_distance'])
-              .toArray(),
-        !indexed
-          ? []
-          : table
-              .query()
-              .fullTextSearch(query.text ?? '', { columns: TEXT_INDEX_COLUMN })
-              .where(where)
-              .limit(depth)
-              .select([...columns, '_score'])
-              .toArray(),
-      ]);
+      const vectorRows: unknown[] = [];
+      const textRows: unknown[] = [];
+      // The main table first, then the delta, one after the other: a move writes rows into the
+      // main table and folds them into its indexes before it removes them from the delta, so this
+      // order never misses a row (see DeltaMove). The main table's rows outside its indexes are
+      // skipped (fast search): they are still in the delta. Each table's two queries run together.
+      for (const { name, table } of tables) {
+        const columns = await this.#hitColumns(name, table);
+        const main = name === CHUNKS_TABLE;
+        const vectorQuery = () => {
+          const search = table
+            .vectorSearch(vector as Float32Array)
+            .column('vector')
+            .distanceType('cosine')
+            // Ignored while the table has no vector index (an exact scan).
+            .nprobes(VECTOR_INDEX_PROBES)
+            // `where` before a search is a prefilter in LanceDB: `limit` counts matching rows.
+            .where(where)
+            .limit(depth)
+            .select([...columns, '_distance']);
+          // Without a vector index, fast search would skip every row.
+          return main && indexes.get(name)?.has('vector') ? search.fastSearch() : search;
+        };
+        const textQuery = () => {
+          const search = table
+            .query()
+            .fullTextSearch(query.text ?? '', { columns: TEXT_INDEX_COLUMN })
+            .where(where)
+            .limit(depth)
+            .select([...columns, '_score']);
+          return main ? search.fastSearch() : search;
+        };
+        const [vectorPart, textPart] = await Promise.all([
+          vectorUsable ? vectorQuery().toArray() : [],
+          textIndexed(name) ? textQuery().toArray() : [],
+        ]);
+        vectorRows.push(...(vectorPart as unknown[]));
+        textRows.push(...(textPart as unknown[]));
+      }
       // Only an empty result can hide a model mismatch, so the happy path pays no extra query.
       if (vectorUsable && vectorRows.length === 0) {
-        await this.#checkSearchModel(table, scope, model, query.collection);
+        await this.#checkSearchModel(tables, scope, model, query.collection);
       }
-      const vectorHits = (vectorRows as unknown[]).map((row) => hitFromRow(row, 'vector'));
-      const textHits = (textRows as unknown[]).map((row) => hitFromRow(row, 'text'));
+      const [textHits, vectorHits] = mergeTableHits(
+        textRows.map((row) => hitFromRow(row, 'text')),
+        vectorRows.map((row) => hitFromRow(row, 'vector')),
+        depth,
+      );
       if (mode === 'vector') return vectorHits;
       if (mode === 'text') return textHits;
       return fuseHits(textHits, vectorHits, query.topK);
@@ -602,10 +648,35 @@ class LanceStore implements Store {
     return this.#dimension;
   }
 
+  /** The chunk tables that exist, main first (the order searches read them in). */
+  async #chunkTables(): Promise<ChunkTable[]> {
+    const tables: ChunkTable[] = [];
+    for (const name of CHUNK_TABLES) {
+      const table = await this.#tables.get(name);
+      if (table) tables.push({ name, table });
+    }
+    return tables;
+  }
+
   /** Throws model_mismatch when the scope has chunks, none of them from the query's model. */
-  async #checkSearchModel(table: Table, scope: string, model: string, collection?: string): Promise<void> {
-    const probe = async (predicate: string): Promise<unknown[]> =>
-      table.query().where(sqlAnd(scope, predicate)).select(['model']).limit(1).toArray();
+  async #checkSearchModel(
+    tables: ChunkTable[],
+    scope: string,
+    model: string,
+    collection?: string,
+  ): Promise<void> {
+    const probe = async (predicate: string): Promise<unknown[]> => {
+      for (const { table } of tables) {
+        const rows: unknown[] = await table
+          .query()
+          .where(sqlAnd(scope, predicate))
+          .select(['model'])
+          .limit(1)
+          .toArray();
+        if (rows.length > 0) return rows;
+      }
+      return [];
+    };
     if ((await probe(sqlEquals('model', model))).length > 0) return;
     const other = firstModel(await probe(`model <> ${sqlString(model)}`));
     if (other === undefined) return;
@@ -621,18 +692,25 @@ class LanceStore implements Store {
    * The hit columns the chunks table has: a table written before `page` existed (and not yet
    * migrated by its writer) is read without it.
    */
-  async #hitColumns(table: Table): Promise<readonly string[]> {
-    if (this.#hasPageColumn) return HIT_COLUMNS;
+  async #hitColumns(name: string, table: Table): Promise<readonly string[]> {
+    if (this.#hasPageColumn.has(name)) return HIT_COLUMNS;
     const names = new Set((await table.schema()).fields.map((field) => field.name));
-    this.#hasPageColumn = names.has('page');
-    return HIT_COLUMNS.filter((name) => names.has(name));
+    if (names.has('page')) this.#hasPageColumn.add(name);
+    return HIT_COLUMNS.filter((column) => names.has(column));
   }
 
-  /** Whether the chunks table has its full-text index; checked until it has, then remembered. */
-  async #hasTextIndex(table: Table): Promise<boolean> {
-    if (this.#textIndexed) return true;
-    const indices = await table.listIndices();
-    this.#textIndexed = indices.some((index) => index.columns.includes(TEXT_INDEX_COLUMN));
-    return this.#textIndexed;
+  /** The columns of a chunk table that have an index (see {@link #indexed}). */
+  async #indexedColumns(name: string, table: Table): Promise<Set<string>> {
+    const known = this.#indexed.get(name);
+    // Until the full-text index is seen, every search asks: a text search fails without it.
+    if (
+      known?.columns.has(TEXT_INDEX_COLUMN) &&
+      (known.columns.has('vector') || Date.now() - known.at < INDEX_RECHECK_MS)
+    ) {
+      return known.columns;
+    }
+    const columns = new Set((await table.listIndices()).flatMap((index) => index.columns));
+    this.#indexed.set(name, { columns, at: Date.now() });
+    return columns;
   }
 }

@@ -44,9 +44,10 @@ async function rewrite(store: Store, writes: number): Promise<void> {
   for (let i = 0; i < writes; i++) await store.replaceDocument(testDocument(`d${i % 5}`), chunks(i));
 }
 
+/** Versions of the delta table, where commits write. */
 async function chunkVersions(): Promise<number> {
   const db = await connect(dir);
-  const table = await db.openTable('chunks');
+  const table = await db.openTable('chunks_delta');
   try {
     return (await table.listVersions()).length;
   } finally {

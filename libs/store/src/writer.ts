@@ -9,6 +9,7 @@ import {
   ADDED_DOCUMENT_COLUMNS,
   CHUNKS_TABLE,
   CHUNK_KEY_COLUMN,
+  DELTA_TABLE,
   DOCUMENTS_TABLE,
   DOCUMENT_KEY_COLUMN,
   chunksSchema,
@@ -58,9 +59,10 @@ interface Write {
 
 /**
  * The store's write side: new document versions, committed in groups. One group is two commits,
- * whatever its size: the chunks of every document (new positions upserted, unused ones
- * tombstoned), then their records. Both are upserts on a single indexed key column, so their cost
- * follows the group, not the table.
+ * whatever its size: the chunks of every document into the delta table (new positions upserted,
+ * unused ones tombstoned), then their records; a group that replaces documents whose earlier
+ * versions were moved to the main table also deletes those there, between the two. Each is keyed
+ * on a single indexed column, so its cost follows the group, not the table.
  */
 export class DocumentWriter {
   readonly #db: Connection;
@@ -103,14 +105,17 @@ export class DocumentWriter {
     const started = performance.now();
     return guard('write', async () => {
       const first = writes[0] as Write;
-      const chunkTable = await this.#tables.getOrCreate(CHUNKS_TABLE, chunksSchema(first.dimension));
+      // The main table, when a store has one, fixes the vector length: the delta is made to match.
+      const main = await this.#tables.get(CHUNKS_TABLE);
       const documents = await this.#tables.getOrCreate(DOCUMENTS_TABLE, documentsSchema());
-      await this.#migrate(chunkTable, documents);
-      const stored = await this.#tableDimension(chunkTable);
+      if (main) await this.#migrate(main, documents);
+      const fixed = main ? await this.#tableDimension(main) : first.dimension;
+      const chunkTable = await this.#tables.getOrCreate(DELTA_TABLE, chunksSchema(fixed));
+      const stored = main ? fixed : await this.#tableDimension(chunkTable);
       const outcomes: (DocumentRecord | Error | undefined)[] = writes.map((write) =>
         write.dimension === stored ? undefined : dimensionMismatch(write, stored),
       );
-      await this.#checkModels(chunkTable, writes, outcomes);
+      await this.#checkModels(main ? [main, chunkTable] : [chunkTable], writes, outcomes);
       const valid = writes.flatMap((write, i) => (outcomes[i] === undefined ? [i] : []));
       if (valid.length === 0) return outcomes as (DocumentRecord | Error)[];
 
@@ -151,16 +156,49 @@ export class DocumentWriter {
         records.set(i, record);
         rows.push(...chunkRows(record, chunks));
         for (let index = chunks.length; index < (before?.chunks ?? 0); index++) {
-          rows.push(tombstone(doc, index, stored));
+          rows.push(tombstone(doc, index, stored, record.version));
         }
       }
 
       // Chunks first, then the records: after a crash in between, a retry computes the same
-      // version and the same positions and overwrites them.
+      // version and the same positions and overwrites them. The new chunks are in the delta before
+      // the previous version leaves the main table: a search reads the main table first, so it
+      // finds one version or the other (both, for a moment, is resolved by the reader).
       const chunksBefore = await chunkTable.version();
+      const mainBefore = main ? await main.version() : undefined;
       try {
         await upsert(chunkTable, CHUNK_KEY_COLUMN, rows);
+        if (main)
+          await deleteEarlierVersions(
+            main,
+            live.map((i) => records.get(i) as DocumentRecord),
+            previous,
+          );
       } catch (error) {
+        if (main && mainBefore !== undefined && (await main.version()) !== mainBefore) {
+          // The delta holds the new chunks and the main table lost the old ones: put both back.
+          const undone = await this.#undo(
+            [
+              { table: chunkTable, version: chunksBefore, name: DELTA_TABLE },
+              { table: main, version: mainBefore, name: CHUNKS_TABLE },
+            ],
+            live.map((i) => ({ write: writes[i] as Write, before: previous })),
+            stored,
+            error,
+          );
+          for (const i of live) outcomes[i] = undone((writes[i] as Write).doc.documentId);
+          return outcomes as (DocumentRecord | Error)[];
+        }
+        if ((await chunkTable.version()) !== chunksBefore) {
+          const undone = await this.#undo(
+            [{ table: chunkTable, version: chunksBefore, name: DELTA_TABLE }],
+            live.map((i) => ({ write: writes[i] as Write, before: previous })),
+            stored,
+            error,
+          );
+          for (const i of live) outcomes[i] = undone((writes[i] as Write).doc.documentId);
+          return outcomes as (DocumentRecord | Error)[];
+        }
         for (const i of live) outcomes[i] = previousVersionKept((writes[i] as Write).doc.documentId, error);
         return outcomes as (DocumentRecord | Error)[];
       }
@@ -174,8 +212,12 @@ export class DocumentWriter {
         // The new chunks are committed but the records still name the previous versions: searches
         // would return chunks of versions that never were. Put the previous chunks back.
         const undone = await this.#undo(
-          chunkTable,
-          chunksBefore,
+          [
+            { table: chunkTable, version: chunksBefore, name: DELTA_TABLE },
+            ...(main && mainBefore !== undefined
+              ? [{ table: main, version: mainBefore, name: CHUNKS_TABLE }]
+              : []),
+          ],
           live.map((i) => ({ write: writes[i] as Write, before: previous })),
           stored,
           error,
@@ -220,7 +262,7 @@ export class DocumentWriter {
    * is asked only when a collection's model is not the one this writer last saw there.
    */
   async #checkModels(
-    table: Table,
+    tables: Table[],
     writes: Write[],
     outcomes: (DocumentRecord | Error | undefined)[],
   ): Promise<void> {
@@ -240,19 +282,15 @@ export class DocumentWriter {
       if (this.#collectionModels.get(collectionKey) === model) continue;
       const doc = (writes[members[0] as number] as Write).doc;
       const ids = members.map((i) => sqlString((writes[i] as Write).doc.documentId));
-      const rows: unknown[] = await table
-        .query()
-        .where(
-          sqlAnd(
-            scopeWhere(doc.tenant, doc.collection),
-            `model <> ${sqlString(model)}`,
-            `document_id NOT IN (${ids.join(', ')})`,
-          ),
-        )
-        .select(['model'])
-        .limit(1)
-        .toArray();
-      const other = firstModel(rows);
+      const where = sqlAnd(
+        scopeWhere(doc.tenant, doc.collection),
+        `model <> ${sqlString(model)}`,
+        `document_id NOT IN (${ids.join(', ')})`,
+      );
+      let other: string | undefined;
+      for (const table of tables) {
+        other ??= firstModel(await table.query().where(where).select(['model']).limit(1).toArray());
+      }
       if (other === undefined) continue;
       for (const i of members) {
         if (outcomes[i] === undefined) outcomes[i] = modelMismatch((writes[i] as Write).doc, other);
@@ -261,30 +299,35 @@ export class DocumentWriter {
   }
 
   /**
-   * Puts the documents' chunks back as they were at `version` of the chunks table, touching their
-   * positions only: other writers may have committed other documents since, so restoring the whole
-   * table would throw their writes away. Positions the failed versions added are tombstoned first.
-   * Returns the error to report for each document.
+   * Puts the documents' chunks back as they were at the given versions of the chunk tables,
+   * touching their positions only: other writers may have committed other documents since, so
+   * restoring a whole table would throw their writes away. In the delta, every position the failed
+   * versions wrote is tombstoned first (version 0, so a later move never lets it overwrite a live
+   * row), then the rows it held before are put back. Returns the error to report for each document.
    */
   async #undo(
-    table: Table,
-    version: number,
+    tables: { table: Table; version: number; name: string }[],
     writes: { write: Write; before: Map<string, DocumentRecord> }[],
     dimension: number,
     cause: unknown,
   ): Promise<(documentId: string) => StoreError> {
     try {
-      const added: Record<string, unknown>[] = [];
-      const scopes: string[] = [];
-      for (const { write, before } of writes) {
-        const { doc, chunks } = write;
-        const had = before.get(documentKey(doc.tenant, doc.collection, doc.documentId))?.chunks ?? 0;
-        for (let index = had; index < chunks.length; index++) added.push(tombstone(doc, index, dimension));
-        if (had > 0) scopes.push(`(${scopeWhere(doc.tenant, doc.collection, doc.documentId)})`);
-      }
-      if (added.length > 0) await upsert(table, CHUNK_KEY_COLUMN, added);
-      if (scopes.length > 0) {
-        const previous = await this.#chunksAt(version, scopes.join(' OR '));
+      const scope = writes
+        .map(({ write: { doc } }) => `(${scopeWhere(doc.tenant, doc.collection, doc.documentId)})`)
+        .join(' OR ');
+      for (const { table, version, name } of tables) {
+        if (name === DELTA_TABLE) {
+          const written: Record<string, unknown>[] = [];
+          for (const { write, before } of writes) {
+            const { doc, chunks } = write;
+            const had = before.get(documentKey(doc.tenant, doc.collection, doc.documentId))?.chunks ?? 0;
+            for (let index = 0; index < Math.max(had, chunks.length); index++) {
+              written.push(tombstone(doc, index, dimension, 0));
+            }
+          }
+          if (written.length > 0) await upsert(table, CHUNK_KEY_COLUMN, written);
+        }
+        const previous = await this.#chunksAt(name, version, scope);
         if (previous.numRows > 0) await upsert(table, CHUNK_KEY_COLUMN, previous);
       }
     } catch (undoError) {
@@ -299,10 +342,10 @@ export class DocumentWriter {
     return (documentId) => previousVersionKept(documentId, cause);
   }
 
-  /** The rows matching `where` as they were at `version` of the chunks table (time travel). */
-  async #chunksAt(version: number, where: string): Promise<ArrowTable> {
+  /** The rows matching `where` as they were at `version` of a chunk table (time travel). */
+  async #chunksAt(name: string, version: number, where: string): Promise<ArrowTable> {
     // A handle of its own: checking out an old version on the shared one would pin it there.
-    const table = await this.#db.openTable(CHUNKS_TABLE);
+    const table = await this.#db.openTable(name);
     try {
       await table.checkout(version);
       return await table.query().where(where).toArrow();
@@ -333,6 +376,28 @@ export class DocumentWriter {
     }
     this.#migrated = true;
   }
+}
+
+/**
+ * Removes from the main table the chunks of versions these records replace: every position the
+ * previous version had (its rows are in the main table if a move took them there, else in the delta,
+ * where the new rows have just overwritten them). One delete, by key, for the whole group.
+ */
+async function deleteEarlierVersions(
+  main: Table,
+  records: DocumentRecord[],
+  previous: Map<string, DocumentRecord>,
+): Promise<void> {
+  const slots: string[] = [];
+  for (const record of records) {
+    const before = previous.get(documentKey(record.tenant, record.collection, record.documentId));
+    for (let index = 0; index < (before?.chunks ?? 0); index++) {
+      slots.push(sqlString(slotKey(record.tenant, record.collection, record.documentId, index)));
+    }
+  }
+  // Versions are written one at a time per document (its lock), so the main table holds none
+  // newer than the one being written: every row at these positions is an earlier version.
+  if (slots.length > 0) await main.delete(`${CHUNK_KEY_COLUMN} IN (${slots.join(', ')})`);
 }
 
 /** Inserts rows whose key is new and replaces those whose key exists, in one commit. */
@@ -368,8 +433,16 @@ function chunkRows(record: DocumentRecord, chunks: ChunkInput[]): Record<string,
   }));
 }
 
-/** A tombstone for a document's `index`-th position (see {@link TOMBSTONE_TENANT}). */
-function tombstone(doc: DocumentInput, index: number, dimension: number): Record<string, unknown> {
+/**
+ * A tombstone for a document's `index`-th position (see {@link TOMBSTONE_TENANT}), carrying the
+ * version that gave the position up: moved into the main table, it overwrites only older rows.
+ */
+function tombstone(
+  doc: DocumentInput,
+  index: number,
+  dimension: number,
+  version: number,
+): Record<string, unknown> {
   const slot = slotKey(doc.tenant, doc.collection, doc.documentId, index);
   // Not the zero vector: cosine distance to it is undefined, which index training does not like.
   const vector = new Float32Array(dimension);
@@ -379,7 +452,7 @@ function tombstone(doc: DocumentInput, index: number, dimension: number): Record
     collection: '',
     document_id: '',
     chunk_id: slot,
-    version: 0,
+    version,
     chunk_index: index,
     text: '',
     heading_path: [],

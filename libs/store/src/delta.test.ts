@@ -1,0 +1,174 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect } from '@lancedb/lancedb';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openStore } from './index.ts';
+import type { ChunkInput, MaintenanceStats, SearchHit, Store, StoreOptions } from './index.ts';
+import { TEST_MODEL, testDocument } from './test-documents.ts';
+
+/**
+ * New chunks are written to the delta table and moved into the main table past `maxDeltaRows`
+ * (see DeltaMove in maintenance.ts). What a user must never notice: a chunk missing or counted
+ * twice while a move runs, or an old version coming back.
+ */
+
+const DIM = 8;
+let dir: string;
+const opened: Store[] = [];
+
+async function open(options: Omit<StoreOptions, 'uri'> = {}): Promise<Store> {
+  const store = await openStore({ uri: dir, ...options });
+  opened.push(store);
+  return store;
+}
+
+function chunks(document: number, count = 3, word = 'lighthouse'): ChunkInput[] {
+  return Array.from({ length: count }, (_, i) => {
+    const vector = new Float32Array(DIM);
+    vector[(document + i) % DIM] = 1;
+    const second = (document * 3 + i + 1) % DIM;
+    vector[second] = (vector[second] ?? 0) + 0.5;
+    return { text: `${word} note ${document} part ${i}`, headingPath: [], start: i, end: i + 1, vector };
+  });
+}
+
+/** Live chunk rows in one table (tombstones excluded); 0 for a table not created yet. */
+async function liveRows(name: 'chunks' | 'chunks_delta', filter?: string): Promise<number> {
+  const db = await connect(dir);
+  try {
+    if (!(await db.tableNames()).includes(name)) return 0;
+    const table = await db.openTable(name);
+    try {
+      return await table.countRows([`tenant <> ''`, filter].filter(Boolean).join(' AND '));
+    } finally {
+      table.close();
+    }
+  } finally {
+    db.close();
+  }
+}
+
+function hybrid(store: Store, word = 'lighthouse'): Promise<SearchHit[]> {
+  const vector = new Float32Array(DIM).fill(1);
+  return store.search('acme', { text: word, vector, model: TEST_MODEL, topK: 500 });
+}
+
+function textOnly(store: Store, word = 'lighthouse'): Promise<SearchHit[]> {
+  return store.search('acme', { mode: 'text', text: word, topK: 500 });
+}
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'hopper-delta-'));
+});
+
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((store) => store.close()));
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('the delta table', () => {
+  it('moves into the main table past its bound, and a reader finds every chunk once throughout', async () => {
+    const runs: MaintenanceStats[] = [];
+    const writer = await open({ maxDeltaRows: 12, onMaintenance: (stats) => runs.push(stats) });
+    const reader = await open();
+    const written = new Set<string>();
+    let writing = true;
+    const problems: string[] = [];
+    let reads = 0;
+    const readLoop = async (search: (store: Store) => Promise<SearchHit[]>): Promise<void> => {
+      while (writing) {
+        // Documents whose write returned before this search began must all be there.
+        const expected = [...written];
+        const hits = await search(reader);
+        reads++;
+        const ids = hits.map((hit) => hit.chunkId);
+        if (new Set(ids).size !== ids.length) problems.push(`a chunk counted twice: ${ids.join(' ')}`);
+        const found = new Set(hits.map((hit) => hit.documentId));
+        const missing = expected.filter((id) => !found.has(id));
+        if (missing.length > 0) problems.push(`missing ${missing.join(', ')}`);
+      }
+    };
+    // Readers start once the store holds a document (an empty store answers `not_ready`).
+    let readers: Promise<void>[] = [];
+    for (let d = 0; d < 30; d++) {
+      await writer.replaceDocument(testDocument(`n${d}`), chunks(d));
+      written.add(`n${d}`);
+      if (d === 0) readers = [readLoop(hybrid), readLoop(textOnly)];
+      // Give maintenance, which runs on its own clock, room to move and fold between writes.
+      if (d % 5 === 4) await new Promise((resolve) => setTimeout(resolve, 400));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    writing = false;
+    await Promise.all(readers);
+
+    expect(problems).toEqual([]);
+    expect(reads).toBeGreaterThan(20);
+    expect(runs.filter((run) => run.operation === 'move').length).toBeGreaterThan(0);
+    expect(await liveRows('chunks')).toBeGreaterThan(0);
+    // Every chunk is somewhere, and the two tables together hold no more than a move in flight.
+    const hits = await hybrid(reader);
+    expect(hits).toHaveLength(90);
+    expect(new Set(hits.map((hit) => hit.documentId)).size).toBe(30);
+
+    // A forced run finishes the move: the delta is empty, the main table holds everything.
+    await writer.maintain();
+    expect(await liveRows('chunks_delta')).toBe(0);
+    expect(await liveRows('chunks')).toBe(90);
+    expect(await hybrid(reader)).toHaveLength(90);
+    expect(await textOnly(reader)).toHaveLength(90);
+  });
+
+  it('replaces and deletes documents whose chunks were moved, and old versions never come back', async () => {
+    const writer = await open({ maxDeltaRows: 1_000 });
+    const reader = await open();
+    for (let d = 0; d < 4; d++) await writer.replaceDocument(testDocument(`m${d}`), chunks(d));
+    await writer.maintain();
+    expect(await liveRows('chunks')).toBe(12);
+
+    // m0 shrinks to one chunk with new words; m1 is deleted; m2 is replaced twice, the second
+    // time after its first replacement was moved too.
+    await writer.replaceDocument(testDocument('m0'), chunks(0, 1, 'beacon'));
+    expect(await writer.deleteDocument('acme', 'docs', 'm1')).toBe(true);
+    await writer.replaceDocument(testDocument('m2'), chunks(2, 2, 'beacon'));
+    await writer.maintain();
+    await writer.replaceDocument(testDocument('m2'), chunks(2, 4, 'harbour'));
+
+    const byDocument = (hits: SearchHit[]) =>
+      Object.fromEntries(
+        [...new Set(hits.map((hit) => hit.documentId))]
+          .sort()
+          .map((id) => [id, hits.filter((hit) => hit.documentId === id).map((hit) => hit.version)]),
+      );
+    const check = async (): Promise<void> => {
+      expect(byDocument(await hybrid(reader))).toEqual({ m0: [2], m2: [3, 3, 3, 3], m3: [1, 1, 1] });
+      expect(byDocument(await textOnly(reader, 'lighthouse'))).toEqual({ m3: [1, 1, 1] });
+      expect(byDocument(await textOnly(reader, 'beacon'))).toEqual({ m0: [2] });
+      expect(byDocument(await textOnly(reader, 'harbour'))).toEqual({ m2: [3, 3, 3, 3] });
+    };
+    await check();
+    await writer.maintain();
+    await check();
+    expect((await liveRows('chunks')) + (await liveRows('chunks_delta'))).toBe(1 + 4 + 3);
+  });
+
+  it('loses nothing when a writer stops in the middle of a move', async () => {
+    const first = await open({ maxDeltaRows: 6 });
+    for (let d = 0; d < 4; d++) await first.replaceDocument(testDocument(`r${d}`), chunks(d));
+    // Past the bound: the next check moves the rows; the writer stops before deleting them from
+    // the delta (that waits for the main table's fold and a grace period).
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await first.close();
+    expect(await liveRows('chunks')).toBe(12);
+
+    const second = await open({ maxDeltaRows: 6 });
+    const reader = await open();
+    expect(await hybrid(reader)).toHaveLength(12);
+    await second.replaceDocument(testDocument('r1'), chunks(1, 2, 'beacon'));
+    await second.maintain();
+    expect(await liveRows('chunks_delta')).toBe(0);
+    const hits = await hybrid(reader);
+    expect(hits).toHaveLength(3 * 3 + 2);
+    expect(hits.filter((hit) => hit.documentId === 'r1').map((hit) => hit.version)).toEqual([2, 2]);
+  });
+});

@@ -43,7 +43,7 @@ async function breakCommits(table: string): Promise<() => Promise<void>> {
 describe('a store write that fails', () => {
   it.each([
     { table: 'documents', when: 'after the chunks were committed', documentId: 'hull' },
-    { table: 'chunks', when: 'at the chunks commit', documentId: 'deck' },
+    { table: 'chunks_delta', when: 'at the chunks commit', documentId: 'deck' },
   ])(
     '$when: fails the job, keeps the previous version, and a later ingest succeeds',
     async ({ table, when, documentId }) => {

@@ -13,31 +13,47 @@ export interface StoredChunks {
   texts: string[];
 }
 
-/** Opens the store directory the way the worker does and reads every chunk row of the document. */
+/**
+ * Opens the store directory the way the worker does and reads every chunk row of the document,
+ * from both chunk tables (the main table and the delta of recent writes). A row a move has copied
+ * into the main table but not yet let go from the delta is one row, not a duplicate.
+ */
 export async function storedChunks(storeUri: string, documentId: string): Promise<StoredChunks> {
   const db = await connect(storeUri, { readConsistencyInterval: 0 });
   try {
-    const table = await db.openTable('chunks');
-    try {
-      const rows = (await table
-        .query()
-        .where(`document_id = '${documentId}'`)
-        .select(['chunk_id', 'version', 'chunk_index', 'text'])
-        .toArray()) as { chunk_id: string; version: number; chunk_index: number; text: string }[];
-      const versions = [...new Set(rows.map((row) => row.version))].sort((a, b) => a - b);
-      const newest = versions.at(-1);
-      return {
-        rows: rows.length,
-        distinctIds: new Set(rows.map((row) => row.chunk_id)).size,
-        versions,
-        texts: rows
-          .filter((row) => row.version === newest)
-          .sort((a, b) => a.chunk_index - b.chunk_index)
-          .map((row) => row.text),
-      };
-    } finally {
-      table.close();
+    const byKey = new Map<string, { chunk_id: string; version: number; chunk_index: number; text: string }>();
+    let rows = 0;
+    const tables = await db.tableNames();
+    for (const name of ['chunks', 'chunks_delta'].filter((table) => tables.includes(table))) {
+      const table = await db.openTable(name);
+      try {
+        const found = (await table
+          .query()
+          .where(`document_id = '${documentId}'`)
+          .select(['chunk_id', 'version', 'chunk_index', 'text'])
+          .toArray()) as { chunk_id: string; version: number; chunk_index: number; text: string }[];
+        for (const row of found) {
+          const key = `${row.version}/${row.chunk_id}`;
+          if (name === 'chunks_delta' && byKey.has(key)) continue;
+          byKey.set(key, row);
+          rows++;
+        }
+      } finally {
+        table.close();
+      }
     }
+    const all = [...byKey.values()];
+    const versions = [...new Set(all.map((row) => row.version))].sort((a, b) => a - b);
+    const newest = versions.at(-1);
+    return {
+      rows,
+      distinctIds: new Set(all.map((row) => row.chunk_id)).size,
+      versions,
+      texts: all
+        .filter((row) => row.version === newest)
+        .sort((a, b) => a.chunk_index - b.chunk_index)
+        .map((row) => row.text),
+    };
   } finally {
     db.close();
   }

@@ -136,14 +136,16 @@ async function writeCorpus(
   log: (line: string) => void,
 ): Promise<number> {
   const { documents, chunksOf } = corpusLayout(chunks);
-  // Compaction and the index updates run once, after the last write (the store's own maintenance
-  // would otherwise run whenever its bounds are passed), so every row is indexed and compacted.
+  // Compaction, the index updates and the move out of the delta run once, after the last write
+  // (the store's own maintenance would otherwise run whenever its bounds are passed), so every row
+  // is in the main chunk table, indexed and compacted.
   const failures: string[] = [];
   const store = await openStore({
     uri: storeDir,
     maxUnindexedRows: Number.MAX_SAFE_INTEGER,
     maxUnindexedSeconds: 86_400,
     maxFragments: Number.MAX_SAFE_INTEGER,
+    maxDeltaRows: Number.MAX_SAFE_INTEGER,
     onMaintenanceError: (error, operation) => failures.push(`${operation}: ${String(error)}`),
   });
   const text = new SyntheticText();
@@ -160,6 +162,7 @@ async function writeCorpus(
       if ((d + 1) % 10 === 0) log(`  ${written} of ${chunks} chunks`);
     }
     await writing;
+    await store.maintain();
   } finally {
     await store.close();
   }

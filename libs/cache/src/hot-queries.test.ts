@@ -15,9 +15,12 @@ describe('HotQueries', () => {
     recordTimes(hot, 'papers', 'rare', 1);
     recordTimes(hot, 'papers', 'popular', 5);
     recordTimes(hot, 'papers', 'middling', 3);
+    recordTimes(hot, 'papers', 'twice', 2);
     recordTimes(hot, 'notes', 'elsewhere', 9);
 
     expect(await hot.top('acme', 'papers', 2)).toEqual(['popular', 'middling']);
+    // A query asked once is not hot, however few the others are.
+    expect(await hot.top('acme', 'papers', 10)).toEqual(['popular', 'middling', 'twice']);
     expect(await hot.collections()).toEqual(
       expect.arrayContaining([
         { tenant: 'acme', collection: 'papers' },

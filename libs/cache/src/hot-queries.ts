@@ -75,11 +75,22 @@ export class HotQueries {
     await pipeline.exec().catch(() => undefined);
   }
 
-  /** The `n` most frequent queries of a collection, most frequent first. */
+  /**
+   * The `n` most frequent queries of a collection, most frequent first: only those asked more than
+   * once (a score above 1, after decay). A query asked once is not hot, and when every query is new
+   * (an agent exploring) warming them would only take searches' time from the callers.
+   */
   async top(tenant: string, collection: string, n: number): Promise<string[]> {
     if (n <= 0) return [];
     await this.flush();
-    return this.#redis.zrevrange(this.#keys.hotQueries(tenant, collection), 0, n - 1);
+    return this.#redis.zrevrangebyscore(
+      this.#keys.hotQueries(tenant, collection),
+      '+inf',
+      '(1',
+      'LIMIT',
+      0,
+      n,
+    );
   }
 
   /** Every (tenant, collection) that has a ranking, for warming at start. */

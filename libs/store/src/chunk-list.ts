@@ -39,7 +39,9 @@ function decodeChunkCursor(cursor: string): ChunkPosition {
     parsed.length !== 3 ||
     parsed[0] !== 'chunks' ||
     !Number.isInteger(parsed[1]) ||
-    !Number.isInteger(parsed[2])
+    !Number.isInteger(parsed[2]) ||
+    (parsed[1] as number) < 1 ||
+    (parsed[2] as number) < 0
   ) {
     throw new StoreError('invalid_cursor', 'The cursor is not one returned by listChunks');
   }

@@ -162,7 +162,8 @@ describe('the progress page', () => {
     await page.screenshot({ path: `${shots}/desktop-2-confirm-replace.png` });
     await page.click('#confirm-cancel');
     await dialog.waitFor({ state: 'hidden' });
-    expect(await page.textContent('#ingest-status')).toMatch(/Not sent: tides is kept/);
+    // Set once the dialog's close has reached the page's handler: wait for it.
+    await eventually(() => page.textContent('#ingest-status')).toMatch(/Not sent: tides is kept/);
     const kept = (await (await api('/v1/documents/tides')).json()) as { version: number };
     expect(kept.version).toBe(1);
 
@@ -249,6 +250,7 @@ describe('the progress page', () => {
     expect(await first.locator('.chunk-where').textContent()).toBe('Lamplighters');
     expect(await first.locator('.chunk-offsets').textContent()).toMatch(/^characters \d+-[\d,]+$/);
 
+    expect(await page.textContent('#chunk-more')).toBe(`Load more · 20 of ${doc.chunks} shown`);
     await page.click('#chunk-more');
     await eventually(() => chunks.count()).toBe(40);
     expect(await page.textContent('#chunk-status')).toBe(
@@ -319,7 +321,8 @@ describe('the progress page', () => {
     await page.screenshot({ path: `${shots}/desktop-5-documents.png` });
 
     await page.locator('#documents-list .doc[data-document-id="tides"] button').click();
-    expect(await page.textContent('#document-fields [data-field="version"]')).toBe('2');
+    // The list is refreshed when the page sees the replacement's job end, which may come later.
+    await eventually(() => page.textContent('#document-fields [data-field="version"]')).toBe('2');
     await page.click('#document-delete');
     await page.locator('#confirm').waitFor();
     expect(await page.textContent('#confirm-title')).toBe('Delete tides?');
@@ -452,6 +455,8 @@ describe('the progress page', () => {
     // Its chunks, and Load more, at phone width.
     const chunks = page.locator('#chunk-list .chunk');
     await eventually(() => chunks.count()).toBeGreaterThanOrEqual(20);
+    await page.evaluate(() => document.getElementById('document-detail')?.scrollIntoView());
+    await page.screenshot({ path: `${shots}/phone-5-document.png` });
     const before = await chunks.count();
     await page.locator('#chunk-more').scrollIntoViewIfNeeded();
     const more = (await page.locator('#chunk-more').boundingBox())!;
@@ -461,7 +466,8 @@ describe('the progress page', () => {
     expect(await page.textContent('#chunk-status')).toMatch(new RegExp(`^Chunks 1-${before + 20} of \\d+`));
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     expect(overflow).toBeLessThanOrEqual(0);
-    await page.screenshot({ path: `${shots}/phone-5-document.png`, fullPage: true });
+    await page.locator('#chunk-more').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: `${shots}/phone-5-document-chunks.png` });
     // Search is still first on a phone with a full page below it.
     await page.reload();
     await page.locator('#connection[data-status="live"]').waitFor();

@@ -72,6 +72,8 @@ export class ChunkList {
       this.#total = page.totalChunks;
       this.#cursor = page.nextCursor;
       this.#more.hidden = page.nextCursor === undefined;
+      // Said at the button too: after a few pages the status line is far above it.
+      this.#more.textContent = `Load more · ${this.#count} of ${page.totalChunks} shown`;
       this.#setStatus(
         page.nextCursor === undefined
           ? `All ${chunkCount(page.totalChunks)} of version ${page.version}, in order.`
@@ -87,6 +89,8 @@ export class ChunkList {
         `Could not load the chunks: ${error instanceof ApiError ? error.message : 'the server could not be reached'}`,
         true,
       );
+      // Nothing shown yet: opening the document again tries again (Load more retries the rest).
+      if (this.#count === 0) this.#shown = undefined;
     } finally {
       if (generation === this.#generation) this.#more.disabled = false;
     }

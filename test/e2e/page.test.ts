@@ -162,7 +162,8 @@ describe('the progress page', () => {
     await page.screenshot({ path: `${shots}/desktop-2-confirm-replace.png` });
     await page.click('#confirm-cancel');
     await dialog.waitFor({ state: 'hidden' });
-    expect(await page.textContent('#ingest-status')).toMatch(/Not sent: tides is kept/);
+    // Set once the dialog's close has reached the page's handler: wait for it.
+    await eventually(() => page.textContent('#ingest-status')).toMatch(/Not sent: tides is kept/);
     const kept = (await (await api('/v1/documents/tides')).json()) as { version: number };
     expect(kept.version).toBe(1);
 
@@ -233,6 +234,68 @@ describe('the progress page', () => {
     await page.screenshot({ path: `${shots}/desktop-4-document.png`, fullPage: true });
   });
 
+  it("lists a document's chunks in order from its details, 20 at a time with Load more", async () => {
+    // The details of lamplighters are open (the test above).
+    const doc = (await (await api('/v1/documents/lamplighters')).json()) as { chunks: number };
+    const served = (await (await api('/v1/documents/lamplighters/chunks?limit=40')).json()) as {
+      chunks: { text: string; headingPath: string[] }[];
+    };
+    const chunks = page.locator('#chunk-list .chunk');
+    await eventually(() => chunks.count()).toBe(20);
+    expect(await page.textContent('#chunk-status')).toBe(
+      `Chunks 1-20 of ${doc.chunks} (version 1), in order.`,
+    );
+    const first = chunks.first();
+    expect(await first.locator('.chunk-position').textContent()).toBe('#1');
+    expect(await first.locator('.chunk-where').textContent()).toBe('Lamplighters');
+    expect(await first.locator('.chunk-offsets').textContent()).toMatch(/^characters \d+-[\d,]+$/);
+
+    expect(await page.textContent('#chunk-more')).toBe(`Load more · 20 of ${doc.chunks} shown`);
+    await page.click('#chunk-more');
+    await eventually(() => chunks.count()).toBe(40);
+    expect(await page.textContent('#chunk-status')).toBe(
+      `Chunks 1-40 of ${doc.chunks} (version 1), in order.`,
+    );
+    // In order, each once, and the whole text of each as the API has it.
+    expect(
+      await chunks.evaluateAll((rows) => rows.map((r) => Number((r as HTMLElement).dataset.index))),
+    ).toEqual([...Array(40).keys()]);
+    expect(await page.locator('#chunk-list .chunk-text').allTextContents()).toEqual(
+      served.chunks.map((chunk) => chunk.text),
+    );
+    await page.locator('#chunk-more').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: `${shots}/desktop-5-document-chunks.png` });
+  });
+
+  it('shows the new version of a document whose chunks are open when it is replaced', async () => {
+    const ingestBuoys = async (content: string, version: number) => {
+      const response = await api('/v1/documents', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ content, documentId: 'buoys', wait: false }),
+      });
+      expect(response.status).toBe(202);
+      await eventually(
+        async () => ((await (await api('/v1/documents/buoys')).json()) as { version?: number }).version,
+      ).toBe(version);
+    };
+    await ingestBuoys('# Buoys\n\nRed buoys mark the port side of the channel.\n', 1);
+    // The page lists it once its job has completed.
+    await page.click('#view-documents');
+    if (await page.locator('#document-detail').isVisible()) await page.click('#document-back');
+    await page.locator('#documents-list .doc[data-document-id="buoys"]').waitFor();
+    await page.locator('#documents-list .doc[data-document-id="buoys"] button').click();
+    await eventually(() => page.textContent('#chunk-status')).toBe('All 1 chunk of version 1, in order.');
+    expect(await page.textContent('#chunk-list .chunk-text')).toMatch(/Red buoys mark the port side/);
+    expect(await page.isVisible('#chunk-more')).toBe(false);
+
+    await ingestBuoys('# Buoys\n\nGreen buoys mark the starboard side.\n', 2);
+    await eventually(() => page.textContent('#chunk-status')).toBe('All 1 chunk of version 2, in order.');
+    expect(await page.locator('#chunk-list .chunk').count()).toBe(1);
+    expect(await page.textContent('#chunk-list .chunk-text')).toMatch(/Green buoys mark the starboard side/);
+    expect(await page.textContent('#document-fields [data-field="version"]')).toBe('2');
+  });
+
   it('says so when no passage contains the words searched for', async () => {
     await page.fill('#search-query', 'zqxvj wplkkt');
     await page.click('#search-submit');
@@ -258,7 +321,8 @@ describe('the progress page', () => {
     await page.screenshot({ path: `${shots}/desktop-5-documents.png` });
 
     await page.locator('#documents-list .doc[data-document-id="tides"] button').click();
-    expect(await page.textContent('#document-fields [data-field="version"]')).toBe('2');
+    // The list is refreshed when the page sees the replacement's job end, which may come later.
+    await eventually(() => page.textContent('#document-fields [data-field="version"]')).toBe('2');
     await page.click('#document-delete');
     await page.locator('#confirm').waitFor();
     expect(await page.textContent('#confirm-title')).toBe('Delete tides?');
@@ -328,6 +392,8 @@ describe('the progress page', () => {
         expect(await lowContrast(page), `${colorScheme} ${view}`).toEqual([]);
       }
       await page.locator('#documents-list .doc button').first().click();
+      // With its chunks on screen.
+      await page.locator('#chunk-list .chunk').first().waitFor();
       expect(await lowContrast(page), `${colorScheme} document`).toEqual([]);
       await page.click('#document-delete');
       await page.locator('#confirm').waitFor();
@@ -386,9 +452,22 @@ describe('the progress page', () => {
     await page.screenshot({ path: `${shots}/phone-4-documents.png`, fullPage: true });
     await page.locator('#documents-list .doc[data-document-id="lamplighters"] button').click();
     await page.locator('#document-detail').waitFor();
+    // Its chunks, and Load more, at phone width.
+    const chunks = page.locator('#chunk-list .chunk');
+    await eventually(() => chunks.count()).toBeGreaterThanOrEqual(20);
+    await page.evaluate(() => document.getElementById('document-detail')?.scrollIntoView());
+    await page.screenshot({ path: `${shots}/phone-5-document.png` });
+    const before = await chunks.count();
+    await page.locator('#chunk-more').scrollIntoViewIfNeeded();
+    const more = (await page.locator('#chunk-more').boundingBox())!;
+    expect(more.x + more.width).toBeLessThanOrEqual(PHONE.width);
+    await page.click('#chunk-more');
+    await eventually(() => chunks.count()).toBe(before + 20);
+    expect(await page.textContent('#chunk-status')).toMatch(new RegExp(`^Chunks 1-${before + 20} of \\d+`));
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     expect(overflow).toBeLessThanOrEqual(0);
-    await page.screenshot({ path: `${shots}/phone-5-document.png`, fullPage: true });
+    await page.locator('#chunk-more').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: `${shots}/phone-5-document-chunks.png` });
     // Search is still first on a phone with a full page below it.
     await page.reload();
     await page.locator('#connection[data-status="live"]').waitFor();

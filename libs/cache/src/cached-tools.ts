@@ -24,13 +24,14 @@ export interface CachedToolsDeps {
 }
 
 /** The tools cached under their collection's epoch. */
-export type EpochCachedTool = 'search' | 'get_document' | 'list_documents';
+export type EpochCachedTool = 'search' | 'get_document' | 'list_documents' | 'list_chunks';
 type Cacheable = EpochCachedTool;
 
 const collectionOf: { [N in Cacheable]: (input: ToolInput<N>) => string } = {
   search: (input) => input.collection ?? DEFAULT_COLLECTION,
   get_document: (input) => input.collection ?? DEFAULT_COLLECTION,
   list_documents: (input) => input.collection ?? ALL_COLLECTIONS,
+  list_chunks: (input) => input.collection ?? DEFAULT_COLLECTION,
 };
 
 /** A cached answer found without computing anything. */
@@ -121,6 +122,7 @@ export function withResultCache(handlers: ToolHandlers, deps: CachedToolsDeps): 
     search: viaEpoch('search', ttlSeconds.search),
     get_document: viaEpoch('get_document', ttlSeconds.documents),
     list_documents: viaEpoch('list_documents', ttlSeconds.documents),
+    list_chunks: viaEpoch('list_chunks', ttlSeconds.documents),
     get_job: getJob,
   };
 }

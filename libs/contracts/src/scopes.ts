@@ -16,6 +16,7 @@ export const toolScopes: Record<ToolName, Scope> = {
   search: 'read',
   get_document: 'read',
   list_documents: 'read',
+  list_chunks: 'read',
   get_job: 'read',
   list_jobs: 'read',
   embed_texts: 'read',

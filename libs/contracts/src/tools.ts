@@ -350,6 +350,46 @@ export const getDocumentOutput = documentView.extend({
   cacheLayer: cacheInfo.cacheLayer,
 });
 
+export const listChunksInput = z.strictObject({
+  documentId: documentId.describe(DOCUMENT_ID_HELP),
+  collection: collectionName.optional().describe(COLLECTION_HELP),
+  limit: pageSize
+    .default(limits.defaultPageSize)
+    .describe(`How many chunks to return, in document order: ${PAGE_HELP}`),
+  cursor: cursor
+    .optional()
+    .describe(
+      `${CURSOR_HELP} A cursor holds for the version it was read from: once the document is replaced, start again without one.`,
+    ),
+});
+export const chunkView = z.object({
+  /** `${documentId}:${version}:${index}`, as search results name it. */
+  chunkId: z.string(),
+  /** 0-based position in the document. */
+  index: z.number().int(),
+  text: z.string(),
+  /** Headings the chunk sits under, outermost first. */
+  headingPath: z.array(z.string()),
+  /** Character offsets of the chunk in the document's extracted text, `end` exclusive. */
+  start: z.number().int(),
+  end: z.number().int(),
+  /** 1-based page (PDF). */
+  page: z.number().int().optional(),
+});
+export type ChunkView = z.infer<typeof chunkView>;
+export const listChunksOutput = z.object({
+  cached: cacheInfo.cached.optional(),
+  cacheLayer: cacheInfo.cacheLayer,
+  documentId: z.string(),
+  collection: z.string(),
+  /** The document version the chunks belong to. */
+  version: z.number().int(),
+  /** How many chunks the version has in all. */
+  totalChunks: z.number().int(),
+  chunks: z.array(chunkView),
+  nextCursor: z.string().optional(),
+});
+
 export const deleteDocumentInput = z.strictObject({
   documentId: documentId.describe(DOCUMENT_ID_HELP),
   collection: collectionName.optional().describe(COLLECTION_HELP),
@@ -368,6 +408,8 @@ export type ListJobsInput = z.infer<typeof listJobsInput>;
 export type ListJobsOutput = z.infer<typeof listJobsOutput>;
 export type ListDocumentsInput = z.infer<typeof listDocumentsInput>;
 export type ListDocumentsOutput = z.infer<typeof listDocumentsOutput>;
+export type ListChunksInput = z.infer<typeof listChunksInput>;
+export type ListChunksOutput = z.infer<typeof listChunksOutput>;
 
 interface ToolAnnotations {
   readOnlyHint: boolean;
@@ -391,7 +433,7 @@ const readOnly: ToolAnnotations = {
   openWorldHint: false,
 };
 
-/** The ten tools: one table shared by the MCP server, the REST mirror and the tests. */
+/** The eleven tools: one table shared by the MCP server, the REST mirror and the tests. */
 export const toolContracts = {
   search: {
     title: 'Search documents',
@@ -457,6 +499,14 @@ export const toolContracts = {
     description: 'Title, media type, chunk count, version and metadata of one document.',
     input: getDocumentInput,
     output: getDocumentOutput,
+    annotations: readOnly,
+  },
+  list_chunks: {
+    title: "List a document's chunks",
+    description:
+      "The chunks of a document's current version, in document order: each with its chunk id (as search results name it), position, text, heading path, character offsets and page (PDF), `limit` at a time; follow `nextCursor` for the rest. Shows how a document was cut up, and what surrounds a search hit.",
+    input: listChunksInput,
+    output: listChunksOutput,
     annotations: readOnly,
   },
   delete_document: {

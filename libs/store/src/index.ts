@@ -6,9 +6,12 @@ export { METADATA_KEY_PATTERN } from './metadata.ts';
 export { DEFAULT_TEXT_WEIGHT, fuseHits } from './fusion.ts';
 export type {
   ChunkInput,
+  ChunkPage,
+  ChunkRecord,
   DocumentInput,
   DocumentPage,
   DocumentRecord,
+  ListChunksOptions,
   ListDocumentsOptions,
   Metadata,
   MetadataFilter,

@@ -1,6 +1,6 @@
 import { documentKey } from './keys.ts';
 import { parseMetadata } from './metadata.ts';
-import type { DocumentRecord, SearchHit, SearchSignal } from './types.ts';
+import type { ChunkRecord, DocumentRecord, SearchHit, SearchSignal } from './types.ts';
 
 // Query results arrive as untyped Arrow rows; these readers check each column they use so a
 // schema drift fails loudly instead of leaking undefined into records.
@@ -119,5 +119,30 @@ export function hitFromRow(row: unknown, signal: SearchSignal): SearchHit {
     ...(typeof page === 'number' ? { page } : {}),
     metadata: parseMetadata(str(row, 'metadata')),
     collection: str(row, 'collection'),
+  };
+}
+
+/** Columns {@link chunkFromRow} reads (`page` may be missing from a table an older Hopper wrote). */
+export const CHUNK_COLUMNS = [
+  'chunk_id',
+  'chunk_index',
+  'text',
+  'heading_path',
+  'start_offset',
+  'end_offset',
+  'page',
+];
+
+/** A chunk as `listChunks` returns it. */
+export function chunkFromRow(row: unknown): ChunkRecord {
+  const page = column(row, 'page');
+  return {
+    chunkId: str(row, 'chunk_id'),
+    index: num(row, 'chunk_index'),
+    text: str(row, 'text'),
+    headingPath: strList(row, 'heading_path'),
+    start: num(row, 'start_offset'),
+    end: num(row, 'end_offset'),
+    ...(typeof page === 'number' ? { page } : {}),
   };
 }

@@ -26,11 +26,14 @@ import { DocumentWriter, firstModel, type CommitStats } from './writer.ts';
 import { Semaphore } from './semaphore.ts';
 import { TableHandles } from './tables.ts';
 import { requireId, validateVector, validateWrite } from './validate.ts';
+import { listChunks } from './chunk-list.ts';
 import type {
   ChunkInput,
+  ChunkPage,
   DocumentInput,
   DocumentPage,
   DocumentRecord,
+  ListChunksOptions,
   ListDocumentsOptions,
   SearchHit,
   SearchMode,
@@ -213,6 +216,20 @@ export interface Store {
   ): Promise<Map<string, DocumentRecord>>;
   /** Documents ordered by (collection, documentId), one page at a time. */
   listDocuments(tenant: string, options: ListDocumentsOptions): Promise<DocumentPage>;
+  /**
+   * A document's current chunks in order (position, text, heading path, offsets), `limit` at a
+   * time; undefined when there is no such document. Read-only. See chunk-list.ts for how the two
+   * chunk tables are read.
+   *
+   * @throws StoreError `invalid_cursor` for a cursor this store did not produce, or one made before
+   *   the document was replaced; `invalid_input` for a bad limit.
+   */
+  listChunks(
+    tenant: string,
+    collection: string,
+    documentId: string,
+    options: ListChunksOptions,
+  ): Promise<ChunkPage | undefined>;
   /** Deletes the document's chunks, then its record. False when there was nothing to delete. */
   deleteDocument(tenant: string, collection: string, documentId: string): Promise<boolean>;
   /**
@@ -435,6 +452,23 @@ class LanceStore implements Store {
       const last = documents.at(-1);
       return rows.length > limit && last ? { documents, nextCursor: encodeCursor(last) } : { documents };
     });
+  }
+
+  async listChunks(
+    tenant: string,
+    collection: string,
+    documentId: string,
+    options: ListChunksOptions,
+  ): Promise<ChunkPage | undefined> {
+    this.#assertOpen();
+    return guard('read', () =>
+      listChunks(
+        this.#tables,
+        () => this.#readDocument(tenant, collection, documentId),
+        { tenant, collection, documentId },
+        options,
+      ),
+    );
   }
 
   async deleteDocument(tenant: string, collection: string, documentId: string): Promise<boolean> {

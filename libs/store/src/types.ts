@@ -121,3 +121,35 @@ export interface DocumentPage {
   /** Present when more documents may follow. */
   nextCursor?: string;
 }
+
+/** One chunk of a document's current version, as {@link Store.listChunks} returns it. */
+export interface ChunkRecord {
+  /** `${documentId}:${version}:${index}`, as search hits name it. */
+  chunkId: string;
+  /** 0-based position in the document. */
+  index: number;
+  text: string;
+  /** Headings from the document root down to this chunk's section. */
+  headingPath: string[];
+  /** Character offsets of the chunk in the document's extracted text, `end` exclusive. */
+  start: number;
+  end: number;
+  /** 1-based page, for paged formats (PDF). */
+  page?: number;
+}
+
+/** Arguments of {@link Store.listChunks}. */
+export interface ListChunksOptions {
+  limit: number;
+  /** `nextCursor` of the previous page (of the same document version). */
+  cursor?: string;
+}
+
+/** One page of a document's chunks, in document order. */
+export interface ChunkPage {
+  /** The document's record: the version the chunks belong to, and how many it has. */
+  document: DocumentRecord;
+  chunks: ChunkRecord[];
+  /** Present when more chunks follow. */
+  nextCursor?: string;
+}

@@ -326,6 +326,14 @@ export function toolArgs(
       );
     case 'list_documents':
       return spoiled(withCursor(optional({ collection, limit: pageSize })));
+    case 'list_chunks':
+      return spoiled(
+        withCursor(
+          fc
+            .tuple(documentId, optional({ collection, limit: pageSize }))
+            .map(([id, rest]) => ({ documentId: id, ...rest })),
+        ),
+      );
     case 'get_document':
     case 'delete_document':
       return spoiled(

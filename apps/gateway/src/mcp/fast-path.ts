@@ -15,6 +15,7 @@ const FAST_TOOLS: ReadonlySet<string> = new Set<EpochCachedTool>([
   'search',
   'get_document',
   'list_documents',
+  'list_chunks',
 ]);
 
 /** The `_meta` envelope a modern (2026-07-28) request carries, and nothing else. */

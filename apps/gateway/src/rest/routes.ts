@@ -47,6 +47,13 @@ export const restRoutes: readonly RestRoute[] = [
     summary: 'Get a document',
   },
   {
+    method: 'GET',
+    path: '/v1/documents/{documentId}/chunks',
+    tool: 'list_chunks',
+    input: 'query',
+    summary: "List a document's chunks",
+  },
+  {
     method: 'DELETE',
     path: '/v1/documents/{documentId}',
     tool: 'delete_document',

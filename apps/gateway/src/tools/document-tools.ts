@@ -8,6 +8,7 @@ export function documentTools(deps: ToolDeps): {
   search: ToolHandler<'search'>;
   get_document: ToolHandler<'get_document'>;
   list_documents: ToolHandler<'list_documents'>;
+  list_chunks: ToolHandler<'list_chunks'>;
   delete_document: ToolHandler<'delete_document'>;
 } {
   const { store, embedder, jobs } = deps;
@@ -61,6 +62,24 @@ export function documentTools(deps: ToolDeps): {
       });
       return {
         documents: page.documents.map(toDocumentView),
+        ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
+      };
+    },
+
+    async list_chunks(input, call) {
+      const collection = input.collection ?? DEFAULT_COLLECTION;
+      const page = await store.listChunks(call.tenant, collection, input.documentId, {
+        limit: input.limit,
+        ...(input.cursor ? { cursor: input.cursor } : {}),
+      });
+      // The same answer as get_document's for a document that is not there.
+      if (!page) throw notFound('document', input.documentId);
+      return {
+        documentId: page.document.documentId,
+        collection: page.document.collection,
+        version: page.document.version,
+        totalChunks: page.document.chunks,
+        chunks: page.chunks,
         ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
       };
     },

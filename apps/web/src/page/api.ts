@@ -1,4 +1,4 @@
-import type { DocumentView, IngestOutput, SearchOutput } from '@hopper/contracts';
+import type { DocumentView, IngestOutput, ListChunksOutput, SearchOutput } from '@hopper/contracts';
 
 /** A refusal or failure from the REST API, with the server's message for the person. */
 export class ApiError extends Error {
@@ -76,6 +76,17 @@ export async function getDocument(
     if (error instanceof ApiError && error.status === 404) return undefined;
     throw error;
   }
+}
+
+/** A page of a document's chunks, in order; `cursor` is the previous page's `nextCursor`. */
+export function listChunks(
+  documentId: string,
+  collection: string,
+  limit: number,
+  cursor?: string,
+): Promise<ListChunksOutput> {
+  const query = new URLSearchParams({ collection, limit: String(limit), ...(cursor ? { cursor } : {}) });
+  return call('GET', `/v1/documents/${encodeURIComponent(documentId)}/chunks?${query.toString()}`);
 }
 
 export function deleteDocument(

@@ -15,6 +15,7 @@ import {
   search,
   type IngestRequest,
 } from './api.ts';
+import { ChunkList } from './chunk-list.ts';
 import { confirmAction } from './confirm.ts';
 import { DocumentsView } from './documents.ts';
 import { idFromFileName, idFromText } from './ids.ts';
@@ -91,6 +92,12 @@ const documents = new DocumentsView({
   onOpen: (doc) => openDocument(doc),
 });
 
+const chunkList = new ChunkList({
+  list: $<HTMLOListElement>('chunk-list'),
+  status: $('chunk-status'),
+  more: $<HTMLButtonElement>('chunk-more'),
+});
+
 async function refreshDocuments(): Promise<void> {
   try {
     const page = await listDocuments(DOCUMENTS_SHOWN);
@@ -99,8 +106,11 @@ async function refreshDocuments(): Promise<void> {
     const current = documents.current;
     if (current) {
       const now = documents.find(current.documentId, current.collection);
-      if (now) documents.detail(now);
-      else documents.browse();
+      if (now) {
+        documents.detail(now);
+        // A new version has other chunks: its list starts again.
+        chunkList.show(now);
+      } else documents.browse();
     }
   } catch (error) {
     toast(
@@ -135,6 +145,7 @@ function openDocument(doc: DocumentView): void {
         ? `None of its ${chunks(doc.chunks)} was among the results for “${lastSearch.query}”. Search to see its passages.`
         : `${chunks(doc.chunks)}. Search to see the passages that match.`;
   $('document-chunks').replaceChildren(...hits.map((hit) => renderHit(hit, lastSearch!.query)));
+  chunkList.show(doc);
   $('document-detail').scrollIntoView({ block: 'nearest' });
 }
 

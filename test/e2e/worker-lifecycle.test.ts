@@ -1,3 +1,4 @@
+import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { getJob, queueIngest, structured, waitForJob, waitForJobEnd } from '../support/clients.ts';
 import { paragraphsAbout } from '../support/fault-documents.ts';
@@ -43,5 +44,33 @@ describe('worker SIGTERM', () => {
     );
     expect(document.version).toBe(1);
     expect(document.chunks).toBe(done.result?.chunks);
+  });
+});
+
+/** The nice value of each thread of a process (Linux: field 19 of /proc/<pid>/task/<tid>/stat). */
+function threadNices(pid: number): number[] {
+  return readdirSync(`/proc/${pid}/task`).flatMap((tid) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      // The command name may hold spaces; the fields after its closing parenthesis do not.
+      return [Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])];
+    } catch {
+      return []; // a thread that ended since the listing
+    }
+  });
+}
+
+describe.runIf(process.platform === 'linux')('worker priority', () => {
+  it('runs every thread of the worker, the store threads included, below the gateway', async () => {
+    const { stack, embeddings, client } = fixture;
+    const worker = await stack.startWorker({ HOPPER_WORKER_NICE: '7' });
+    embeddings.delayMs = 0;
+    // An ingest and a commit start the store's and the parser's threads.
+    const jobId = await queueIngest(client, { content: paragraphsAbout('heron', 40), documentId: 'nice' });
+    expect((await waitForJobEnd(client, jobId)).state).toBe('completed');
+    const nices = threadNices(worker.process.pid as number);
+    expect(nices.length).toBeGreaterThan(5);
+    expect(nices.filter((nice) => nice < 7)).toEqual([]);
+    await worker.stop();
   });
 });

@@ -40,8 +40,8 @@ const workerEnvSchema = commonEnvSchema.extend({
   /** How long parsing and chunking one document may take before its thread is stopped. */
   HOPPER_WORKER_PARSE_TIMEOUT_MS: envPositiveInt(60_000),
   /**
-   * The worker's scheduling priority (Unix nice, 0-19), set before any of its threads start, so
-   * its parse threads and the store's threads inherit it. Ingestion is background work: on a
+   * The worker's scheduling priority (Unix nice, 0-19), set on each of its threads at start (the
+   * store's thread pools included); threads started later inherit it. Ingestion is background work: on a
    * machine it shares with a gateway (`npm start`), reads should win the CPU when both want it.
    * In a pod of its own it changes nothing. 0 leaves the priority as it is.
    */

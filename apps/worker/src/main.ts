@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import os from 'node:os';
 import { createKeys, jobCatalog } from '@hopper/contracts';
 import { Epochs, withEmbeddingCache } from '@hopper/cache';
@@ -62,16 +63,32 @@ async function bumpEpoch(epochs: Epochs, tenant: string, collection: string, log
 }
 
 /**
- * Lowers the priority of the calling thread (on Linux, nice is per thread): the threads started
- * after this (parse threads, the store's thread pool) inherit it.
+ * Lowers the priority of every thread of the worker. On Linux nice is per thread, and a new thread
+ * takes its creator's: lowering only the main thread left 35 of the worker's 38 threads at 0 (the
+ * store's thread pools, started at import, and the threads they start), so LanceDB's commits and
+ * compactions competed with the gateway's reads as equals. So each thread listed in
+ * `/proc/self/task` is lowered; the threads they start later inherit it. Elsewhere the process's
+ * priority is set, which there covers its threads.
  */
 function lowerPriority(nice: number, logger: Logger): void {
   if (nice === 0) return;
+  let threads: number[] = [0];
   try {
-    if (os.getPriority() < nice) os.setPriority(nice);
-  } catch (error) {
-    logger.warn({ err: error, nice }, 'could not lower the worker priority; running at the default');
+    threads = readdirSync('/proc/self/task').map(Number);
+  } catch {
+    // Not Linux: pid 0, the process.
   }
+  let lowered = 0;
+  for (const thread of threads) {
+    try {
+      if (os.getPriority(thread) < nice) os.setPriority(thread, nice);
+      lowered++;
+    } catch (error) {
+      // A thread that ended since the listing.
+      logger.debug({ err: error, thread }, 'could not lower one thread');
+    }
+  }
+  if (lowered === 0) logger.warn({ nice }, 'could not lower the worker priority; running at the default');
 }
 
 async function startWorker(config: WorkerConfig, logger: Logger): Promise<Closer> {

@@ -8,6 +8,7 @@ import type { AllowedHosts } from './browser-guard.ts';
 import { unauthorizedChallenge } from './auth/challenge.ts';
 import type { ProtectedResource } from './auth/protected-resource.ts';
 import type { FastPath } from './mcp/fast-path.ts';
+import type { TaskPath } from './mcp/task-path.ts';
 import type { LegacySessions } from './mcp/legacy-sessions.ts';
 import { parseBoundedJson } from './json-body.ts';
 import { malformedMethod } from './mcp/request-shapes.ts';
@@ -42,6 +43,8 @@ export interface HttpServerDeps {
   shedder?: LoadShedder;
   /** Answers cached tool calls without the SDK (see mcp/fast-path.ts); what it declines goes to `mcp`. */
   fastPath?: FastPath;
+  /** Jobs as MCP tasks (see mcp/task-path.ts): task-creating calls and `tasks/*`; the rest goes to `mcp`. */
+  taskPath?: TaskPath;
 }
 
 /**
@@ -135,6 +138,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: HttpServe
   // After the Host check, authentication, the body's limits and the shedder, as every call; the
   // fast path checks the tool's scope and charges the rate limit itself.
   if (method === 'tools/call' && deps.fastPath && (await deps.fastPath(req, res, body, caller))) return;
+  const taskMethod = method === 'tools/call' || (typeof method === 'string' && method.startsWith('tasks/'));
+  if (taskMethod && deps.taskPath && (await deps.taskPath(req, res, body, caller))) return;
   const legacy = () =>
     isLegacyRequest(
       new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/mcp'}`, {

@@ -28,6 +28,7 @@ import { createMetricsEndpoint } from './metrics-endpoint.ts';
 import { createToolHandlers } from './tools/index.ts';
 import { callRecorder, instrumentHandlers } from './tools/instrumented.ts';
 import { createFastPath } from './mcp/fast-path.ts';
+import { createTaskPath } from './mcp/task-path.ts';
 import { withRateLimit } from './tools/rate-limited.ts';
 import { tenantRateLimit } from './tenant-rate-limit.ts';
 import { LoadShedder } from './load-shedder.ts';
@@ -279,6 +280,14 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
     }),
     page: createPageHandler({ dir: fileURLToPath(new URL('../../web/dist/', import.meta.url)), logger }),
     shedder,
+    // Jobs as MCP tasks for clients that declare the extension (see mcp/task-path.ts).
+    taskPath: createTaskPath({
+      handlers,
+      jobs,
+      logger,
+      serverInfo: { name: 'hopper', version: pkg.version },
+      ...(resource ? { resourceMetadataUrl: resource.metadataUrl } : {}),
+    }),
     // Cache hits of the read-only tools answered without the SDK, with the same rate limit,
     // timing and tracing as the chain above gives every call (see mcp/fast-path.ts).
     ...(config.mcpFastPath

@@ -272,41 +272,53 @@ export class JobsService {
    * came too late; so does a job that completed anyway (the cancel arrived during its final write).
    */
   async cancel(tenant: string, jobId: string): Promise<CancelOutcome> {
+    const started = await this.requestCancel(tenant, jobId);
+    if (started !== 'signalled') return started;
+    const after = await this.waitForJob(tenant, jobId, { timeoutMs: CANCEL_WAIT_MS });
+    if (after.state === 'completed' || after.state === 'failed') {
+      return {
+        job: after,
+        reason: `too late: the job ${after.state} before the cancel reached it (it was in its final write); its outcome stands`,
+      };
+    }
+    if (!isTerminal(after.state)) {
+      return {
+        job: after,
+        reason: `not yet stopped after ${CANCEL_WAIT_MS / 1000} s: the job stops at its next step; follow it with get_job`,
+      };
+    }
+    return { job: after };
+  }
+
+  /**
+   * The part of {@link cancel} that does not wait for a worker: a queued job is removed and marked
+   * cancelled (its outcome is returned), a finished one is left as it is (likewise), and a running
+   * one is flagged and broadcast to the workers (`'signalled'`: the worker holding it stops at its
+   * next step, and its record says `cancelled` then). An unknown job, or another tenant's, is
+   * `not_found`. Used where the caller is answered at once (MCP `tasks/cancel`).
+   */
+  async requestCancel(tenant: string, jobId: string): Promise<CancelOutcome | 'signalled'> {
     const view = await this.get(tenant, jobId);
     if (isTerminal(view.state)) return { job: view, reason: alreadyFinished(view.state) };
     // The flag first: a worker that picks the job up from now on sees it before doing any work.
     await requestCancel(this.#redis, this.#keys, tenant, jobId);
     const removed = await this.#removeIfWaiting(view.kind, jobId);
-    if (removed) {
-      await this.#records.apply(tenant, {
-        jobId,
-        state: 'cancelled',
-        progress: 0,
-        stage: 'cancelled',
-        message: 'cancelled before it started',
-        ts: Date.now(),
-      });
-      await Promise.all([
-        deletePayload(this.#redis, this.#keys.payload(tenant, jobId)),
-        clearCancelRequest(this.#redis, this.#keys, tenant, jobId),
-      ]);
-    } else {
+    if (!removed) {
       await publishCancel(this.#redis, this.#keys, { tenant, jobId });
-      const after = await this.waitForJob(tenant, jobId, { timeoutMs: CANCEL_WAIT_MS });
-      if (after.state === 'completed' || after.state === 'failed') {
-        return {
-          job: after,
-          reason: `too late: the job ${after.state} before the cancel reached it (it was in its final write); its outcome stands`,
-        };
-      }
-      if (!isTerminal(after.state)) {
-        return {
-          job: after,
-          reason: `not yet stopped after ${CANCEL_WAIT_MS / 1000} s: the job stops at its next step; follow it with get_job`,
-        };
-      }
-      return { job: after };
+      return 'signalled';
     }
+    await this.#records.apply(tenant, {
+      jobId,
+      state: 'cancelled',
+      progress: 0,
+      stage: 'cancelled',
+      message: 'cancelled before it started',
+      ts: Date.now(),
+    });
+    await Promise.all([
+      deletePayload(this.#redis, this.#keys.payload(tenant, jobId)),
+      clearCancelRequest(this.#redis, this.#keys, tenant, jobId),
+    ]);
     return { job: await this.get(tenant, jobId) };
   }
 

@@ -25,6 +25,7 @@ import type * as z from 'zod';
 import type { CallContext, ToolHandlers } from '@hopper/contracts';
 import { toolFailure, toolSuccess } from './tool-result.ts';
 import { advertisedOnly } from './tool-schemas.ts';
+import { TASKS_EXTENSION } from './task-path.ts';
 
 const INSTRUCTIONS =
   'Hopper ingests documents (ingest_document) and searches them (search). Long work runs as jobs: ' +
@@ -66,7 +67,11 @@ export function createServerFactory(options: ServerFactoryOptions): McpServerFac
     const tenant = typeof requestTenant === 'string' ? requestTenant : options.tenant;
     const server = new McpServer(
       { name: 'hopper', version: options.version },
-      { capabilities: { tools: {}, resources: {} }, instructions: INSTRUCTIONS },
+      {
+        // Tasks are answered in front of the SDK (task-path.ts); server/discover names them here.
+        capabilities: { tools: {}, resources: {}, extensions: { [TASKS_EXTENSION]: {} } },
+        instructions: INSTRUCTIONS,
+      },
     );
     const tools = reachableTools(request);
     for (const name of tools) {

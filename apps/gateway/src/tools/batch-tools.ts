@@ -205,7 +205,7 @@ function ownId(document: Partial<BatchDocumentInput> | IngestArguments | { inval
   return typeof id === 'string' && id.length <= 256 ? { documentId: id } : {};
 }
 
-function batchOutput(view: JobView, collection: string, total: number): IngestDocumentsOutput {
+export function batchOutput(view: JobView, collection: string, total: number): IngestDocumentsOutput {
   if (view.state === 'failed') {
     throw new HopperError(
       'job_failed',

@@ -220,7 +220,7 @@ interface Submitted {
   submitted: SubmittedJob;
 }
 
-function ingestOutput(view: JobView, documentId: string): IngestOutput {
+export function ingestOutput(view: JobView, documentId: string): IngestOutput {
   if (view.state === 'failed') {
     throw new HopperError(
       'job_failed',

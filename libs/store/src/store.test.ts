@@ -1,4 +1,4 @@
-import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@lancedb/lancedb';
@@ -112,6 +112,18 @@ describe('an empty store', () => {
     expect(await store.getDocument('acme', 'docs', 'doc-1')).toBeUndefined();
     expect(await store.listDocuments('acme', { limit: 10 })).toEqual({ documents: [] });
     expect(await store.deleteDocument('acme', 'docs', 'doc-1')).toBe(false);
+  });
+});
+
+describe('a store whose tables another process is creating', () => {
+  it('answers reads as an empty store while a table has a directory but no version yet', async () => {
+    // The moment between a writer making a table's directory and committing its first version:
+    // the table is listed but cannot be opened. Readers in other processes hit it on a new store.
+    for (const table of ['chunks', 'chunks_delta', 'documents']) await mkdir(join(dir, `${table}.lance`));
+    const store = await open();
+    expect(await store.search('acme', { text: 'notes', vector: vec(0), model: MODEL, topK: 5 })).toEqual([]);
+    expect(await store.getDocument('acme', 'docs', 'doc-1')).toBeUndefined();
+    expect(await store.listDocuments('acme', { limit: 10 })).toEqual({ documents: [] });
   });
 });
 

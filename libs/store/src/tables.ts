@@ -21,7 +21,14 @@ export class TableHandles {
     // Listing first avoids relying on the wording of LanceDB's "not found" error.
     const names = await this.#db.tableNames();
     if (!names.includes(name)) return undefined;
-    return this.#remember(name, await this.#db.openTable(name));
+    try {
+      return this.#remember(name, await this.#db.openTable(name));
+    } catch (error) {
+      // Listed but not openable: another process is creating it (its directory is there, its first
+      // version is not yet). That is still "nobody has written to it" for a reader.
+      if (isMissingDataset(error)) return undefined;
+      throw error;
+    }
   }
 
   /**
@@ -58,4 +65,9 @@ export class TableHandles {
     this.#open.set(name, table);
     return table;
   }
+}
+
+/** LanceDB's error for a table whose directory exists without a committed version. */
+function isMissingDataset(error: unknown): boolean {
+  return error instanceof Error && /was not found/i.test(error.message);
 }

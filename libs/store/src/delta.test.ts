@@ -119,6 +119,36 @@ describe('the delta table', () => {
     expect(await textOnly(reader)).toHaveLength(90);
   });
 
+  it('moves into the main table on its own once writes stop, whatever its size', async () => {
+    const runs: MaintenanceStats[] = [];
+    const writer = await open({
+      maxDeltaRows: 1_000,
+      quietMoveSeconds: 0.5,
+      moveGraceSeconds: 0.3,
+      onMaintenance: (stats) => runs.push(stats),
+    });
+    const reader = await open();
+    for (let d = 0; d < 5; d++) await writer.replaceDocument(testDocument(`q${d}`), chunks(d));
+    expect(await liveRows('chunks')).toBe(0);
+
+    // No forced run: the quiet period alone moves the rows, then lets them go from the delta.
+    // Every read meanwhile finds each chunk once.
+    const problems: string[] = [];
+    const deadline = Date.now() + 15_000;
+    while ((await liveRows('chunks_delta')) > 0 && Date.now() < deadline) {
+      for (const search of [hybrid, textOnly]) {
+        const ids = (await search(reader)).map((hit) => hit.chunkId);
+        if (ids.length !== 15 || new Set(ids).size !== 15) problems.push(`${ids.length} hits: ${ids.join(' ')}`);
+      }
+    }
+    expect(problems).toEqual([]);
+    expect(await liveRows('chunks_delta')).toBe(0);
+    expect(await liveRows('chunks')).toBe(15);
+    expect(runs.filter((run) => run.operation === 'move').map((run) => run.rows)).toEqual([15]);
+    expect(await hybrid(reader)).toHaveLength(15);
+    expect(await textOnly(reader)).toHaveLength(15);
+  });
+
   it('replaces and deletes documents whose chunks were moved, and old versions never come back', async () => {
     const writer = await open({ maxDeltaRows: 1_000 });
     const reader = await open();

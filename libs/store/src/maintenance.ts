@@ -29,6 +29,10 @@ export interface MaintenancePolicy {
   maxVectorIndexSegments: number;
   /** Rows the delta table may hold before they are moved into the main table. */
   maxDeltaRows: number;
+  /** No commit for this long: the delta moves into the main table whatever its size. */
+  quietMoveMs: number;
+  /** How long moved rows stay in the delta once the main table's indexes hold them. */
+  moveGraceMs: number;
   /** Never checks more often than this while commits keep coming. */
   checkIntervalMs: number;
 }
@@ -65,14 +69,6 @@ const VECTOR_INDEX_PARTITIONS = 128;
 export const VECTOR_INDEX_PROBES = 80;
 /** After a fold, the time and fragment bounds rest for this many times its duration. */
 const FOLD_PACING = 4;
-/**
- * How long moved rows stay in the delta after the main table's indexes hold them. A search reads
- * the main table and then the delta; one that read the main table before the fold (when the moved
- * rows were outside its indexes, so skipped) must still find them in the delta. Seconds are ample
- * for the gap between a search's two reads.
- */
-const MOVE_GRACE_MS = 10_000;
-
 /** Positions in one delete of moved rows from the delta (keeps each statement's SQL modest). */
 const SLOTS_PER_DELETE = 2_000;
 
@@ -91,9 +87,15 @@ interface FoldState {
  * 2. The main table is folded beside the commits, so that its indexes hold them. Searches skip the
  *    main table's rows outside its indexes (LanceDB's fast search), so until then the delta is
  *    where they are found, and the main table's scan cost never grows with a move.
- * 3. `MOVE_GRACE_MS` after the fold, they are deleted from the delta: each by its position and
+ * 3. `moveGraceMs` after the fold, they are deleted from the delta: each by its position and
  *    version, so that a position rewritten since (a newer version) stays. Not by row address:
  *    compaction of the delta, which goes on meanwhile, moves rows to new fragments.
+ * The grace is there because a search reads the main table and then the delta: one that read the
+ * main table before the fold (when the moved rows were outside its indexes, so skipped) must still
+ * find them in the delta. Seconds are ample for the gap between a search's two reads.
+ * A move starts when the delta passes `maxDeltaRows`, or once no commit has come for
+ * `quietMoveMs` (a store at rest is then searched in one table: one query per side instead of
+ * two, and one set of full-text statistics for every chunk).
  * In between, a row is in both tables, which a search counts once. A document replaced meanwhile
  * is rewritten into the delta and deleted from the main table. A restart forgets a move between steps 1 and 3: the rows stay in both
  * tables until the next move takes them again (an upsert, so nothing doubles).
@@ -165,7 +167,10 @@ export class Maintenance {
   /** The delta's rows last moved into the main table, until they are deleted from the delta. */
   #moved: DeltaMove | undefined;
   #lastCheck = 0;
+  /** This process's last commit (0: none yet); the delta moves once it is `quietMoveMs` old. */
+  #lastCommit = 0;
   #timer: NodeJS.Timeout | undefined;
+  #quietTimer: NodeJS.Timeout | undefined;
   #closed = false;
   #scheduled: Promise<void> | undefined;
   /**
@@ -195,6 +200,8 @@ export class Maintenance {
    */
   async afterCommit(): Promise<void> {
     if (this.#closed) return;
+    this.#lastCommit = Date.now();
+    this.#armQuietMove();
     for (const name of CHUNK_TABLES) {
       const chunks = await this.#tables.get(name).catch(() => undefined);
       if (chunks) await this.#ensureIndexes(chunks, name);
@@ -222,7 +229,21 @@ export class Maintenance {
   close(): void {
     this.#closed = true;
     clearTimeout(this.#timer);
+    clearTimeout(this.#quietTimer);
     this.#timer = undefined;
+    this.#quietTimer = undefined;
+  }
+
+  /** A check once commits have stopped for `quietMoveMs`: pushed back by every commit. */
+  #armQuietMove(): void {
+    clearTimeout(this.#quietTimer);
+    this.#quietTimer = setTimeout(() => {
+      this.#quietTimer = undefined;
+      if (this.#closed) return;
+      if (this.#scheduled) this.#arm(this.#policy.checkIntervalMs);
+      else this.#schedule(false);
+    }, this.#policy.quietMoveMs);
+    this.#quietTimer.unref();
   }
 
   #schedule(force: boolean): void {
@@ -316,8 +337,8 @@ export class Maintenance {
         return false;
       }
       const waited = Date.now() - moved.foldedAt;
-      if (waited < MOVE_GRACE_MS && !force) {
-        this.#arm(MOVE_GRACE_MS - waited);
+      if (waited < this.#policy.moveGraceMs && !force) {
+        this.#arm(this.#policy.moveGraceMs - waited);
         return false;
       }
       for (const [version, slots] of moved.slots) {
@@ -331,7 +352,8 @@ export class Maintenance {
     }
     if (this.#background.has(CHUNKS_TABLE)) return false;
     const rows = await delta.countRows();
-    if (rows === 0 || (rows < this.#policy.maxDeltaRows && !force)) return false;
+    const quiet = this.#lastCommit > 0 && Date.now() - this.#lastCommit >= this.#policy.quietMoveMs;
+    if (rows === 0 || (rows < this.#policy.maxDeltaRows && !force && !quiet)) return false;
     const started = performance.now();
     const data = await delta.query().toArrow();
     if (data.numRows === 0) return false;

@@ -4,7 +4,7 @@ import { loadDataset } from './dataset.ts';
 import { writeReport } from './report.ts';
 import { runEval } from './run.ts';
 
-const USAGE = `usage: npm run eval -- <dataset> [--datasets DIR] [--out DIR] [--batch N] [--parallel N] [--concurrency N]
+const USAGE = `usage: npm run eval -- <dataset> [--datasets DIR] [--out DIR] [--batch N] [--parallel N] [--concurrency N] [--at-rest SECONDS]
 
 Ingests the dataset's corpus into a fresh Hopper stack (started like npm start) and reports
 nDCG@10 and recall@10 for each search mode beside the published BM25 figure.
@@ -15,6 +15,8 @@ nDCG@10 and recall@10 for each search mode beside the published BM25 figure.
   --batch N          ingests submitted before waiting for them (default 250)
   --parallel N       tool calls in flight (default 8)
   --concurrency N    worker jobs at once, HOPPER_WORKER_CONCURRENCY (default: the stack's default)
+  --at-rest SECONDS  wait this long after ingesting before the queries (the store at rest: its
+                     recent writes moved into the main table once 30 s pass without one)
   --stack-log FILE   append the stack's log lines to FILE`;
 
 /**
@@ -32,6 +34,7 @@ async function main(): Promise<void> {
       parallel: { type: 'string', default: '8' },
       concurrency: { type: 'string' },
       'stack-log': { type: 'string' },
+      'at-rest': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -54,6 +57,7 @@ async function main(): Promise<void> {
       ? { env: { HOPPER_WORKER_CONCURRENCY: String(positiveInt(values.concurrency, 'concurrency')) } }
       : {}),
     ...(values['stack-log'] ? { stackLog: resolve(values['stack-log']) } : {}),
+    ...(values['at-rest'] ? { restSeconds: positiveInt(values['at-rest'], 'at-rest') } : {}),
     log,
   });
   const files = await writeReport(resolve(values.out), result, {

@@ -18,6 +18,11 @@ export interface EvalOptions {
   env?: Record<string, string>;
   /** A file to append the stack's log lines to. */
   stackLog?: string;
+  /**
+   * Seconds to wait after the last ingest before the queries: the store at rest (its recent
+   * writes moved into the main table after 30 s without commits) rather than just written.
+   */
+  restSeconds?: number;
   /** Progress lines (to stderr in the CLI). */
   log?: (line: string) => void;
 }
@@ -119,6 +124,11 @@ export async function runEval(dataset: Dataset, options: EvalOptions = {}): Prom
       log(`ingested ${done}/${ingestable.length} documents (${(done / seconds).toFixed(0)} docs/s)`);
     }
     const ingestSeconds = (performance.now() - started) / 1000;
+    const rest = options.restSeconds ?? 0;
+    if (rest > 0) {
+      log(`waiting ${rest} s for the store to come to rest`);
+      await new Promise((resolve) => setTimeout(resolve, rest * 1000));
+    }
 
     const judgedQueries = dataset.queries.filter(
       (query) => dataset.qrels.has(query.id) && query.text.trim() !== '',

@@ -138,7 +138,8 @@ describe('the delta table', () => {
     while ((await liveRows('chunks_delta')) > 0 && Date.now() < deadline) {
       for (const search of [hybrid, textOnly]) {
         const ids = (await search(reader)).map((hit) => hit.chunkId);
-        if (ids.length !== 15 || new Set(ids).size !== 15) problems.push(`${ids.length} hits: ${ids.join(' ')}`);
+        if (ids.length !== 15 || new Set(ids).size !== 15)
+          problems.push(`${ids.length} hits: ${ids.join(' ')}`);
       }
     }
     expect(problems).toEqual([]);

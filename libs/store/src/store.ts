@@ -581,6 +581,9 @@ class LanceStore implements Store {
       // order never misses a row (see DeltaMove). The main table's rows outside its indexes are
       // skipped (fast search): they are still in the delta. Each table's two queries run together.
       for (const { name, table } of tables) {
+        // An empty table (the delta of a store at rest, moved into the main table) costs two
+        // queries for nothing; counting its rows is a look at its manifest.
+        if ((await table.countRows()) === 0) continue;
         const columns = await this.#hitColumns(name, table);
         const main = name === CHUNKS_TABLE;
         const vectorQuery = () => {

@@ -51,7 +51,8 @@ export async function openStoreReader(options: StoreReaderOptions): Promise<Stor
   const store = await openStore(options);
   const reader = {} as Record<keyof StoreReader, unknown>;
   for (const method of READ_METHODS) reader[method] = store[method].bind(store);
-  return Object.freeze(reader) as StoreReader;
+  // Not frozen: a Proxy (telemetry's traced) may not wrap a frozen object's methods.
+  return reader as StoreReader;
 }
 
 /** Opens the store for writing (tables appear on the first write). One per worker process. */

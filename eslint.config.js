@@ -17,6 +17,20 @@ const importsOf = (names) =>
         { regex: `^(\\.\\./)+(apps/)?(${names.join('|')})/` },
       ];
 
+/**
+ * The store's writer (writes, maintenance, migration) is the worker's. Gateways and the other apps
+ * open a StoreReader; tests and the bench, which build stores, may open a writer too.
+ */
+const STORE_WRITER_APPS = new Set(['worker', 'bench']);
+const storeWriterPaths = [
+  {
+    name: '@hopper/store',
+    importNames: ['openStoreWriter', 'StoreWriter', 'StoreWriterOptions'],
+    message: 'Only the worker writes the store: open a StoreReader (openStoreReader) instead.',
+  },
+];
+const TESTS = ['**/*.test.ts'];
+
 export default tseslint.config(
   {
     ignores: [
@@ -72,8 +86,25 @@ export default tseslint.config(
     },
   },
   {
-    // Dependencies flow from apps to libs: a lib never imports an app.
+    // Dependencies flow from apps to libs: a lib never imports an app; nor does a lib write the store.
     files: ['libs/**/*.ts'],
+    ignores: TESTS,
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: storeWriterPaths,
+          patterns: importsOf(apps).map((pattern) => ({
+            ...pattern,
+            message: 'Libs never import an app: move what both need into a lib.',
+          })),
+        },
+      ],
+    },
+  },
+  {
+    // A lib's tests may build a store to test against.
+    files: TESTS.map((glob) => `libs/${glob}`),
     rules: {
       'no-restricted-imports': [
         'error',
@@ -109,19 +140,29 @@ export default tseslint.config(
       ],
     },
   },
-  // Apps do not import each other: what two apps share belongs in a lib.
-  ...apps.map((app) => ({
-    files: [`apps/${app}/**/*.ts`],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: importsOf(apps.filter((other) => other !== app)).map((pattern) => ({
-            ...pattern,
-            message: `apps/${app} may not import another app: move what both need into a lib.`,
-          })),
-        },
-      ],
-    },
-  })),
+  // Apps do not import each other: what two apps share belongs in a lib. Only the worker (and the
+  // bench, and tests) may import the store's writer.
+  ...apps
+    .map((app) => {
+      const writes = STORE_WRITER_APPS.has(app);
+      const rule = (forbidWriter) => ({
+        'no-restricted-imports': [
+          'error',
+          {
+            ...(forbidWriter ? { paths: storeWriterPaths } : {}),
+            patterns: importsOf(apps.filter((other) => other !== app)).map((pattern) => ({
+              ...pattern,
+              message: `apps/${app} may not import another app: move what both need into a lib.`,
+            })),
+          },
+        ],
+      });
+      return writes
+        ? { files: [`apps/${app}/**/*.ts`], rules: rule(false) }
+        : [
+            { files: [`apps/${app}/**/*.ts`], ignores: TESTS, rules: rule(true) },
+            { files: TESTS.map((glob) => `apps/${app}/${glob}`), rules: rule(false) },
+          ];
+    })
+    .flat(),
 );

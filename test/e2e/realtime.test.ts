@@ -7,7 +7,7 @@ import { createKeys } from '@hopper/contracts';
 import { createLogger } from '@hopper/lifecycle';
 import { JobRecords, JobsService, ProgressSubscriber, createQueues } from '@hopper/jobs';
 import { closeRedis, createRedis } from '@hopper/redis';
-import { openStore, type Store } from '@hopper/store';
+import { openStoreReader, type StoreReader } from '@hopper/store';
 import { createMetrics } from '@hopper/telemetry';
 import { attachRealtime, type Realtime } from '../../apps/gateway/src/realtime/realtime-server.ts';
 import { UnauthorizedError, type TenantResolver } from '../../apps/gateway/src/tenant-resolver.ts';
@@ -284,7 +284,7 @@ describe('two gateway replicas, two workers', () => {
 describe('tenant isolation (resolver injected, as authentication will plug in)', () => {
   let server: Server;
   let realtime: Realtime;
-  let store: Store;
+  let store: StoreReader;
   let url: string;
   const closers: (() => Promise<unknown>)[] = [];
 
@@ -306,7 +306,7 @@ describe('tenant isolation (resolver injected, as authentication will plug in)',
     const bull = createRedis(redisUrl, { name: 'test', role: 'bullmq', onError });
     const records = new JobRecords(redis, keys);
     const progress = new ProgressSubscriber(subscriber, records, keys);
-    store = await openStore({
+    store = await openStoreReader({
       uri: join(stack.env.HOPPER_DATA_DIR ?? '', 'store'),
       readConsistencyIntervalSeconds: 0,
     });

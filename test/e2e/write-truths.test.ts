@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { UriTemplate, type Client } from '@modelcontextprotocol/client';
 import { createKeys } from '@hopper/contracts';
-import { openStore } from '@hopper/store';
+import { openStoreWriter } from '@hopper/store';
 import {
   connectLegacy,
   connectModern,
@@ -168,7 +168,7 @@ describe('item 4: document resources read ids with "/", spaces and non-ASCII let
     for (const documentId of ingested) {
       await ingest(acme, { content: `The document named ${documentId} is about lamps.`, documentId });
     }
-    const store = await openStore({ uri: stack.storeUri });
+    const store = await openStoreWriter({ uri: stack.storeUri });
     try {
       for (const documentId of stored) {
         await store.replaceDocument(

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { contentHash } from '@hopper/contracts';
 import { chunkDocument, chunkEmbeddingText, parseDocument } from '@hopper/documents';
 import { createEmbeddingProvider } from '@hopper/embeddings';
-import { openStore, type ChunkInput, type DocumentInput } from '@hopper/store';
+import { openStoreWriter, type ChunkInput, type DocumentInput } from '@hopper/store';
 import { SyntheticText, randomGenerator } from './synthetic-text.ts';
 
 /** The tenant of a stack in local mode (no API keys): the corpus must be written as it. */
@@ -140,7 +140,7 @@ async function writeCorpus(
   // (the store's own maintenance would otherwise run whenever its bounds are passed), so every row
   // is in the main chunk table, indexed and compacted.
   const failures: string[] = [];
-  const store = await openStore({
+  const store = await openStoreWriter({
     uri: storeDir,
     maxUnindexedRows: Number.MAX_SAFE_INTEGER,
     maxUnindexedSeconds: 86_400,

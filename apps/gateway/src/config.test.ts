@@ -171,6 +171,14 @@ describe('gateway loadConfig', () => {
         HOPPER_OAUTH_AUDIENCE: 'http://127.0.0.1:8080/mcp',
       }),
     ).toEqual([]);
+    // Not a URL at all: one line naming the variable, not a crash.
+    expect(
+      problems({
+        ...base,
+        HOPPER_OAUTH_ISSUER: 'auth.example.com',
+        HOPPER_OAUTH_AUDIENCE: 'https://hopper.example.com/mcp',
+      }),
+    ).toEqual([expect.stringMatching(/^HOPPER_OAUTH_ISSUER: /)]);
   });
 
   it('turns token introspection on with client credentials, discovering the endpoint unless it is given', () => {

@@ -17,7 +17,7 @@ import { createEmbeddingProvider, withMicroBatching } from '@hopper/embeddings';
 import { Closer, rateLimited, runService, type Logger } from '@hopper/lifecycle';
 import { JobRecords, JobsService, ProgressSubscriber, closeQueues, createQueues } from '@hopper/jobs';
 import { CircuitBreaker, TokenBucket, closeRedis, createRedis } from '@hopper/redis';
-import { openStore } from '@hopper/store';
+import { openStoreReader } from '@hopper/store';
 import { createMetrics, startTracing, timeRedisCommands, traced } from '@hopper/telemetry';
 import { loadConfig, type GatewayConfig } from './config.ts';
 import { createHttpServer } from './http-server.ts';
@@ -64,10 +64,10 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
   const bullConnection = createRedis(config.redisUrl, { name: 'gateway', role: 'bullmq', onError });
   closer.add('bullmq connection', () => closeRedis(bullConnection));
 
-  // The gateway only reads the store; a zero consistency interval makes every read see the
-  // worker's latest commit (the worker is the writer side).
+  // The gateway only reads the store (a StoreReader has no write methods); a zero consistency
+  // interval makes every read see the worker's latest commit (the worker is the writer side).
   const store = traced(
-    await openStore({
+    await openStoreReader({
       uri: config.storeUri,
       readConsistencyIntervalSeconds: 0,
       indexCacheBytes: config.storeCache.indexBytes,

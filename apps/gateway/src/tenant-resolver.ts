@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { hashApiKey, scopes, type ApiKey, type Scope } from '@hopper/contracts';
+import { scopes, type Scope } from '@hopper/contracts';
+import { hashApiKey, type ApiKey } from './auth/api-keys.ts';
 
 /** What a tenant is resolved from: an HTTP request, or a Socket.IO handshake (which is one). */
 export interface TenantRequest {

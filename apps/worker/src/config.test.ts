@@ -11,6 +11,22 @@ describe('worker loadConfig', () => {
     });
   });
 
+  it("ignores the gateway's variables, so both may share one environment", () => {
+    const shared = {
+      REDIS_URL: 'redis://localhost:6379',
+      // Each would stop a gateway; none is the worker's concern.
+      HOPPER_API_KEYS: 'acme:short',
+      HOPPER_OAUTH_AUDIENCE: 'hopper',
+      HOPPER_INGEST_ROOTS: 'relative/docs',
+      HOPPER_CACHE_L1_MAX_MB: '0',
+    };
+    const config = loadConfig(shared, '/w');
+    expect(config).toMatchObject({ concurrency: 2, storeUri: '/w/.hopper/store' });
+    expect(config).not.toHaveProperty('apiKeys');
+    expect(config).not.toHaveProperty('oauth');
+    expect(config).not.toHaveProperty('ingestRoots');
+  });
+
   it('rejects a concurrency that is not a positive integer', () => {
     expect(() => loadConfig({ REDIS_URL: 'redis://localhost:6379', HOPPER_WORKER_CONCURRENCY: '0' })).toThrow(
       ConfigError,

@@ -10,20 +10,20 @@ import { resolveChunkOptions } from '@hopper/documents';
 import { createBuiltinEmbedder } from '@hopper/embeddings';
 import { withEmbeddingCache } from '@hopper/cache';
 import { putPayload, type JobContext } from '@hopper/jobs';
-import { openStore, type Store } from '@hopper/store';
+import { openStoreWriter, type StoreWriter } from '@hopper/store';
 import { createIngestHandler } from './ingest-handler.ts';
 
 const keys = createKeys(`test-${randomUUID().slice(0, 8)}`);
 const text = 'Harbour log.\n\nThe pilot boat went out at six and came back with the tide at nine.';
 let dir: string;
 let redis: Redis;
-let store: Store;
+let store: StoreWriter;
 let ingest: ReturnType<typeof createIngestHandler>;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'hopper-ingest-'));
   redis = new Redis(inject('redisUrl'));
-  store = await openStore({ uri: dir });
+  store = await openStoreWriter({ uri: dir });
   const builtin = createBuiltinEmbedder();
   const embedder = withEmbeddingCache(builtin, {
     redis,

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { limits, type IngestPayload, type IngestResult, type Keys } from '@hopper/contracts';
 import { chunkEmbeddingText, parseAndChunk, type Chunk, type ParserPool } from '@hopper/documents';
 import type { TenantEmbedder } from '@hopper/cache';
-import type { ChunkInput, DocumentRecord, Store } from '@hopper/store';
+import type { ChunkInput, DocumentRecord, StoreWriter } from '@hopper/store';
 import {
   deletePayload,
   getPayload,
@@ -15,7 +15,7 @@ import {
 export interface IngestDeps {
   redis: Redis;
   keys: Keys;
-  store: Store;
+  store: StoreWriter;
   embedder: TenantEmbedder;
   /** Chunks embedded per provider call: also the cancellation and progress granularity. */
   batchSize: number;

@@ -7,7 +7,7 @@ import { ParserPool } from '@hopper/documents';
 import { Closer, rateLimited, runService, type Logger } from '@hopper/lifecycle';
 import { JobRecords, JobWorkers, createProcessor, type QueueProcessor } from '@hopper/jobs';
 import { DocumentWriteLocks, closeRedis, createRedis } from '@hopper/redis';
-import { openStore } from '@hopper/store';
+import { openStoreWriter } from '@hopper/store';
 import { createMetrics, serveMetrics, startTracing, timeRedisCommands, traced } from '@hopper/telemetry';
 import { loadConfig, type WorkerConfig } from './config.ts';
 import { createDeleteHandler } from './delete-handler.ts';
@@ -123,7 +123,7 @@ async function startWorker(config: WorkerConfig, logger: Logger): Promise<Closer
 
   // Store and embedding calls are the slow steps of a job: each gets its own span.
   const store = traced(
-    await openStore({
+    await openStoreWriter({
       uri: config.storeUri,
       indexCacheBytes: config.storeCache.indexBytes,
       metadataCacheBytes: config.storeCache.metadataBytes,

@@ -1,7 +1,6 @@
 import {
   DEFAULT_COLLECTION,
   isTerminal,
-  type CacheSettings,
   type Keys,
   type ToolHandler,
   type ToolHandlers,
@@ -20,7 +19,8 @@ export interface CachedToolsDeps {
   hot: HotQueries;
   keys: Keys;
   tracer: Tracer;
-  ttlSeconds: CacheSettings['ttlSeconds'];
+  /** How long each kind of answer is kept (see ResultCacheSettings in apps/gateway/src/config.ts). */
+  ttlSeconds: { search: number; documents: number; jobs: number };
 }
 
 /** The tools cached under their collection's epoch. */

@@ -1,5 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto';
 
+const TENANT = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+/** Whether a tenant id is well formed (it becomes part of Redis keys and store rows). */
+export function isTenantId(value: string): boolean {
+  return TENANT.test(value);
+}
+
 /** Hex SHA-256 of a document's bytes or text: the content part of job ids and stored versions. */
 export function contentHash(content: string | Uint8Array): string {
   return createHash('sha256').update(content).digest('hex');

@@ -3,8 +3,9 @@ export {
   commonConfig,
   commonEnvRules,
   commonEnvSchema,
+  envEmptyToUndefined,
+  envOptionalString,
   envPositiveInt,
-  isSecureUrl,
   parseEnv,
   requireEnv,
   type CacheSettings,
@@ -13,10 +14,7 @@ export {
   type EmbeddingsSettings,
   type Env,
   type EnvRule,
-  type IntrospectionSettings,
-  type OAuthSettings,
 } from './config.ts';
-export { hashApiKey, isTenantId, parseApiKeys, type ApiKey } from './api-keys.ts';
 export { isScope, scopes, toolScopes, type Scope } from './scopes.ts';
 export { HopperError, busy, isHopperError, notFound, type HopperErrorCode } from './errors.ts';
 export {
@@ -54,6 +52,7 @@ export {
   documentIdFromHash,
   ingestFingerprint,
   ingestJobId,
+  isTenantId,
   randomJobId,
   type IngestShape,
 } from './ids.ts';

@@ -3,8 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@lancedb/lancedb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { StoreError, openStore } from './index.ts';
-import type { ChunkInput, ChunkRecord, MaintenanceStats, Store, StoreOptions } from './index.ts';
+import { StoreError, openStoreWriter as openStore } from './index.ts';
+import type {
+  ChunkInput,
+  ChunkRecord,
+  MaintenanceStats,
+  StoreWriter as Store,
+  StoreWriterOptions as StoreOptions,
+} from './index.ts';
 import { testDocument } from './test-documents.ts';
 
 /**

@@ -1,5 +1,8 @@
-export { openStore } from './store.ts';
-export type { CacheUsage, Store, StoreOptions, WriteOptions } from './store.ts';
+// By role: gateways open a reader, workers a writer (see roles.ts). The writer's names are for the
+// worker, tests and the bench only (a lint rule in eslint.config.js).
+export { openStoreReader, openStoreWriter } from './roles.ts';
+export type { StoreReader, StoreReaderOptions, StoreWriter, StoreWriterOptions } from './roles.ts';
+export type { CacheUsage, WriteOptions } from './store.ts';
 export { StoreError } from './store-error.ts';
 export type { StoreErrorCode } from './store-error.ts';
 export { METADATA_KEY_PATTERN } from './metadata.ts';

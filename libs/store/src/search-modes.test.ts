@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { Index, connect } from '@lancedb/lancedb';
 import { Field, FixedSizeList, Float32, Int32, List, Schema, Utf8 } from 'apache-arrow';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { StoreError, openStore } from './index.ts';
-import type { ChunkInput, Store } from './index.ts';
+import { StoreError, openStoreWriter as openStore } from './index.ts';
+import type { ChunkInput, StoreWriter as Store } from './index.ts';
 import { TEST_MODEL, testDocument } from './test-documents.ts';
 
 const DIM = 4;

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@lancedb/lancedb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { StoreError, openStore } from './index.ts';
-import type { ChunkInput, DocumentInput, SearchHit, Store } from './index.ts';
+import { StoreError, openStoreWriter as openStore } from './index.ts';
+import type { ChunkInput, DocumentInput, SearchHit, StoreWriter as Store } from './index.ts';
 
 const DIM = 8;
 const MODEL = 'test-model';

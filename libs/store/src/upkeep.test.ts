@@ -3,8 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@lancedb/lancedb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openStore } from './index.ts';
-import type { ChunkInput, MaintenanceStats, Store, StoreOptions } from './index.ts';
+import { openStoreWriter as openStore } from './index.ts';
+import type {
+  ChunkInput,
+  MaintenanceStats,
+  StoreWriter as Store,
+  StoreWriterOptions as StoreOptions,
+} from './index.ts';
 import { TEST_MODEL, testDocument } from './test-documents.ts';
 
 /**

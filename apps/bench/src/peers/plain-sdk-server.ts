@@ -30,7 +30,7 @@ import {
 import { McpServer, createMcpHandler, type CallToolResult } from '@modelcontextprotocol/server';
 import { DEFAULT_COLLECTION, toolContracts } from '@hopper/contracts';
 import { createBuiltinEmbedder } from '@hopper/embeddings';
-import { openStore } from '@hopper/store';
+import { openStoreReader } from '@hopper/store';
 
 const { values } = parseArgs({
   options: {
@@ -46,7 +46,7 @@ if ((values.store === undefined) === (values.result === undefined)) {
 const tenant = values.tenant;
 const embedder = createBuiltinEmbedder();
 const store = values.store
-  ? await openStore({ uri: values.store, readConsistencyIntervalSeconds: 0 })
+  ? await openStoreReader({ uri: values.store, readConsistencyIntervalSeconds: 0 })
   : undefined;
 const fixed = values.result ? await fixedResult(values.result) : undefined;
 const contract = toolContracts.search;

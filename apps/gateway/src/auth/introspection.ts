@@ -1,4 +1,5 @@
-import { isHopperError, type IntrospectionSettings, type OAuthSettings } from '@hopper/contracts';
+import { isHopperError } from '@hopper/contracts';
+import type { IntrospectionSettings, OAuthSettings } from './auth-config.ts';
 import { rateLimited, type Logger } from '@hopper/lifecycle';
 import { UnauthorizedError, type Caller, type TokenVerifier } from '../tenant-resolver.ts';
 import { CLOCK_TOLERANCE_S, grantedScopes, tenantFromClaims } from './claims.ts';

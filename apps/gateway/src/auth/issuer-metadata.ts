@@ -1,4 +1,5 @@
-import { HopperError, isSecureUrl } from '@hopper/contracts';
+import { HopperError } from '@hopper/contracts';
+import { isSecureUrl } from './auth-config.ts';
 
 const METADATA_TIMEOUT_MS = 5_000;
 /** After a failed lookup, the next one waits this long. */

@@ -1,5 +1,5 @@
 import { createRemoteJWKSet, errors, jwtVerify, type JWSAlgorithm, type JWTVerifyGetKey } from 'jose';
-import type { OAuthSettings } from '@hopper/contracts';
+import type { OAuthSettings } from './auth-config.ts';
 import { rateLimited, type Logger } from '@hopper/lifecycle';
 import { UnauthorizedError, type TokenVerifier } from '../tenant-resolver.ts';
 import { CLOCK_TOLERANCE_S, grantedScopes, tenantFromClaims } from './claims.ts';

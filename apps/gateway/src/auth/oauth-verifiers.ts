@@ -1,4 +1,4 @@
-import type { OAuthSettings } from '@hopper/contracts';
+import type { OAuthSettings } from './auth-config.ts';
 import type { Logger } from '@hopper/lifecycle';
 import { UnauthorizedError, type TokenVerifier } from '../tenant-resolver.ts';
 import { INACTIVE_TOKEN, createIntrospect, opaqueTokenVerifier } from './introspection.ts';

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { scopes, type OAuthSettings } from '@hopper/contracts';
+import { scopes } from '@hopper/contracts';
+import type { OAuthSettings } from './auth-config.ts';
 
 const WELL_KNOWN = '/.well-known/oauth-protected-resource';
 

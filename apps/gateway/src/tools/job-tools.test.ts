@@ -14,7 +14,7 @@ import {
 import { resolveChunkOptions } from '@hopper/documents';
 import type { Logger } from '@hopper/lifecycle';
 import type { TenantEmbedder } from '@hopper/cache';
-import type { Store } from '@hopper/store';
+import type { StoreReader } from '@hopper/store';
 import type { JobsService, SubmittedJob } from '@hopper/jobs';
 import type * as IngestPath from './ingest-path.ts';
 import { jobTools } from './job-tools.ts';
@@ -98,7 +98,7 @@ beforeEach(() => {
     redis: redisDouble(),
     keys: createKeys('test'),
     jobs: jobs as unknown as JobsService,
-    store: { getDocument: () => Promise.resolve(undefined) } as unknown as Store,
+    store: { getDocument: () => Promise.resolve(undefined) } as unknown as StoreReader,
     embedder: {} as TenantEmbedder,
     logger: {} as Logger,
     ingestRoots: [root],

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '@hopper/lifecycle';
 import type { Keys } from '@hopper/contracts';
 import type { TenantEmbedder } from '@hopper/cache';
-import type { Store } from '@hopper/store';
+import type { StoreReader } from '@hopper/store';
 import type { JobsService } from '@hopper/jobs';
 import type { LegacySessions } from '../mcp/legacy-sessions.ts';
 import type { PathReads } from './path-reads.ts';
@@ -12,7 +12,7 @@ export interface ToolDeps {
   redis: Redis;
   keys: Keys;
   jobs: JobsService;
-  store: Store;
+  store: StoreReader;
   embedder: TenantEmbedder;
   logger: Logger;
   /** Routes of legacy MCP requests waiting on jobs; none: no legacy cancellation (REST, tests). */

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, commonConfig, commonEnvSchema, parseEnv } from './config.ts';
+import { ConfigError } from '@hopper/contracts';
+import { loadConfig } from './config.ts';
 
 const load = (value: string | undefined) =>
-  commonConfig(parseEnv(commonEnvSchema, { HOPPER_INGEST_ROOTS: value }), '/work').ingestRoots;
+  loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379', HOPPER_INGEST_ROOTS: value }, '/work').ingestRoots;
 
 describe('HOPPER_INGEST_ROOTS', () => {
   it('is empty when unset or blank: path ingestion is off', () => {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { isScope, scopes, type Scope } from './scopes.ts';
+import { isScope, isTenantId, scopes, type Scope } from '@hopper/contracts';
 
 /**
  * One API key as the gateway holds it: the tenant it acts for, what it may do, and the key's
@@ -11,14 +11,8 @@ export interface ApiKey {
   scopes: readonly Scope[];
 }
 
-const TENANT = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 /** Shorter keys are guessable; 16 characters of a random token is the floor, 32+ is advised. */
 const MIN_KEY_LENGTH = 16;
-
-/** Whether a tenant id is well formed (it becomes part of Redis keys and store rows). */
-export function isTenantId(value: string): boolean {
-  return TENANT.test(value);
-}
 
 export function hashApiKey(key: string): Buffer {
   return createHash('sha256').update(key).digest();

@@ -67,7 +67,9 @@ describe('npm run bench -- --tiny', () => {
       for (const phase of ['during', 'after'] as const) {
         for (const [tool, figures] of Object.entries(result[phase])) {
           const answers = benchLog.split('\n').filter((line) => line.includes(`${tool} error:`));
-          expect(figures.errors, `${result.perCall} per call, ${phase} ${tool}:\n${answers.join('\n')}`).toBe(0);
+          expect(figures.errors, `${result.perCall} per call, ${phase} ${tool}:\n${answers.join('\n')}`).toBe(
+            0,
+          );
         }
       }
       // Reads run after the last job too, whatever happened during ingestion.

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import type { CachedAnswer, CacheLookup, EpochCachedTool, ResultCache } from '@hopper/cache';
+import type { CachedAnswer, CacheLookup, CacheMiss, FastCachedTool, ResultCache } from '@hopper/cache';
+import type { AuthInfo } from '@modelcontextprotocol/server';
 import { toolContracts, toolScopes } from '@hopper/contracts';
 import { context, trace, type Tracer } from '@opentelemetry/api';
 import type { ChargeTenant } from '../tenant-rate-limit.ts';
@@ -11,11 +12,13 @@ import { toolSuccess } from './tool-result.ts';
 const MODERN_VERSION = '2026-07-28';
 const LEGACY_VERSION = '2025-11-25';
 
-const FAST_TOOLS: ReadonlySet<string> = new Set<EpochCachedTool>([
+const FAST_TOOLS: ReadonlySet<string> = new Set<FastCachedTool>([
   'search',
   'get_document',
   'list_documents',
   'list_chunks',
+  // Finished jobs only: a running job is never cached, so its calls miss and go through the SDK.
+  'get_job',
 ]);
 
 /** The `_meta` envelope a modern (2026-07-28) request carries, and nothing else. */
@@ -70,7 +73,7 @@ type Era = 'modern' | 'legacy';
 
 interface FastCall {
   era: Era;
-  tool: EpochCachedTool;
+  tool: FastCachedTool;
   args: Record<string, unknown>;
   id: string | number;
 }
@@ -116,7 +119,9 @@ export function createFastPath(deps: FastPathDeps): FastPath {
     });
     let answer: CachedAnswer | undefined;
     try {
-      answer = await deps.lookup(fast.tool, input.data, caller);
+      const found = await deps.lookup(fast.tool, input.data, caller);
+      if (found !== undefined && !isHit(found)) handOnMiss(req, fast.tool, found);
+      else answer = found;
       if (answer !== undefined && deps.charge) await deps.charge(caller.tenant, { uncounted: true });
     } catch {
       // Refused by the rate limit (a refusal takes no token): the SDK path charges again, counts
@@ -157,6 +162,18 @@ export function createFastPath(deps: FastPathDeps): FastPath {
   };
 }
 
+const isHit = (found: CachedAnswer | CacheMiss): found is CachedAnswer => 'output' in found;
+
+/**
+ * Hands a miss's key on to the SDK path with the request's auth (see http-server.ts `withAuth`),
+ * which the server factory puts in the call's `cacheMiss`: the result cache then computes the call
+ * under that key without reading the epoch and Redis again, so a miss is looked up once.
+ */
+function handOnMiss(req: IncomingMessage, tool: FastCachedTool, miss: CacheMiss): void {
+  const auth = (req as IncomingMessage & { auth?: AuthInfo }).auth;
+  if (auth?.extra) auth.extra.cacheMiss = { tool, key: miss.key };
+}
+
 /** The tool result's JSON without its braces (UTF-8), so the era can add its own fields. */
 function resultFields(output: object): Buffer {
   const json = JSON.stringify(toolSuccess(output));
@@ -181,14 +198,14 @@ function fastCall(headers: IncomingHttpHeaders, body: unknown): FastCall | undef
     if (!isModernEnvelope(meta) || version !== MODERN_VERSION) return undefined;
     if (headers['mcp-method'] !== 'tools/call' || headers['mcp-name'] !== name) return undefined;
     if (!accept.includes('application/json')) return undefined;
-    return { era: 'modern', tool: name as EpochCachedTool, args, id };
+    return { era: 'modern', tool: name as FastCachedTool, args, id };
   }
   // A legacy call: the SDK refuses it (406) unless it accepts both; a session is what Hopper's
   // legacy clients were given at `initialize`, and a request without one is left to the SDK.
   if (version !== LEGACY_VERSION || !isSessionId(headers['mcp-session-id'])) return undefined;
   if (!accept.includes('application/json') || !accept.includes('text/event-stream')) return undefined;
   if (headers['mcp-method'] !== undefined || headers['mcp-name'] !== undefined) return undefined;
-  return { era: 'legacy', tool: name as EpochCachedTool, args, id };
+  return { era: 'legacy', tool: name as FastCachedTool, args, id };
 }
 
 /** The three envelope fields of a modern request, well formed, and nothing else (no progress token). */

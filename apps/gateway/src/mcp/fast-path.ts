@@ -89,7 +89,8 @@ interface FastCall {
  * `tools/call` span is.
  *
  * Everything else returns false and goes through the SDK as before: a miss (so computing, single
- * flight and storing stay where they were), other methods, batches, progress tokens, unknown
+ * flight and storing stay where they were; the key it missed goes with it, see `handOnMiss`, so it
+ * is not looked up in Redis again), other methods, batches, progress tokens, unknown
  * `_meta` or params, headers the SDK checks (`Mcp-Param-*`), other protocol revisions, a legacy
  * request without a session, arguments the tool's schema refuses, a caller without the tool's scope
  * (the SDK answers 403 with its challenge), and a hit the rate limit refuses (the SDK path charges

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/client';
 import { connectLegacy, connectModern, structured, MODERN_PROTOCOL_VERSION } from '../support/clients.ts';
@@ -237,17 +238,30 @@ describe('the MCP fast path', () => {
   });
 
   it('reads Redis once for a miss: one epoch read and one lookup of its entry', async () => {
-    const monitor = await stack.redis.monitor();
+    // MONITOR over a plain socket: ioredis's own monitor mode can mistake early lines for replies.
+    const url = new URL(inject('redisUrl'));
+    const monitor = connect(Number(url.port), url.hostname);
     const commands: string[][] = [];
     const isEntry = (key: string | undefined) =>
       key !== undefined && key.includes(':cache:search:') && !key.endsWith(':flight');
     const written = Promise.withResolvers<void>();
-    monitor.on('monitor', (_time: string, args: string[]) => {
-      if (!args.some((arg) => arg.startsWith(`${stack.prefix}:`))) return;
-      commands.push(args.map(String));
-      // The entry's write comes after its reads: once it is seen, so are they.
-      if (args[0]?.toLowerCase() === 'set' && isEntry(args[1])) written.resolve();
+    const watching = Promise.withResolvers<void>();
+    let pending = '';
+    monitor.on('data', (data: Buffer) => {
+      pending += data.toString('utf8');
+      const lines = pending.split('\r\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) {
+        if (line === '+OK') watching.resolve();
+        const args = [...line.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1] ?? '');
+        if (!args.some((arg) => arg.startsWith(`${stack.prefix}:`))) continue;
+        commands.push(args);
+        // The entry's write comes after its reads: once it is seen, so are they.
+        if (args[0]?.toLowerCase() === 'set' && isEntry(args[1])) written.resolve();
+      }
     });
+    monitor.write('MONITOR\r\n');
+    await watching.promise;
     try {
       const answer = await call(fast, 'modern', 1, { query: 'a miss read once', collection: 'zoo' });
       expect(output(answer).cached).toBe(false);
@@ -261,7 +275,7 @@ describe('the MCP fast path', () => {
       expect(lookups).toHaveLength(1);
       expect(epochReads).toHaveLength(1);
     } finally {
-      monitor.disconnect();
+      monitor.destroy();
     }
   });
 

@@ -45,4 +45,27 @@ describe('query embeddings against a remote provider', () => {
       expect(Math.max(...got.map((x, j) => Math.abs(x - expected[j]!)))).toBeLessThan(1e-6);
     }
   });
+
+  it('sends a burst of identical embed_texts misses to the provider once', async () => {
+    const text = 'a burst of callers all ask for this one new sentence';
+    embeddings.delayMs = 30;
+    try {
+      // Waves of callers a few milliseconds apart: some look the text up before the first caller's
+      // request reaches the provider, some while it computes, some as its answer is being stored.
+      const calls: Promise<unknown>[] = [];
+      for (let wave = 0; wave < 8; wave += 1) {
+        for (let i = 0; i < 5; i += 1) {
+          calls.push(client.callTool({ name: 'embed_texts', arguments: { texts: [text] } }));
+        }
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      const answers = (await Promise.all(calls)).map(
+        (answer) => structured<{ embeddings: number[][] }>(answer).embeddings[0],
+      );
+      expect(embeddings.texts.filter((t) => t === text)).toHaveLength(1);
+      for (const answer of answers) expect(answer).toEqual(answers[0]);
+    } finally {
+      embeddings.delayMs = 0;
+    }
+  });
 });

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/client';
 import { connectLegacy, connectModern, structured, MODERN_PROTOCOL_VERSION } from '../support/clients.ts';
@@ -20,6 +21,8 @@ let receiver: OtlpReceiver;
 let fast: GatewayHandle;
 let sdk: GatewayHandle;
 let acme: Client;
+/** A finished ingest's job, for `get_job`. */
+let jobId: string;
 
 beforeAll(async () => {
   embeddings = await EmbeddingsDouble.start();
@@ -42,10 +45,11 @@ beforeAll(async () => {
     ['giraffe', 'Giraffes browse acacia leaves on the savanna.'],
     ['okapi', 'The okapi is the giraffe of the rainforest, shy and striped.'],
   ]) {
-    const out = structured<{ state: string }>(
+    const out = structured<{ state: string; jobId: string }>(
       await acme.callTool({ name: 'ingest_document', arguments: { content, documentId, collection: 'zoo' } }),
     );
     expect(out.state).toBe('completed');
+    jobId = out.jobId;
   }
 });
 
@@ -135,7 +139,12 @@ async function call(
 }
 
 /** The structured output inside an answer of either framing. */
-function output(answer: Answer): { results: { documentId: string }[]; cached: boolean; cacheLayer?: string } {
+function output(answer: Answer): {
+  results: { documentId: string }[];
+  cached: boolean;
+  cacheLayer?: string;
+  state?: string;
+} {
   const json = answer.body.startsWith('event: message\ndata: ')
     ? answer.body.slice('event: message\ndata: '.length).trimEnd()
     : answer.body;
@@ -194,6 +203,81 @@ describe('the MCP fast path', () => {
       expect(stringId.body).toBe(fromSdk.body.replace('"id":"id-42"', '"id":"a\\"b"'));
     });
   }
+
+  for (const [era, framing] of [
+    ['modern', 'application/json'],
+    ['legacy', 'text/event-stream'],
+  ] as const) {
+    it(`answers a ${era}-era get_job of a finished job (${framing}) with the SDK path's bytes`, async () => {
+      const args = { jobId };
+      const options = { tool: 'get_job' };
+      // Each gateway's first call computes or finds L2; the second is an L1 hit.
+      await call(fast, era, 1, args, options);
+      await call(sdk, era, 1, args, options);
+      const fromFast = await call(fast, era, 51, args, options);
+      const fromSdk = await call(sdk, era, 'id-52', args, options);
+
+      expect(viaFastPath(fromFast)).toBe(true);
+      expect(viaFastPath(fromSdk)).toBe(false);
+      expect(fromFast.status).toBe(200);
+      expect(fromFast.headers.get('content-type')).toBe(framing);
+      expect(meaningfulHeaders(fromFast.headers)).toEqual(meaningfulHeaders(fromSdk.headers));
+      expect(fromFast.body).toBe(fromSdk.body.replace('"id":"id-52"', '"id":51'));
+      expect(output(fromFast)).toMatchObject({ state: 'completed', cached: true, cacheLayer: 'l1' });
+    });
+  }
+
+  it("sends get_job of another tenant's job, or of an unknown job, through the SDK path", async () => {
+    await call(fast, 'modern', 1, { jobId }, { tool: 'get_job' });
+    const globex = await call(fast, 'modern', 2, { jobId }, { tool: 'get_job', key: GLOBEX });
+    expect(viaFastPath(globex)).toBe(false);
+    expect(globex.body).toContain('"isError":true');
+    const unknown = await call(fast, 'legacy', 3, { jobId: 'no-such-job' }, { tool: 'get_job' });
+    expect(viaFastPath(unknown)).toBe(false);
+    expect(unknown.body).toContain('"isError":true');
+  });
+
+  it('reads Redis once for a miss: one epoch read and one lookup of its entry', async () => {
+    // MONITOR over a plain socket: ioredis's own monitor mode can mistake early lines for replies.
+    const url = new URL(inject('redisUrl'));
+    const monitor = connect(Number(url.port), url.hostname);
+    const commands: string[][] = [];
+    const isEntry = (key: string | undefined) =>
+      key !== undefined && key.includes(':cache:search:') && !key.endsWith(':flight');
+    const written = Promise.withResolvers<void>();
+    const watching = Promise.withResolvers<void>();
+    let pending = '';
+    monitor.on('data', (data: Buffer) => {
+      pending += data.toString('utf8');
+      const lines = pending.split('\r\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) {
+        if (line === '+OK') watching.resolve();
+        const args = [...line.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1] ?? '');
+        if (!args.some((arg) => arg.startsWith(`${stack.prefix}:`))) continue;
+        commands.push(args);
+        // The entry's write comes after its reads: once it is seen, so are they.
+        if (args[0]?.toLowerCase() === 'set' && isEntry(args[1])) written.resolve();
+      }
+    });
+    monitor.write('MONITOR\r\n');
+    await watching.promise;
+    try {
+      const answer = await call(fast, 'modern', 1, { query: 'a miss read once', collection: 'zoo' });
+      expect(output(answer).cached).toBe(false);
+      await written.promise;
+      const lookups = commands.filter(([name, key]) => name?.toLowerCase() === 'get' && isEntry(key));
+      const epochReads = commands.filter(
+        ([name, ...keys]) =>
+          ['get', 'mget'].includes(name?.toLowerCase() ?? '') &&
+          keys.some((key) => key.endsWith(':epoch:zoo')),
+      );
+      expect(lookups).toHaveLength(1);
+      expect(epochReads).toHaveLength(1);
+    } finally {
+      monitor.destroy();
+    }
+  });
 
   it('answers an L2 hit the way the SDK path does', async () => {
     const args = { query: 'striped okapi', collection: 'zoo' };

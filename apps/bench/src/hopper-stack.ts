@@ -37,6 +37,8 @@ export interface HopperStack {
   /** Drops every queued ingest job and lets workers take jobs again. */
   discardQueuedIngests(): Promise<void>;
   resumeIngest(): Promise<void>;
+  /** Commands the stack's Redis has run since it started (`INFO commandstats`, summed). */
+  redisCommands(): Promise<number>;
   /** Ingest jobs finished (completed or failed) so far. */
   finishedIngestCount(): Promise<number>;
   /** Finished ingest jobs of documents whose id starts with `prefix`. */
@@ -126,6 +128,12 @@ export async function startHopperStack(
         await stack.gateway.stop();
         stack.gateway = await startGateway();
         stack.mcpUrl = urlOf(stack.gateway);
+      },
+      redisCommands: async () => {
+        const info = await connection.info('commandstats');
+        let calls = 0;
+        for (const match of info.matchAll(/calls=(\d+)/g)) calls += Number(match[1]);
+        return calls;
       },
       pauseIngest: () => queue.pause(),
       resumeIngest: () => queue.resume(),

@@ -25,6 +25,11 @@ export interface Measurement extends StepResult {
   settleMs: number;
   /** Why the step was cut short, if it was (a server process outgrowing the memory limit). */
   stopped?: string;
+  /**
+   * Commands Hopper's Redis ran during the measured window per successful call (every client of
+   * that Redis: gateways, worker, the bench's own two `INFO` reads), when the bench counts them.
+   */
+  redisCommandsPerCall?: number;
 }
 
 /** The longest a step waits for the server to finish earlier work. */
@@ -40,12 +45,24 @@ export async function measure(
   open: () => Caller | Promise<Caller>,
   pids: Record<string, number>,
   variant?: string,
+  redisCommands?: () => Promise<number>,
 ): Promise<Measurement> {
   const settleMs = await waitUntilIdle(Object.values(pids), SETTLE_MAX_MS);
   const caller = await open();
   try {
     const sampler = new UsageSampler({ ...pids, bench: process.pid });
     const start = setTimeout(() => sampler.start(), plan.warmupMs);
+    // Read on timers at the window's edges, as the CPU figures are.
+    let commands: [Promise<number>?, Promise<number>?] = [];
+    const commandTimers = redisCommands
+      ? [
+          setTimeout(() => (commands = [redisCommands().catch(() => NaN)]), plan.warmupMs),
+          setTimeout(
+            () => (commands = [commands[0], redisCommands().catch(() => NaN)]),
+            plan.warmupMs + plan.durationMs,
+          ),
+        ]
+      : [];
     const before = Object.values(pids).map(warningsOf);
     const stop = new AbortController();
     let stopped: string | undefined;
@@ -56,7 +73,13 @@ export async function measure(
     const result = await closedLoop(plan, caller.call, stop.signal);
     unwatch();
     clearTimeout(start);
+    for (const timer of commandTimers) clearTimeout(timer);
     const usage = sampler.stop();
+    const [atStart, atEnd] = [await commands[0], await commands[1]];
+    const redisCommandsPerCall =
+      atStart !== undefined && atEnd !== undefined && result.requests > 0 && !Number.isNaN(atEnd - atStart)
+        ? Math.round(((atEnd - atStart) / result.requests) * 100) / 100
+        : undefined;
     const warnings: Record<string, number> = {};
     for (const [i, pid] of Object.values(pids).entries()) {
       for (const [message, count] of warningsOf(pid)) {
@@ -72,6 +95,7 @@ export async function measure(
       warnings,
       settleMs,
       ...(stopped === undefined ? {} : { stopped }),
+      ...(redisCommandsPerCall === undefined ? {} : { redisCommandsPerCall }),
     };
   } finally {
     await caller.close();

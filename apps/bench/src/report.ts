@@ -201,8 +201,8 @@ function scenarioSection(scenario: ScenarioResult): string[] {
 
 function measurementTable(measurements: Measurement[]): string[] {
   return [
-    '| target | clients | variant | calls/s | p50 | p95 | p99 | max (ms) | errors | cache hits | answer (KB) | client CPU/call (µs) | server CPU % | server RSS (MB) | worker CPU % | redis CPU % | bench CPU % |',
-    '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| target | clients | variant | calls/s | p50 | p95 | p99 | max (ms) | errors | cache hits | answer (KB) | client CPU/call (µs) | server CPU % | server RSS (MB) | worker CPU % | redis CPU % | redis cmds/call | bench CPU % |',
+    '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...measurements.map((m) => {
       const server = m.usage.gateway ?? m.usage.peer;
       const errors = m.errors.http + m.errors.rpc + m.errors.tool;
@@ -211,7 +211,7 @@ function measurementTable(measurements: Measurement[]): string[] {
       return (
         `| ${m.target} | ${m.clients} | ${m.variant ?? ''} | ${m.throughput} | ${latencyCells(m.latencyMs)}${tail} | ` +
         `${errors === 0 ? 0 : `**${errors}**`} | ${cacheCell(m)} | ${m.answerBytes > 0 ? round1(m.answerBytes / 1024) : ''} | ${m.clientCpuUsPerRequest} | ${cell(server?.cpuPercent)} | ` +
-        `${cell(server?.rssMaxMb)} | ${cell(m.usage.worker?.cpuPercent)} | ${cell(m.usage.redis?.cpuPercent)} | ${cell(m.usage.bench?.cpuPercent)} |`
+        `${cell(server?.rssMaxMb)} | ${cell(m.usage.worker?.cpuPercent)} | ${cell(m.usage.redis?.cpuPercent)} | ${cell(m.redisCommandsPerCall)} | ${cell(m.usage.bench?.cpuPercent)} |`
       );
     }),
   ];

@@ -72,6 +72,8 @@ async function sweep(
         () => rawMcpCaller(url, 'search', bodyOf(), clients, headers),
         pids,
         variant,
+        // Hopper's gateways share the stack's Redis; the peers use none.
+        target.startsWith('hopper') && ctx.stack ? () => ctx.stack!.redisCommands() : undefined,
       );
       measurements.push(measurement);
       if (measurement.stopped !== undefined)

@@ -13,6 +13,8 @@ export async function getJob(ctx: RunContext): Promise<ScenarioResult> {
     stepPlan(ctx.profile, clients),
     () => rawMcpCaller(ctx.hopperUrl, 'get_job', ctx.workloads.getJob(jobId), clients, ctx.headers),
     ctx.hopperPids,
+    undefined,
+    ctx.stack ? () => ctx.stack!.redisCommands() : undefined,
   );
   return {
     id: 'get-job',

@@ -26,6 +26,8 @@ export interface CachedToolsDeps {
 /** The tools cached under their collection's epoch. */
 export type EpochCachedTool = 'search' | 'get_document' | 'list_documents' | 'list_chunks';
 type Cacheable = EpochCachedTool;
+/** The tools the MCP fast path can answer from the cache: the epoch-cached ones and finished jobs. */
+export type FastCachedTool = EpochCachedTool | 'get_job';
 
 const collectionOf: { [N in Cacheable]: (input: ToolInput<N>) => string } = {
   search: (input) => input.collection ?? DEFAULT_COLLECTION,
@@ -33,6 +35,9 @@ const collectionOf: { [N in Cacheable]: (input: ToolInput<N>) => string } = {
   list_documents: (input) => input.collection ?? ALL_COLLECTIONS,
   list_chunks: (input) => input.collection ?? DEFAULT_COLLECTION,
 };
+
+/** `collectionOf` for a tool known only as one of them (its input parsed by that tool's schema). */
+const collectionOfAny = collectionOf as Record<Cacheable, (input: ToolInput<Cacheable>) => string>;
 
 /** A cached answer found without computing anything. */
 export interface CachedAnswer {
@@ -44,35 +49,77 @@ export interface CachedAnswer {
   layer: CacheLayer;
 }
 
+/** A lookup that missed: the key it missed, for the call's `cacheMiss` (see `CallContext`). */
+export interface CacheMiss {
+  key: string;
+}
+
 /**
  * Looks a call up in the result cache without computing anything on a miss: the same key (tenant,
- * tool, the collection's epoch read now, canonical arguments) as `withResultCache`, so a write is
- * never hidden. A miss, or an epoch that cannot be read, is `undefined`, and is not counted: the
- * caller sends it on to the tool chain, whose `withResultCache` looks it up again and counts it.
- * A hit counts as a hit, and a hit of `search` as demand for warming.
+ * tool, the collection's epoch read now, canonical arguments; for `get_job`, the job) as
+ * `withResultCache`, so a write is never hidden. A miss is not counted and answers the key it
+ * missed: the caller sends the call on to the tool chain with that key as its `cacheMiss`, and
+ * `withResultCache` computes it under that key without looking it up in Redis again (and counts
+ * the miss). An epoch that cannot be read is `undefined`. A hit counts as a hit, and a hit of
+ * `search` as demand for warming.
  */
-export type CacheLookup = <N extends Cacheable>(
+export type CacheLookup = <N extends FastCachedTool>(
   tool: N,
   input: ToolInput<N>,
   call: { tenant: string },
-) => Promise<CachedAnswer | undefined>;
+) => Promise<CachedAnswer | CacheMiss | undefined>;
+
+/** An input's collection, canonical arguments and their hash. */
+interface Canonical {
+  collection: string;
+  args: string;
+  hash: string;
+}
+
+/**
+ * Per input object (the fast path hands the same parsed object back for the same arguments), so a
+ * repeated call neither sorts, serialises nor hashes its arguments again. Inputs are never modified.
+ */
+const canonicalForms = new WeakMap<object, Canonical>();
+
+function canonical(tool: Cacheable, input: ToolInput<Cacheable>): Canonical {
+  let found = canonicalForms.get(input);
+  if (found === undefined) {
+    const args = canonicalJson(input);
+    found = { collection: collectionOfAny[tool](input), args, hash: hashOf(args) };
+    canonicalForms.set(input, found);
+  }
+  return found;
+}
 
 export function createCacheLookup(
   deps: Pick<CachedToolsDeps, 'cache' | 'epochs' | 'hot' | 'keys'>,
 ): CacheLookup {
   const { cache, epochs, hot, keys } = deps;
-  return async (tool, input, call) => {
-    const collection = collectionOf[tool](input);
-    const args = canonicalJson(input);
-    const epoch = await epochs.current(call.tenant, collection);
-    if (epoch === undefined) return undefined;
-    const key = keys.cachedResult(call.tenant, tool, String(epoch), hashOf(args));
+  return async (generic, input, call) => {
+    // Not the generic `N`, so that checking it narrows it.
+    const tool: FastCachedTool = generic;
+    let key: string;
+    let demand: (() => void) | undefined;
+    if (tool === 'get_job') {
+      key = jobKey(keys, call.tenant, (input as ToolInput<'get_job'>).jobId);
+    } else {
+      const { collection, args, hash } = canonical(tool, input as ToolInput<Cacheable>);
+      const epoch = await epochs.current(call.tenant, collection);
+      if (epoch === undefined) return undefined;
+      key = keys.cachedResult(call.tenant, tool, String(epoch), hash);
+      if (tool === 'search') demand = () => hot.record(call.tenant, collection, args);
+    }
     const hit = await cache.peek<object>(key);
-    if (!hit?.layer) return undefined;
-    if (tool === 'search') hot.record(call.tenant, collection, args);
+    if (!hit?.layer) return { key };
+    demand?.();
     return { output: withCacheInfo(hit), key, value: hit.value, layer: hit.layer };
   };
 }
+
+/** A finished job's entry: jobs never change once finished, so no epoch. */
+const jobKey = (keys: Keys, tenant: string, jobId: string) =>
+  keys.cachedResult(tenant, 'get_job', 'final', hashOf(jobId));
 
 /**
  * Puts the result cache in front of the read-only tools. Each answer is cached under the tenant,
@@ -97,21 +144,29 @@ export function withResultCache(handlers: ToolHandlers, deps: CachedToolsDeps): 
       const collection = collectionOf[tool](input);
       const args = canonicalJson(input);
       if (tool === 'search' && !call.background) hot.record(call.tenant, collection, args);
-      const epoch = await epochs.current(call.tenant, collection);
-      if (epoch === undefined) return { ...(await handler(input, call)), cached: false };
-      const key = keys.cachedResult(call.tenant, tool, String(epoch), hashOf(args));
+      // The fast path's key, when it has just missed: its epoch was read for this call.
+      const missed = call.cacheMiss?.tool === tool ? call.cacheMiss.key : undefined;
+      let key = missed;
+      if (key === undefined) {
+        const epoch = await epochs.current(call.tenant, collection);
+        if (epoch === undefined) return { ...(await handler(input, call)), cached: false };
+        key = keys.cachedResult(call.tenant, tool, String(epoch), hashOf(args));
+      }
       const hit = await cache.getOrCompute(key, ttl, () => handler(input, call), {
         distributed: tool === 'search',
+        missed: missed !== undefined,
       });
       return withCacheInfo(hit);
     };
   }
 
   const getJob: ToolHandler<'get_job'> = async (input, call) => {
-    const key = keys.cachedResult(call.tenant, 'get_job', 'final', hashOf(input.jobId));
+    const key = jobKey(keys, call.tenant, input.jobId);
+    const missed = call.cacheMiss?.tool === 'get_job' && call.cacheMiss.key === key;
     const hit = await lookup('get_job', key, () =>
       cache.getOrCompute(key, ttlSeconds.jobs, () => handlers.get_job(input, call), {
         cacheable: (job) => isTerminal(job.state),
+        missed,
       }),
     );
     return withCacheInfo(hit);

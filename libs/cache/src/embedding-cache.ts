@@ -89,65 +89,72 @@ export function withEmbeddingCache<E extends Embedder>(
     async embed(tenant, texts, embedOptions) {
       if (texts.length === 0) return [];
       const cacheKeys = texts.map((text) => keyOf(tenant, text));
-      const found = await lookup(cacheKeys);
-      const vectors: (Float32Array | Promise<Float32Array> | undefined)[] = found.map((bytes) =>
-        bytes && bytes.length % 4 === 0 && bytes.length > 0 ? toFloat32(bytes) : undefined,
-      );
-      stats.hits += vectors.filter(Boolean).length;
-
-      // Misses: join flights already running for the same text, compute the rest in one call.
-      const toCompute = new Map<string, { text: string; index: number[] }>();
-      vectors.forEach((vector, i) => {
-        if (vector) return;
-        const key = cacheKeys[i] as string;
+      const vectors: Promise<Float32Array>[] = [];
+      // A text no flight covers yet gets one now, before its lookup is sent, and the flight ends
+      // only once the vector is in Redis: a call arriving meanwhile joins it instead of looking up
+      // and computing again (a lookup sent before this call's write and answered after a flight
+      // that covered only the computation would have computed the text a second time).
+      const mine = new Map<string, { text: string; flight: PromiseWithResolvers<Float32Array> }>();
+      cacheKeys.forEach((key, i) => {
         const running = flights.get(key);
-        if (running) vectors[i] = running;
-        else {
-          const entry = toCompute.get(key) ?? { text: texts[i] as string, index: [] };
-          entry.index.push(i);
-          toCompute.set(key, entry);
+        if (running) {
+          vectors[i] = running;
+          return;
         }
+        const flight = Promise.withResolvers<Float32Array>();
+        // Callers observe a failure through their own `vectors`; the flight's copy must not count as unhandled.
+        flights.run(key, () => flight.promise).catch(() => undefined);
+        mine.set(key, { text: texts[i] as string, flight });
+        vectors[i] = flight.promise;
       });
-      stats.misses += toCompute.size;
-      if (toCompute.size > 0) {
-        const entries = [...toCompute.entries()];
-        const batch = provider.embed(
-          entries.map(([, entry]) => entry.text),
-          embedOptions,
-        );
-        entries.forEach(([key, entry], j) => {
-          const single = flights.run(key, async () => {
-            const computed = (await batch)[j];
-            if (!computed) throw new Error(`embedding provider returned no vector for text ${j}`);
-            return computed;
-          });
-          // Callers observe a failure through `batch`; this copy must not count as unhandled.
-          single.catch(() => undefined);
-          for (const i of entry.index) vectors[i] = single;
-        });
-        const computed = await batch;
-        const write = redis.pipeline();
-        entries.forEach(([key], j) => {
-          const vector = computed[j];
-          if (vector)
-            write.set(
-              key,
-              Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength),
-              'EX',
-              ttlSeconds,
-            );
-        });
-        // Awaited (within the budget) so that whoever the caller tells next finds them cached.
-        await guarded(breaker, timeoutMs, () => write.exec()).catch((error: unknown) => {
-          stats.errors += 1;
-          onError(error instanceof Error ? error : new Error(String(error)), 'set');
-        });
-      }
-      return Promise.all(
-        vectors.map((vector) => Promise.resolve(vector as Float32Array | Promise<Float32Array>)),
-      );
+      if (mine.size > 0) await lookUpAndCompute([...mine.entries()], embedOptions);
+      return Promise.all(vectors);
     },
   };
+
+  /** Settles every flight of `entries`: from Redis when stored, else from one provider call. */
+  async function lookUpAndCompute(
+    entries: [string, { text: string; flight: PromiseWithResolvers<Float32Array> }][],
+    embedOptions: { signal?: AbortSignal } | undefined,
+  ): Promise<void> {
+    try {
+      const found = await lookup(entries.map(([key]) => key));
+      const missing: typeof entries = [];
+      entries.forEach((entry, i) => {
+        const bytes = found[i];
+        if (bytes && bytes.length % 4 === 0 && bytes.length > 0) {
+          stats.hits += 1;
+          entry[1].flight.resolve(toFloat32(bytes));
+        } else missing.push(entry);
+      });
+      stats.misses += missing.length;
+      if (missing.length === 0) return;
+      const computed = await provider.embed(
+        missing.map(([, entry]) => entry.text),
+        embedOptions,
+      );
+      const write = redis.pipeline();
+      missing.forEach(([key], j) => {
+        const vector = computed[j];
+        if (vector)
+          write.set(key, Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength), 'EX', ttlSeconds);
+      });
+      // Awaited (within the budget) so that whoever the caller tells next, and every call arriving
+      // after the flights end, finds them cached.
+      await guarded(breaker, timeoutMs, () => write.exec()).catch((error: unknown) => {
+        stats.errors += 1;
+        onError(error instanceof Error ? error : new Error(String(error)), 'set');
+      });
+      missing.forEach(([, entry], j) => {
+        const vector = computed[j];
+        if (vector) entry.flight.resolve(vector);
+        else entry.flight.reject(new Error(`embedding provider returned no vector for text ${j}`));
+      });
+    } catch (error) {
+      // Settling twice is a no-op: this rejects only the flights still open.
+      for (const [, entry] of entries) entry.flight.reject(error);
+    }
+  }
 }
 
 /** Copies the bytes into an aligned Float32Array (Redis buffers are not guaranteed aligned). */

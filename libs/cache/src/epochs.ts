@@ -14,7 +14,10 @@ export type EpochBump = z.infer<typeof bumpMessage>;
  * Collection epochs: a counter per collection that every write bumps. Cached reads put the epoch in
  * their key, so after a write nobody can read the old entry again and nothing has to be deleted.
  *
- * Readers read the epoch from Redis on every cached call (one GET, auto-pipelined). Remembering
+ * Readers read the epoch from Redis on every cached call. The reads asked for in one turn of the
+ * event loop go out together as one MGET at its end (`setImmediate`): every call's read is sent
+ * after the call arrived, so it sees every write finished before then, and a burst of concurrent
+ * cached calls costs Redis one command instead of one each. Remembering
  * epochs in memory and learning of bumps through pub/sub would save that round trip, but it is not
  * safe across replicas: a client can learn that its write finished (through gateway A) and ask
  * gateway B before B's event loop has handled the bump message, and get the old answer. The bump
@@ -26,6 +29,8 @@ export class Epochs {
   readonly #timeoutMs: number;
   readonly #breaker: CircuitBreaker;
   readonly #listeners = new Set<(bump: EpochBump) => void>();
+  /** The reads asked for in this turn of the event loop, by key, not sent yet. */
+  #batch: Map<string, PromiseWithResolvers<number | undefined>> | undefined;
 
   constructor(options: { redis: Redis; keys: Keys; timeoutMs: number; breaker?: CircuitBreaker }) {
     this.#redis = options.redis;
@@ -36,17 +41,38 @@ export class Epochs {
 
   /**
    * The collection's current epoch, or `undefined` when it cannot be known now (Redis slow or
-   * down): the caller must then not use the cache at all.
+   * down): the caller must then not use the cache at all. Read in this turn's batch (see above).
    */
-  async current(tenant: string, collection: string): Promise<number | undefined> {
-    try {
-      const stored = await guarded(this.#breaker, this.#timeoutMs, () =>
-        this.#redis.get(this.#keys.epoch(tenant, collection)),
-      );
-      return Number(stored ?? 0);
-    } catch {
-      return undefined;
+  current(tenant: string, collection: string): Promise<number | undefined> {
+    let batch = this.#batch;
+    if (batch === undefined) {
+      const started = new Map<string, PromiseWithResolvers<number | undefined>>();
+      this.#batch = batch = started;
+      setImmediate(() => this.#read(started));
     }
+    const key = this.#keys.epoch(tenant, collection);
+    let read = batch.get(key);
+    if (read === undefined) {
+      read = Promise.withResolvers<number | undefined>();
+      batch.set(key, read);
+    }
+    return read.promise;
+  }
+
+  /** Sends one turn's reads as one MGET and answers each (all `undefined` when it fails). */
+  #read(batch: Map<string, PromiseWithResolvers<number | undefined>>): void {
+    // Reads asked for from now on go into the next turn's batch, sent after this one.
+    this.#batch = undefined;
+    const keys = [...batch.keys()];
+    guarded(this.#breaker, this.#timeoutMs, () => this.#redis.mget(keys)).then(
+      (stored) => {
+        let i = 0;
+        for (const read of batch.values()) read.resolve(Number(stored[i++] ?? 0));
+      },
+      () => {
+        for (const read of batch.values()) read.resolve(undefined);
+      },
+    );
   }
 
   /**

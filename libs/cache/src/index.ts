@@ -19,9 +19,11 @@ export {
   createCacheLookup,
   withResultCache,
   type CacheLookup,
+  type CacheMiss,
   type CachedAnswer,
   type CachedToolsDeps,
   type EpochCachedTool,
+  type FastCachedTool,
 } from './cached-tools.ts';
 export {
   withEmbeddingCache,

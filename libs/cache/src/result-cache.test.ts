@@ -29,6 +29,32 @@ describe('ResultCache', () => {
     expect(computed).toBe(1);
   });
 
+  it('a call handed a miss finds what this process stored since, or computes once with the others', async () => {
+    const cache = new ResultCache({ redis: redis(), ...options });
+    let computed = 0;
+    const compute = async () => {
+      computed += 1;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return { answer: computed };
+    };
+    const key = `${keys.prefix}:handed-miss`;
+    // Looked up (as the fast path does), missed, then computed by a burst that joins one flight.
+    expect(await cache.peek(key)).toBeUndefined();
+    const burst = await Promise.all([
+      cache.getOrCompute(key, 60, compute, { missed: true }),
+      cache.getOrCompute(key, 60, compute, { missed: true }),
+      cache.getOrCompute(key, 60, compute),
+    ]);
+    expect(burst.map((hit) => hit.value)).toEqual([{ answer: 1 }, { answer: 1 }, { answer: 1 }]);
+    // A miss handed on after the value was stored here is answered from this process.
+    expect(await cache.getOrCompute(key, 60, compute, { missed: true })).toEqual({
+      value: { answer: 1 },
+      layer: 'l1',
+    });
+    expect(computed).toBe(1);
+    expect(cache.stats()).toMatchObject({ computed: 1, l2: { misses: 1 } });
+  });
+
   it('keeps L1 within its byte budget, falling back to L2 for what it evicted', async () => {
     const cache = new ResultCache({ redis: redis(), ...options, l1MaxBytes: 3_000 });
     const big = 'x'.repeat(1_000);

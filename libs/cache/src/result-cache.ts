@@ -117,6 +117,18 @@ export class ResultCache {
     return rendered;
   }
 
+  /** L1 only, for a key whose Redis lookup has just missed; a miss counts in both layers' counters. */
+  #local<T>(key: string): CacheHit<T> | undefined {
+    const local = this.#l1.get(key);
+    if (local) {
+      this.#stats.l1.hits += 1;
+      return { value: local.value as T, layer: 'l1' };
+    }
+    this.#stats.l1.misses += 1;
+    this.#stats.l2.misses += 1;
+    return undefined;
+  }
+
   async #get<T>(key: string, countMiss: boolean): Promise<CacheHit<T> | undefined> {
     const local = this.#l1.get(key);
     if (local) {
@@ -162,7 +174,15 @@ export class ResultCache {
     key: string,
     ttlSeconds: number,
     compute: () => Promise<T>,
-    options: { distributed?: boolean; cacheable?: (value: T) => boolean } = {},
+    options: {
+      distributed?: boolean;
+      cacheable?: (value: T) => boolean;
+      /**
+       * The caller has just looked the key up (`peek`) and missed: only L1 is checked again (a
+       * flight of this process that ended since then left the value there), not Redis.
+       */
+      missed?: boolean;
+    } = {},
   ): Promise<CacheHit<T>> {
     const running = this.#flights.get(key);
     if (running) {
@@ -170,7 +190,7 @@ export class ResultCache {
       return (await running) as CacheHit<T>;
     }
     return (await this.#flights.run(key, async () => {
-      const cached = await this.get<T>(key);
+      const cached = options.missed ? this.#local<T>(key) : await this.get<T>(key);
       if (cached) return cached;
       let locked = false;
       if (options.distributed) {

@@ -18,6 +18,12 @@ export interface CallContext {
   requestId?: string;
   /** A call Hopper makes itself (cache warming), not a client's: it does not count as demand. */
   background?: boolean;
+  /**
+   * The result-cache key this call was just looked up under, and missed, by the MCP fast path
+   * (its collection's epoch read for this call): the result cache takes it as the call's key
+   * instead of reading the epoch and Redis a second time.
+   */
+  cacheMiss?: { tool: ToolName; key: string };
 }
 
 /** A tool's arguments once its input schema parsed them (defaults applied). */

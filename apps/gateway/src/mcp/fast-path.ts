@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import type { CachedAnswer, CacheLookup, EpochCachedTool, ResultCache } from '@hopper/cache';
+import type { CachedAnswer, CacheLookup, CacheMiss, FastCachedTool, ResultCache } from '@hopper/cache';
+import type { AuthInfo } from '@modelcontextprotocol/server';
 import { toolContracts, toolScopes } from '@hopper/contracts';
 import { context, trace, type Tracer } from '@opentelemetry/api';
 import type { ChargeTenant } from '../tenant-rate-limit.ts';
@@ -11,11 +12,13 @@ import { toolSuccess } from './tool-result.ts';
 const MODERN_VERSION = '2026-07-28';
 const LEGACY_VERSION = '2025-11-25';
 
-const FAST_TOOLS: ReadonlySet<string> = new Set<EpochCachedTool>([
+const FAST_TOOLS: ReadonlySet<string> = new Set<FastCachedTool>([
   'search',
   'get_document',
   'list_documents',
   'list_chunks',
+  // Finished jobs only: a running job is never cached, so its calls miss and go through the SDK.
+  'get_job',
 ]);
 
 /** The `_meta` envelope a modern (2026-07-28) request carries, and nothing else. */
@@ -70,7 +73,7 @@ type Era = 'modern' | 'legacy';
 
 interface FastCall {
   era: Era;
-  tool: EpochCachedTool;
+  tool: FastCachedTool;
   args: Record<string, unknown>;
   id: string | number;
 }
@@ -86,7 +89,8 @@ interface FastCall {
  * `tools/call` span is.
  *
  * Everything else returns false and goes through the SDK as before: a miss (so computing, single
- * flight and storing stay where they were), other methods, batches, progress tokens, unknown
+ * flight and storing stay where they were; the key it missed goes with it, see `handOnMiss`, so it
+ * is not looked up in Redis again), other methods, batches, progress tokens, unknown
  * `_meta` or params, headers the SDK checks (`Mcp-Param-*`), other protocol revisions, a legacy
  * request without a session, arguments the tool's schema refuses, a caller without the tool's scope
  * (the SDK answers 403 with its challenge), and a hit the rate limit refuses (the SDK path charges
@@ -100,8 +104,8 @@ export function createFastPath(deps: FastPathDeps): FastPath {
   return async (req, res, body, caller) => {
     const fast = fastCall(req.headers, body);
     if (fast === undefined || !caller.scopes.includes(toolScopes[fast.tool])) return false;
-    const input = toolContracts[fast.tool].input.safeParse(fast.args);
-    if (!input.success) return false;
+    const input = parseArguments(fast.tool, fast.args);
+    if (input === undefined) return false;
 
     const started = performance.now();
     // The SDK path's span, named and labelled alike (server-factory.ts); a miss renames it.
@@ -116,7 +120,9 @@ export function createFastPath(deps: FastPathDeps): FastPath {
     });
     let answer: CachedAnswer | undefined;
     try {
-      answer = await deps.lookup(fast.tool, input.data, caller);
+      const found = await deps.lookup(fast.tool, input as never, caller);
+      if (found !== undefined && !isHit(found)) handOnMiss(req, fast.tool, found);
+      else answer = found;
       if (answer !== undefined && deps.charge) await deps.charge(caller.tenant, { uncounted: true });
     } catch {
       // Refused by the rate limit (a refusal takes no token): the SDK path charges again, counts
@@ -157,6 +163,43 @@ export function createFastPath(deps: FastPathDeps): FastPath {
   };
 }
 
+/** How many parsed argument sets the fast path keeps: a cached workload repeats few of them. */
+const PARSED_ARGUMENTS_KEPT = 1_024;
+const parsedArguments = new Map<string, object | null>();
+
+/**
+ * The tool's arguments as its schema parses them (`undefined` when it refuses them), kept by their
+ * JSON: the hot calls of a cached workload repeat a few argument sets, and parsing costs more than
+ * serialising the arguments. The same object comes back for the same arguments, so the cache
+ * lookup's own memo (canonical form, hash) applies too. The objects are never modified.
+ */
+function parseArguments(tool: FastCachedTool, args: Record<string, unknown>): object | undefined {
+  const key = `${tool}\n${JSON.stringify(args)}`;
+  let parsed = parsedArguments.get(key);
+  if (parsed === undefined) {
+    const result = toolContracts[tool].input.safeParse(args);
+    parsed = result.success ? result.data : null;
+    // Oldest first: a bounded memo, not a cache that needs recency.
+    if (parsedArguments.size >= PARSED_ARGUMENTS_KEPT) {
+      parsedArguments.delete(parsedArguments.keys().next().value as string);
+    }
+    parsedArguments.set(key, parsed);
+  }
+  return parsed ?? undefined;
+}
+
+const isHit = (found: CachedAnswer | CacheMiss): found is CachedAnswer => 'output' in found;
+
+/**
+ * Hands a miss's key on to the SDK path with the request's auth (see http-server.ts `withAuth`),
+ * which the server factory puts in the call's `cacheMiss`: the result cache then computes the call
+ * under that key without reading the epoch and Redis again, so a miss is looked up once.
+ */
+function handOnMiss(req: IncomingMessage, tool: FastCachedTool, miss: CacheMiss): void {
+  const auth = (req as IncomingMessage & { auth?: AuthInfo }).auth;
+  if (auth?.extra) auth.extra.cacheMiss = { tool, key: miss.key };
+}
+
 /** The tool result's JSON without its braces (UTF-8), so the era can add its own fields. */
 function resultFields(output: object): Buffer {
   const json = JSON.stringify(toolSuccess(output));
@@ -181,14 +224,14 @@ function fastCall(headers: IncomingHttpHeaders, body: unknown): FastCall | undef
     if (!isModernEnvelope(meta) || version !== MODERN_VERSION) return undefined;
     if (headers['mcp-method'] !== 'tools/call' || headers['mcp-name'] !== name) return undefined;
     if (!accept.includes('application/json')) return undefined;
-    return { era: 'modern', tool: name as EpochCachedTool, args, id };
+    return { era: 'modern', tool: name as FastCachedTool, args, id };
   }
   // A legacy call: the SDK refuses it (406) unless it accepts both; a session is what Hopper's
   // legacy clients were given at `initialize`, and a request without one is left to the SDK.
   if (version !== LEGACY_VERSION || !isSessionId(headers['mcp-session-id'])) return undefined;
   if (!accept.includes('application/json') || !accept.includes('text/event-stream')) return undefined;
   if (headers['mcp-method'] !== undefined || headers['mcp-name'] !== undefined) return undefined;
-  return { era: 'legacy', tool: name as EpochCachedTool, args, id };
+  return { era: 'legacy', tool: name as FastCachedTool, args, id };
 }
 
 /** The three envelope fields of a modern request, well formed, and nothing else (no progress token). */

@@ -114,6 +114,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
             documents: profile.userIngestDocuments,
             datasetsDir: options.datasetsDir ?? DEFAULT_DATASETS_DIR,
             afterMs: Math.max(1_000, profile.durationMs),
+            restMs: profile.userIngestRestMs,
             log,
           }),
         );

@@ -21,6 +21,8 @@ export interface Profile {
   progressJobs: number;
   /** Documents sent one call each in the user-ingest scenario (SciFact holds 5,183). */
   userIngestDocuments: number;
+  /** How long the user-ingest scenario waits before its reads at rest (0: no such phase). */
+  userIngestRestMs: number;
   /**
    * A server process past this resident size (MB) ends the step, and its sweep: 200 concurrent
    * hybrid searches over 100k chunks took a gateway to 18 GB and the kernel's OOM killer (and
@@ -46,6 +48,7 @@ export const profiles: Record<Profile['name'], Profile> = {
     throughputDocuments: 40,
     progressJobs: 8,
     userIngestDocuments: 5_183,
+    userIngestRestMs: 45_000,
     memoryLimitMb: MEMORY_LIMIT_MB,
   },
   /** Under two minutes: every scenario, short steps, the 10k corpus only. */
@@ -61,6 +64,7 @@ export const profiles: Record<Profile['name'], Profile> = {
     throughputDocuments: 8,
     progressJobs: 4,
     userIngestDocuments: 1_000,
+    userIngestRestMs: 45_000,
     memoryLimitMb: MEMORY_LIMIT_MB,
   },
   /** Seconds: every scenario once, for the test suite. The figures mean nothing. */
@@ -76,6 +80,7 @@ export const profiles: Record<Profile['name'], Profile> = {
     throughputDocuments: 2,
     progressJobs: 1,
     userIngestDocuments: 20,
+    userIngestRestMs: 0,
     memoryLimitMb: MEMORY_LIMIT_MB,
   },
 };

@@ -174,10 +174,10 @@ function scenarioSection(scenario: ScenarioResult): string[] {
       '| sent | reads | tool | calls | errors | p50 | p95 | p99 | max (ms) |',
       '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
       ...runs.flatMap((u) =>
-        (['during', 'after'] as const).flatMap((phase) =>
-          Object.entries(u[phase]).map(
+        (['during', 'after', 'rest'] as const).flatMap((phase) =>
+          Object.entries(u[phase] ?? {}).map(
             ([tool, f]) =>
-              `| ${sent(u)} | ${phase} ingestion | ${tool} | ${f.calls} | ${f.errors} | ${latencyCells(f.latencyMs)} |`,
+              `| ${sent(u)} | ${phase === 'rest' ? 'at rest' : `${phase} ingestion`} | ${tool} | ${f.calls} | ${f.errors} | ${latencyCells(f.latencyMs)} |`,
           ),
         ),
       ),

@@ -68,6 +68,8 @@ export interface UserIngestResult {
   busy: number;
   during: Record<ReadTool, ReadFigures>;
   after: Record<ReadTool, ReadFigures>;
+  /** The same reads once the store has come to rest (profiles with `userIngestRestMs`). */
+  rest?: Record<ReadTool, ReadFigures>;
 }
 
 export interface ProgressLatency {

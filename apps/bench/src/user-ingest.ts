@@ -23,6 +23,12 @@ export interface UserIngestOptions {
   readers: number;
   /** How long the reads run after ingestion. */
   afterMs: number;
+  /**
+   * Then, when set, the reads go on unrecorded for this long (the store comes to rest: its recent
+   * writes move into the main table once 30 s pass without one), and are recorded again for
+   * `afterMs` as the `rest` phase.
+   */
+  restMs?: number;
   collection: string;
   /**
    * Documents per call: 1 sends each through `POST /v1/documents`; more sends them as batches
@@ -60,11 +66,19 @@ export async function userIngest(options: UserIngestOptions): Promise<UserIngest
   // Readers: each picks tools in turn; search queries cycle through the set with a counter so that
   // no two searches share a cache key.
   const stored: string[] = [];
-  let phase: 'during' | 'after' = 'during';
-  const recorders = {
-    during: Object.fromEntries(READ_TOOLS.map((t) => [t, { rec: new LatencyRecorder(), errors: 0 }])),
-    after: Object.fromEntries(READ_TOOLS.map((t) => [t, { rec: new LatencyRecorder(), errors: 0 }])),
-  } as Record<'during' | 'after', Record<ReadTool, { rec: LatencyRecorder; errors: number }>>;
+  type Phase = 'during' | 'after' | 'rest';
+  /** `settling`: between `after` and `rest`, reads go on but are not recorded. */
+  let phase: Phase | 'settling' = 'during';
+  const slots = () =>
+    Object.fromEntries(READ_TOOLS.map((t) => [t, { rec: new LatencyRecorder(), errors: 0 }])) as Record<
+      ReadTool,
+      { rec: LatencyRecorder; errors: number }
+    >;
+  const recorders: Record<Phase, ReturnType<typeof slots>> = {
+    during: slots(),
+    after: slots(),
+    rest: slots(),
+  };
   let stopReaders = false;
   let callId = 0;
   const readCall = async (tool: ReadTool, n: number): Promise<void> => {
@@ -94,6 +108,7 @@ export async function userIngest(options: UserIngestOptions): Promise<UserIngest
     });
     const body = await response.body.text();
     const ms = performance.now() - started;
+    if (current === 'settling') return;
     const slot = recorders[current][tool];
     if (classifyAnswer(response.statusCode, body) === 'ok') slot.rec.add(ms);
     else if (!(tool === 'get_document' && body.includes('not_found'))) {
@@ -202,11 +217,19 @@ export async function userIngest(options: UserIngestOptions): Promise<UserIngest
 
   phase = 'after';
   await new Promise((resolve) => setTimeout(resolve, options.afterMs));
+  const rest = (options.restMs ?? 0) > 0;
+  if (rest) {
+    phase = 'settling';
+    log(`reads unrecorded for ${round((options.restMs ?? 0) / 1000, 1)} s while the store comes to rest`);
+    await new Promise((resolve) => setTimeout(resolve, options.restMs));
+    phase = 'rest';
+    await new Promise((resolve) => setTimeout(resolve, options.afterMs));
+  }
   stopReaders = true;
   await Promise.all(readers);
   await pool.close();
 
-  const figures = (p: 'during' | 'after') =>
+  const figures = (p: Phase) =>
     Object.fromEntries(
       READ_TOOLS.map((t) => {
         const slot = recorders[p][t];
@@ -224,6 +247,7 @@ export async function userIngest(options: UserIngestOptions): Promise<UserIngest
     busy,
     during: figures('during'),
     after: figures('after'),
+    ...(rest ? { rest: figures('rest') } : {}),
   };
 }
 
@@ -281,6 +305,8 @@ export async function userIngestScenario(options: {
   documents: number;
   datasetsDir: string;
   afterMs: number;
+  /** See {@link UserIngestOptions.restMs}; 0 measures no `rest` phase. */
+  restMs: number;
   log: (line: string) => void;
 }): Promise<ScenarioResult> {
   const collection = await readCollection(`${options.datasetsDir}/scifact`, options.documents);
@@ -302,6 +328,7 @@ export async function userIngestScenario(options: {
           submitters: perCall === 1 ? 8 : 2,
           readers: 10,
           afterMs: options.afterMs,
+          restMs: options.restMs,
           collection: 'user-ingest',
           perCall,
           log: options.log,
@@ -318,7 +345,10 @@ export async function userIngestScenario(options: {
       `${documents.length} ${source} sent into an empty store on a fresh stack with the default limits, twice: ` +
       `one document per call (REST POST /v1/documents, wait: false, 8 callers, 429s waited out), then ${batch} per ` +
       'call (POST /v1/documents/batch, 2 callers). Meanwhile 10 MCP clients call search (every query new, so ' +
-      'uncached), get_document and list_documents in turn; then the same reads once the last job has completed.',
+      'uncached), get_document and list_documents in turn; then the same reads once the last job has completed' +
+      (options.restMs > 0
+        ? `, and again ${Math.round(options.restMs / 1000)} s later, the store at rest (its recent writes moved into the main table after 30 s without one).`
+        : '.'),
     measurements: [],
     ratios: [],
     userIngest: runs,

@@ -30,6 +30,15 @@ const storeWriterPaths = [
   },
 ];
 const TESTS = ['**/*.test.ts'];
+/**
+ * A lib is imported by its package name, never by a path into its files: a relative path into
+ * `libs/store/src/store.ts` would get round the writer rule above, and into any lib round its
+ * index's choice of what it exports.
+ */
+const libFilesByPath = {
+  regex: '^(\\.\\./)+(libs/)?[a-z][a-z-]*/src/',
+  message: 'Import a lib by its package (@hopper/<name>), not by a path into its files.',
+};
 
 export default tseslint.config(
   {
@@ -94,10 +103,13 @@ export default tseslint.config(
         'error',
         {
           paths: storeWriterPaths,
-          patterns: importsOf(apps).map((pattern) => ({
-            ...pattern,
-            message: 'Libs never import an app: move what both need into a lib.',
-          })),
+          patterns: [
+            ...importsOf(apps).map((pattern) => ({
+              ...pattern,
+              message: 'Libs never import an app: move what both need into a lib.',
+            })),
+            libFilesByPath,
+          ],
         },
       ],
     },
@@ -135,6 +147,7 @@ export default tseslint.config(
               group: ['@hopper/store', '@hopper/documents', '@hopper/embeddings', '@hopper/cache'],
               message: 'libs/jobs is given the store and document parsing by the apps; it imports neither.',
             },
+            libFilesByPath,
           ],
         },
       ],
@@ -150,10 +163,13 @@ export default tseslint.config(
           'error',
           {
             ...(forbidWriter ? { paths: storeWriterPaths } : {}),
-            patterns: importsOf(apps.filter((other) => other !== app)).map((pattern) => ({
-              ...pattern,
-              message: `apps/${app} may not import another app: move what both need into a lib.`,
-            })),
+            patterns: [
+              ...importsOf(apps.filter((other) => other !== app)).map((pattern) => ({
+                ...pattern,
+                message: `apps/${app} may not import another app: move what both need into a lib.`,
+              })),
+              libFilesByPath,
+            ],
           },
         ],
       });

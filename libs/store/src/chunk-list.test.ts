@@ -1,17 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { connect } from '@lancedb/lancedb';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { StoreError, openStoreWriter as openStore } from './index.ts';
-import type {
-  ChunkInput,
-  ChunkRecord,
-  MaintenanceStats,
-  StoreWriter as Store,
-  StoreWriterOptions as StoreOptions,
-} from './index.ts';
+import { describe, expect, it } from 'vitest';
+import { StoreError } from './index.ts';
+import type { ChunkInput, ChunkRecord, MaintenanceStats, StoreWriter as Store } from './index.ts';
 import { testDocument } from './test-documents.ts';
+import { useTempStores } from './test-stores.ts';
 
 /**
  * What a person listing a document's chunks must see: every chunk of the current version once, in
@@ -20,14 +12,8 @@ import { testDocument } from './test-documents.ts';
  */
 
 const DIM = 8;
-let dir: string;
-const opened: Store[] = [];
-
-async function open(options: Omit<StoreOptions, 'uri'> = {}): Promise<Store> {
-  const store = await openStore({ uri: dir, ...options });
-  opened.push(store);
-  return store;
-}
+const stores = useTempStores('chunk-list');
+const { open } = stores;
 
 /** `count` chunks of text `${word} ${i}` under a heading, 10 characters apart. */
 function chunks(count: number, word: string): ChunkInput[] {
@@ -60,7 +46,7 @@ async function allChunks(store: Store, documentId: string, limit: number): Promi
 
 /** A document's live rows in one chunk table (tombstones excluded). */
 async function rowsIn(name: 'chunks' | 'chunks_delta', documentId: string): Promise<number> {
-  const db = await connect(dir);
+  const db = await connect(stores.dir);
   try {
     if (!(await db.tableNames()).includes(name)) return 0;
     const table = await db.openTable(name);
@@ -82,15 +68,6 @@ async function rejection(promise: Promise<unknown>): Promise<StoreError> {
   if (!(error instanceof StoreError)) throw new Error(`expected a StoreError, got ${String(error)}`);
   return error;
 }
-
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'hopper-chunk-list-'));
-});
-
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((store) => store.close()));
-  await rm(dir, { recursive: true, force: true });
-});
 
 describe('listChunks', () => {
   it("lists a document's chunks in order, a page at a time, with heading paths and offsets", async () => {

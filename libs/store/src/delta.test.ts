@@ -1,17 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { connect } from '@lancedb/lancedb';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openStoreWriter as openStore } from './index.ts';
-import type {
-  ChunkInput,
-  MaintenanceStats,
-  SearchHit,
-  StoreWriter as Store,
-  StoreWriterOptions as StoreOptions,
-} from './index.ts';
+import { describe, expect, it } from 'vitest';
+import type { ChunkInput, MaintenanceStats, SearchHit, StoreWriter as Store } from './index.ts';
 import { TEST_MODEL, testDocument } from './test-documents.ts';
+import { useTempStores } from './test-stores.ts';
 
 /**
  * New chunks are written to the delta table and moved into the main table past `maxDeltaRows`
@@ -20,14 +11,8 @@ import { TEST_MODEL, testDocument } from './test-documents.ts';
  */
 
 const DIM = 8;
-let dir: string;
-const opened: Store[] = [];
-
-async function open(options: Omit<StoreOptions, 'uri'> = {}): Promise<Store> {
-  const store = await openStore({ uri: dir, ...options });
-  opened.push(store);
-  return store;
-}
+const stores = useTempStores('delta');
+const { open } = stores;
 
 function chunks(document: number, count = 3, word = 'lighthouse'): ChunkInput[] {
   return Array.from({ length: count }, (_, i) => {
@@ -41,7 +26,7 @@ function chunks(document: number, count = 3, word = 'lighthouse'): ChunkInput[] 
 
 /** Live chunk rows in one table (tombstones excluded); 0 for a table not created yet. */
 async function liveRows(name: 'chunks' | 'chunks_delta', filter?: string): Promise<number> {
-  const db = await connect(dir);
+  const db = await connect(stores.dir);
   try {
     if (!(await db.tableNames()).includes(name)) return 0;
     const table = await db.openTable(name);
@@ -63,15 +48,6 @@ function hybrid(store: Store, word = 'lighthouse'): Promise<SearchHit[]> {
 function textOnly(store: Store, word = 'lighthouse'): Promise<SearchHit[]> {
   return store.search('acme', { mode: 'text', text: word, topK: 500 });
 }
-
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'hopper-delta-'));
-});
-
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((store) => store.close()));
-  await rm(dir, { recursive: true, force: true });
-});
 
 describe('the delta table', () => {
   it('moves into the main table past its bound, and a reader finds every chunk once throughout', async () => {

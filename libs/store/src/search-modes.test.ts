@@ -1,12 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Index, connect } from '@lancedb/lancedb';
 import { Field, FixedSizeList, Float32, Int32, List, Schema, Utf8 } from 'apache-arrow';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { StoreError, openStoreWriter as openStore } from './index.ts';
+import { describe, expect, it } from 'vitest';
+import { StoreError } from './index.ts';
 import type { ChunkInput, StoreWriter as Store } from './index.ts';
 import { TEST_MODEL, testDocument } from './test-documents.ts';
+import { useTempStores } from './test-stores.ts';
 
 const DIM = 4;
 
@@ -21,25 +19,8 @@ function chunk(text: string, vector: Float32Array, extra: Partial<ChunkInput> = 
   return { text, headingPath: [], start: 0, end: text.length, vector, ...extra };
 }
 
-let dir: string;
-const opened: Store[] = [];
-
-async function open(
-  options: { maxUnindexedRows?: number; vectorIndexMinRows?: number } = {},
-): Promise<Store> {
-  const store = await openStore({ uri: dir, ...options });
-  opened.push(store);
-  return store;
-}
-
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'hopper-search-'));
-});
-
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((store) => store.close()));
-  await rm(dir, { recursive: true, force: true });
-});
+const stores = useTempStores('search');
+const { open } = stores;
 
 /**
  * Three documents whose words and vectors disagree on purpose: "lexical" shares the query's words
@@ -173,7 +154,7 @@ describe('a store large enough for a vector index', () => {
       );
     }
     await store.maintain();
-    const indices = await (await (await connect(dir)).openTable('chunks')).listIndices();
+    const indices = await (await (await connect(stores.dir)).openTable('chunks')).listIndices();
     expect(indices.map((index) => index.indexType)).toContain('IvfFlat');
 
     const nearest = await reader.search('acme', {
@@ -193,7 +174,7 @@ describe('a store large enough for a vector index', () => {
 describe('a store written before full-text search', () => {
   it('is migrated by its writer: columns added, index built, old chunks found by text', async () => {
     // The chunks table as the first release wrote it: no page, no search_text, no index.
-    const db = await connect(dir);
+    const db = await connect(stores.dir);
     const text = (name: string): Field => new Field(name, new Utf8(), false);
     const schema = new Schema([
       text('tenant'),
@@ -256,7 +237,7 @@ describe('a store written before full-text search', () => {
     const fresh = await reader.search('acme', { mode: 'text', text: 'watermills', topK: 5 });
     expect(fresh.map((h) => [h.documentId, h.page])).toEqual([['new', 2]]);
     // The index was built by the writer, once.
-    const check = await connect(dir);
+    const check = await connect(stores.dir);
     const indices = await (await check.openTable('chunks')).listIndices();
     expect(indices.filter((i) => i.indexType === 'FTS')).toHaveLength(1);
     check.close();

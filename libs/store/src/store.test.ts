@@ -1,10 +1,10 @@
-import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect } from '@lancedb/lancedb';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { StoreError, openStoreWriter as openStore } from './index.ts';
+import { describe, expect, it } from 'vitest';
+import { StoreError } from './index.ts';
 import type { ChunkInput, DocumentInput, SearchHit, StoreWriter as Store } from './index.ts';
+import { useTempStores } from './test-stores.ts';
 
 const DIM = 8;
 const MODEL = 'test-model';
@@ -51,14 +51,8 @@ async function rejection(promise: Promise<unknown>): Promise<StoreError> {
   return error;
 }
 
-let dir: string;
-const opened: Store[] = [];
-
-async function open(): Promise<Store> {
-  const store = await openStore({ uri: dir });
-  opened.push(store);
-  return store;
-}
+const stores = useTempStores('store');
+const { open } = stores;
 
 /**
  * Chunk rows matching `filter` in both chunk tables (the delta, where writes land, and the main
@@ -66,7 +60,7 @@ async function open(): Promise<Store> {
  * uses, which maintenance removes); `{ tombstones: true }` counts every row.
  */
 async function chunkRows(filter?: string, { tombstones = false } = {}): Promise<number> {
-  const db = await connect(dir);
+  const db = await connect(stores.dir);
   try {
     const live = tombstones ? undefined : `tenant <> ''`;
     const where = [filter, live].filter((p) => p !== undefined).map((p) => `(${p})`);
@@ -85,7 +79,7 @@ async function chunkRows(filter?: string, { tombstones = false } = {}): Promise<
 
 /** Versions of the delta table, where commits write: one or more per commit, until maintenance removes old ones. */
 async function chunkVersions(): Promise<number> {
-  const db = await connect(dir);
+  const db = await connect(stores.dir);
   const table = await db.openTable('chunks_delta');
   try {
     return (await table.listVersions()).length;
@@ -94,15 +88,6 @@ async function chunkVersions(): Promise<number> {
     db.close();
   }
 }
-
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'hopper-store-'));
-});
-
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((store) => store.close()));
-  await rm(dir, { recursive: true, force: true });
-});
 
 describe('an empty store', () => {
   it('answers reads with empty results', async () => {
@@ -119,7 +104,8 @@ describe('a store whose tables another process is creating', () => {
   it('answers reads as an empty store while a table has a directory but no version yet', async () => {
     // The moment between a writer making a table's directory and committing its first version:
     // the table is listed but cannot be opened. Readers in other processes hit it on a new store.
-    for (const table of ['chunks', 'chunks_delta', 'documents']) await mkdir(join(dir, `${table}.lance`));
+    for (const table of ['chunks', 'chunks_delta', 'documents'])
+      await mkdir(join(stores.dir, `${table}.lance`));
     const store = await open();
     expect(await store.search('acme', { text: 'notes', vector: vec(0), model: MODEL, topK: 5 })).toEqual([]);
     expect(await store.getDocument('acme', 'docs', 'doc-1')).toBeUndefined();
@@ -278,7 +264,7 @@ describe('consistency across store instances', () => {
 describe('a write whose record cannot be committed', () => {
   /** Makes commits to the documents table fail for real (even as root), reads still working. */
   async function breakDocumentCommits(): Promise<() => Promise<void>> {
-    const transactions = join(dir, 'documents.lance', '_transactions');
+    const transactions = join(stores.dir, 'documents.lance', '_transactions');
     await rename(transactions, `${transactions}.aside`);
     await writeFile(transactions, 'a file where LanceDB needs a directory');
     return async () => {

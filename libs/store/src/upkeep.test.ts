@@ -1,16 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { connect } from '@lancedb/lancedb';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openStoreWriter as openStore } from './index.ts';
-import type {
-  ChunkInput,
-  MaintenanceStats,
-  StoreWriter as Store,
-  StoreWriterOptions as StoreOptions,
-} from './index.ts';
+import { describe, expect, it } from 'vitest';
+import type { ChunkInput, MaintenanceStats, StoreWriter as Store } from './index.ts';
 import { TEST_MODEL, testDocument } from './test-documents.ts';
+import { useTempStores } from './test-stores.ts';
 
 /**
  * What a long-running store keeps in memory and on disk under steady writes. Every write is a
@@ -35,14 +27,8 @@ function chunks(write: number): ChunkInput[] {
   });
 }
 
-let dir: string;
-const opened: Store[] = [];
-
-async function open(options: Omit<StoreOptions, 'uri'> = {}): Promise<Store> {
-  const store = await openStore({ uri: dir, ...options });
-  opened.push(store);
-  return store;
-}
+const stores = useTempStores('upkeep');
+const { open } = stores;
 
 /** Rewrites five documents in turn, `writes` times in all, as a steady ingest does. */
 async function rewrite(store: Store, writes: number): Promise<void> {
@@ -51,7 +37,7 @@ async function rewrite(store: Store, writes: number): Promise<void> {
 
 /** Versions of the delta table, where commits write. */
 async function chunkVersions(): Promise<number> {
-  const db = await connect(dir);
+  const db = await connect(stores.dir);
   const table = await db.openTable('chunks_delta');
   try {
     return (await table.listVersions()).length;
@@ -60,15 +46,6 @@ async function chunkVersions(): Promise<number> {
     db.close();
   }
 }
-
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'hopper-upkeep-'));
-});
-
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((store) => store.close()));
-  await rm(dir, { recursive: true, force: true });
-});
 
 describe('table versions', () => {
   it('are removed at compaction once past their retention, and reads still see every document', async () => {
@@ -110,7 +87,7 @@ describe('maintenance reports', () => {
 
 describe('the vector index', () => {
   async function vectorSegments(): Promise<number> {
-    const db = await connect(dir);
+    const db = await connect(stores.dir);
     const table = await db.openTable('chunks');
     try {
       return (await table.indexStats('vector_idx'))?.numIndices ?? 0;

@@ -1,9 +1,8 @@
 import { connect } from '@lancedb/lancedb';
 import { describe, expect, it } from 'vitest';
-import { StoreError } from './index.ts';
 import type { ChunkInput, ChunkRecord, MaintenanceStats, StoreWriter as Store } from './index.ts';
 import { testDocument } from './test-documents.ts';
-import { useTempStores } from './test-stores.ts';
+import { rejection, useTempStores } from './test-stores.ts';
 
 /**
  * What a person listing a document's chunks must see: every chunk of the current version once, in
@@ -58,15 +57,6 @@ async function rowsIn(name: 'chunks' | 'chunks_delta', documentId: string): Prom
   } finally {
     db.close();
   }
-}
-
-async function rejection(promise: Promise<unknown>): Promise<StoreError> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof StoreError)) throw new Error(`expected a StoreError, got ${String(error)}`);
-  return error;
 }
 
 describe('listChunks', () => {

@@ -2,9 +2,9 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect } from '@lancedb/lancedb';
 import { describe, expect, it } from 'vitest';
-import { StoreError } from './index.ts';
+import type { StoreError } from './index.ts';
 import type { ChunkInput, DocumentInput, SearchHit, StoreWriter as Store } from './index.ts';
-import { useTempStores } from './test-stores.ts';
+import { rejection, useTempStores } from './test-stores.ts';
 
 const DIM = 8;
 const MODEL = 'test-model';
@@ -40,15 +40,6 @@ function doc(overrides: Partial<DocumentInput> = {}): DocumentInput {
     model: MODEL,
     ...overrides,
   };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<StoreError> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof StoreError)) throw new Error(`expected a StoreError, got ${String(error)}`);
-  return error;
 }
 
 const stores = useTempStores('store');

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach } from 'vitest';
 import { openStoreWriter, type StoreWriter, type StoreWriterOptions } from './roles.ts';
+import { StoreError } from './store-error.ts';
 
 /** A test's store directory and the stores it opened on it (see {@link useTempStores}). */
 export interface TempStores {
@@ -41,4 +42,14 @@ export function useTempStores(name: string): TempStores {
       return store;
     },
   };
+}
+
+/** The StoreError `promise` rejects with; anything else (or no rejection) fails the test. */
+export async function rejection(promise: Promise<unknown>): Promise<StoreError> {
+  const error: unknown = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(error instanceof StoreError)) throw new Error(`expected a StoreError, got ${String(error)}`);
+  return error;
 }

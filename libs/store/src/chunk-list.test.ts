@@ -1,8 +1,8 @@
 import { connect } from '@lancedb/lancedb';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ChunkInput, ChunkRecord, MaintenanceStats, StoreWriter as Store } from './index.ts';
 import { testDocument } from './test-documents.ts';
-import { rejection, useTempStores } from './test-stores.ts';
+import { rejection, tempStores } from './test-stores.ts';
 
 /**
  * What a person listing a document's chunks must see: every chunk of the current version once, in
@@ -11,7 +11,9 @@ import { rejection, useTempStores } from './test-stores.ts';
  */
 
 const DIM = 8;
-const stores = useTempStores('chunk-list');
+const stores = tempStores('chunk-list');
+beforeEach(stores.setUp);
+afterEach(stores.tearDown);
 const { open } = stores;
 
 /** `count` chunks of text `${word} ${i}` under a heading, 10 characters apart. */

@@ -1,8 +1,8 @@
 import { connect } from '@lancedb/lancedb';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ChunkInput, MaintenanceStats, SearchHit, StoreWriter as Store } from './index.ts';
 import { TEST_MODEL, testDocument } from './test-documents.ts';
-import { useTempStores } from './test-stores.ts';
+import { tempStores } from './test-stores.ts';
 
 /**
  * New chunks are written to the delta table and moved into the main table past `maxDeltaRows`
@@ -11,7 +11,9 @@ import { useTempStores } from './test-stores.ts';
  */
 
 const DIM = 8;
-const stores = useTempStores('delta');
+const stores = tempStores('delta');
+beforeEach(stores.setUp);
+afterEach(stores.tearDown);
 const { open } = stores;
 
 function chunks(document: number, count = 3, word = 'lighthouse'): ChunkInput[] {

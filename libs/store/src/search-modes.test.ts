@@ -1,10 +1,10 @@
 import { Index, connect } from '@lancedb/lancedb';
 import { Field, FixedSizeList, Float32, Int32, List, Schema, Utf8 } from 'apache-arrow';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StoreError } from './index.ts';
 import type { ChunkInput, StoreWriter as Store } from './index.ts';
 import { TEST_MODEL, testDocument } from './test-documents.ts';
-import { useTempStores } from './test-stores.ts';
+import { tempStores } from './test-stores.ts';
 
 const DIM = 4;
 
@@ -19,7 +19,9 @@ function chunk(text: string, vector: Float32Array, extra: Partial<ChunkInput> = 
   return { text, headingPath: [], start: 0, end: text.length, vector, ...extra };
 }
 
-const stores = useTempStores('search');
+const stores = tempStores('search');
+beforeEach(stores.setUp);
+afterEach(stores.tearDown);
 const { open } = stores;
 
 /**

@@ -1,10 +1,10 @@
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect } from '@lancedb/lancedb';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { StoreError } from './index.ts';
 import type { ChunkInput, DocumentInput, SearchHit, StoreWriter as Store } from './index.ts';
-import { rejection, useTempStores } from './test-stores.ts';
+import { rejection, tempStores } from './test-stores.ts';
 
 const DIM = 8;
 const MODEL = 'test-model';
@@ -42,7 +42,9 @@ function doc(overrides: Partial<DocumentInput> = {}): DocumentInput {
   };
 }
 
-const stores = useTempStores('store');
+const stores = tempStores('store');
+beforeEach(stores.setUp);
+afterEach(stores.tearDown);
 const { open } = stores;
 
 /**

@@ -1,8 +1,8 @@
 import { connect } from '@lancedb/lancedb';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ChunkInput, MaintenanceStats, StoreWriter as Store } from './index.ts';
 import { TEST_MODEL, testDocument } from './test-documents.ts';
-import { useTempStores } from './test-stores.ts';
+import { tempStores } from './test-stores.ts';
 
 /**
  * What a long-running store keeps in memory and on disk under steady writes. Every write is a
@@ -27,7 +27,9 @@ function chunks(write: number): ChunkInput[] {
   });
 }
 
-const stores = useTempStores('upkeep');
+const stores = tempStores('upkeep');
+beforeEach(stores.setUp);
+afterEach(stores.tearDown);
 const { open } = stores;
 
 /** Rewrites five documents in turn, `writes` times in all, as a steady ingest does. */

@@ -26,6 +26,29 @@ const onError = () => undefined;
 /** Cleanups, run last first: the worker before the queues, the queues before their connections. */
 const closers: (() => Promise<unknown>)[] = [];
 let jobs: JobsService;
+let records: JobRecords;
+
+/**
+ * An ingest handler whose first run of document `again` holds until the test lets it go, then
+ * fails; every other run succeeds.
+ */
+let ingestRuns = 0;
+let releaseFirstRun!: () => void;
+const firstRunReleased = new Promise<void>((resolve) => (releaseFirstRun = resolve));
+const ingestAgain: JobHandler<'ingest'> = async (payload) => {
+  ingestRuns += 1;
+  if (ingestRuns === 1) {
+    await firstRunReleased;
+    throw new Error('the first run fails');
+  }
+  return {
+    documentId: payload.documentId,
+    collection: payload.collection,
+    version: 1,
+    chunks: 1,
+    model: 'm',
+  };
+};
 
 /**
  * An embed handler that reports progress after every text, and holds at a text `hold` until its
@@ -64,7 +87,7 @@ beforeAll(async () => {
     closers.push(() => closeRedis(connection));
     return connection;
   };
-  const records = new JobRecords(redis(), keys);
+  records = new JobRecords(redis(), keys);
   const progress = new ProgressSubscriber(connect('subscriber'), records, keys);
   closers.push(() => Promise.resolve(progress.close()));
   const queues = createQueues(connect('bullmq'), keys);
@@ -80,16 +103,22 @@ beforeAll(async () => {
   });
 
   const logger = pino({ level: 'silent' });
-  const processor = createProcessor('embed', embedTexts, {
+  const processorDeps = {
     redis: redis(),
     keys,
     records,
     logger,
     tracer: trace.getTracer('jobs-test'),
     metrics: createMetrics('worker'),
-    failures: { clientMessage: (error) => String(error), isRetryable: () => false },
-  });
-  const workers = new JobWorkers([{ queue: jobCatalog.embed.queue, processor, concurrency: 2 }], {
+    failures: { clientMessage: (error: unknown) => String(error), isRetryable: () => false },
+  };
+  const processor = createProcessor('embed', embedTexts, processorDeps);
+  const ingest = createProcessor('ingest', ingestAgain, processorDeps);
+  const queueProcessors = [
+    { queue: jobCatalog.embed.queue, processor, concurrency: 2 },
+    { queue: jobCatalog.ingest.queue, processor: ingest, concurrency: 2 },
+  ];
+  const workers = new JobWorkers(queueProcessors, {
     connection: connect('bullmq'),
     keys,
     records,
@@ -160,5 +189,35 @@ describe('the job protocol, in process', () => {
       message: 'cancelled before it started',
     });
     expect(await redis().exists(keys.cancelFlag(tenant, queued), keys.payload(tenant, queued))).toBe(0);
+  });
+
+  it('runs an ingest again when it is sent again while its failed run is still leaving the worker', async () => {
+    const payload = {
+      tenant,
+      collection: 'c',
+      documentId: 'again',
+      metadata: {},
+      contentHash: 'h1',
+      encoding: 'text' as const,
+    };
+    const first = await jobs.submitIngest(payload, 'body');
+    await expect.poll(() => ingestRuns, { timeout: 10_000 }).toBe(1);
+    // The worker records a failed run's outcome, then BullMQ moves the job out of its active set.
+    // Between the two, the job's record says failed while BullMQ still holds the job: a caller
+    // who sends the document again then must get a new run, not an entry BullMQ ignores.
+    await records.apply(tenant, {
+      jobId: first.jobId,
+      state: 'failed',
+      progress: 0,
+      ts: Date.now(),
+      error: 'x',
+    });
+    const again = jobs.submitIngest(payload, 'body');
+    setTimeout(releaseFirstRun, 200);
+    expect(await again).toMatchObject({ jobId: first.jobId, deduplicated: false });
+
+    const view = await jobs.waitForJob(tenant, first.jobId, { timeoutMs: 15_000 });
+    expect(view.state).toBe('completed');
+    expect(ingestRuns).toBe(2);
   });
 });

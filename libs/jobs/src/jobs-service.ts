@@ -41,6 +41,13 @@ const QUEUE_FULL_RETRY_AFTER_S = 5;
  * The documents' current versions, as far as jobs need them: whether an ingest already done is
  * still the document's current version. The store passes as it is; libs/jobs does not depend on it.
  */
+/**
+ * How long a re-run waits for the previous run of its job id to leave BullMQ's active set (see
+ * removeEndedRun): the moment between a worker recording the outcome and BullMQ moving the job,
+ * well inside the enqueue lock's 10 s.
+ */
+const ENDED_RUN_WAIT_MS = 3_000;
+
 export interface DocumentVersions {
   getDocument(
     tenant: string,
@@ -152,7 +159,7 @@ export class JobsService {
       await Promise.all([
         putPayload(this.#redis, this.#keys.payload(tenant, jobId), body),
         clearCancelRequest(this.#redis, this.#keys, tenant, jobId),
-        this.#queues.ingest.remove(jobId),
+        this.#removeEndedRun('ingest', jobId),
       ]);
       const place = await this.#record(
         tenant,
@@ -432,6 +439,29 @@ export class JobsService {
         },
       );
     });
+  }
+
+  /**
+   * Removes an earlier run's queue entry before its job id is queued again. A run whose record
+   * already says failed or cancelled can still be active for a moment: the worker writes the
+   * outcome, then BullMQ moves the job. Queued again in between, BullMQ would keep the old entry
+   * (one job per id, and an active job cannot be removed) and the new run would never start, its
+   * callers waiting for ever. So this waits for the old run to leave, within a bound.
+   */
+  async #removeEndedRun(kind: JobKind, jobId: string): Promise<void> {
+    const deadline = Date.now() + ENDED_RUN_WAIT_MS;
+    for (;;) {
+      const job = await this.#queues[kind].getJob(jobId);
+      if (!job) return;
+      if ((await job.getState()) !== 'active') {
+        await this.#queues[kind].remove(jobId);
+        return;
+      }
+      if (Date.now() >= deadline) {
+        throw busy(`job '${jobId}' is still finishing its previous run`, 1);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   }
 
   /** Removes a job that no worker holds yet; false when it is running (BullMQ refuses: locked). */

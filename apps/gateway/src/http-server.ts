@@ -225,46 +225,19 @@ async function readiness(res: ServerResponse, checks: ReadinessCheck[]): Promise
 }
 
 /** Reads the body up to `max` bytes; `undefined` when it is larger (the rest is not read). */
-function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
+async function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > max) return Promise.resolve(undefined);
-  // Listeners rather than `for await`: the async iterator costs a promise per chunk and a stream
-  // wrapper per request, on every call of the hot path, for bodies that are mostly one chunk.
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const done = () => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('close', onClose);
-    };
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > max) {
-        done();
-        // As the iterator did when left early: the rest of the body is not read.
-        req.destroy();
-        resolve(undefined);
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => {
-      done();
-      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
-    };
-    const onError = (error: Error) => {
-      done();
-      reject(error);
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    // Closed before its end (the client went away): as the iterator's premature-close error.
-    const onClose = () => onError(new Error('the request was closed before its body ended'));
-    req.on('error', onError);
-    req.on('close', onClose);
-  });
+  if (declared > max) return undefined;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const buffer = chunk as Buffer;
+    size += buffer.length;
+    if (size > max) return undefined;
+    chunks.push(buffer);
+  }
+  // Most bodies arrive in one chunk: no copy then.
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
 }
 
 /**

@@ -69,29 +69,6 @@ export type CacheLookup = <N extends FastCachedTool>(
   call: { tenant: string },
 ) => Promise<CachedAnswer | CacheMiss | undefined>;
 
-/** An input's collection, canonical arguments and their hash. */
-interface Canonical {
-  collection: string;
-  args: string;
-  hash: string;
-}
-
-/**
- * Per input object (the fast path hands the same parsed object back for the same arguments), so a
- * repeated call neither sorts, serialises nor hashes its arguments again. Inputs are never modified.
- */
-const canonicalForms = new WeakMap<object, Canonical>();
-
-function canonical(tool: Cacheable, input: ToolInput<Cacheable>): Canonical {
-  let found = canonicalForms.get(input);
-  if (found === undefined) {
-    const args = canonicalJson(input);
-    found = { collection: collectionOfAny[tool](input), args, hash: hashOf(args) };
-    canonicalForms.set(input, found);
-  }
-  return found;
-}
-
 export function createCacheLookup(
   deps: Pick<CachedToolsDeps, 'cache' | 'epochs' | 'hot' | 'keys'>,
 ): CacheLookup {
@@ -104,10 +81,11 @@ export function createCacheLookup(
     if (tool === 'get_job') {
       key = jobKey(keys, call.tenant, (input as ToolInput<'get_job'>).jobId);
     } else {
-      const { collection, args, hash } = canonical(tool, input as ToolInput<Cacheable>);
+      const collection = collectionOfAny[tool](input as ToolInput<Cacheable>);
+      const args = canonicalJson(input);
       const epoch = await epochs.current(call.tenant, collection);
       if (epoch === undefined) return undefined;
-      key = keys.cachedResult(call.tenant, tool, String(epoch), hash);
+      key = keys.cachedResult(call.tenant, tool, String(epoch), hashOf(args));
       if (tool === 'search') demand = () => hot.record(call.tenant, collection, args);
     }
     const hit = await cache.peek<object>(key);

@@ -104,8 +104,8 @@ export function createFastPath(deps: FastPathDeps): FastPath {
   return async (req, res, body, caller) => {
     const fast = fastCall(req.headers, body);
     if (fast === undefined || !caller.scopes.includes(toolScopes[fast.tool])) return false;
-    const input = parseArguments(fast.tool, fast.args);
-    if (input === undefined) return false;
+    const input = toolContracts[fast.tool].input.safeParse(fast.args);
+    if (!input.success) return false;
 
     const started = performance.now();
     // The SDK path's span, named and labelled alike (server-factory.ts); a miss renames it.
@@ -120,7 +120,7 @@ export function createFastPath(deps: FastPathDeps): FastPath {
     });
     let answer: CachedAnswer | undefined;
     try {
-      const found = await deps.lookup(fast.tool, input as never, caller);
+      const found = await deps.lookup(fast.tool, input.data, caller);
       if (found !== undefined && !isHit(found)) handOnMiss(req, fast.tool, found);
       else answer = found;
       if (answer !== undefined && deps.charge) await deps.charge(caller.tenant, { uncounted: true });
@@ -161,31 +161,6 @@ export function createFastPath(deps: FastPathDeps): FastPath {
     span.end();
     return true;
   };
-}
-
-/** How many parsed argument sets the fast path keeps: a cached workload repeats few of them. */
-const PARSED_ARGUMENTS_KEPT = 1_024;
-const parsedArguments = new Map<string, object | null>();
-
-/**
- * The tool's arguments as its schema parses them (`undefined` when it refuses them), kept by their
- * JSON: the hot calls of a cached workload repeat a few argument sets, and parsing costs more than
- * serialising the arguments. The same object comes back for the same arguments, so the cache
- * lookup's own memo (canonical form, hash) applies too. The objects are never modified.
- */
-function parseArguments(tool: FastCachedTool, args: Record<string, unknown>): object | undefined {
-  const key = `${tool}\n${JSON.stringify(args)}`;
-  let parsed = parsedArguments.get(key);
-  if (parsed === undefined) {
-    const result = toolContracts[tool].input.safeParse(args);
-    parsed = result.success ? result.data : null;
-    // Oldest first: a bounded memo, not a cache that needs recency.
-    if (parsedArguments.size >= PARSED_ARGUMENTS_KEPT) {
-      parsedArguments.delete(parsedArguments.keys().next().value as string);
-    }
-    parsedArguments.set(key, parsed);
-  }
-  return parsed ?? undefined;
 }
 
 const isHit = (found: CachedAnswer | CacheMiss): found is CachedAnswer => 'output' in found;

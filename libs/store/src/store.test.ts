@@ -203,6 +203,35 @@ describe('group commit', () => {
     expect(await store.getDocument('acme', 'docs', 'wide')).toBeUndefined();
     expect(await chunkRows(`document_id IN ('good-1', 'good-2')`)).toBe(3);
   });
+
+  it('writes a new document once even where an attempt that died between its commits left rows', async () => {
+    const store = await open();
+    await store.replaceDocument(doc({ documentId: 'seed' }), chunks(1));
+    // What a writer leaves when it dies after committing a new document's chunks and before its
+    // record: the rows at the document's positions, and no record.
+    await store.replaceDocument(doc({ documentId: 'orphan' }), chunks(3, 1));
+    const db = await connect(stores.dir);
+    const documents = await db.openTable('documents');
+    await documents.delete(`document_id = 'orphan'`);
+    documents.close();
+    db.close();
+    expect(await store.getDocument('acme', 'docs', 'orphan')).toBeUndefined();
+
+    // The retry, in a group with documents that are new for real.
+    const written = await Promise.all([
+      store.replaceDocument(doc({ documentId: 'orphan' }), chunks(3, 1, 'retried')),
+      store.replaceDocument(doc({ documentId: 'new-1' }), chunks(2)),
+      store.replaceDocument(doc({ documentId: 'new-2' }), chunks(1)),
+    ]);
+    expect(written.map((record) => record.version)).toEqual([1, 1, 1]);
+    // One row per position: the retry replaced the rows left behind rather than adding to them.
+    expect(await chunkRows(`document_id = 'orphan'`, { tombstones: true })).toBe(3);
+    expect(await chunkRows(`document_id IN ('new-1', 'new-2')`, { tombstones: true })).toBe(3);
+    const own = (await store.search('acme', { vector: vec(1), model: MODEL, topK: 20 })).filter(
+      (h) => h.documentId === 'orphan',
+    );
+    expect(own.map((h) => h.text).sort()).toEqual(['retried 0', 'retried 1', 'retried 2']);
+  });
 });
 
 describe('consistency across store instances', () => {

@@ -61,8 +61,10 @@ interface Write {
  * The store's write side: new document versions, committed in groups. One group is two commits,
  * whatever its size: the chunks of every document into the delta table (new positions upserted,
  * unused ones tombstoned), then their records; a group that replaces documents whose earlier
- * versions were moved to the main table also deletes those there, between the two. Each is keyed
- * on a single indexed column, so its cost follows the group, not the table.
+ * versions were moved to the main table also deletes those there, between the two. New documents
+ * (most of an import) are appended, which costs the same at any table size; replacements are
+ * upserted, keyed on a single indexed column, so their cost follows the group, not the table.
+ * A group of both kinds takes one more commit per table.
  */
 export class DocumentWriter {
   readonly #db: Connection;
@@ -119,11 +121,21 @@ export class DocumentWriter {
       const valid = writes.flatMap((write, i) => (outcomes[i] === undefined ? [i] : []));
       if (valid.length === 0) return outcomes as (DocumentRecord | Error)[];
 
-      // Read after this writer holds the documents' locks: the versions are the latest.
-      const previous = await this.#readRecords(
-        documents,
-        valid.map((i) => (writes[i] as Write).doc),
-      );
+      // Read after this writer holds the documents' locks: the versions are the latest. The rows
+      // at the positions the new versions take are read beside them (see `occupied` below).
+      const [previous, occupied] = await Promise.all([
+        this.#readRecords(
+          documents,
+          valid.map((i) => (writes[i] as Write).doc),
+        ),
+        occupiedSlots(
+          chunkTable,
+          valid.flatMap((i) => {
+            const { doc, chunks } = writes[i] as Write;
+            return chunks.map((_, index) => slotKey(doc.tenant, doc.collection, doc.documentId, index));
+          }),
+        ),
+      ]);
       const live = valid.filter((i) => {
         const { doc, unlessStored } = writes[i] as Write;
         const before = previous.get(documentKey(doc.tenant, doc.collection, doc.documentId));
@@ -134,11 +146,22 @@ export class DocumentWriter {
       });
       if (live.length === 0) return outcomes as (DocumentRecord | Error)[];
       const now = new Date().toISOString();
+      // A document with no record and no rows at its positions is new: its rows and its record
+      // are appended, which costs a commit whatever the table's size. The rest are upserted by
+      // key. Rows at a new document's positions are an earlier attempt's, cut short between its two
+      // commits (or put back by an undo): those documents are upserted, so no key is ever doubled.
       const rows: Record<string, unknown>[] = [];
+      const appended: Record<string, unknown>[] = [];
       const records = new Map<number, DocumentRecord>();
+      const newRecords = new Set<number>();
       for (const i of live) {
         const { doc, chunks } = writes[i] as Write;
         const before = previous.get(documentKey(doc.tenant, doc.collection, doc.documentId));
+        const isNew =
+          before === undefined &&
+          !chunks.some((_, index) =>
+            occupied.has(slotKey(doc.tenant, doc.collection, doc.documentId, index)),
+          );
         const record: DocumentRecord = {
           tenant: doc.tenant,
           collection: doc.collection,
@@ -154,6 +177,11 @@ export class DocumentWriter {
           updatedAt: now,
         };
         records.set(i, record);
+        if (before === undefined) newRecords.add(i);
+        if (isNew) {
+          appended.push(...chunkRows(record, chunks));
+          continue;
+        }
         rows.push(...chunkRows(record, chunks));
         for (let index = chunks.length; index < (before?.chunks ?? 0); index++) {
           rows.push(tombstone(doc, index, stored, record.version));
@@ -167,7 +195,8 @@ export class DocumentWriter {
       const chunksBefore = await chunkTable.version();
       const mainBefore = main ? await main.version() : undefined;
       try {
-        await upsert(chunkTable, CHUNK_KEY_COLUMN, rows);
+        if (appended.length > 0) await chunkTable.add(appended);
+        if (rows.length > 0) await upsert(chunkTable, CHUNK_KEY_COLUMN, rows);
         if (main)
           await deleteEarlierVersions(
             main,
@@ -203,11 +232,12 @@ export class DocumentWriter {
         return outcomes as (DocumentRecord | Error)[];
       }
       try {
-        await upsert(
-          documents,
-          DOCUMENT_KEY_COLUMN,
-          live.map((i) => documentToRow(records.get(i) as DocumentRecord)),
-        );
+        // A record is new when the read under this writer's locks found none: appended.
+        const row = (i: number) => documentToRow(records.get(i) as DocumentRecord);
+        const added = live.filter((i) => newRecords.has(i));
+        const replaced = live.filter((i) => !newRecords.has(i));
+        if (added.length > 0) await documents.add(added.map(row));
+        if (replaced.length > 0) await upsert(documents, DOCUMENT_KEY_COLUMN, replaced.map(row));
       } catch (error) {
         // The new chunks are committed but the records still name the previous versions: searches
         // would return chunks of versions that never were. Put the previous chunks back.
@@ -232,10 +262,10 @@ export class DocumentWriter {
       }
       this.#options.onCommit?.({
         documents: live.length,
-        rows: rows.length,
+        rows: rows.length + appended.length,
         ms: performance.now() - started,
       });
-      await this.#options.onCommitted(rows.length);
+      await this.#options.onCommitted(rows.length + appended.length);
       return outcomes as (DocumentRecord | Error)[];
     });
   }
@@ -398,6 +428,19 @@ async function deleteEarlierVersions(
   // Versions are written one at a time per document (its lock), so the main table holds none
   // newer than the one being written: every row at these positions is an earlier version.
   if (slots.length > 0) await main.delete(`${CHUNK_KEY_COLUMN} IN (${slots.join(', ')})`);
+}
+
+/** Which of `slots` hold a row in `table`: one lookup on the key index. */
+async function occupiedSlots(table: Table, slots: string[]): Promise<Set<string>> {
+  const occupied = new Set<string>();
+  if (slots.length === 0) return occupied;
+  const rows: unknown[] = await table
+    .query()
+    .where(`${CHUNK_KEY_COLUMN} IN (${slots.map(sqlString).join(', ')})`)
+    .select([CHUNK_KEY_COLUMN])
+    .toArray();
+  for (const row of rows) occupied.add(String((row as Record<string, unknown>)[CHUNK_KEY_COLUMN]));
+  return occupied;
 }
 
 /** Inserts rows whose key is new and replaces those whose key exists, in one commit. */

@@ -61,6 +61,8 @@ export async function startHopperStack(
     defaultLimits?: boolean;
     /** Added to every gateway's environment (an A/B switch). */
     gatewayEnv?: Record<string, string>;
+    /** Added to every worker's environment (an A/B switch). */
+    workerEnv?: Record<string, string>;
   } = {},
 ): Promise<HopperStack> {
   const dataDir = await mkdtemp(join(tmpdir(), 'hopper-bench-'));
@@ -111,7 +113,7 @@ export async function startHopperStack(
     const workers: NodeProcess[] = [];
     for (let i = 0; i < (options.workers ?? 1); i++) {
       const worker = await startNode('worker', appEntry('worker'), {
-        env,
+        env: { ...env, ...options.workerEnv },
         isReady: (line) => line.includes('worker ready'),
       });
       started.push(worker);

@@ -4,6 +4,7 @@ import { limits, type IngestPayload, type IngestResult, type Keys } from '@hoppe
 import { chunkEmbeddingText, parseAndChunk, type Chunk, type ParserPool } from '@hopper/documents';
 import type { TenantEmbedder } from '@hopper/cache';
 import type { ChunkInput, DocumentRecord, StoreWriter } from '@hopper/store';
+import type { ByteBudget } from './byte-budget.ts';
 import {
   deletePayload,
   getPayload,
@@ -20,6 +21,11 @@ export interface IngestDeps {
   /** Chunks embedded per provider call: also the cancellation and progress granularity. */
   batchSize: number;
   /**
+   * Bytes of document bodies the worker's running ingest jobs hold at once; a job waits for its
+   * body's bytes before reading it. Without it, the job count alone bounds them (unit tests only).
+   */
+  bodies?: ByteBudget;
+  /**
    * The threads documents are parsed and chunked in, each with a heap cap and a time budget;
    * without it, parsing runs on the event loop (unit tests only: a hostile document would then take
    * the worker down).
@@ -35,18 +41,23 @@ export interface IngestDeps {
 export function createIngestHandler(deps: IngestDeps): JobHandler<'ingest'> {
   return async (payload: IngestPayload, context: JobContext): Promise<IngestResult> => {
     const payloadKey = deps.keys.payload(payload.tenant, context.jobId);
-    const body = await getPayload(deps.redis, payloadKey);
-    if (!body) {
-      // A retry of an attempt that wrote this version and deleted the body, then could not record
-      // it (Redis went away, the worker died before marking the job completed), finds it stored.
-      const stored = await deps.store.getDocument(payload.tenant, payload.collection, payload.documentId);
-      if (stored && storesThisIngest(stored, payload, deps.embedder.model)) return resultOf(stored);
-      throw new UnrecoverableError('the document body expired before the job ran; ingest it again');
-    }
-    const content = payload.encoding === 'text' ? body.toString('utf8') : body;
-    const record = await ingestOne(deps, payload, content, context, (update) => context.progress(update));
-    await deletePayload(deps.redis, payloadKey);
-    return resultOf(record);
+    const run = async (): Promise<IngestResult> => {
+      const body = await getPayload(deps.redis, payloadKey);
+      if (!body) {
+        // A retry of an attempt that wrote this version and deleted the body, then could not record
+        // it (Redis went away, the worker died before marking the job completed), finds it stored.
+        const stored = await deps.store.getDocument(payload.tenant, payload.collection, payload.documentId);
+        if (stored && storesThisIngest(stored, payload, deps.embedder.model)) return resultOf(stored);
+        throw new UnrecoverableError('the document body expired before the job ran; ingest it again');
+      }
+      const content = payload.encoding === 'text' ? body.toString('utf8') : body;
+      const record = await ingestOne(deps, payload, content, context, (update) => context.progress(update));
+      await deletePayload(deps.redis, payloadKey);
+      return resultOf(record);
+    };
+    if (!deps.bodies) return run();
+    // The body's size first (one small round trip): it is read only once it fits the budget.
+    return deps.bodies.run(await deps.redis.strlen(payloadKey), run, context.signal);
   };
 }
 

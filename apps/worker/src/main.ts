@@ -13,6 +13,7 @@ import { loadConfig, type WorkerConfig } from './config.ts';
 import { createDeleteHandler } from './delete-handler.ts';
 import { createEmbedHandler } from './embed-handler.ts';
 import { createBatchHandler } from './batch-handler.ts';
+import { ByteBudget } from './byte-budget.ts';
 import { createIngestHandler } from './ingest-handler.ts';
 import { jobFailures } from './job-failures.ts';
 
@@ -196,6 +197,7 @@ async function startWorker(config: WorkerConfig, logger: Logger): Promise<Closer
           embedder,
           batchSize: EMBED_BATCH,
           parsers,
+          bodies: new ByteBudget(config.ingestBytes),
         }),
         deps,
       ),

@@ -326,7 +326,7 @@ class ListenStream {
     this.#onClosed();
     // Each stop unsubscribes the job's channel once no listener on this gateway watches it.
     await Promise.all(
-      [...this.#watches.values()].map((watch) => watch.stop?.().catch(() => undefined)),
+      [...this.#watches.values()].flatMap(({ stop }) => (stop ? [stop().catch(() => undefined)] : [])),
     );
   }
 

@@ -143,7 +143,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: HttpServe
   if (method === 'tools/call' && deps.fastPath && (await deps.fastPath(req, res, body, caller))) return;
   const taskMethod = method === 'tools/call' || (typeof method === 'string' && method.startsWith('tasks/'));
   if (taskMethod && deps.taskPath && (await deps.taskPath(req, res, body, caller))) return;
-  if (method === 'subscriptions/listen' && deps.listenPath && (await deps.listenPath(req, res, body, caller))) {
+  if (
+    method === 'subscriptions/listen' &&
+    deps.listenPath &&
+    (await deps.listenPath(req, res, body, caller))
+  ) {
     return;
   }
   const legacy = () =>

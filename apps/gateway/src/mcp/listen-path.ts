@@ -119,7 +119,7 @@ export function createListenStreams(deps: ListenPathDeps): ListenStreams {
     if (filter === undefined) {
       refuse(
         INVALID_PARAMS,
-        "subscriptions/listen needs params.notifications: an object whose taskIds and resourceSubscriptions are lists of strings",
+        'subscriptions/listen needs params.notifications: an object whose taskIds and resourceSubscriptions are lists of strings',
       );
       return true;
     }
@@ -142,7 +142,11 @@ export function createListenStreams(deps: ListenPathDeps): ListenStreams {
     if (!caller.scopes.includes('read')) {
       res.setHeader(
         'www-authenticate',
-        insufficientScopeChallenge('read', 'subscriptions/listen needs the read scope', deps.resourceMetadataUrl),
+        insufficientScopeChallenge(
+          'read',
+          'subscriptions/listen needs the read scope',
+          deps.resourceMetadataUrl,
+        ),
       );
       refuse(-32001, 'subscriptions/listen needs the read scope', undefined, 403);
       return true;

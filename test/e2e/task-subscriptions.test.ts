@@ -15,6 +15,7 @@ import { TestStack } from '../support/stack.ts';
 
 const TASKS = 'io.modelcontextprotocol/tasks';
 const SUBSCRIPTION_ID = 'io.modelcontextprotocol/subscriptionId';
+const SERVER_INFO: unknown = expect.objectContaining({ name: 'hopper' });
 const ACME = 'acme-key-0123456789abcdef';
 const GLOBEX = 'globex-key-0123456789abcdef';
 /** Low, so the test can reach it; the default is 16 (docs/limits.md). */
@@ -174,8 +175,11 @@ class Listen {
   async #read(body: ReadableStream<Uint8Array>): Promise<void> {
     const decoder = new TextDecoder();
     let buffered = '';
+    const reader = body.getReader();
     try {
-      for await (const chunk of body) {
+      for (;;) {
+        const { done, value: chunk } = await reader.read();
+        if (done) break;
         buffered += decoder.decode(chunk, { stream: true });
         let end: number;
         while ((end = buffered.indexOf('\n\n')) >= 0) {
@@ -307,7 +311,7 @@ describe('subscriptions/listen with task notifications', () => {
         id: 7,
         result: {
           resultType: 'complete',
-          _meta: { [SUBSCRIPTION_ID]: 7, 'io.modelcontextprotocol/serverInfo': expect.any(Object) },
+          _meta: { [SUBSCRIPTION_ID]: 7, 'io.modelcontextprotocol/serverInfo': SERVER_INFO },
         },
       },
     ]);
@@ -373,7 +377,7 @@ describe('subscriptions/listen with task notifications', () => {
       id: 'sub-wren',
       result: {
         resultType: 'complete',
-        _meta: { [SUBSCRIPTION_ID]: 'sub-wren', 'io.modelcontextprotocol/serverInfo': expect.any(Object) },
+        _meta: { [SUBSCRIPTION_ID]: 'sub-wren', 'io.modelcontextprotocol/serverInfo': SERVER_INFO },
       },
     });
   });

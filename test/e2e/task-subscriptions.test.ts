@@ -221,6 +221,11 @@ async function subscribers(taskId: string, tenant = 'acme'): Promise<number> {
 }
 
 describe('subscriptions/listen with task notifications', () => {
+  it('server/discover tells 2026-07-28 clients that resources can be subscribed to', async () => {
+    const answer = await rpc('server/discover', {});
+    expect(answer.result?.capabilities).toMatchObject({ resources: { subscribe: true } });
+  });
+
   it('a listener on gateway B sees an ingest submitted on gateway A go from working to completed, each notification the task as tasks/get answers it', async () => {
     embeddings.delayMs = 40;
     const taskId = await createTask('heron', 200);

@@ -1,15 +1,24 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
 import { isHopperError, limits, type JobView } from '@hopper/contracts';
 import type { JobsService, ProgressSubscriber } from '@hopper/jobs';
 import type { Logger } from '@hopper/lifecycle';
 import { SERVER_INFO_META_KEY, SUBSCRIPTION_ID_META_KEY } from '@modelcontextprotocol/server';
 import { insufficientScopeChallenge } from '../auth/challenge.ts';
 import type { Caller } from '../tenant-resolver.ts';
-import { TASKS_EXTENSION, detailedTask, modernRequest, sendJson, taskJob } from './task-path.ts';
+import {
+  TASKS_EXTENSION,
+  detailedTask,
+  modernRequest,
+  sendJson,
+  taskJob,
+  type ModernRequest,
+} from './task-path.ts';
 
 /** JSON-RPC codes a refused `subscriptions/listen` answers with. */
 const INVALID_PARAMS = -32602;
 const MISSING_CAPABILITY = -32021;
+const INTERNAL_ERROR = -32603;
 /** Hopper's "busy" family (as the load shedder's -32000): a limit, not a malformed request. */
 const LIMIT_REACHED = -32000;
 
@@ -107,6 +116,29 @@ export function createListenStreams(deps: ListenPathDeps): ListenStreams {
   const serve: ListenPath = async (req, res, body, caller) => {
     const request = modernRequest(body);
     if (request === undefined || request.method !== 'subscriptions/listen') return false;
+    try {
+      await listen(res, request, caller);
+    } catch (error) {
+      // Redis unreachable while the ids were checked, most likely: a JSON-RPC error the client can
+      // retry, never the details.
+      const ref = randomUUID().slice(0, 8);
+      deps.logger.error({ err: error, ref }, 'subscriptions/listen failed');
+      if (res.headersSent) res.end();
+      else {
+        sendJson(res, 200, {
+          jsonrpc: '2.0',
+          id: request.id,
+          error: {
+            code: INTERNAL_ERROR,
+            message: `internal error (reference ${ref}); the gateway log has the details`,
+          },
+        });
+      }
+    }
+    return true;
+  };
+
+  async function listen(res: ServerResponse, request: ModernRequest, caller: Caller): Promise<void> {
     const { id, params } = request;
     const refuse = (code: number, message: string, data?: unknown, status = 200) =>
       sendJson(res, status, {
@@ -121,7 +153,7 @@ export function createListenStreams(deps: ListenPathDeps): ListenStreams {
         INVALID_PARAMS,
         'subscriptions/listen needs params.notifications: an object whose taskIds and resourceSubscriptions are lists of strings',
       );
-      return true;
+      return;
     }
     if (filter.taskIds.length > 0 && !request.tasks) {
       refuse(
@@ -129,7 +161,7 @@ export function createListenStreams(deps: ListenPathDeps): ListenStreams {
         `taskIds need the ${TASKS_EXTENSION} extension in the request's client capabilities`,
         { requiredCapabilities: { extensions: { [TASKS_EXTENSION]: {} } } },
       );
-      return true;
+      return;
     }
     const named = filter.taskIds.length + filter.resourceSubscriptions.length;
     if (named > limits.maxSubscriptionIds) {
@@ -137,7 +169,7 @@ export function createListenStreams(deps: ListenPathDeps): ListenStreams {
         INVALID_PARAMS,
         `subscriptions/listen names ${named} task ids and resource URIs; one subscription may name at most ${limits.maxSubscriptionIds}`,
       );
-      return true;
+      return;
     }
     if (!caller.scopes.includes('read')) {
       res.setHeader(
@@ -149,12 +181,12 @@ export function createListenStreams(deps: ListenPathDeps): ListenStreams {
         ),
       );
       refuse(-32001, 'subscriptions/listen needs the read scope', undefined, 403);
-      return true;
+      return;
     }
     const limit = limitReached(caller.tenant);
     if (limit) {
       refuse(LIMIT_REACHED, limit, { code: 'busy' });
-      return true;
+      return;
     }
 
     const watches = await honoredWatches(filter, caller.tenant);
@@ -163,7 +195,7 @@ export function createListenStreams(deps: ListenPathDeps): ListenStreams {
     const late = limitReached(caller.tenant);
     if (late) {
       refuse(LIMIT_REACHED, late, { code: 'busy' });
-      return true;
+      return;
     }
     const stream = new ListenStream({
       res,
@@ -181,8 +213,7 @@ export function createListenStreams(deps: ListenPathDeps): ListenStreams {
     open.add(stream);
     perTenant.set(caller.tenant, (perTenant.get(caller.tenant) ?? 0) + 1);
     stream.start();
-    return true;
-  };
+  }
 
   function limitReached(tenant: string): string | undefined {
     if (closed) return 'the gateway is shutting down; listen again on another replica';
@@ -285,6 +316,11 @@ class ListenStream {
       'x-accel-buffering': 'no',
     });
     res.on('close', () => void this.close(false));
+    // The client may have hung up while its ids were being checked: then 'close' has come already.
+    if (res.destroyed || res.socket?.destroyed !== false) {
+      void this.close(false);
+      return;
+    }
     const watches = [...this.#watches.values()];
     const taskIds = watches.filter((watch) => watch.task).map((watch) => watch.jobId);
     const uris = watches.flatMap((watch) => (watch.uri === undefined ? [] : [watch.uri]));

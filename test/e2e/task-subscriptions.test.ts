@@ -227,7 +227,7 @@ describe('subscriptions/listen with task notifications', () => {
   });
 
   it('a listener on gateway B sees an ingest submitted on gateway A go from working to completed, each notification the task as tasks/get answers it', async () => {
-    embeddings.delayMs = 40;
+    embeddings.delayMs = 100;
     const taskId = await createTask('heron', 200);
     const uri = `hopper://jobs/${taskId}`;
     const listen = await Listen.opened(

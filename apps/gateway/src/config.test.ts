@@ -279,6 +279,7 @@ describe('gateway loadConfig', () => {
       maxInflight: 1_000,
       maxEventLoopLagMs: 250,
       pathReads: { maxConcurrent: 2, maxQueued: 64 },
+      subscriptions: { perTenant: 16, total: 1_024 },
     });
     expect(loadConfig({ ...base, HOPPER_RATE_LIMIT_PER_SECOND: '50' }, '/srv').limits.rateLimit).toEqual({
       perSecond: 50,
@@ -296,6 +297,8 @@ describe('gateway loadConfig', () => {
         HOPPER_SHED_EVENT_LOOP_LAG_MS: '0',
         HOPPER_MAX_PATH_READS: '0',
         HOPPER_MAX_PATH_READ_QUEUE: '0',
+        HOPPER_MAX_SUBSCRIPTIONS_PER_TENANT: '0',
+        HOPPER_MAX_SUBSCRIPTIONS: '0',
       },
       '/srv',
     ).limits;
@@ -307,6 +310,7 @@ describe('gateway loadConfig', () => {
       maxInflight: 0,
       maxEventLoopLagMs: 0,
       pathReads: { maxConcurrent: 0, maxQueued: 0 },
+      subscriptions: { perTenant: 0, total: 0 },
     });
     expect(
       loadConfig(

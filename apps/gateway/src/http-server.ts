@@ -9,6 +9,7 @@ import { unauthorizedChallenge } from './auth/challenge.ts';
 import type { ProtectedResource } from './auth/protected-resource.ts';
 import type { FastPath } from './mcp/fast-path.ts';
 import type { TaskPath } from './mcp/task-path.ts';
+import type { ListenPath } from './mcp/listen-path.ts';
 import type { LegacySessions } from './mcp/legacy-sessions.ts';
 import { parseBoundedJson } from './json-body.ts';
 import { malformedMethod } from './mcp/request-shapes.ts';
@@ -45,6 +46,8 @@ export interface HttpServerDeps {
   fastPath?: FastPath;
   /** Jobs as MCP tasks (see mcp/task-path.ts): task-creating calls and `tasks/*`; the rest goes to `mcp`. */
   taskPath?: TaskPath;
+  /** `subscriptions/listen` of 2026-07-28 clients (see mcp/listen-path.ts); legacy requests go to `mcp`. */
+  listenPath?: ListenPath;
 }
 
 /**
@@ -140,6 +143,13 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: HttpServe
   if (method === 'tools/call' && deps.fastPath && (await deps.fastPath(req, res, body, caller))) return;
   const taskMethod = method === 'tools/call' || (typeof method === 'string' && method.startsWith('tasks/'));
   if (taskMethod && deps.taskPath && (await deps.taskPath(req, res, body, caller))) return;
+  if (
+    method === 'subscriptions/listen' &&
+    deps.listenPath &&
+    (await deps.listenPath(req, res, body, caller))
+  ) {
+    return;
+  }
   const legacy = () =>
     isLegacyRequest(
       new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/mcp'}`, {

@@ -47,6 +47,14 @@ export const limitsEnv = {
   HOPPER_MAX_PATH_READS: limit(2),
   /** Path ingests waiting for a read beyond which new ones are answered `busy`. */
   HOPPER_MAX_PATH_READ_QUEUE: limit(64),
+  /**
+   * `subscriptions/listen` streams one tenant may hold open on one gateway. Each is an open HTTP
+   * response (counted in HOPPER_MAX_INFLIGHT too) and up to 100 watched jobs; a client needs one
+   * or two.
+   */
+  HOPPER_MAX_SUBSCRIPTIONS_PER_TENANT: limit(16),
+  /** `subscriptions/listen` streams one gateway holds open, all tenants together (the SDK's default). */
+  HOPPER_MAX_SUBSCRIPTIONS: limit(1_024),
 };
 
 type LimitsEnv = z.output<z.ZodObject<typeof limitsEnv>>;
@@ -72,6 +80,8 @@ export interface LimitSettings {
   maxEventLoopLagMs: number;
   /** Path ingests read at once, and waiting for a turn (0: no cap, no bound). */
   pathReads: { maxConcurrent: number; maxQueued: number };
+  /** Open `subscriptions/listen` streams per tenant and in all, on one gateway (0: no limit). */
+  subscriptions: { perTenant: number; total: number };
 }
 
 /** A burst without a rate would be silently ignored: say so instead. */
@@ -104,5 +114,9 @@ export function limitSettings(env: LimitsEnv): LimitSettings {
     maxInflight: env.HOPPER_MAX_INFLIGHT,
     maxEventLoopLagMs: env.HOPPER_SHED_EVENT_LOOP_LAG_MS,
     pathReads: { maxConcurrent: env.HOPPER_MAX_PATH_READS, maxQueued: env.HOPPER_MAX_PATH_READ_QUEUE },
+    subscriptions: {
+      perTenant: env.HOPPER_MAX_SUBSCRIPTIONS_PER_TENANT,
+      total: env.HOPPER_MAX_SUBSCRIPTIONS,
+    },
   };
 }

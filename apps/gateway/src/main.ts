@@ -29,6 +29,7 @@ import { createToolHandlers } from './tools/index.ts';
 import { callRecorder, instrumentHandlers } from './tools/instrumented.ts';
 import { createFastPath } from './mcp/fast-path.ts';
 import { createTaskPath } from './mcp/task-path.ts';
+import { createListenStreams } from './mcp/listen-path.ts';
 import { withRateLimit } from './tools/rate-limited.ts';
 import { tenantRateLimit } from './tenant-rate-limit.ts';
 import { LoadShedder } from './load-shedder.ts';
@@ -252,6 +253,16 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
     onShed: (reason) => metrics.shedRequests.inc({ reason }),
   });
   closer.add('load shedder', () => shedder.close());
+  // Task status and job resource notifications for 2026-07-28 listeners, fed by the progress
+  // subscriber (see mcp/listen-path.ts); closed before the HTTP server, below.
+  const listens = createListenStreams({
+    jobs,
+    progress,
+    logger,
+    serverInfo: { name: 'hopper', version: pkg.version },
+    limits: config.limits.subscriptions,
+    ...(resource ? { resourceMetadataUrl: resource.metadataUrl } : {}),
+  });
   const server = createHttpServer({
     mcp: nodeMcpHandler(mcp),
     legacy,
@@ -288,6 +299,7 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
       serverInfo: { name: 'hopper', version: pkg.version },
       ...(resource ? { resourceMetadataUrl: resource.metadataUrl } : {}),
     }),
+    listenPath: listens.serve,
     // Cache hits of the read-only tools answered without the SDK, with the same rate limit,
     // timing and tracing as the chain above gives every call (see mcp/fast-path.ts).
     ...(config.mcpFastPath
@@ -333,6 +345,9 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
   });
   // Registered after the HTTP server so it runs first: open sockets would hold the server's close.
   closer.add('socket.io', () => realtime.close());
+  // Likewise: an open listen stream is a response the server's close would wait for. Each ends with
+  // the spec's graceful close (the listen request's result) and unsubscribes its jobs' channels.
+  closer.add('subscriptions', () => listens.close());
 
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;

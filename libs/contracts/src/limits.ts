@@ -65,4 +65,10 @@ export const limits = {
    */
   maxMetaKeys: 64,
   maxMetaBytes: 64 * 1024,
+  /**
+   * Task ids and resource URIs one `subscriptions/listen` names, together. Each one watched is a
+   * pub/sub channel on the gateway and a record read per change; a client following its own ingests
+   * names a few. Open subscriptions are bounded per tenant and per gateway (the gateway's limits).
+   */
+  maxSubscriptionIds: 100,
 } as const;

@@ -68,8 +68,14 @@ export function createServerFactory(options: ServerFactoryOptions): McpServerFac
     const server = new McpServer(
       { name: 'hopper', version: options.version },
       {
-        // Tasks are answered in front of the SDK (task-path.ts); server/discover names them here.
-        capabilities: { tools: {}, resources: {}, extensions: { [TASKS_EXTENSION]: {} } },
+        // Tasks and subscriptions/listen are answered in front of the SDK (task-path.ts,
+        // listen-path.ts); server/discover names them here. Legacy clients have no
+        // resources/subscribe: their job progress comes with the call or from get_job.
+        capabilities: {
+          tools: {},
+          resources: request.era === 'modern' ? { subscribe: true } : {},
+          extensions: { [TASKS_EXTENSION]: {} },
+        },
         instructions: INSTRUCTIONS,
       },
     );

@@ -95,7 +95,7 @@ export type TaskPath = (
   caller: Caller,
 ) => Promise<boolean>;
 
-interface ModernRequest {
+export interface ModernRequest {
   id: string | number;
   method: string;
   params: Record<string, unknown>;
@@ -274,8 +274,11 @@ async function createTask(
   return { resultType: 'task', ...task };
 }
 
-/** The job behind a task id: the caller's, and of a kind a task tool queues. */
-async function taskJob(
+/**
+ * The job behind a task id: the caller's, and of a kind a task tool queues. `undefined` is an unknown
+ * task, another tenant's job included (tasks/get and subscriptions/listen treat it alike).
+ */
+export async function taskJob(
   jobs: Pick<JobsService, 'get'>,
   tenant: string,
   taskId: string,
@@ -335,9 +338,10 @@ function statusMessage(view: JobView): string | undefined {
 
 /**
  * A `DetailedTask`: a finished job's result is inlined as the waiting call would have answered it;
- * `failed` (with a JSON-RPC error) is left for a result Hopper cannot build at all.
+ * `failed` (with a JSON-RPC error) is left for a result Hopper cannot build at all. What `tasks/get`
+ * answers and what `notifications/tasks` carries (see listen-path.ts).
  */
-function detailedTask(view: JobView, logger: Logger): Record<string, unknown> {
+export function detailedTask(view: JobView, logger: Logger): Record<string, unknown> {
   const task = taskFields(view);
   if (task.status !== 'completed') return { ...task };
   const tool = toolOfKind.get(view.kind)!;
@@ -363,7 +367,7 @@ function detailedTask(view: JobView, logger: Logger): Record<string, unknown> {
 }
 
 /** A lone modern (2026-07-28) JSON-RPC request, with whether it declared the Tasks extension. */
-function modernRequest(body: unknown): ModernRequest | undefined {
+export function modernRequest(body: unknown): ModernRequest | undefined {
   if (!isPlainObject(body) || body.jsonrpc !== '2.0' || typeof body.method !== 'string') return undefined;
   const { id } = body;
   if (!(typeof id === 'string' || (typeof id === 'number' && Number.isSafeInteger(id)))) return undefined;
@@ -377,7 +381,7 @@ function modernRequest(body: unknown): ModernRequest | undefined {
   return { id, method: body.method, params, tasks };
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);

@@ -16,7 +16,7 @@ import type { BenchReport } from './report.ts';
 import { createRecycler, type Recyclable } from './recycler.ts';
 import type { RunContext, ScenarioId, ScenarioResult } from './scenario.ts';
 import { cachedSearch, sdkClientSearch, searchTopK, uncachedSearch } from './search-scenarios.ts';
-import { round } from './stats.ts';
+import { round } from '@hopper/harness';
 import { checkTargets } from './targets.ts';
 import { getJob, ingestAcknowledge, smallEmbed } from './tool-scenarios.ts';
 import { tracingOverhead } from './tracing-scenario.ts';

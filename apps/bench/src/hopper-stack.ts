@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { createKeys, jobCatalog } from '@hopper/contracts';
 import { startRedisServer, type RedisServer } from '@hopper/redis';
 import { copyCorpus, type Corpus } from './corpus.ts';
-import { startNode, track, type NodeProcess } from './processes.ts';
+import { startNode, track, type NodeProcess } from '@hopper/harness';
 
 const appEntry = (app: string) => fileURLToPath(new URL(`../../${app}/src/main.ts`, import.meta.url));
 const PREFIX = 'hopper';

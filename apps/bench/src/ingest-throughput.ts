@@ -1,7 +1,7 @@
 import type { Client } from '@modelcontextprotocol/client';
 import { connectSdkClient } from './load-generator.ts';
 import type { RunContext, ScenarioResult } from './scenario.ts';
-import { round, summarize } from './stats.ts';
+import { round, summarize } from '@hopper/harness';
 import { UsageSampler } from './usage-sampler.ts';
 import { INGEST_COLLECTION } from './workloads.ts';
 

@@ -1,7 +1,7 @@
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { Pool } from 'undici';
 import { MODERN_PROTOCOL_VERSION, classifyAnswer, toolCallHeaders, type AnswerKind } from './mcp-wire.ts';
-import { LatencyRecorder, round, type LatencySummary } from './stats.ts';
+import { LatencyRecorder, round, type LatencySummary } from '@hopper/harness';
 
 /** How long and how hard one measured step runs. */
 export interface StepPlan {

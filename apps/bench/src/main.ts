@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runBench, type Deployment } from './bench.ts';
 import { profiles, type Profile } from './profiles.ts';
-import { killStarted } from './processes.ts';
+import { killStarted } from '@hopper/harness';
 import { writeReport } from './report.ts';
 
 const USAGE = `usage: npm run bench -- [--quick | --tiny] [--out DIR] [--url URL [--token KEY] [--store DIR] [--tenant T]]

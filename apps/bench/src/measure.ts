@@ -1,5 +1,5 @@
 import { closedLoop, type Caller, type StepPlan, type StepResult } from './load-generator.ts';
-import { warningsOf } from './processes.ts';
+import { warningsOf } from '@hopper/harness';
 import { UsageSampler, waitUntilIdle, watchMemory, type ProcessUsage } from './usage-sampler.ts';
 
 /** Who answered a step: Hopper, one of its peers, or Hopper in another configuration. */

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { cleanEnvironment } from './hopper-stack.ts';
-import { startNode, type NodeProcess } from './processes.ts';
+import { startNode, type NodeProcess } from '@hopper/harness';
 
 const peerEntry = (name: string) => fileURLToPath(new URL(`./peers/${name}.ts`, import.meta.url));
 

@@ -10,15 +10,14 @@
  *
  * Prints a Markdown table. Figures from a shared machine are noisy: compare runs of the same pass.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createKeys } from '@hopper/contracts';
+import { percentile, startNode, type NodeProcess } from '@hopper/harness';
 import { closeRedis, createRedis, startRedisServer, TokenBucket } from '@hopper/redis';
 import { connectSdkClient } from './load-generator.ts';
 
@@ -38,8 +37,6 @@ const CALLS = Number(options.calls);
 const SEARCHES = Number(options.searches);
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 const ms = (value: number) => value.toFixed(3);
 
 interface Figures {
@@ -91,27 +88,19 @@ async function limiterAlone(redisUrl: string): Promise<string[]> {
 
 interface Gateway {
   url: string;
-  process: ChildProcess;
+  process: NodeProcess;
 }
 
 async function startGateway(env: Record<string, string>): Promise<Gateway> {
-  const child = spawn(process.execPath, [join(root, 'apps/gateway/src/main.ts')], {
+  const gateway = await startNode('gateway', join(root, 'apps/gateway/src/main.ts'), {
     env: { ...process.env, HOPPER_PORT: '0', HOPPER_LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    isReady: (line) => line.includes('gateway listening'),
   });
-  const url = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      if (line.includes('gateway listening')) resolve((JSON.parse(line) as { url: string }).url);
-    });
-    child.once('exit', (code) => reject(new Error(`gateway exited with ${code}`)));
-  });
-  return { url, process: child };
+  return { url: (JSON.parse(gateway.readyLine) as { url: string }).url, process: gateway };
 }
 
 async function stopGateway(gateway: Gateway): Promise<void> {
-  const exited = new Promise((resolve) => gateway.process.once('exit', resolve));
-  gateway.process.kill('SIGTERM');
-  await exited;
+  await gateway.process.stop();
 }
 
 interface SearchFigures extends Figures {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { CorpusInfo } from './corpus.ts';
 import type { Measurement } from './measure.ts';
 import type { ScenarioResult, UserIngestResult } from './scenario.ts';
-import type { LatencySummary } from './stats.ts';
+import { round, type LatencySummary } from '@hopper/harness';
 
 /** A stated target and what this run measured for it. */
 export interface TargetCheck {
@@ -111,7 +111,7 @@ function scenarioSection(scenario: ScenarioResult): string[] {
     lines.push(
       'Waited for the server to finish earlier work before the step:',
       '',
-      ...settled.map((m) => `- ${stepName(m)}: ${round1(m.settleMs / 1000)} s`),
+      ...settled.map((m) => `- ${stepName(m)}: ${round(m.settleMs / 1000, 1)} s`),
       '',
     );
   }
@@ -210,7 +210,7 @@ function measurementTable(measurements: Measurement[]): string[] {
       const tail = m.unfinished > 0 ? ` (≥, ${m.unfinished} cut off)` : '';
       return (
         `| ${m.target} | ${m.clients} | ${m.variant ?? ''} | ${m.throughput} | ${latencyCells(m.latencyMs)}${tail} | ` +
-        `${errors === 0 ? 0 : `**${errors}**`} | ${cacheCell(m)} | ${m.answerBytes > 0 ? round1(m.answerBytes / 1024) : ''} | ${m.clientCpuUsPerRequest} | ${cell(server?.cpuPercent)} | ` +
+        `${errors === 0 ? 0 : `**${errors}**`} | ${cacheCell(m)} | ${m.answerBytes > 0 ? round(m.answerBytes / 1024, 1) : ''} | ${m.clientCpuUsPerRequest} | ${cell(server?.cpuPercent)} | ` +
         `${cell(server?.rssMaxMb)} | ${cell(m.usage.worker?.cpuPercent)} | ${cell(m.usage.redis?.cpuPercent)} | ${cell(m.redisCommandsPerCall)} | ${cell(m.usage.bench?.cpuPercent)} |`
       );
     }),
@@ -227,7 +227,6 @@ const cacheCell = (m: Measurement) =>
 /** Settling shorter than this is the idle check itself (300 ms per look). */
 const SETTLE_NOTE_MS = 2_000;
 const stepName = (m: Measurement) => `${m.target}, ${m.clients} clients${m.variant ? `, ${m.variant}` : ''}`;
-const round1 = (value: number) => Math.round(value * 10) / 10;
 const latencyCells = (l: LatencySummary) => `${l.p50} | ${l.p95} | ${l.p99} | ${l.max}`;
 const cell = (value: number | undefined) => (value === undefined ? '' : String(value));
 const sum = (values: number[]) => Math.round(values.reduce((a, b) => a + b, 0) * 10) / 10;

@@ -14,12 +14,10 @@
  *
  *   npm run scale -- [--workers 1,2,4] [--docs 120] [--paragraphs 40]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Queue } from 'bullmq';
@@ -27,6 +25,7 @@ import { Redis } from 'ioredis';
 import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { createKeys, jobCatalog } from '@hopper/contracts';
+import { percentile, round, startNode, type NodeProcess } from '@hopper/harness';
 import { startRedisServer } from '@hopper/redis';
 import { connectSdkClient } from './load-generator.ts';
 import { startRoundRobinProxy, type RoundRobinProxy } from './round-robin-proxy.ts';
@@ -46,48 +45,6 @@ const paragraphs = Number(options.paragraphs);
 const TICKS_PER_SECOND = 100;
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-
-interface Child {
-  process: ChildProcess;
-  lines: string[];
-  stop(): Promise<void>;
-}
-
-async function spawnApp(app: string, env: Record<string, string>, ready: string): Promise<Child> {
-  const child = spawn(process.execPath, [join(root, `apps/${app}/src/main.ts`)], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: string[] = [];
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${app} was not ready in 30 s:\n${stderr}`)), 30_000);
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      lines.push(line);
-      if (line.includes(ready)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${app} exited with ${code}:\n${stderr}`));
-    });
-  });
-  return {
-    process: child,
-    lines,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = once(child);
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
-
-const once = (child: ChildProcess) => new Promise<void>((resolve) => child.once('exit', () => resolve()));
 
 /** CPU seconds and peak resident memory (MB) of a live process, from /proc. */
 async function usage(pid: number | undefined): Promise<{ cpuS: number; peakMb: number }> {
@@ -125,10 +82,6 @@ function structured<T>(result: unknown): T {
   return r.structuredContent as T;
 }
 
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
-const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
-
 interface RunResult {
   workers: number;
   docs: number;
@@ -163,8 +116,8 @@ interface McpResult {
 }
 
 interface Deployment {
-  gateways: Child[];
-  workers: Child[];
+  gateways: NodeProcess[];
+  workers: NodeProcess[];
   proxy: RoundRobinProxy;
   queue: Queue;
   stop(): Promise<void>;
@@ -178,22 +131,25 @@ async function deploy(redisUrl: string, workers: number): Promise<Deployment> {
     HOPPER_REDIS_PREFIX: prefix,
     HOPPER_DATA_DIR: dataDir,
     HOPPER_PORT: '0',
-    HOPPER_LOG_LEVEL: 'warn',
+    // Info: the gateways announce their URLs at info level.
+    HOPPER_LOG_LEVEL: 'info',
     HOPPER_WORKER_METRICS_PORT: '0',
   };
   const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
   const queue = new Queue(jobCatalog.ingest.queue, { connection, prefix: createKeys(prefix).bullPrefix });
   // Paused before any worker starts: the batch is queued first, then drained with a stopwatch.
   await queue.pause();
-  const info = { ...env, HOPPER_LOG_LEVEL: 'info' };
-  const gateways = await Promise.all([0, 1].map(() => spawnApp('gateway', info, 'gateway listening')));
-  const urls = gateways.map((g) => {
-    const line = g.lines.find((l) => l.includes('gateway listening')) ?? '{}';
-    return new URL((JSON.parse(line) as { url: string }).url).origin;
-  });
+  const start = (app: 'gateway' | 'worker', ready: string) =>
+    startNode(app, join(root, `apps/${app}/src/main.ts`), {
+      env: { ...process.env, ...env },
+      isReady: (line) => line.includes(ready),
+      readyTimeoutMs: 30_000,
+    });
+  const gateways = await Promise.all([0, 1].map(() => start('gateway', 'gateway listening')));
+  const urls = gateways.map((g) => new URL((JSON.parse(g.readyLine) as { url: string }).url).origin);
   const proxy = await startRoundRobinProxy(urls);
   const workerProcesses = await Promise.all(
-    Array.from({ length: workers }, () => spawnApp('worker', info, 'worker ready')),
+    Array.from({ length: workers }, () => start('worker', 'worker ready')),
   );
   return {
     gateways,
@@ -363,8 +319,8 @@ async function mcpRun(redisUrl: string): Promise<McpResult> {
     return {
       searchCalls: latencies.length + searchErrors,
       searchErrors,
-      searchP50Ms: round(percentile(sorted, 50)),
-      searchP99Ms: round(percentile(sorted, 99)),
+      searchP50Ms: round(percentile(sorted, 50), 1),
+      searchP99Ms: round(percentile(sorted, 99), 1),
       searchPerS: Math.round(latencies.length / searchS),
       legacyCalls,
       legacyErrors,

@@ -1,5 +1,5 @@
 import type { HopperStack } from './hopper-stack.ts';
-import type { LatencySummary } from './stats.ts';
+import { round, type LatencySummary } from '@hopper/harness';
 import type { StepPlan } from './load-generator.ts';
 import type { Measurement, Target } from './measure.ts';
 import type { Peer } from './peers.ts';
@@ -140,12 +140,10 @@ export function ratiosOf(measurements: Measurement[], hopper: Target = 'hopper')
         clients: mine.clients,
         ...(mine.variant === undefined ? {} : { variant: mine.variant }),
         versus: other.target,
-        throughput: other.throughput > 0 ? round2(mine.throughput / other.throughput) : 0,
-        p99: other.latencyMs.p99 > 0 ? round2(mine.latencyMs.p99 / other.latencyMs.p99) : 0,
+        throughput: other.throughput > 0 ? round(mine.throughput / other.throughput) : 0,
+        p99: other.latencyMs.p99 > 0 ? round(mine.latencyMs.p99 / other.latencyMs.p99) : 0,
       });
     }
   }
   return ratios;
 }
-
-const round2 = (value: number) => Math.round(value * 100) / 100;

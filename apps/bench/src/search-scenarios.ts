@@ -1,6 +1,6 @@
 import { rawMcpCaller, sdkCaller, type BodyOf } from './load-generator.ts';
 import { measure, type Measurement, type Target } from './measure.ts';
-import type { NodeProcess } from './processes.ts';
+import type { NodeProcess } from '@hopper/harness';
 import { ratiosOf, stepPlan, type RunContext, type ScenarioResult } from './scenario.ts';
 
 /** How the server behind `target` ended, if the bench started it and it has exited. */

@@ -1,3 +1,4 @@
+import { percentile, round } from '@hopper/harness';
 import { operations, type Operation, type OperationStats, type TrafficError } from './soak-traffic.ts';
 import {
   MIN_TREND_WINDOW_MINUTES,
@@ -76,12 +77,6 @@ export interface SoakRun {
 const MB = 1 / (1024 * 1024);
 /** The share of the asked rate a run must reach. */
 const RATE_REACHED = 0.9;
-const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
-}
 
 function rounded(t: Trend, digits = 1): Trend {
   return {
@@ -99,14 +94,15 @@ export function buildReport(run: SoakRun): SoakReport {
   const ops = Object.fromEntries(
     operations.map((op) => {
       const s = run.stats[op];
+      const durations = [...s.durations].sort((a, b) => a - b);
       return [
         op,
         {
           calls: s.calls,
           errors: s.errors,
           perSecond: round(s.calls / seconds, 1),
-          p50Ms: round(percentile(s.durations, 50), 1),
-          p99Ms: round(percentile(s.durations, 99), 1),
+          p50Ms: round(percentile(durations, 50), 1),
+          p99Ms: round(percentile(durations, 99), 1),
         },
       ];
     }),

@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { startNode } from '@hopper/harness';
 import { startRedisServer, type RedisServer } from '@hopper/redis';
 import { podMemoryLimitMb } from './soak-trend.ts';
 
@@ -119,62 +118,30 @@ function logged(line: string, field: string): string {
   return String((JSON.parse(line) as Record<string, unknown>)[field]);
 }
 
-/** Spawns an app and waits until `announce` finds the origin it serves (and its `/metrics`) in a log line. */
+/** Starts an app and finds the origin it serves (and its `/metrics`) in the log line that says it is ready. */
 async function spawnApp(
   name: 'gateway' | 'worker',
   env: NodeJS.ProcessEnv,
   announce: (line: string) => string | undefined,
 ): Promise<{ origin: string; process: SoakProcess }> {
-  const child = spawn(process.execPath, [join(root, `apps/${name}/src/main.ts`)], {
+  const child = await startNode(name, join(root, `apps/${name}/src/main.ts`), {
     env,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    isReady: (line) => announce(line) !== undefined,
+    readyTimeoutMs: READY_TIMEOUT_MS,
+    stopTimeoutMs: 30_000,
   });
-  const errorLines: string[] = [];
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4_000)));
-  const origin = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${name} was not ready in ${READY_TIMEOUT_MS / 1000} s:\n${stderr}`));
-    }, READY_TIMEOUT_MS);
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      if (isErrorLine(line)) errorLines.push(line);
-      const found = announce(line);
-      if (found) {
-        clearTimeout(timer);
-        resolve(found);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${name} exited with ${code} before it was ready:\n${stderr}`));
-    });
-  });
-  const alive = () => child.exitCode === null && child.signalCode === null;
+  const origin = announce(child.readyLine) as string;
   return {
     origin,
     process: {
       name,
-      pid: child.pid!,
+      pid: child.pid,
       metricsUrl: `${origin}/metrics`,
-      errorLines,
-      alive,
+      errorLines: child.errorLines,
+      alive: () => child.ended() === undefined,
       async stop() {
-        if (!alive()) return;
-        const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-        child.kill('SIGTERM');
-        const kill = setTimeout(() => child.kill('SIGKILL'), 30_000);
-        await exited;
-        clearTimeout(kill);
+        await child.stop();
       },
     },
   };
-}
-
-function isErrorLine(line: string): boolean {
-  try {
-    return ((JSON.parse(line) as { level?: number }).level ?? 0) >= 50;
-  } catch {
-    return false;
-  }
 }

@@ -1,3 +1,4 @@
+import { round } from '@hopper/harness';
 import type { Measurement, Target } from './measure.ts';
 import type { Profile } from './profiles.ts';
 import type { TargetCheck } from './report.ts';
@@ -105,7 +106,6 @@ function notMeasured(scenarios: ScenarioResult[], clients: number): string {
 }
 
 const hasErrors = (m: Measurement) => m.errors.http + m.errors.rpc + m.errors.tool > 0;
-const round = (value: number) => Math.round(value * 100) / 100;
 
 /** How many times `peer`'s calls/s `server` served, when both were measured. */
 function throughputRatio(

@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { rawMcpCaller } from './load-generator.ts';
 import { measure } from './measure.ts';
 import { cleanEnvironment } from './hopper-stack.ts';
-import { startNode } from './processes.ts';
+import { startNode } from '@hopper/harness';
 import { ratiosOf, stepPlan, type RunContext, type ScenarioResult } from './scenario.ts';
 
 const TRACING_CLIENTS = 50;

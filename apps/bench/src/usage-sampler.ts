@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { round } from './stats.ts';
+import { round } from '@hopper/harness';
 
 /** CPU and memory of one process over one measured step. */
 export interface ProcessUsage {

@@ -3,7 +3,7 @@ import { Pool } from 'undici';
 import { toolCallBody, toolCallHeaders, classifyAnswer } from './mcp-wire.ts';
 import { startHopperStack } from './hopper-stack.ts';
 import type { ReadFigures, ReadTool, ScenarioResult, UserIngestResult } from './scenario.ts';
-import { LatencyRecorder, round } from './stats.ts';
+import { LatencyRecorder, round } from '@hopper/harness';
 import { SyntheticText } from './synthetic-text.ts';
 
 /**

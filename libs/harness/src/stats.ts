@@ -42,13 +42,17 @@ export class LatencyRecorder {
   }
 }
 
-/** Nearest-rank percentile of sorted samples; 0 for none. */
+/**
+ * Nearest-rank percentile (`p` in 0..100) of samples sorted ascending; 0 for none. The one
+ * definition every measurement of the repository uses, so their figures compare.
+ */
 export function percentile(sorted: ArrayLike<number>, p: number): number {
   if (sorted.length === 0) return 0;
   const rank = Math.ceil((p / 100) * sorted.length);
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1] ?? 0;
 }
 
+/** p50, p95, p99, max and mean of unsorted samples, rounded as `LatencyRecorder` rounds them. */
 export function summarize(values: number[]): LatencySummary {
   const recorder = new LatencyRecorder();
   for (const value of values) recorder.add(value);

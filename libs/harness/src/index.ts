@@ -1,0 +1,9 @@
+export {
+  killStarted,
+  startNode,
+  track,
+  warningsOf,
+  type NodeProcess,
+  type StartNodeOptions,
+} from './process.ts';
+export { LatencyRecorder, percentile, round, summarize, type LatencySummary } from './stats.ts';

@@ -43,7 +43,7 @@ export interface Corpus {
   built: boolean;
 }
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
+const root = fileURLToPath(new URL('../../../../../', import.meta.url));
 
 /**
  * The corpus of `chunks` chunks in the bench collection, built once and kept in
@@ -237,7 +237,7 @@ async function prepareDocument(
 async function corpusVersion(model: string): Promise<string> {
   const hash = createHash('sha256').update(`${CORPUS_FORMAT}\0${model}\0`);
   const sources = [
-    'apps/bench/src/synthetic-text.ts',
+    'apps/bench/src/bench/corpus/synthetic-text.ts',
     'libs/documents/src/chunk.ts',
     'libs/embeddings/src/builtin.ts',
   ];

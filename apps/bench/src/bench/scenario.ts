@@ -1,6 +1,6 @@
 import type { HopperStack } from './hopper-stack.ts';
 import { round, type LatencySummary } from '@hopper/harness';
-import type { StepPlan } from './load-generator.ts';
+import type { StepPlan } from '../load/load-generator.ts';
 import type { Measurement, Target } from './measure.ts';
 import type { Peer } from './peers.ts';
 import type { Profile } from './profiles.ts';

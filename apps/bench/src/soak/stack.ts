@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startNode } from '@hopper/harness';
 import { startRedisServer, type RedisServer } from '@hopper/redis';
-import { podMemoryLimitMb } from './soak-trend.ts';
+import { podMemoryLimitMb } from './trend.ts';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
+const root = fileURLToPath(new URL('../../../../', import.meta.url));
 const READY_TIMEOUT_MS = 30_000;
 
 /** Debian's libjemalloc2 on amd64 (Debian's redis-server package pulls it in). */

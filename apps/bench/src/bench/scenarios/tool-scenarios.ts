@@ -1,7 +1,7 @@
-import { connectSdkClient, rawMcpCaller } from './load-generator.ts';
-import { measure, type Measurement } from './measure.ts';
-import { stepPlan, type RunContext, type ScenarioResult } from './scenario.ts';
-import { INGEST_COLLECTION } from './workloads.ts';
+import { connectSdkClient, rawMcpCaller } from '../../load/load-generator.ts';
+import { measure, type Measurement } from '../measure.ts';
+import { stepPlan, type RunContext, type ScenarioResult } from '../scenario.ts';
+import { INGEST_COLLECTION } from '../workloads.ts';
 
 /** `get_job` of a finished job (Hopper caches finished jobs: they never change). */
 export async function getJob(ctx: RunContext): Promise<ScenarioResult> {

@@ -1,6 +1,6 @@
 import type { Client } from '@modelcontextprotocol/client';
 import { BENCH_COLLECTION, corpusDocument, corpusLayout, type CorpusInfo } from './corpus.ts';
-import { connectSdkClient } from './load-generator.ts';
+import { connectSdkClient } from '../../load/load-generator.ts';
 import { SyntheticText } from './synthetic-text.ts';
 
 const SUBMITTERS = 4;

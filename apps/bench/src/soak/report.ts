@@ -1,5 +1,5 @@
 import { percentile, round } from '@hopper/harness';
-import { operations, type Operation, type OperationStats, type TrafficError } from './soak-traffic.ts';
+import { operations, type Operation, type OperationStats, type TrafficError } from './traffic.ts';
 import {
   MIN_TREND_WINDOW_MINUTES,
   podMemoryLimitMb,
@@ -10,7 +10,7 @@ import {
   type Point,
   type Sample,
   type Trend,
-} from './soak-trend.ts';
+} from './trend.ts';
 
 export type ProcessName = 'gateway' | 'worker';
 

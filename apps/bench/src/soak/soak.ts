@@ -22,10 +22,10 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import { buildReport, renderMarkdown, type ProcessName } from './soak-report.ts';
-import { startSoakStack } from './soak-stack.ts';
-import { Traffic } from './soak-traffic.ts';
-import { scrape, type Point, type Sample } from './soak-trend.ts';
+import { buildReport, renderMarkdown, type ProcessName } from './report.ts';
+import { startSoakStack } from './stack.ts';
+import { Traffic } from './traffic.ts';
+import { scrape, type Point, type Sample } from './trend.ts';
 
 /**
  * Calls a second by default, of which a tenth are ingests: what a 2-core machine sustains with room

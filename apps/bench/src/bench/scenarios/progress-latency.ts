@@ -1,9 +1,9 @@
 import { io, type Socket } from 'socket.io-client';
 import type { ClientToServerEvents, JobView, ServerToClientEvents } from '@hopper/contracts';
-import { connectSdkClient } from './load-generator.ts';
-import type { RunContext, ScenarioResult } from './scenario.ts';
+import { connectSdkClient } from '../../load/load-generator.ts';
+import type { RunContext, ScenarioResult } from '../scenario.ts';
 import { summarize } from '@hopper/harness';
-import { INGEST_COLLECTION } from './workloads.ts';
+import { INGEST_COLLECTION } from '../workloads.ts';
 
 /** ~300 chunks: ten embedding batches of 32, so each job publishes a dozen progress events. */
 const DOCUMENT_CHARS = 330_000;

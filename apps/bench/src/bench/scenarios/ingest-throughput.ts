@@ -1,9 +1,9 @@
 import type { Client } from '@modelcontextprotocol/client';
-import { connectSdkClient } from './load-generator.ts';
-import type { RunContext, ScenarioResult } from './scenario.ts';
+import { connectSdkClient } from '../../load/load-generator.ts';
+import type { RunContext, ScenarioResult } from '../scenario.ts';
 import { round, summarize } from '@hopper/harness';
-import { UsageSampler } from './usage-sampler.ts';
-import { INGEST_COLLECTION } from './workloads.ts';
+import { UsageSampler } from '../usage-sampler.ts';
+import { INGEST_COLLECTION } from '../workloads.ts';
 
 /** About 150 chunks per document with the default chunker. */
 const DOCUMENT_CHARS = 110_000;

@@ -1,7 +1,7 @@
-import { BENCH_COLLECTION } from './corpus.ts';
-import type { BodyOf } from './load-generator.ts';
-import { toolCallBody } from './mcp-wire.ts';
-import { SyntheticText, randomGenerator } from './synthetic-text.ts';
+import { BENCH_COLLECTION } from './corpus/corpus.ts';
+import type { BodyOf } from '../load/load-generator.ts';
+import { toolCallBody } from '../load/mcp-wire.ts';
+import { SyntheticText, randomGenerator } from './corpus/synthetic-text.ts';
 
 /** The collection ingest scenarios write to: writes to it leave the bench collection's cache alone. */
 export const INGEST_COLLECTION = 'bench-ingest';

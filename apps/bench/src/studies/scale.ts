@@ -27,7 +27,7 @@ import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextp
 import { createKeys, jobCatalog } from '@hopper/contracts';
 import { percentile, round, startNode, type NodeProcess } from '@hopper/harness';
 import { startRedisServer } from '@hopper/redis';
-import { connectSdkClient } from './load-generator.ts';
+import { connectSdkClient } from '../load/load-generator.ts';
 import { startRoundRobinProxy, type RoundRobinProxy } from './round-robin-proxy.ts';
 
 const { values: options } = parseArgs({
@@ -44,7 +44,7 @@ const paragraphs = Number(options.paragraphs);
 /** Linux reports process CPU time in clock ticks of 1/100 s (USER_HZ). */
 const TICKS_PER_SECOND = 100;
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
+const root = fileURLToPath(new URL('../../../../', import.meta.url));
 
 /** CPU seconds and peak resident memory (MB) of a live process, from /proc. */
 async function usage(pid: number | undefined): Promise<{ cpuS: number; peakMb: number }> {

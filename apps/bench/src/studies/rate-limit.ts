@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { createKeys } from '@hopper/contracts';
 import { percentile, startNode, type NodeProcess } from '@hopper/harness';
 import { closeRedis, createRedis, startRedisServer, TokenBucket } from '@hopper/redis';
-import { connectSdkClient } from './load-generator.ts';
+import { connectSdkClient } from '../load/load-generator.ts';
 
 const { values: options } = parseArgs({
   options: {
@@ -35,7 +35,7 @@ const { values: options } = parseArgs({
 const parts = new Set(options.parts.split(','));
 const CALLS = Number(options.calls);
 const SEARCHES = Number(options.searches);
-const root = fileURLToPath(new URL('../../../', import.meta.url));
+const root = fileURLToPath(new URL('../../../../', import.meta.url));
 
 const ms = (value: number) => value.toFixed(3);
 

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { cleanEnvironment } from './hopper-stack.ts';
 import { startNode, type NodeProcess } from '@hopper/harness';
 
-const peerEntry = (name: string) => fileURLToPath(new URL(`./peers/${name}.ts`, import.meta.url));
+const peerEntry = (name: string) => fileURLToPath(new URL(`../peers/${name}.ts`, import.meta.url));
 
 export interface Peer {
   /** `plain-sdk`, `plain-sdk-fixed` or `ceiling`. */

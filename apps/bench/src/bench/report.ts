@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CorpusInfo } from './corpus.ts';
+import type { CorpusInfo } from './corpus/corpus.ts';
 import type { Measurement } from './measure.ts';
 import type { ScenarioResult, UserIngestResult } from './scenario.ts';
 import { round, type LatencySummary } from '@hopper/harness';

@@ -1,7 +1,7 @@
-import { rawMcpCaller, sdkCaller, type BodyOf } from './load-generator.ts';
-import { measure, type Measurement, type Target } from './measure.ts';
+import { rawMcpCaller, sdkCaller, type BodyOf } from '../../load/load-generator.ts';
+import { measure, type Measurement, type Target } from '../measure.ts';
 import type { NodeProcess } from '@hopper/harness';
-import { ratiosOf, stepPlan, type RunContext, type ScenarioResult } from './scenario.ts';
+import { ratiosOf, stepPlan, type RunContext, type ScenarioResult } from '../scenario.ts';
 
 /** How the server behind `target` ended, if the bench started it and it has exited. */
 function endedHow(ctx: RunContext, target: Target, extra: ExtraTarget[]): string | undefined {

@@ -1,4 +1,4 @@
-import { closedLoop, type Caller, type StepPlan, type StepResult } from './load-generator.ts';
+import { closedLoop, type Caller, type StepPlan, type StepResult } from '../load/load-generator.ts';
 import { warningsOf } from '@hopper/harness';
 import { UsageSampler, waitUntilIdle, watchMemory, type ProcessUsage } from './usage-sampler.ts';
 

@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { Pool } from 'undici';
-import { toolCallBody, toolCallHeaders, classifyAnswer } from './mcp-wire.ts';
+import { toolCallBody, toolCallHeaders, classifyAnswer } from '../load/mcp-wire.ts';
 import { startHopperStack } from './hopper-stack.ts';
 import type { ReadFigures, ReadTool, ScenarioResult, UserIngestResult } from './scenario.ts';
 import { LatencyRecorder, round } from '@hopper/harness';
-import { SyntheticText } from './synthetic-text.ts';
+import { SyntheticText } from './corpus/synthetic-text.ts';
 
 /**
  * Ingestion as users do it: a public collection's documents sent one call each through the REST
@@ -356,14 +356,14 @@ export async function userIngestScenario(options: {
 }
 
 // Standalone, against a running Hopper:
-// node apps/bench/src/user-ingest.ts --url http://127.0.0.1:8080 --documents 2000 [--per-call 500]
+// node apps/bench/src/bench/user-ingest.ts --url http://127.0.0.1:8080 --documents 2000 [--per-call 500]
 if (import.meta.url === `file://${process.argv[1]}`) {
   const arg = (name: string, fallback: string) => {
     const i = process.argv.indexOf(`--${name}`);
     return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
   };
   const count = Number(arg('documents', '2000'));
-  const dataset = arg('dataset', new URL('../../../../shared/datasets/scifact', import.meta.url).pathname);
+  const dataset = arg('dataset', new URL('../../../../../shared/datasets/scifact', import.meta.url).pathname);
   const { documents, queries } = (await readCollection(dataset, count)) ?? syntheticCollection(count);
   const result = await userIngest({
     baseUrl: arg('url', 'http://127.0.0.1:8080'),

@@ -6,10 +6,10 @@ import { Queue, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { createKeys, jobCatalog } from '@hopper/contracts';
 import { startRedisServer, type RedisServer } from '@hopper/redis';
-import { copyCorpus, type Corpus } from './corpus.ts';
+import { copyCorpus, type Corpus } from './corpus/corpus.ts';
 import { startNode, track, type NodeProcess } from '@hopper/harness';
 
-const appEntry = (app: string) => fileURLToPath(new URL(`../../${app}/src/main.ts`, import.meta.url));
+const appEntry = (app: string) => fileURLToPath(new URL(`../../../${app}/src/main.ts`, import.meta.url));
 const PREFIX = 'hopper';
 
 /** An ingest job as the queue kept it. */

@@ -1,9 +1,9 @@
 import { fileURLToPath } from 'node:url';
-import { rawMcpCaller } from './load-generator.ts';
-import { measure } from './measure.ts';
-import { cleanEnvironment } from './hopper-stack.ts';
+import { rawMcpCaller } from '../../load/load-generator.ts';
+import { measure } from '../measure.ts';
+import { cleanEnvironment } from '../hopper-stack.ts';
 import { startNode } from '@hopper/harness';
-import { ratiosOf, stepPlan, type RunContext, type ScenarioResult } from './scenario.ts';
+import { ratiosOf, stepPlan, type RunContext, type ScenarioResult } from '../scenario.ts';
 
 const TRACING_CLIENTS = 50;
 
@@ -25,10 +25,14 @@ export async function tracingOverhead(ctx: RunContext, corpus: string): Promise<
   const stack = ctx.stack;
   if (!stack) return { ...result, skipped: 'needs the bench’s own stack (it starts a second gateway)' };
   const clients = ctx.profile.sweep.includes(TRACING_CLIENTS) ? TRACING_CLIENTS : ctx.profile.clients;
-  const sink = await startNode('otlp sink', fileURLToPath(new URL('./peers/otlp-sink.ts', import.meta.url)), {
-    env: cleanEnvironment(),
-    isReady: (line) => line.startsWith('listening '),
-  });
+  const sink = await startNode(
+    'otlp sink',
+    fileURLToPath(new URL('../../peers/otlp-sink.ts', import.meta.url)),
+    {
+      env: cleanEnvironment(),
+      isReady: (line) => line.startsWith('listening '),
+    },
+  );
   const traced = await stack.startGateway({
     OTEL_EXPORTER_OTLP_ENDPOINT: sink.readyLine.split(' ')[1] as string,
   });

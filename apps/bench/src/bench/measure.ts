@@ -1,6 +1,5 @@
 import { closedLoop, type Caller, type StepPlan, type StepResult } from '../load/load-generator.ts';
-import { warningsOf } from '@hopper/harness';
-import { UsageSampler, waitUntilIdle, watchMemory, type ProcessUsage } from './usage-sampler.ts';
+import { UsageSampler, waitUntilIdle, warningsOf, watchMemory, type ProcessUsage } from '@hopper/harness';
 
 /** Who answered a step: Hopper, one of its peers, or Hopper in another configuration. */
 export type Target =

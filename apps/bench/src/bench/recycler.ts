@@ -1,5 +1,5 @@
 import type { Target } from './measure.ts';
-import { rssMb } from './usage-sampler.ts';
+import { rssMb } from '@hopper/harness';
 
 /** A server the bench may replace: which target it is and its current process. */
 export interface Recyclable {

@@ -1,10 +1,9 @@
 import type { HopperStack } from './hopper-stack.ts';
-import { round, type LatencySummary } from '@hopper/harness';
+import { round, type LatencySummary, type ProcessUsage } from '@hopper/harness';
 import type { StepPlan } from '../load/load-generator.ts';
 import type { Measurement, Target } from './measure.ts';
 import type { Peer } from './peers.ts';
 import type { Profile } from './profiles.ts';
-import type { ProcessUsage } from './usage-sampler.ts';
 import type { Workloads } from './workloads.ts';
 
 export type ScenarioId =

@@ -15,7 +15,7 @@
  *   npm run scale -- [--workers 1,2,4] [--docs 120] [--paragraphs 40]
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +25,7 @@ import { Redis } from 'ioredis';
 import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { createKeys, jobCatalog } from '@hopper/contracts';
-import { percentile, round, startNode, type NodeProcess } from '@hopper/harness';
+import { cpuSeconds, peakRssMb, percentile, round, startNode, type NodeProcess } from '@hopper/harness';
 import { startRedisServer } from '@hopper/redis';
 import { connectSdkClient } from '../load/load-generator.ts';
 import { startRoundRobinProxy, type RoundRobinProxy } from './round-robin-proxy.ts';
@@ -41,21 +41,11 @@ const { values: options } = parseArgs({
 const workerCounts = options.workers.split(',').map(Number);
 const docCount = Number(options.docs);
 const paragraphs = Number(options.paragraphs);
-/** Linux reports process CPU time in clock ticks of 1/100 s (USER_HZ). */
-const TICKS_PER_SECOND = 100;
 
 const root = fileURLToPath(new URL('../../../../', import.meta.url));
 
 /** CPU seconds and peak resident memory (MB) of a live process, from /proc. */
-async function usage(pid: number | undefined): Promise<{ cpuS: number; peakMb: number }> {
-  if (pid === undefined) return { cpuS: 0, peakMb: 0 };
-  const stat = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? [];
-  // Fields 14 and 15 of /proc/<pid>/stat (utime, stime); index 11 and 12 after the command name.
-  const ticks = Number(stat[11]) + Number(stat[12]);
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const peakKb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return { cpuS: ticks / TICKS_PER_SECOND, peakMb: Math.round(peakKb / 1024) };
-}
+const usage = (pid: number) => ({ cpuS: cpuSeconds(pid) ?? 0, peakMb: peakRssMb(pid) ?? 0 });
 
 const WORDS = (
   'lighthouse keeper lamp wick paraffin lens fresnel storm harbour pilot beacon signal coast ' +
@@ -197,7 +187,7 @@ async function ingestRun(redisUrl: string, redis: Redis, workers: number): Promi
     await Promise.all(clients.map((c) => c.close()));
 
     const commandsBefore = await commandsProcessed(redis);
-    const before = await Promise.all(d.workers.map((w) => usage(w.process.pid)));
+    const before = d.workers.map((w) => usage(w.pid));
     const t0 = performance.now();
     await d.queue.resume();
     let counts = await d.queue.getJobCounts('completed', 'failed');
@@ -206,7 +196,7 @@ async function ingestRun(redisUrl: string, redis: Redis, workers: number): Promi
       counts = await d.queue.getJobCounts('completed', 'failed');
     }
     const drainS = (performance.now() - t0) / 1000;
-    const after = await Promise.all(d.workers.map((w) => usage(w.process.pid)));
+    const after = d.workers.map((w) => usage(w.pid));
     // The bench's own polling is part of the count; it is small next to the jobs' commands.
     const commands = (await commandsProcessed(redis)) - commandsBefore;
 

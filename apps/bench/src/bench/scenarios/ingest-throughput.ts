@@ -1,8 +1,7 @@
 import type { Client } from '@modelcontextprotocol/client';
 import { connectSdkClient } from '../../load/load-generator.ts';
 import type { RunContext, ScenarioResult } from '../scenario.ts';
-import { round, summarize } from '@hopper/harness';
-import { UsageSampler } from '../usage-sampler.ts';
+import { round, summarize, UsageSampler } from '@hopper/harness';
 import { INGEST_COLLECTION } from '../workloads.ts';
 
 /** About 150 chunks per document with the default chunker. */

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { round } from '@hopper/harness';
+import { round } from './stats.ts';
 
 /** CPU and memory of one process over one measured step. */
 export interface ProcessUsage {
@@ -131,16 +131,31 @@ function cpuTicks(pid: number): number | undefined {
   }
 }
 
+/** CPU time (user and system) a process has used so far, in seconds; undefined when it has gone. */
+export function cpuSeconds(pid: number): number | undefined {
+  const ticks = cpuTicks(pid);
+  return ticks === undefined ? undefined : ticks / TICKS_PER_SECOND;
+}
+
 /** Resident memory of a process in MB, whole; undefined when it has gone. */
 export function rssMb(pid: number): number | undefined {
   const kb = rssKb(pid);
   return kb === undefined ? undefined : Math.round(kb / 1024);
 }
 
-function rssKb(pid: number): number | undefined {
+/** The most resident memory a process has had in its life (VmHWM), in MB, whole. */
+export function peakRssMb(pid: number): number | undefined {
+  const kb = statusKb(pid, 'VmHWM');
+  return kb === undefined ? undefined : Math.round(kb / 1024);
+}
+
+const rssKb = (pid: number) => statusKb(pid, 'VmRSS');
+
+/** A field of /proc/<pid>/status given in kB; undefined when the process has gone. */
+function statusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const match = /VmRSS:\s+(\d+)/.exec(status);
+    const match = new RegExp(`${field}:\\s+(\\d+)`).exec(status);
     return match ? Number(match[1]) : undefined;
   } catch {
     return undefined;

@@ -16,3 +16,4 @@ export {
   watchMemory,
   type ProcessUsage,
 } from './usage.ts';
+export { writeReportFiles } from './report-files.ts';

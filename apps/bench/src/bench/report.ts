@@ -1,9 +1,7 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { CorpusInfo } from './corpus/corpus.ts';
 import type { Measurement } from './measure.ts';
 import type { ScenarioResult, UserIngestResult } from './scenario.ts';
-import { round, type LatencySummary } from '@hopper/harness';
+import { round, writeReportFiles, type LatencySummary } from '@hopper/harness';
 
 /** A stated target and what this run measured for it. */
 export interface TargetCheck {
@@ -40,12 +38,7 @@ export interface BenchReport {
 
 /** Writes bench.json and bench.md into `directory`; returns their paths. */
 export async function writeReport(directory: string, report: BenchReport): Promise<string[]> {
-  await mkdir(directory, { recursive: true });
-  const json = join(directory, 'bench.json');
-  const markdownPath = join(directory, 'bench.md');
-  await writeFile(json, `${JSON.stringify(report, null, 2)}\n`);
-  await writeFile(markdownPath, markdown(report));
-  return [markdownPath, json];
+  return writeReportFiles(directory, 'bench', markdown(report), report);
 }
 
 export function markdown(report: BenchReport): string {

@@ -16,12 +16,11 @@
  *
  *   npm run soak -- [--minutes 20] [--rate 30] [--allocator glibc|jemalloc] [--sample-seconds 5] [--concurrency 4] [--out reports] [--redis-url redis://…]
  */
-import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
+import { writeReportFiles } from '@hopper/harness';
 import { buildReport, renderMarkdown, type ProcessName } from './report.ts';
 import { startSoakStack } from './stack.ts';
 import { Traffic } from './traffic.ts';
@@ -131,9 +130,7 @@ try {
     errorLines: { gateway: stack.gateway.errorLines, worker: stack.worker.errorLines },
   });
   const markdown = renderMarkdown(report);
-  await mkdir(options.out, { recursive: true });
-  await writeFile(join(options.out, 'soak.md'), markdown);
-  await writeFile(join(options.out, 'soak.json'), `${JSON.stringify(report, null, 2)}\n`);
+  await writeReportFiles(options.out, 'soak', markdown, report);
   console.log(markdown);
   process.exitCode = report.passed ? 0 : 1;
 } finally {

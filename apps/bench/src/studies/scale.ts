@@ -15,7 +15,7 @@
  *   npm run scale -- [--workers 1,2,4] [--docs 120] [--paragraphs 40]
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +25,15 @@ import { Redis } from 'ioredis';
 import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { createKeys, jobCatalog } from '@hopper/contracts';
-import { cpuSeconds, peakRssMb, percentile, round, startNode, type NodeProcess } from '@hopper/harness';
+import {
+  cpuSeconds,
+  peakRssMb,
+  percentile,
+  round,
+  startNode,
+  writeReportFiles,
+  type NodeProcess,
+} from '@hopper/harness';
 import { startRedisServer } from '@hopper/redis';
 import { connectSdkClient } from '../load/load-generator.ts';
 import { startRoundRobinProxy, type RoundRobinProxy } from './round-robin-proxy.ts';
@@ -404,13 +412,13 @@ async function main(): Promise<void> {
     const mcp = await mcpRun(server.url);
     const markdown = report(runs, mcp, machine);
     process.stdout.write(markdown);
-    const out = join(root, options.out);
-    await mkdir(out, { recursive: true });
-    await writeFile(join(out, 'scale.md'), markdown);
-    await writeFile(
-      join(out, 'scale.json'),
-      `${JSON.stringify({ machine, paragraphs, runs, mcp, at: new Date().toISOString() }, null, 2)}\n`,
-    );
+    await writeReportFiles(join(root, options.out), 'scale', markdown, {
+      machine,
+      paragraphs,
+      runs,
+      mcp,
+      at: new Date().toISOString(),
+    });
   } finally {
     redis.disconnect();
     await server.stop();

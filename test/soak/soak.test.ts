@@ -12,7 +12,7 @@ import { afterAll, beforeAll, expect, inject, it } from 'vitest';
  * trends) need its own twenty minutes, and are not judged here.
  */
 
-const SOAK = fileURLToPath(new URL('../../apps/bench/src/soak.ts', import.meta.url));
+const SOAK = fileURLToPath(new URL('../../apps/bench/src/soak/soak.ts', import.meta.url));
 const MINUTES = 0.25;
 /** The soak's checks that are measurements, which a short run on a busy machine cannot judge. */
 const MEASUREMENTS = new Set(['traffic at the asked rate']);

@@ -1,11 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { startNode } from '@hopper/harness';
 
 const entry = (app: string) => fileURLToPath(new URL(`../../apps/${app}/src/main.ts`, import.meta.url));
 
@@ -19,7 +19,7 @@ export interface StackOptions {
 
 export interface ProcessHandle {
   process: ChildProcess;
-  /** Every log line the process printed so far (JSON lines). */
+  /** Every line the process printed so far (its JSON log lines, and anything on stderr). */
   lines: string[];
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
@@ -127,38 +127,12 @@ async function spawnApp(
   env: Record<string, string>,
   isReady: (line: string) => boolean,
 ): Promise<ProcessHandle> {
-  const child = spawn(process.execPath, [entry(app)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${app} did not become ready:\n${stderr}`));
-    }, 30_000);
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      lines.push(line);
-      if (isReady(line)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${app} exited with ${code} before it was ready:\n${stderr}`));
-    });
+  const started = await startNode(app, entry(app), {
+    env,
+    isReady,
+    readyTimeoutMs: 30_000,
+    onLine: (line) => lines.push(line),
   });
-  return {
-    process: child,
-    lines,
-    async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-      child.kill(signal);
-      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-      const code = await exited;
-      clearTimeout(timer);
-      return code;
-    },
-  };
+  return { process: started.process, lines, stop: (signal) => started.stop(signal) };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { documentRanking, ndcgAt, quantile, recallAt } from './metrics.ts';
+import { documentRanking, ndcgAt, recallAt } from './metrics.ts';
 
 describe('retrieval metrics', () => {
   it('gives 1 for the ideal ranking and less for a worse one', () => {
@@ -29,11 +29,5 @@ describe('retrieval metrics', () => {
 
   it('ranks documents by their best chunk', () => {
     expect(documentRanking(['d1', 'd2', 'd1', 'd3', 'd2'])).toEqual(['d1', 'd2', 'd3']);
-  });
-
-  it('takes nearest-rank quantiles', () => {
-    expect(quantile([5, 1, 3, 2, 4], 0.5)).toBe(3);
-    expect(quantile([5, 1, 3, 2, 4], 0.95)).toBe(5);
-    expect(quantile([], 0.5)).toBe(0);
   });
 });

@@ -1,5 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { writeReportFiles } from '@hopper/harness';
 import type { Reference } from './dataset.ts';
 import type { EvalResult } from './run.ts';
 
@@ -16,8 +15,6 @@ export async function writeReport(
   result: EvalResult,
   context: ReportContext,
 ): Promise<string[]> {
-  await mkdir(directory, { recursive: true });
-  const base = join(directory, `eval-${result.dataset}`);
   const published = context.reference.published;
   const hybrid = result.modes.find((m) => m.mode === 'hybrid');
   const json = {
@@ -27,9 +24,7 @@ export async function writeReport(
     command: context.command,
     notes: context.notes,
   };
-  await writeFile(`${base}.json`, `${JSON.stringify(json, null, 2)}\n`);
-  await writeFile(`${base}.md`, markdown(result, context));
-  return [`${base}.md`, `${base}.json`];
+  return writeReportFiles(directory, `eval-${result.dataset}`, markdown(result, context), json);
 }
 
 function markdown(result: EvalResult, context: ReportContext): string {

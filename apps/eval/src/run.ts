@@ -1,6 +1,7 @@
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { percentile } from '@hopper/harness';
 import type { Dataset } from './dataset.ts';
-import { documentRanking, mean, ndcgAt, quantile, recallAt } from './metrics.ts';
+import { documentRanking, mean, ndcgAt, recallAt } from './metrics.ts';
 import { startStack } from './stack.ts';
 
 export const MODES = ['text', 'vector', 'hybrid'] as const;
@@ -149,12 +150,13 @@ export async function runEval(dataset: Dataset, options: EvalOptions = {}): Prom
         const judged = dataset.qrels.get(query.id) ?? new Map<string, number>();
         return { ndcg: ndcgAt(10, ranking, judged), recall: recallAt(10, ranking, judged) };
       });
+      latencies.sort((a, b) => a - b);
       const result: ModeResult = {
         mode,
         ndcg10: mean(scores.map((s) => s.ndcg)),
         recall10: mean(scores.map((s) => s.recall)),
         queries: scores.length,
-        latencyMs: { p50: quantile(latencies, 0.5), p95: quantile(latencies, 0.95) },
+        latencyMs: { p50: percentile(latencies, 50), p95: percentile(latencies, 95) },
       };
       log(`${mode}: nDCG@10 ${result.ndcg10.toFixed(4)}, recall@10 ${result.recall10.toFixed(4)}`);
       modes.push(result);

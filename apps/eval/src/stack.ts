@@ -1,13 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { startNode } from '@hopper/harness';
 
 const LAUNCHER = fileURLToPath(new URL('../../stack/src/main.ts', import.meta.url));
-const READY_TIMEOUT_MS = 60_000;
 
 /** A Hopper stack started by its own launcher (`npm start`), on a fresh data directory. */
 export interface RunningStack {
@@ -42,47 +40,20 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
   };
   // The launcher starts its own Redis; one inherited from the shell would be shared with other work.
   delete childEnv['REDIS_URL'];
-  const child: ChildProcess = spawn(process.execPath, [LAUNCHER], {
+  const { logFile } = options;
+  const launcher = await startNode('the stack', LAUNCHER, {
     env: childEnv,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    isReady: (line) => /MCP endpoint\s+\S+/.test(line),
+    // The launcher stops its worker, gateway and Redis in turn before it exits: give it time.
+    stopTimeoutMs: 60_000,
+    onLine: logFile === undefined ? undefined : (line) => appendFileSync(logFile, `${line}\n`),
   });
-  const output: string[] = [];
-  const remember = (line: string): void => {
-    output.push(line);
-    if (options.logFile !== undefined) appendFileSync(options.logFile, `${line}\n`);
-    if (output.length > 200) output.shift();
-  };
-  child.stderr?.on('data', (chunk: Buffer) => chunk.toString().split('\n').forEach(remember));
-
-  const mcpUrl = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`the stack did not start:\n${output.join('\n')}`)),
-      READY_TIMEOUT_MS,
-    );
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      remember(line);
-      const url = /MCP endpoint\s+(\S+)/.exec(line)?.[1];
-      if (url) {
-        clearTimeout(timer);
-        resolve(url);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the stack exited (${code}) before it was ready:\n${output.join('\n')}`));
-    });
-  });
-
   return {
-    mcpUrl,
+    mcpUrl: /MCP endpoint\s+(\S+)/.exec(launcher.readyLine)?.[1] as string,
     dataDir,
-    output,
+    output: launcher.output,
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGTERM');
-        await exited;
-      }
+      await launcher.stop();
       await rm(dataDir, { recursive: true, force: true });
     },
   };

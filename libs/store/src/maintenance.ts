@@ -556,8 +556,13 @@ export class Maintenance {
     }
   }
 
-  /** The vector index, once the table is large enough for a scan to hurt. Built once. */
+  /**
+   * The vector index of the main table, once it is large enough for a scan to cost more than the
+   * index. Built once. The delta is left to scans: it holds at most a few thousand rows, empties
+   * at every move, and an index there would be rebuilt as often.
+   */
   async #maybeVectorIndex(table: Table, name: ChunkTableName, fragments: number): Promise<void> {
+    if (name !== CHUNKS_TABLE) return;
     const known = this.#indexes.get(name) ?? new Set<string>();
     if (known.has(VECTOR_INDEX_NAME)) return;
     const rows = await table.countRows();

@@ -35,6 +35,21 @@ describe('Epochs', () => {
     expect(await after).toBe(1);
   });
 
+  it('shares concurrent bumps of a collection: a bump asked for meanwhile runs after the one in flight', async () => {
+    const epochs = epochsOn(redis());
+    const first = epochs.bump('initech', 'shelf');
+    // Asked for after the first was sent (their writes may have finished after it ran): they
+    // must not be answered by it, and share the next one.
+    const rest = Array.from({ length: 49 }, () => epochs.bump('initech', 'shelf'));
+    expect(await first).toBe(1);
+    expect(new Set(await Promise.all(rest))).toEqual(new Set([2]));
+    expect(await epochs.current('initech', 'shelf')).toBe(2);
+    // Another collection's bump is its own; a later bump is sent afresh.
+    expect(await epochs.bump('initech', 'desk')).toBe(1);
+    expect(await epochs.bump('initech', 'shelf')).toBe(3);
+    expect(await epochs.current('initech', '*')).toBe(4);
+  });
+
   it('answers undefined when Redis cannot be reached, so the cache is not used', async () => {
     const down = new Redis({
       port: 1,

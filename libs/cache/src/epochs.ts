@@ -29,6 +29,8 @@ export class Epochs {
   readonly #timeoutMs: number;
   readonly #breaker: CircuitBreaker;
   readonly #listeners = new Set<(bump: EpochBump) => void>();
+  /** Bumps in flight and the one queued behind each, by tenant and collection (see `bump`). */
+  readonly #bumps = new Map<string, { inFlight?: Promise<number>; next?: Promise<number> }>();
   /** The reads asked for in this turn of the event loop, by key, not sent yet. */
   #batch: Map<string, PromiseWithResolvers<number | undefined>> | undefined;
 
@@ -78,8 +80,35 @@ export class Epochs {
   /**
    * Bumps a collection's epoch (and the tenant-wide one) and announces both, in one transaction.
    * Used by writers; bounded by `budgetMs` so an unreachable cache cannot stall a job.
+   *
+   * Concurrent bumps of one collection share: a bump asked for while another is in flight joins
+   * the next one, sent when that one ends, so every caller's bump runs after it asked (after its
+   * write) and a group commit of fifty documents costs two bumps, not fifty, here and in every
+   * gateway that hears of them.
    */
-  async bump(tenant: string, collection: string, budgetMs = 1_000): Promise<number> {
+  bump(tenant: string, collection: string, budgetMs = 1_000): Promise<number> {
+    const key = `${tenant}\u001f${collection}`;
+    const bumps = this.#bumps.get(key) ?? {};
+    this.#bumps.set(key, bumps);
+    const send = () => {
+      const sent = this.#bumpNow(tenant, collection, budgetMs).finally(() => {
+        if (bumps.inFlight === sent) bumps.inFlight = undefined;
+        if (bumps.inFlight === undefined && bumps.next === undefined) this.#bumps.delete(key);
+      });
+      bumps.inFlight = sent;
+      return sent;
+    };
+    if (bumps.inFlight === undefined) return send();
+    bumps.next ??= bumps.inFlight
+      .catch(() => undefined)
+      .then(() => {
+        bumps.next = undefined;
+        return send();
+      });
+    return bumps.next;
+  }
+
+  async #bumpNow(tenant: string, collection: string, budgetMs: number): Promise<number> {
     const bump = `
       local epoch = redis.call('INCR', KEYS[1])
       local all = redis.call('INCR', KEYS[2])

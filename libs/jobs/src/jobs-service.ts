@@ -499,7 +499,10 @@ export class JobsService {
         try {
           return await run(value);
         } finally {
-          await releaseOwned(this.#redis, [key], token);
+          // Not waited for: the caller's answer does not depend on it, and the next command this
+          // gateway sends (another submit of the same ingest included) runs after it. A release
+          // that fails leaves the lock to expire.
+          releaseOwned(this.#redis, [key], token).catch(() => undefined);
         }
       }
       if (Date.now() > deadline) {

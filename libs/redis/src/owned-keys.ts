@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 
 /** Deletes each key still holding ARGV[1]; a key that expired and was taken by another stays. */
@@ -6,6 +7,7 @@ for _, key in ipairs(KEYS) do
   if redis.call('get', key) == ARGV[1] then redis.call('del', key) end
 end
 return 0`;
+const RELEASE_DIGEST = createHash('sha1').update(RELEASE_SCRIPT).digest('hex');
 
 /**
  * Releases locks and claims taken with `SET key owner NX PX ttl`: each key is deleted only while it
@@ -13,5 +15,12 @@ return 0`;
  */
 export async function releaseOwned(redis: Redis, keys: readonly string[], owner: string): Promise<void> {
   if (keys.length === 0) return;
-  await redis.eval(RELEASE_SCRIPT, keys.length, ...keys, owner);
+  // By its digest: the script's text goes out only when this Redis has not seen it (after a
+  // restart, or the first time).
+  try {
+    await redis.evalsha(RELEASE_DIGEST, keys.length, ...keys, owner);
+  } catch (error) {
+    if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+    await redis.eval(RELEASE_SCRIPT, keys.length, ...keys, owner);
+  }
 }

@@ -274,6 +274,21 @@ describe('subscriptions/listen with task notifications', () => {
     while ((await subscribers(taskId)) > 0) await new Promise((resolve) => setTimeout(resolve, 20));
   });
 
+  it('a listener on gateway B gets a queued embed_texts task from gateway A completed with its vectors', async () => {
+    const texts = Array.from({ length: 40 }, (_, i) => `tide table line ${i}`);
+    const created = await rpc('tools/call', { name: 'embed_texts', arguments: { texts } });
+    expect(created.result?.resultType).toBe('task');
+    const taskId = created.result!.taskId as string;
+    const listen = await Listen.opened({ taskIds: [taskId] }, { replica: stack.gateways[1]!.url });
+    const completed = await listen.until(isTask('completed'));
+    const result = completed.params?.result as { structuredContent: { embeddings: number[][] } };
+    expect(result.structuredContent.embeddings).toHaveLength(40);
+    // The vectors are read, not taken: tasks/get still has them, identical.
+    const polled = await rpc('tasks/get', { taskId });
+    expect(withoutMeta(completed.params)).toEqual(withoutMeta(polled.result));
+    listen.close();
+  });
+
   it('a task cancelled on gateway A ends cancelled on a listener on gateway B', async () => {
     embeddings.delayMs = 150;
     const taskId = await createTask('otter', 300);

@@ -17,6 +17,7 @@ const TASKS = 'io.modelcontextprotocol/tasks';
 const ACME = 'acme-key-0123456789abcdef';
 const GLOBEX = 'globex-key-0123456789abcdef';
 const WEEK_MS = 7 * 24 * 60 * 60 * 1000;
+const DAY_MS = 24 * 60 * 60 * 1000;
 
 let embeddings: EmbeddingsDouble;
 let stack: TestStack;
@@ -255,6 +256,36 @@ describe('jobs as MCP tasks', () => {
       stored: 2,
       failed: 0,
     });
+  });
+
+  it('a large embed_texts (queued) answers with a task whose result is the waiting call’s vectors, as often as it is read; a small one answers inline', async () => {
+    const texts = Array.from({ length: 40 }, (_, i) => `lantern log entry ${i}`);
+    const created = await createTask('embed_texts', { texts });
+    expect(created.taskId).toMatch(/^emb_/);
+    expect(created.ttlMs).toBe(DAY_MS);
+    const done = await pollTask(created.taskId, finished);
+    expect(done.status).toBe('completed');
+    expect(done.ttlMs).toBe(DAY_MS);
+    const output = done.result?.structuredContent as {
+      model: string;
+      dimensions: number;
+      embeddings: number[][];
+    };
+    expect(output.embeddings).toHaveLength(40);
+    expect(output.dimensions).toBe(output.embeddings[0]!.length);
+    // The same vectors a client without the extension waits for; and a second read still has them.
+    const waited = structured<typeof output>(
+      await waiting.callTool({ name: 'embed_texts', arguments: { texts } }),
+    );
+    expect(output).toEqual(waited);
+    expect((await getTask(created.taskId)).result?.structuredContent).toEqual(output);
+
+    const small = await rpc('tools/call', { name: 'embed_texts', arguments: { texts: texts.slice(0, 2) } });
+    expect(small.result?.resultType).toBe('complete');
+    expect(small.result).not.toHaveProperty('taskId');
+    expect((small.result?.structuredContent as typeof output).embeddings).toEqual(
+      output.embeddings.slice(0, 2),
+    );
   });
 
   it('a client without the extension never gets a task, and tasks/* ask for the extension', async () => {

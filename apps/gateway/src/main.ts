@@ -220,7 +220,14 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
     version: string;
   };
   const mcp = createMcpHandler(
-    createServerFactory({ handlers, logger, tenant: config.tenant, version: pkg.version, tracer }),
+    createServerFactory({
+      handlers,
+      logger,
+      tenant: config.tenant,
+      version: pkg.version,
+      tracer,
+      finishedJobTtlMs: config.cache.ttlSeconds.jobs * 1000,
+    }),
     {
       legacy: 'stateless',
       onerror: (error) => logger.debug({ err: error }, 'mcp request rejected'),

@@ -24,6 +24,13 @@ export interface CallContext {
    * instead of reading the epoch and Redis a second time.
    */
   cacheMiss?: { tool: ToolName; key: string };
+  /**
+   * The caller follows queued work as an MCP task (see the gateway's task-path.ts): a handler that
+   * queues a job writes its id here and returns at once, without waiting for the job; what it
+   * returns then is not sent. A handler that answers without a job (a small `embed_texts`)
+   * answers as usual and leaves `jobId` unset.
+   */
+  detached?: { jobId?: string };
 }
 
 /** A tool's arguments once its input schema parsed them (defaults applied). */

@@ -246,6 +246,16 @@ export class JobsService {
     return unpackVectors(bytes, count);
   }
 
+  /**
+   * Reads a finished embed job's vectors without taking them, for its task (`tasks/get` and
+   * `notifications/tasks` show the result as often as they are asked); `undefined` once they
+   * expired (PAYLOAD_TTL_SECONDS after the job ended).
+   */
+  async readEmbedOutput(tenant: string, jobId: string, count: number): Promise<number[][] | undefined> {
+    const bytes = await getPayload(this.#redis, this.#keys.embedOutput(tenant, jobId));
+    return bytes ? unpackVectors(bytes, count) : undefined;
+  }
+
   async submitDelete(tenant: string, collection: string, documentId: string): Promise<string> {
     const jobId = randomJobId('del');
     const place = await this.#records.create(tenant, jobId, { kind: 'delete', documentId, collection });

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { isHopperError, limits, type JobView } from '@hopper/contracts';
-import type { JobsService, ProgressSubscriber } from '@hopper/jobs';
+import type { ProgressSubscriber } from '@hopper/jobs';
 import type { Logger } from '@hopper/lifecycle';
 import { SERVER_INFO_META_KEY, SUBSCRIPTION_ID_META_KEY } from '@modelcontextprotocol/server';
 import { insufficientScopeChallenge } from '../auth/challenge.ts';
@@ -13,6 +13,7 @@ import {
   sendJson,
   taskJob,
   type ModernRequest,
+  type TaskJobs,
 } from './task-path.ts';
 
 /** JSON-RPC codes a refused `subscriptions/listen` answers with. */
@@ -39,7 +40,7 @@ const KEEP_ALIVE_MS = 15_000;
 const MAX_UNSENT_BYTES = 1024 * 1024;
 
 export interface ListenPathDeps {
-  jobs: Pick<JobsService, 'get'>;
+  jobs: TaskJobs;
   /** The gateway's one progress subscriber: a channel per watched job, shared by every listener. */
   progress: Pick<ProgressSubscriber, 'watch'>;
   logger: Logger;
@@ -413,7 +414,7 @@ class ListenStream {
     }
     if (this.#closing) return;
     if (watch.task) {
-      const task = detailedTask(view, this.#deps.logger);
+      const task = await detailedTask(view, this.#tenant, this.#deps.jobs, this.#deps.logger);
       const text = JSON.stringify(task);
       if (text !== watch.lastTask) {
         watch.lastTask = text;

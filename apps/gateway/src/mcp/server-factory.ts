@@ -26,6 +26,7 @@ import type { CallContext, ToolHandlers } from '@hopper/contracts';
 import { toolFailure, toolSuccess } from './tool-result.ts';
 import { advertisedOnly } from './tool-schemas.ts';
 import { TASKS_EXTENSION } from './task-path.ts';
+import { documentReadHint, jobReadHint, staticCacheHints } from './cache-hints.ts';
 
 const INSTRUCTIONS =
   'Hopper ingests documents (ingest_document) and searches them (search). Long work runs as jobs: ' +
@@ -38,6 +39,8 @@ export interface ServerFactoryOptions {
   tenant: string;
   version: string;
   tracer: Tracer;
+  /** How long Hopper's cache keeps a finished job (`HOPPER_CACHE_TTL_JOBS_S`), for its caching hint. */
+  finishedJobTtlMs: number;
 }
 
 /**
@@ -77,8 +80,12 @@ export function createServerFactory(options: ServerFactoryOptions): McpServerFac
           extensions: { [TASKS_EXTENSION]: {} },
         },
         instructions: INSTRUCTIONS,
+        // SEP-2549 hints, written by the SDK on 2026-07-28 answers only (see cache-hints.ts).
+        cacheHints: staticCacheHints,
       },
     );
+    // A resource read's own hints, on 2026-07-28 answers only (a 2025-11-25 result has no such fields).
+    const modern = request.era === 'modern';
     const tools = reachableTools(request);
     for (const name of tools) {
       const contract = toolContracts[name];
@@ -137,7 +144,8 @@ export function createServerFactory(options: ServerFactoryOptions): McpServerFac
         const view = await readOrNotFound(uri.href, () =>
           handlers.get_document({ documentId, collection: DEFAULT_COLLECTION }, staticCall(tenant)),
         );
-        return { contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(view) }] };
+        const contents = [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(view) }];
+        return modern ? { contents, ...documentReadHint } : { contents };
       },
     );
     server.registerResource(
@@ -153,7 +161,8 @@ export function createServerFactory(options: ServerFactoryOptions): McpServerFac
       async (uri, variables) => {
         const jobId = decodedVariable(uri.href, variables.jobId);
         const view = await readOrNotFound(uri.href, () => handlers.get_job({ jobId }, staticCall(tenant)));
-        return { contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(view) }] };
+        const contents = [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(view) }];
+        return modern ? { contents, ...jobReadHint(view, options.finishedJobTtlMs) } : { contents };
       },
     );
     return server;

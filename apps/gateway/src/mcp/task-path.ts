@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import {
   DEFAULT_COLLECTION,
+  HopperError,
   isHopperError,
   toolContracts,
   toolScopes,
@@ -10,8 +11,9 @@ import {
   type JobView,
   type Scope,
   type ToolHandlers,
+  type ToolInput,
 } from '@hopper/contracts';
-import { FINISHED_JOB_TTL_SECONDS, jobResult, type JobsService } from '@hopper/jobs';
+import { FINISHED_JOB_TTL_SECONDS, PAYLOAD_TTL_SECONDS, jobResult, type JobsService } from '@hopper/jobs';
 import type { Logger } from '@hopper/lifecycle';
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { insufficientScopeChallenge } from '../auth/challenge.ts';
@@ -29,6 +31,12 @@ export const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
  * creation is a floor Hopper always keeps. Tasks share their job's record; nothing else is kept.
  */
 export const TASK_TTL_MS = FINISHED_JOB_TTL_SECONDS * 1000;
+
+/**
+ * An embedding task's: its vectors are kept PAYLOAD_TTL_SECONDS (a day) after the job ended
+ * (worker's embed-handler.ts), so a day from creation is what its result is readable for.
+ */
+export const EMBED_TASK_TTL_MS = PAYLOAD_TTL_SECONDS * 1000;
 
 /**
  * The polling pace suggested to clients. A `tasks/get` is one hash read in Redis (no MCP server is
@@ -49,19 +57,24 @@ const INTERNAL_ERROR = -32603;
 /** Missing Required Client Capability (2026-07-28, SEP-2575). */
 const MISSING_CAPABILITY = -32021;
 
+/** What a task's job reads to build its result. */
+export type TaskJobs = Pick<JobsService, 'get' | 'readEmbedOutput'>;
+
 /**
- * The tools that answer with a task, each with the job kind it queues and how a finished job of that
- * kind becomes the tool's output: the function a waiting call ends with, so a completed task's
- * `result` is what the waiting call returns (a failed job throws the same error, and so becomes the
- * same `isError` result).
+ * The tools that answer with a task, each with the job kind it queues, how long the task is kept,
+ * and how a finished job of that kind becomes the tool's output: what a waiting call ends with, so a
+ * completed task's `result` is what the waiting call returns (a failed job throws the same error,
+ * and so becomes the same `isError` result).
  */
 const TASK_TOOLS = {
   ingest_document: {
     kind: 'ingest',
+    ttlMs: TASK_TTL_MS,
     output: (view: JobView) => ingestOutput(view, view.documentId ?? ''),
   },
   ingest_documents: {
     kind: 'batch',
+    ttlMs: TASK_TTL_MS,
     output: (view: JobView) =>
       batchOutput(
         view,
@@ -69,7 +82,38 @@ const TASK_TOOLS = {
         jobResult('batch', view)?.documents.length ?? 0,
       ),
   },
-} as const satisfies Record<string, { kind: JobKind; output: (view: JobView) => object }>;
+  // Only the large batches that go onto the embed queue are tasks; a small one answers inline.
+  embed_texts: {
+    kind: 'embed',
+    ttlMs: EMBED_TASK_TTL_MS,
+    output: async (view: JobView, jobs: TaskJobs, tenant: string) => {
+      // A failed job: the waiting call's error (job-tools.ts).
+      if (view.state !== 'completed') {
+        throw new HopperError(
+          'unavailable',
+          `embedding job ${view.jobId} ${view.state}${view.error ? `: ${view.error}` : ''}`,
+        );
+      }
+      const done = jobResult('embed', view);
+      if (!done) throw new Error(`embedding job ${view.jobId} has no result`);
+      const embeddings = await jobs.readEmbedOutput(tenant, view.jobId, done.count);
+      if (!embeddings) {
+        throw new HopperError(
+          'not_found',
+          `the vectors of embedding job ${view.jobId} are no longer kept (a day after it ended); send the texts again`,
+        );
+      }
+      return { model: done.model, dimensions: done.dimensions, embeddings };
+    },
+  },
+} as const satisfies Record<
+  string,
+  {
+    kind: JobKind;
+    ttlMs: number;
+    output: (view: JobView, jobs: TaskJobs, tenant: string) => object | Promise<object>;
+  }
+>;
 type TaskTool = keyof typeof TASK_TOOLS;
 
 const toolOfKind = new Map<JobKind, TaskTool>(
@@ -79,7 +123,7 @@ const toolOfKind = new Map<JobKind, TaskTool>(
 export interface TaskPathDeps {
   /** The tool chain every call goes through (timing, rate limit, handler). */
   handlers: Pick<ToolHandlers, TaskTool>;
-  jobs: Pick<JobsService, 'get' | 'requestCancel'>;
+  jobs: TaskJobs & Pick<JobsService, 'requestCancel'>;
   logger: Logger;
   /** What a modern result names in its `_meta` (the SDK's `serverInfo`). */
   serverInfo: { name: string; version: string };
@@ -107,7 +151,8 @@ export interface ModernRequest {
  * Hopper's jobs as MCP tasks (the 2026-07-28 Tasks extension, SEP-2663). The SDK (2.4) has no tasks
  * runtime, so this module answers the task surface itself, in front of it, as the fast path does:
  *
- * - `tools/call` of `ingest_document` or `ingest_documents` from a request that declares the
+ * - `tools/call` of `ingest_document`, `ingest_documents` or a large `embed_texts` (one that goes
+ *   onto the embed queue; a small one answers inline, as before) from a request that declares the
  *   extension in `_meta` (its per-request client capabilities): the call goes through the same
  *   handler chain as any call (rate limit, timing), without waiting for the job, and the answer is a
  *   `CreateTaskResult` whose `taskId` is the job id, sent once the job's record is written (a
@@ -120,7 +165,7 @@ export interface ModernRequest {
  *   bus) and acknowledges at once; the worker stops at its next step.
  * - `tasks/update`: acknowledged; Hopper's tasks never ask for input.
  *
- * A task id is a job id of the caller's tenant and kind ingest or batch; anything else, another
+ * A task id is a job id of the caller's tenant and kind ingest, batch or embed; anything else, another
  * tenant's job included, is an unknown task (`-32602`). Requests without the extension never see a
  * task: their `tools/call` goes on to the SDK unchanged, and their `tasks/*` are refused with
  * `-32021`. Legacy (2025-11-25) requests are left to the SDK.
@@ -240,7 +285,7 @@ export function createTaskPath(deps: TaskPathDeps): TaskPath {
       answer({ resultType: 'complete' });
       return true;
     }
-    answer({ resultType: 'complete', ...detailedTask(view, deps.logger) });
+    answer({ resultType: 'complete', ...(await detailedTask(view, caller.tenant, deps.jobs, deps.logger)) });
     return true;
   }
 }
@@ -254,11 +299,24 @@ async function createTask(
   requestId: string,
 ): Promise<Record<string, unknown>> {
   // The job outlives this request: nothing here cancels it when the client hangs up.
-  const call: CallContext = { tenant: caller.tenant, signal: new AbortController().signal, requestId };
+  const detached: { jobId?: string } = {};
+  const call: CallContext = {
+    tenant: caller.tenant,
+    signal: new AbortController().signal,
+    requestId,
+    detached,
+  };
   let queued: { jobId: string; skipped?: { path: string; reason: string }[] };
   try {
-    const handler = deps.handlers[tool] as (input: unknown, call: CallContext) => Promise<typeof queued>;
-    queued = await handler({ ...(input as object), wait: false }, call);
+    if (tool === 'embed_texts') {
+      const output = await deps.handlers.embed_texts(input as ToolInput<'embed_texts'>, call);
+      // Small enough to answer inline: the result at once, no task (the spec lets a server decide).
+      if (detached.jobId === undefined) return { resultType: 'complete', ...toolSuccess(output) };
+      queued = { jobId: detached.jobId };
+    } else {
+      const handler = deps.handlers[tool] as (input: unknown, call: CallContext) => Promise<typeof queued>;
+      queued = await handler({ ...(input as object), wait: false }, call);
+    }
   } catch (error) {
     return { resultType: 'complete', ...toolFailure(error, deps.logger, tool) };
   }
@@ -304,6 +362,7 @@ interface TaskFields {
 
 /** The task's own fields (the `Task` of SEP-2663) for a job's record. */
 function taskFields(view: JobView): TaskFields {
+  const tool = toolOfKind.get(view.kind);
   const status =
     view.state === 'queued' || view.state === 'active'
       ? 'working'
@@ -317,7 +376,7 @@ function taskFields(view: JobView): TaskFields {
     ...(message ? { statusMessage: message } : {}),
     createdAt: view.createdAt,
     lastUpdatedAt: view.updatedAt,
-    ttlMs: TASK_TTL_MS,
+    ttlMs: tool ? TASK_TOOLS[tool].ttlMs : TASK_TTL_MS,
     pollIntervalMs: TASK_POLL_INTERVAL_MS,
   };
 }
@@ -341,13 +400,18 @@ function statusMessage(view: JobView): string | undefined {
  * `failed` (with a JSON-RPC error) is left for a result Hopper cannot build at all. What `tasks/get`
  * answers and what `notifications/tasks` carries (see listen-path.ts).
  */
-export function detailedTask(view: JobView, logger: Logger): Record<string, unknown> {
+export async function detailedTask(
+  view: JobView,
+  tenant: string,
+  jobs: TaskJobs,
+  logger: Logger,
+): Promise<Record<string, unknown>> {
   const task = taskFields(view);
   if (task.status !== 'completed') return { ...task };
   const tool = toolOfKind.get(view.kind)!;
   let result: CallToolResult;
   try {
-    result = toolSuccess(TASK_TOOLS[tool].output(view));
+    result = toolSuccess(await TASK_TOOLS[tool].output(view, jobs, tenant));
   } catch (error) {
     if (!isHopperError(error)) {
       const ref = randomUUID().slice(0, 8);

@@ -183,6 +183,11 @@ export function jobTools(deps: ToolDeps): {
         };
       }
       const jobId = await jobs.submitEmbed(call.tenant, input.texts);
+      if (call.detached) {
+        // Followed as a task: the vectors are read from the task when it completes.
+        call.detached.jobId = jobId;
+        return { model: embedder.model, dimensions: 0, embeddings: [] };
+      }
       const view = await follow(jobId, call, jobCatalog.embed.waitTimeoutMs);
       if (view.state !== 'completed') {
         throw new HopperError(

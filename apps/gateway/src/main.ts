@@ -11,6 +11,7 @@ import {
   HotQueries,
   ResultCache,
   withEmbeddingCache,
+  withoutEmbeddingCache,
   withResultCache,
 } from '@hopper/cache';
 import { createEmbeddingProvider, withMicroBatching } from '@hopper/embeddings';
@@ -106,15 +107,19 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
           maxTexts: config.embeddings.batchSize ?? 64,
         })
       : tracedProvider;
-  const embedder = withEmbeddingCache(batched, {
-    space: `${provider.model}@${config.embeddings.dimensions ?? 'native'}`,
-    breaker: cacheBreaker,
-    redis: cacheRedis,
-    keys,
-    ttlSeconds: config.cache.ttlSeconds.embeddings,
-    timeoutMs: config.cache.timeoutMs,
-    onError: onCacheError,
-  });
+  // The builtin embedder computes faster than Redis answers: its vectors are not cached.
+  const embedder =
+    config.embeddings.provider === 'builtin'
+      ? withoutEmbeddingCache(batched)
+      : withEmbeddingCache(batched, {
+          space: `${provider.model}@${config.embeddings.dimensions ?? 'native'}`,
+          breaker: cacheBreaker,
+          redis: cacheRedis,
+          keys,
+          ttlSeconds: config.cache.ttlSeconds.embeddings,
+          timeoutMs: config.cache.timeoutMs,
+          onError: onCacheError,
+        });
   const cache = new ResultCache({
     breaker: cacheBreaker,
     redis: cacheRedis,

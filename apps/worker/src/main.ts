@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import os from 'node:os';
 import { createKeys, jobCatalog } from '@hopper/contracts';
-import { Epochs, withEmbeddingCache } from '@hopper/cache';
+import { Epochs, withEmbeddingCache, withoutEmbeddingCache } from '@hopper/cache';
 import { createEmbeddingProvider } from '@hopper/embeddings';
 import { ParserPool } from '@hopper/documents';
 import { Closer, rateLimited, runService, type Logger } from '@hopper/lifecycle';
@@ -154,16 +154,24 @@ async function startWorker(config: WorkerConfig, logger: Logger): Promise<Closer
     : redis;
   if (cacheRedis !== redis) closer.add('cache redis', () => closeRedis(cacheRedis));
   const provider = createEmbeddingProvider(config.embeddings);
-  const embedder = withEmbeddingCache(traced(provider, tracing.tracer, 'embeddings', ['embed']), {
-    space: `${provider.model}@${config.embeddings.dimensions ?? 'native'}`,
-    redis: cacheRedis,
-    keys,
-    ttlSeconds: config.cache.ttlSeconds.embeddings,
-    timeoutMs: config.cache.timeoutMs,
-    onError: rateLimited(10_000, (error: Error, operation: string, suppressed: number) =>
-      logger.warn({ err: error, operation, suppressed }, 'embedding cache call failed; computing instead'),
-    ),
-  });
+  // The builtin embedder computes faster than Redis answers: its vectors are not cached.
+  const tracedProvider = traced(provider, tracing.tracer, 'embeddings', ['embed']);
+  const embedder =
+    config.embeddings.provider === 'builtin'
+      ? withoutEmbeddingCache(tracedProvider)
+      : withEmbeddingCache(tracedProvider, {
+          space: `${provider.model}@${config.embeddings.dimensions ?? 'native'}`,
+          redis: cacheRedis,
+          keys,
+          ttlSeconds: config.cache.ttlSeconds.embeddings,
+          timeoutMs: config.cache.timeoutMs,
+          onError: rateLimited(10_000, (error: Error, operation: string, suppressed: number) =>
+            logger.warn(
+              { err: error, operation, suppressed },
+              'embedding cache call failed; computing instead',
+            ),
+          ),
+        });
   const epochs = new Epochs({ redis: cacheRedis, keys, timeoutMs: config.cache.timeoutMs });
   // Untrusted documents are parsed in these threads, never on the event loop that renews job locks.
   const parsers = new ParserPool(config.parseSandbox);

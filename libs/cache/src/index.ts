@@ -10,7 +10,8 @@
  *   tenant, tool, canonical arguments (canonical.ts) and epoch; `createCacheLookup` finds an answer
  *   under the same key without computing one (the gateway's MCP fast path);
  * - `CacheWarmer` (warmer.ts): re-runs a collection's hot searches after a write and at start;
- * - `withEmbeddingCache` (embedding-cache.ts): vectors per tenant, model and text hash.
+ * - `withEmbeddingCache` (embedding-cache.ts): vectors per tenant, model and text hash (not for the
+ *   builtin embedder: `withoutEmbeddingCache`).
  *
  * Keys come from `@hopper/contracts`' `Keys`; Redis calls go through `@hopper/redis`' circuit
  * breaker, so a slow or absent cache Redis costs a caller at most its budget.
@@ -27,6 +28,7 @@ export {
 } from './cached-tools.ts';
 export {
   withEmbeddingCache,
+  withoutEmbeddingCache,
   type Embedder,
   type EmbeddingCacheOptions,
   type EmbeddingCacheStats,

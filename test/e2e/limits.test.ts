@@ -285,7 +285,7 @@ describe('job limits', () => {
     structured(await ingest(acme, 'b'));
     const third = await ingest(acme, 'c');
     expect(toolError(third)).toMatch(/too many jobs queued or running for this tenant \(the limit is 2\)/);
-    expect(errorMeta(third)).toEqual({ code: 'busy', retryAfterSeconds: 5 });
+    expect(errorMeta(third)).toEqual({ code: 'busy', retryAfterSeconds: 1 });
     // The same ingest again is the same job, not a new one: not refused.
     expect(structured<JobOut>(await ingest(acme, 'a')).jobId).toBe(first.jobId);
     // Another tenant has its own slots.

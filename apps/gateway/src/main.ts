@@ -134,6 +134,7 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
     keys,
     timeoutMs: config.cache.timeoutMs,
     breaker: cacheBreaker,
+    onError: onCacheError,
   });
   await epochs.listen(cacheSubscriber);
   const hot = new HotQueries(cacheRedis, keys);

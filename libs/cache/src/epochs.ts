@@ -28,17 +28,26 @@ export class Epochs {
   readonly #keys: Keys;
   readonly #timeoutMs: number;
   readonly #breaker: CircuitBreaker;
+  readonly #onError: (error: Error, operation: string) => void;
   readonly #listeners = new Set<(bump: EpochBump) => void>();
   /** Bumps in flight and the one queued behind each, by tenant and collection (see `bump`). */
   readonly #bumps = new Map<string, { inFlight?: Promise<number>; next?: Promise<number> }>();
   /** The reads asked for in this turn of the event loop, by key, not sent yet. */
   #batch: Map<string, PromiseWithResolvers<number | undefined>> | undefined;
 
-  constructor(options: { redis: Redis; keys: Keys; timeoutMs: number; breaker?: CircuitBreaker }) {
+  constructor(options: {
+    redis: Redis;
+    keys: Keys;
+    timeoutMs: number;
+    breaker?: CircuitBreaker;
+    /** Told when a read fails: every cached call then answers without the cache. */
+    onError?: (error: Error, operation: string) => void;
+  }) {
     this.#redis = options.redis;
     this.#keys = options.keys;
     this.#timeoutMs = options.timeoutMs;
     this.#breaker = options.breaker ?? new CircuitBreaker();
+    this.#onError = options.onError ?? (() => undefined);
   }
 
   /**
@@ -71,7 +80,8 @@ export class Epochs {
         let i = 0;
         for (const read of batch.values()) read.resolve(Number(stored[i++] ?? 0));
       },
-      () => {
+      (error: unknown) => {
+        this.#onError(error instanceof Error ? error : new Error(String(error)), 'epoch read');
         for (const read of batch.values()) read.resolve(undefined);
       },
     );

@@ -118,7 +118,7 @@ describe('JobRecords', () => {
     expect(await records.create('t6', 'job-2', { kind: 'embed' }, { ...limit, reset: true })).toBe(2);
 
     const refusal = records.create('t6', 'job-3', { kind: 'ingest' }, limit);
-    await expect(refusal).rejects.toMatchObject({ code: 'busy', retryAfterSeconds: 5 });
+    await expect(refusal).rejects.toMatchObject({ code: 'busy', retryAfterSeconds: 1 });
     await expect(refusal).rejects.toThrow(/too many jobs queued or running.*limit is 2/);
     expect(await records.get('t6', 'job-3')).toBeUndefined();
     // Another tenant has its own slots.

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { isHopperError, limits, type JobView } from '@hopper/contracts';
 import type { ProgressSubscriber } from '@hopper/jobs';
@@ -14,6 +14,7 @@ import {
   taskJob,
   type ModernRequest,
   type TaskJobs,
+  type TaskPath,
 } from './task-path.ts';
 
 /** JSON-RPC codes a refused `subscriptions/listen` answers with. */
@@ -52,13 +53,11 @@ export interface ListenPathDeps {
   resourceMetadataUrl?: string;
 }
 
-/** Answers a `subscriptions/listen`, or returns false for the caller to send the request on (to the SDK). */
-export type ListenPath = (
-  req: IncomingMessage,
-  res: ServerResponse,
-  body: unknown,
-  caller: Caller,
-) => Promise<boolean>;
+/**
+ * Answers a `subscriptions/listen`, or returns false for the caller to send the request on (to the
+ * SDK): the shape of the task path.
+ */
+export type ListenPath = TaskPath;
 
 export interface ListenStreams {
   serve: ListenPath;

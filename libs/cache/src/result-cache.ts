@@ -230,7 +230,14 @@ export class ResultCache {
       while (Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, delay));
         delay = Math.min(delay * 2, 50);
-        const bytes = await this.#redisCall('get', () => this.#redis.getBuffer(key));
+        // The lock first, then the value, in one round trip (Redis runs them in this order): the
+        // holder stores its value before it lets the lock go, so a lock seen gone means the value,
+        // if there is one, is seen too. (Value first, then lock, missed a value stored between the
+        // two and computed again.)
+        const [held, bytes] = await Promise.all([
+          this.#redisCall('lock', () => this.#redis.exists(lock)),
+          this.#redisCall('get', () => this.#redis.getBuffer(key)),
+        ]);
         if (bytes) {
           this.#stats.coalesced += 1;
           this.#stats.l2.hits += 1;
@@ -238,7 +245,6 @@ export class ResultCache {
           this.#setL1(key, value, bytes.length);
           return { value, layer: 'l2' };
         }
-        const held = await this.#redisCall('lock', () => this.#redis.exists(lock));
         if (held === 0) break;
       }
     }

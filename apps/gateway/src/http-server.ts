@@ -13,6 +13,7 @@ import type { ListenPath } from './mcp/listen-path.ts';
 import type { LegacySessions } from './mcp/legacy-sessions.ts';
 import { parseBoundedJson } from './json-body.ts';
 import { malformedMethod } from './mcp/request-shapes.ts';
+import { jsonRpcError, sendJson } from './mcp/json-rpc.ts';
 import { UnauthorizedError, type Caller, type TenantResolver } from './tenant-resolver.ts';
 import type { LoadShedder } from './load-shedder.ts';
 import { isPagePath, type PageHandler } from './page/page-handler.ts';
@@ -278,16 +279,6 @@ function headersOf(req: IncomingMessage): Headers {
     else if (Array.isArray(value)) headers.set(name, value.join(', '));
   }
   return headers;
-}
-
-function jsonRpcError(code: number, message: string, id: string | number | null = null) {
-  return { jsonrpc: '2.0', id, error: { code, message } };
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

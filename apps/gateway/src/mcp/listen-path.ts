@@ -1,5 +1,4 @@
 import type { ServerResponse } from 'node:http';
-import { randomUUID } from 'node:crypto';
 import { isHopperError, limits, type JobView } from '@hopper/contracts';
 import type { ProgressSubscriber } from '@hopper/jobs';
 import type { Logger } from '@hopper/lifecycle';
@@ -10,19 +9,20 @@ import {
   TASKS_EXTENSION,
   detailedTask,
   modernRequest,
-  sendJson,
   taskJob,
   type ModernRequest,
   type TaskJobs,
   type TaskPath,
 } from './task-path.ts';
-
-/** JSON-RPC codes a refused `subscriptions/listen` answers with. */
-const INVALID_PARAMS = -32602;
-const MISSING_CAPABILITY = -32021;
-const INTERNAL_ERROR = -32603;
-/** Hopper's "busy" family (as the load shedder's -32000): a limit, not a malformed request. */
-const LIMIT_REACHED = -32000;
+import {
+  INSUFFICIENT_SCOPE,
+  INVALID_PARAMS,
+  LIMIT_REACHED,
+  MISSING_CAPABILITY,
+  internalError,
+  jsonRpcError,
+  sendJson,
+} from './json-rpc.ts';
 
 /** Job ids are `[a-z0-9_]` (ids.ts), so a job's URI needs no decoding. */
 const JOB_URI = /^hopper:\/\/jobs\/([a-z0-9_]{1,128})$/;
@@ -120,20 +120,10 @@ export function createListenStreams(deps: ListenPathDeps): ListenStreams {
       await listen(res, request, caller);
     } catch (error) {
       // Redis unreachable while the ids were checked, most likely: a JSON-RPC error the client can
-      // retry, never the details.
-      const ref = randomUUID().slice(0, 8);
-      deps.logger.error({ err: error, ref }, 'subscriptions/listen failed');
+      // retry.
+      const failure = internalError(deps.logger, { err: error }, 'subscriptions/listen failed');
       if (res.headersSent) res.end();
-      else {
-        sendJson(res, 200, {
-          jsonrpc: '2.0',
-          id: request.id,
-          error: {
-            code: INTERNAL_ERROR,
-            message: `internal error (reference ${ref}); the gateway log has the details`,
-          },
-        });
-      }
+      else sendJson(res, 200, { jsonrpc: '2.0', id: request.id, error: failure });
     }
     return true;
   };
@@ -141,11 +131,7 @@ export function createListenStreams(deps: ListenPathDeps): ListenStreams {
   async function listen(res: ServerResponse, request: ModernRequest, caller: Caller): Promise<void> {
     const { id, params } = request;
     const refuse = (code: number, message: string, data?: unknown, status = 200) =>
-      sendJson(res, status, {
-        jsonrpc: '2.0',
-        id,
-        error: { code, message, ...(data === undefined ? {} : { data }) },
-      });
+      sendJson(res, status, jsonRpcError(code, message, id, data));
 
     const filter = listenFilter(params.notifications);
     if (filter === undefined) {
@@ -180,7 +166,7 @@ export function createListenStreams(deps: ListenPathDeps): ListenStreams {
           deps.resourceMetadataUrl,
         ),
       );
-      refuse(-32001, 'subscriptions/listen needs the read scope', undefined, 403);
+      refuse(INSUFFICIENT_SCOPE, 'subscriptions/listen needs the read scope', undefined, 403);
       return;
     }
     const limit = limitReached(caller.tenant);

@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { randomUUID } from 'node:crypto';
 import {
   DEFAULT_COLLECTION,
   HopperError,
@@ -19,7 +18,16 @@ import type { CallToolResult } from '@modelcontextprotocol/server';
 import { insufficientScopeChallenge } from '../auth/challenge.ts';
 import type { Caller } from '../tenant-resolver.ts';
 import { batchOutput } from '../tools/batch-tools.ts';
-import { ingestOutput } from '../tools/job-tools.ts';
+import { embedJobOutcome, ingestOutput } from '../tools/job-tools.ts';
+import {
+  INSUFFICIENT_SCOPE,
+  INVALID_PARAMS,
+  INVALID_REQUEST,
+  MISSING_CAPABILITY,
+  internalError,
+  jsonRpcError,
+  sendJson,
+} from './json-rpc.ts';
 import { toolFailure, toolSuccess } from './tool-result.ts';
 
 /** The Tasks extension's identifier (SEP-2663), as clients declare it and `server/discover` lists it. */
@@ -49,13 +57,6 @@ const MODERN_VERSION = '2026-07-28';
 const VERSION_META = 'io.modelcontextprotocol/protocolVersion';
 const CAPABILITIES_META = 'io.modelcontextprotocol/clientCapabilities';
 const SERVER_INFO_META = 'io.modelcontextprotocol/serverInfo';
-
-/** JSON-RPC codes the task surface answers with. */
-const INVALID_REQUEST = -32600;
-const INVALID_PARAMS = -32602;
-const INTERNAL_ERROR = -32603;
-/** Missing Required Client Capability (2026-07-28, SEP-2575). */
-const MISSING_CAPABILITY = -32021;
 
 /** What a task's job reads to build its result. */
 export type TaskJobs = Pick<JobsService, 'get' | 'readEmbedOutput'>;
@@ -87,15 +88,7 @@ const TASK_TOOLS = {
     kind: 'embed',
     ttlMs: EMBED_TASK_TTL_MS,
     output: async (view: JobView, jobs: TaskJobs, tenant: string) => {
-      // A failed job: the waiting call's error (job-tools.ts).
-      if (view.state !== 'completed') {
-        throw new HopperError(
-          'unavailable',
-          `embedding job ${view.jobId} ${view.state}${view.error ? `: ${view.error}` : ''}`,
-        );
-      }
-      const done = jobResult('embed', view);
-      if (!done) throw new Error(`embedding job ${view.jobId} has no result`);
+      const done = embedJobOutcome(view);
       const embeddings = await jobs.readEmbedOutput(tenant, view.jobId, done.count);
       if (!embeddings) {
         throw new HopperError(
@@ -179,17 +172,13 @@ export function createTaskPath(deps: TaskPathDeps): TaskPath {
     try {
       return await serve(req, res, request, caller);
     } catch (error) {
-      // Redis unreachable, most likely: a JSON-RPC error the client can retry, never the details.
-      const ref = randomUUID().slice(0, 8);
-      deps.logger.error({ err: error, method: request.method, ref }, 'task request failed');
-      sendJson(res, 200, {
-        jsonrpc: '2.0',
-        id: request.id,
-        error: {
-          code: INTERNAL_ERROR,
-          message: `internal error (reference ${ref}); the gateway log has the details`,
-        },
-      });
+      // Redis unreachable, most likely: a JSON-RPC error the client can retry.
+      const failure = internalError(
+        deps.logger,
+        { err: error, method: request.method },
+        'task request failed',
+      );
+      sendJson(res, 200, { jsonrpc: '2.0', id: request.id, error: failure });
       return true;
     }
   };
@@ -204,11 +193,7 @@ export function createTaskPath(deps: TaskPathDeps): TaskPath {
     const answer = (result: Record<string, unknown>) =>
       sendJson(res, 200, { jsonrpc: '2.0', id, result: { ...result, _meta: meta } });
     const refuse = (code: number, message: string, data?: unknown, status = 200) =>
-      sendJson(res, status, {
-        jsonrpc: '2.0',
-        id,
-        error: { code, message, ...(data === undefined ? {} : { data }) },
-      });
+      sendJson(res, status, jsonRpcError(code, message, id, data));
 
     if (method === 'tools/call') {
       const name = params.name;
@@ -263,7 +248,7 @@ export function createTaskPath(deps: TaskPathDeps): TaskPath {
         'www-authenticate',
         insufficientScopeChallenge(scope, `${method} needs the ${scope} scope`, deps.resourceMetadataUrl),
       );
-      refuse(-32001, `${method} needs the ${scope} scope`, undefined, 403);
+      refuse(INSUFFICIENT_SCOPE, `${method} needs the ${scope} scope`, undefined, 403);
       return true;
     }
 
@@ -414,16 +399,12 @@ export async function detailedTask(
     result = toolSuccess(await TASK_TOOLS[tool].output(view, jobs, tenant));
   } catch (error) {
     if (!isHopperError(error)) {
-      const ref = randomUUID().slice(0, 8);
-      logger.error({ err: error, tool, jobId: view.jobId, ref }, 'task result could not be built');
-      return {
-        ...task,
-        status: 'failed',
-        error: {
-          code: INTERNAL_ERROR,
-          message: `internal error (reference ${ref}); the gateway log has the details`,
-        },
-      };
+      const failure = internalError(
+        logger,
+        { err: error, tool, jobId: view.jobId },
+        'task result could not be built',
+      );
+      return { ...task, status: 'failed', error: failure };
     }
     result = toolFailure(error, logger, tool);
   }
@@ -443,12 +424,6 @@ export function modernRequest(body: unknown): ModernRequest | undefined {
   const extensions = isPlainObject(capabilities) ? capabilities.extensions : undefined;
   const tasks = isPlainObject(extensions) && isPlainObject(extensions[TASKS_EXTENSION]);
   return { id, method: body.method, params, tasks };
-}
-
-export function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

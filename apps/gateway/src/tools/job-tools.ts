@@ -4,6 +4,7 @@ import {
   jobCatalog,
   limits,
   type IngestOutput,
+  type JobResult,
   type JobView,
 } from '@hopper/contracts';
 import { mediaTypeFromName } from '@hopper/documents';
@@ -189,13 +190,8 @@ export function jobTools(deps: ToolDeps): {
         return { model: embedder.model, dimensions: 0, embeddings: [] };
       }
       const view = await follow(jobId, call, jobCatalog.embed.waitTimeoutMs);
-      if (view.state !== 'completed') {
-        throw new HopperError(
-          view.state === 'failed' ? 'unavailable' : view.state === 'cancelled' ? 'cancelled' : 'timeout',
-          `embedding job ${jobId} ${view.state}${view.error ? `: ${view.error}` : ''}`,
-        );
-      }
-      const embeddings = await jobs.takeEmbedOutput(call.tenant, jobId, input.texts.length);
+      const count = embedJobOutcome(view).count;
+      const embeddings = await jobs.takeEmbedOutput(call.tenant, jobId, count);
       return { model: embedder.model, dimensions: embeddings[0]?.length ?? 0, embeddings };
     },
 
@@ -223,6 +219,20 @@ function conflict(documentId: string, what: string): HopperError {
 interface Submitted {
   documentId: string;
   submitted: SubmittedJob;
+}
+
+/**
+ * A finished embed job's result, or the error its caller gets: the waiting call's and the task's
+ * (task-path.ts) alike.
+ */
+export function embedJobOutcome(view: JobView): JobResult<'embed'> {
+  const result = jobResult('embed', view);
+  if (result) return result;
+  if (view.state === 'completed') throw new Error(`embedding job ${view.jobId} has no result`);
+  throw new HopperError(
+    view.state === 'failed' ? 'unavailable' : view.state === 'cancelled' ? 'cancelled' : 'timeout',
+    `embedding job ${view.jobId} ${view.state}${view.error ? `: ${view.error}` : ''}`,
+  );
 }
 
 export function ingestOutput(view: JobView, documentId: string): IngestOutput {

@@ -123,18 +123,18 @@ export class DocumentWriter {
 
       // Read after this writer holds the documents' locks: the versions are the latest. The rows
       // at the positions the new versions take are read beside them (see `occupied` below).
+      const slots = new Map(
+        valid.map((i) => {
+          const { doc, chunks } = writes[i] as Write;
+          return [i, chunks.map((_, index) => slotKey(doc.tenant, doc.collection, doc.documentId, index))];
+        }),
+      );
       const [previous, occupied] = await Promise.all([
         this.#readRecords(
           documents,
           valid.map((i) => (writes[i] as Write).doc),
         ),
-        occupiedSlots(
-          chunkTable,
-          valid.flatMap((i) => {
-            const { doc, chunks } = writes[i] as Write;
-            return chunks.map((_, index) => slotKey(doc.tenant, doc.collection, doc.documentId, index));
-          }),
-        ),
+        occupiedSlots(chunkTable, [...slots.values()].flat()),
       ]);
       const live = valid.filter((i) => {
         const { doc, unlessStored } = writes[i] as Write;
@@ -157,11 +157,7 @@ export class DocumentWriter {
       for (const i of live) {
         const { doc, chunks } = writes[i] as Write;
         const before = previous.get(documentKey(doc.tenant, doc.collection, doc.documentId));
-        const isNew =
-          before === undefined &&
-          !chunks.some((_, index) =>
-            occupied.has(slotKey(doc.tenant, doc.collection, doc.documentId, index)),
-          );
+        const isNew = before === undefined && !slots.get(i)!.some((slot) => occupied.has(slot));
         const record: DocumentRecord = {
           tenant: doc.tenant,
           collection: doc.collection,

@@ -97,7 +97,7 @@ export class Epochs {
    * gateway that hears of them.
    */
   bump(tenant: string, collection: string, budgetMs = 1_000): Promise<number> {
-    const key = `${tenant}\u001f${collection}`;
+    const key = this.#keys.epoch(tenant, collection);
     const bumps = this.#bumps.get(key) ?? {};
     this.#bumps.set(key, bumps);
     const send = () => {

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 
 /** Deletes each key still holding ARGV[1]; a key that expired and was taken by another stays. */
@@ -7,7 +6,8 @@ for _, key in ipairs(KEYS) do
   if redis.call('get', key) == ARGV[1] then redis.call('del', key) end
 end
 return 0`;
-const RELEASE_DIGEST = createHash('sha1').update(RELEASE_SCRIPT).digest('hex');
+
+type WithRelease = Redis & { hopperReleaseOwned(numKeys: number, ...args: string[]): Promise<number> };
 
 /**
  * Releases locks and claims taken with `SET key owner NX PX ttl`: each key is deleted only while it
@@ -15,12 +15,8 @@ const RELEASE_DIGEST = createHash('sha1').update(RELEASE_SCRIPT).digest('hex');
  */
 export async function releaseOwned(redis: Redis, keys: readonly string[], owner: string): Promise<void> {
   if (keys.length === 0) return;
-  // By its digest: the script's text goes out only when this Redis has not seen it (after a
-  // restart, or the first time).
-  try {
-    await redis.evalsha(RELEASE_DIGEST, keys.length, ...keys, owner);
-  } catch (error) {
-    if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-    await redis.eval(RELEASE_SCRIPT, keys.length, ...keys, owner);
-  }
+  // A defined command, as the project's other scripts: sent by its digest, the text only when
+  // this Redis has not seen it. Defined on first use, since any client may be handed in.
+  if (!('hopperReleaseOwned' in redis)) redis.defineCommand('hopperReleaseOwned', { lua: RELEASE_SCRIPT });
+  await (redis as WithRelease).hopperReleaseOwned(keys.length, ...keys, owner);
 }

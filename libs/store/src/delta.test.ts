@@ -51,6 +51,29 @@ function textOnly(store: Store, word = 'lighthouse'): Promise<SearchHit[]> {
   return store.search('acme', { mode: 'text', text: word, topK: 500 });
 }
 
+function vectorOnly(store: Store): Promise<SearchHit[]> {
+  const vector = new Float32Array(DIM).fill(1);
+  return store.search('acme', { mode: 'vector', vector, model: TEST_MODEL, topK: 500 });
+}
+
+/** Rows the delta's vector index holds; 0 while it has none. */
+async function deltaVectorIndexRows(): Promise<number> {
+  const db = await connect(stores.dir);
+  try {
+    if (!(await db.tableNames()).includes('chunks_delta')) return 0;
+    const table = await db.openTable('chunks_delta');
+    try {
+      return (await table.indexStats('vector_idx'))?.numIndexedRows ?? 0;
+    } finally {
+      table.close();
+    }
+  } finally {
+    db.close();
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 describe('the delta table', () => {
   it('moves into the main table past its bound, and a reader finds every chunk once throughout', async () => {
     const runs: MaintenanceStats[] = [];
@@ -132,6 +155,23 @@ describe('the delta table', () => {
     expect(runs.filter((run) => run.operation === 'move').map((run) => run.rows)).toEqual([15]);
     expect(await hybrid(reader)).toHaveLength(15);
     expect(await textOnly(reader)).toHaveLength(15);
+  });
+
+  it('gets its own vector index once large enough, and a vector search still finds every chunk once', async () => {
+    // Folds after a few rows, as under steady ingestion; no move (the bound is far).
+    const writer = await open({ maxDeltaRows: 1_000, vectorIndexMinRows: 30, maxUnindexedRows: 10 });
+    const reader = await open();
+    for (let d = 0; d < 12; d++) await writer.replaceDocument(testDocument(`x${d}`), chunks(d));
+    const deadline = Date.now() + 15_000;
+    while ((await deltaVectorIndexRows()) === 0 && Date.now() < deadline) await sleep(50);
+    expect(await deltaVectorIndexRows()).toBeGreaterThanOrEqual(30);
+    expect(await liveRows('chunks')).toBe(0);
+
+    // Written after the index: outside it until the next fold, and found all the same.
+    for (let d = 12; d < 16; d++) await writer.replaceDocument(testDocument(`x${d}`), chunks(d));
+    const ids = (await vectorOnly(reader)).map((hit) => hit.chunkId);
+    expect(ids).toHaveLength(48);
+    expect(new Set(ids).size).toBe(48);
   });
 
   it('replaces and deletes documents whose chunks were moved, and old versions never come back', async () => {

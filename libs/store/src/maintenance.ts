@@ -434,7 +434,9 @@ export class Maintenance {
       rebuild
         ? // Folds every row in; compaction and the full-text fold follow in the next check.
           () =>
-            this.#step(name, 'vector index', rows, fragments, () => this.#buildVectorIndex(table, rows, true))
+            this.#step(name, 'vector index', rows, fragments, () =>
+              this.#buildVectorIndex(table, name, rows, true),
+            )
         : async () => {
             const started = performance.now();
             const ok = await this.#step(name, 'optimize', rows, fragments, () =>
@@ -506,9 +508,11 @@ export class Maintenance {
     return (await chunks.indexStats(VECTOR_INDEX_NAME))?.numIndices ?? 0;
   }
 
-  async #buildVectorIndex(table: Table, rows: number, replace: boolean): Promise<void> {
-    // k-means wants a few hundred rows per partition to place its centroids well.
-    const partitions = Math.max(1, Math.min(VECTOR_INDEX_PARTITIONS, Math.floor(rows / 256)));
+  async #buildVectorIndex(table: Table, name: ChunkTableName, rows: number, replace: boolean): Promise<void> {
+    // k-means wants a few hundred rows per partition to place its centroids well. The delta's
+    // searches probe every partition, so they stay exact however large a burst makes it.
+    const most = name === DELTA_TABLE ? VECTOR_INDEX_PROBES : VECTOR_INDEX_PARTITIONS;
+    const partitions = Math.max(1, Math.min(most, Math.floor(rows / 256)));
     await table.createIndex('vector', {
       config: Index.ivfFlat({ distanceType: 'cosine', numPartitions: partitions }),
       name: VECTOR_INDEX_NAME,
@@ -557,12 +561,15 @@ export class Maintenance {
   }
 
   /**
-   * The vector index of the main table, once it is large enough for a scan to cost more than the
-   * index. Built once. The delta is left to scans: it holds at most a few thousand rows, empties
-   * at every move, and an index there would be rebuilt as often.
+   * The vector index of a chunk table, once it is large enough for a scan to cost more than the
+   * index. Built once; each fold adds its new rows as a segment, and past `maxVectorIndexSegments`
+   * it is rebuilt. The delta has one too: under steady ingestion it holds 5-10k rows (the rows
+   * waiting plus those moved and still in their grace), and a search scanned all their vectors
+   * from disk. In that state (9,285 delta rows, SciFact, one caller, store level) a vector search
+   * cost 16.3 ms of CPU without the index and 8.6 ms with it, a hybrid one 29 and 22 ms; the index
+   * built in ~0.25 s. The rows written since the last fold are still scanned, so nothing is missed.
    */
   async #maybeVectorIndex(table: Table, name: ChunkTableName, fragments: number): Promise<void> {
-    if (name !== CHUNKS_TABLE) return;
     const known = this.#indexes.get(name) ?? new Set<string>();
     if (known.has(VECTOR_INDEX_NAME)) return;
     const rows = await table.countRows();
@@ -570,7 +577,7 @@ export class Maintenance {
     for (const index of await table.listIndices()) known.add(index.name);
     if (known.has(VECTOR_INDEX_NAME)) return;
     const started = performance.now();
-    await this.#buildVectorIndex(table, rows, false);
+    await this.#buildVectorIndex(table, name, rows, false);
     this.#onRun({
       table: name,
       operation: 'vector index',

@@ -92,7 +92,7 @@ const DEFAULT_MAX_FRAGMENTS = 16;
 const MAINTENANCE_CHECK_INTERVAL_MS = 250;
 /**
  * Rows the delta table holds before they move into the main table. A search scans the delta's
- * vectors (it has no vector index: ~1.5 ms per 1,000 rows of one collection), and each move costs
+ * vectors written since its last fold (from 2,000 rows, its vector index holds the others), and each move costs
  * one fold of the main table (its full-text index rewritten: ~2-7 s at 100k chunks).
  */
 const DEFAULT_MAX_DELTA_ROWS = 5_000;

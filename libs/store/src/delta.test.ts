@@ -174,6 +174,51 @@ describe('the delta table', () => {
     expect(new Set(ids).size).toBe(48);
   });
 
+  it('finds a document written a moment ago: past the hybrid scan bound by its vector, text-only by a scan, until the fold', async () => {
+    const writer = await open({ maxDeltaRows: 1_000, maxUnindexedRows: 1_000, maxUnindexedSeconds: 600 });
+    // A reader that scans no unindexed row for a hybrid search (the default scans up to 200).
+    const reader = await open({ hybridTextTailScanRows: 0 });
+    const smallTail = await open();
+    for (let d = 0; d < 3; d++) await writer.replaceDocument(testDocument(`f${d}`), chunks(d));
+    // Every row so far into the main table and its indexes; the delta keeps its full-text index.
+    await writer.maintain();
+    await writer.replaceDocument(testDocument('fresh'), chunks(7, 3, 'albatross'));
+
+    // Outside the delta's full-text index: a hybrid search reaches these rows through its vector
+    // side only (a scan of them per query is what it saves), a text-only search scans them.
+    const vector = chunks(7, 1)[0]!.vector;
+    const hybridHits = await reader.search('acme', {
+      text: 'albatross',
+      vector,
+      model: TEST_MODEL,
+      topK: 500,
+    });
+    const fresh = hybridHits.filter((hit) => hit.documentId === 'fresh');
+    expect(fresh).toHaveLength(3);
+    expect(fresh.map((hit) => hit.matched)).toEqual([['vector'], ['vector'], ['vector']]);
+    const textHits = await textOnly(reader, 'albatross');
+    expect(textHits.map((hit) => hit.documentId)).toEqual(['fresh', 'fresh', 'fresh']);
+    // Within the default bound, a hybrid search scans them.
+    const scanned = await smallTail.search('acme', {
+      text: 'albatross',
+      vector,
+      model: TEST_MODEL,
+      topK: 500,
+    });
+    expect(scanned.filter((hit) => hit.documentId === 'fresh').every((hit) => hit.matched.length === 2)).toBe(
+      true,
+    );
+
+    // Once folded, the text side finds them too.
+    await writer.maintain();
+    const folded = await reader.search('acme', { text: 'albatross', vector, model: TEST_MODEL, topK: 500 });
+    expect(folded.filter((hit) => hit.documentId === 'fresh').map((hit) => [...hit.matched].sort())).toEqual([
+      ['text', 'vector'],
+      ['text', 'vector'],
+      ['text', 'vector'],
+    ]);
+  });
+
   it('replaces and deletes documents whose chunks were moved, and old versions never come back', async () => {
     const writer = await open({ maxDeltaRows: 1_000 });
     const reader = await open();

@@ -25,6 +25,7 @@ export type StoreReaderOptions = Pick<
   | 'readConsistencyIntervalSeconds'
   | 'storageOptions'
   | 'maxConcurrentSearches'
+  | 'hybridTextTailScanRows'
   | 'indexCacheBytes'
   | 'metadataCacheBytes'
 >;

@@ -14,6 +14,8 @@ interface SearchOut {
   cacheLayer?: string;
 }
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 const search = async (client: Client, args: Record<string, unknown>) =>
   structured<SearchOut>(await client.callTool({ name: 'search', arguments: args }));
 
@@ -147,6 +149,36 @@ describe('result cache across two gateways', () => {
     embeddings.delayMs = 0;
     // Leave no work running behind: later tests count provider calls.
     structured(await a.callTool({ name: 'cancel_job', arguments: { jobId: slow.jobId } }));
+  });
+
+  it('never answers get_job with the earlier end of an ingest sent again after it was cancelled', async () => {
+    const job = (client: Client, jobId: string) =>
+      client
+        .callTool({ name: 'get_job', arguments: { jobId } })
+        .then((r) => structured<{ cached: boolean; state: string }>(r));
+    const args = {
+      content: Array.from({ length: 80 }, (_, i) => `Paragraph ${i} on zebras. `.repeat(40)).join('\n\n'),
+      documentId: 'zebras',
+      collection: 'zoo',
+    };
+    embeddings.delayMs = 200;
+    const first = await ingest(a, { ...args, wait: false });
+    structured(await a.callTool({ name: 'cancel_job', arguments: { jobId: first.jobId } }));
+    const deadline = Date.now() + 30_000;
+    while ((await job(a, first.jobId)).state !== 'cancelled' && Date.now() < deadline) await sleep(50);
+    embeddings.delayMs = 0;
+    // The cancelled end, cached on both gateways (L1 on each, L2 between them).
+    await job(a, first.jobId);
+    expect(await job(a, first.jobId)).toMatchObject({ state: 'cancelled', cached: true });
+    expect(await job(b, first.jobId)).toMatchObject({ state: 'cancelled', cached: true });
+
+    // The same ingest again runs again under the same id: from its acknowledgement on, no gateway
+    // says it was cancelled.
+    const again = await ingest(a, args);
+    expect(again).toMatchObject({ jobId: first.jobId, state: 'completed' });
+    expect(await job(a, first.jobId)).toMatchObject({ state: 'completed' });
+    expect(await job(b, first.jobId)).toMatchObject({ state: 'completed' });
+    expect(await job(b, first.jobId)).toMatchObject({ state: 'completed', cached: true });
   });
 
   it('computes a burst of identical uncached searches once, across both gateways', async () => {

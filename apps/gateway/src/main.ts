@@ -16,7 +16,14 @@ import {
 } from '@hopper/cache';
 import { createEmbeddingProvider, withMicroBatching } from '@hopper/embeddings';
 import { Closer, rateLimited, runService, type Logger } from '@hopper/lifecycle';
-import { JobRecords, JobsService, ProgressSubscriber, closeQueues, createQueues } from '@hopper/jobs';
+import {
+  FINISHED_JOB_TTL_SECONDS,
+  JobRecords,
+  JobsService,
+  ProgressSubscriber,
+  closeQueues,
+  createQueues,
+} from '@hopper/jobs';
 import { CircuitBreaker, TokenBucket, closeRedis, createRedis } from '@hopper/redis';
 import { openStoreReader } from '@hopper/store';
 import { createMetrics, startTracing, timeRedisCommands, traced } from '@hopper/telemetry';
@@ -163,6 +170,12 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
     tracer,
     limits: config.limits,
     onRefused: (limit) => metrics.limitRefusals.inc({ limit }),
+    // The count outlives the job's record and the cached answers of every run it counts. Without
+    // the cache's Redis the re-run goes ahead (its cached reads are off meanwhile anyway).
+    onRerun: (tenant, jobId) =>
+      epochs
+        .bumpJobRun(tenant, jobId, FINISHED_JOB_TTL_SECONDS + config.cache.ttlSeconds.jobs)
+        .catch((error: unknown) => onCacheError(error as Error, 'job run bump')),
   });
   const legacy = new LegacySessions({ redis, keys, jobs, logger });
   const cached = withResultCache(

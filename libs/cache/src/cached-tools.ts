@@ -56,7 +56,7 @@ export interface CacheMiss {
 
 /**
  * Looks a call up in the result cache without computing anything on a miss: the same key (tenant,
- * tool, the collection's epoch read now, canonical arguments; for `get_job`, the job) as
+ * tool, the collection's epoch read now, canonical arguments; for `get_job`, the job and its run) as
  * `withResultCache`, so a write is never hidden. A miss is not counted and answers the key it
  * missed: the caller sends the call on to the tool chain with that key as its `cacheMiss`, and
  * `withResultCache` computes it under that key without looking it up in Redis again (and counts
@@ -79,7 +79,10 @@ export function createCacheLookup(
     let key: string;
     let demand: (() => void) | undefined;
     if (tool === 'get_job') {
-      key = jobKey(keys, call.tenant, (input as ToolInput<'get_job'>).jobId);
+      const { jobId } = input as ToolInput<'get_job'>;
+      const run = await epochs.jobRun(call.tenant, jobId);
+      if (run === undefined) return undefined;
+      key = jobKey(keys, call.tenant, jobId, run);
     } else {
       const collection = collectionOfAny[tool](input as ToolInput<Cacheable>);
       const args = canonicalJson(input);
@@ -95,15 +98,20 @@ export function createCacheLookup(
   };
 }
 
-/** A finished job's entry: jobs never change once finished, so no epoch. */
-const jobKey = (keys: Keys, tenant: string, jobId: string) =>
-  keys.cachedResult(tenant, 'get_job', 'final', hashOf(jobId));
+/**
+ * A finished job's entry. A run never changes once finished, but an ingest that failed, was
+ * cancelled or whose document went away runs again under the same id: the run count (bumped
+ * before the re-run is acknowledged) is in the key, as an epoch is in a collection's.
+ */
+const jobKey = (keys: Keys, tenant: string, jobId: string, run: number) =>
+  keys.cachedResult(tenant, 'get_job', `run-${run}`, hashOf(jobId));
 
 /**
  * Puts the result cache in front of the read-only tools. Each answer is cached under the tenant,
  * the tool, its canonical arguments and the epoch of the collection it reads, so a write anywhere
  * in that collection makes every older entry unreachable at once, on every replica.
- * Finished jobs never change, so `get_job` caches them without an epoch (and nothing else).
+ * Finished jobs never change (until the same ingest runs again: see `jobKey`), so `get_job` caches
+ * them under their run count instead of an epoch (and nothing else).
  */
 export function withResultCache(handlers: ToolHandlers, deps: CachedToolsDeps): ToolHandlers {
   const { cache, epochs, hot, keys, ttlSeconds, tracer } = deps;
@@ -139,12 +147,19 @@ export function withResultCache(handlers: ToolHandlers, deps: CachedToolsDeps): 
   }
 
   const getJob: ToolHandler<'get_job'> = async (input, call) => {
-    const key = jobKey(keys, call.tenant, input.jobId);
-    const missed = call.cacheMiss?.tool === 'get_job' && call.cacheMiss.key === key;
-    const hit = await lookup('get_job', key, () =>
-      cache.getOrCompute(key, ttlSeconds.jobs, () => handlers.get_job(input, call), {
+    // The fast path's key, when it has just missed: its run count was read for this call.
+    const missed = call.cacheMiss?.tool === 'get_job' ? call.cacheMiss.key : undefined;
+    let key = missed;
+    if (key === undefined) {
+      const run = await epochs.jobRun(call.tenant, input.jobId);
+      if (run === undefined) return { ...(await handlers.get_job(input, call)), cached: false };
+      key = jobKey(keys, call.tenant, input.jobId, run);
+    }
+    const found = key;
+    const hit = await lookup('get_job', found, () =>
+      cache.getOrCompute(found, ttlSeconds.jobs, () => handlers.get_job(input, call), {
         cacheable: (job) => isTerminal(job.state),
-        missed,
+        missed: missed !== undefined,
       }),
     );
     return withCacheInfo(hit);

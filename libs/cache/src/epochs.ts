@@ -55,13 +55,24 @@ export class Epochs {
    * down): the caller must then not use the cache at all. Read in this turn's batch (see above).
    */
   current(tenant: string, collection: string): Promise<number | undefined> {
+    return this.#inBatch(this.#keys.epoch(tenant, collection));
+  }
+
+  /**
+   * How many times an ingest job id has been started again (0 before any re-run), read in the
+   * same batch as the epochs: a finished job's cached answer is keyed by it. `undefined` as above.
+   */
+  jobRun(tenant: string, jobId: string): Promise<number | undefined> {
+    return this.#inBatch(this.#keys.jobRun(tenant, jobId));
+  }
+
+  #inBatch(key: string): Promise<number | undefined> {
     let batch = this.#batch;
     if (batch === undefined) {
       const started = new Map<string, PromiseWithResolvers<number | undefined>>();
       this.#batch = batch = started;
       setImmediate(() => this.#read(started));
     }
-    const key = this.#keys.epoch(tenant, collection);
     let read = batch.get(key);
     if (read === undefined) {
       read = Promise.withResolvers<number | undefined>();
@@ -116,6 +127,18 @@ export class Epochs {
         return send();
       });
     return bumps.next;
+  }
+
+  /**
+   * Counts a new run of an ingest job id whose earlier run ended (see `jobRun`). Kept for `ttlSeconds`
+   * after its last bump, which must outlive the runs it counts and their cached answers. Bounded
+   * by `budgetMs`, as a bump is: an unreachable cache must not refuse the ingest.
+   */
+  async bumpJobRun(tenant: string, jobId: string, ttlSeconds: number, budgetMs = 1_000): Promise<void> {
+    const key = this.#keys.jobRun(tenant, jobId);
+    const answers = await withTimeout(this.#redis.multi().incr(key).expire(key, ttlSeconds).exec(), budgetMs);
+    const failed = answers?.find(([error]) => error)?.[0];
+    if (!answers || failed) throw failed ?? new Error(`the run count of job ${jobId} was not bumped`);
   }
 
   async #bumpNow(tenant: string, collection: string, budgetMs: number): Promise<number> {

@@ -20,6 +20,11 @@ export interface Keys {
   /** Short lock taken while deciding whether an ingest job id must be re-run. */
   enqueueLock(tenant: string, jobId: string): string;
   /**
+   * Integer: how many times an ingest job id was started again after an earlier run ended (failed,
+   * cancelled, or its document deleted or replaced); part of a finished job's cached `get_job` key.
+   */
+  jobRun(tenant: string, jobId: string): string;
+  /**
    * String: the file (its path) whose ingest claimed a path-derived document id that is not stored
    * yet, so a second file with the same id is refused rather than silently replacing the first.
    */
@@ -38,7 +43,7 @@ export interface Keys {
   epoch(tenant: string, collection: string): string;
   /** Pub/sub channel on which epoch bumps are announced to every gateway's in-process cache. */
   readonly epochChannel: string;
-  /** Bytes (msgpack): one cached tool result. `scope` is the epoch (or `final` for immutable results). */
+  /** Bytes (msgpack): one cached tool result. `scope` is the epoch (for a finished job, its run). */
   cachedResult(tenant: string, tool: string, scope: string, argsHash: string): string;
   /** Bytes (float32): one text's embedding under one model. */
   embedding(tenant: string, model: string, textHash: string): string;
@@ -73,6 +78,7 @@ export function createKeys(prefix = 'hopper'): Keys {
     payload: (tenant, jobId) => `${t(tenant)}:payload:${jobId}`,
     embedOutput: (tenant, jobId) => `${t(tenant)}:embed-out:${jobId}`,
     enqueueLock: (tenant, jobId) => `${t(tenant)}:enqueue-lock:${jobId}`,
+    jobRun: (tenant, jobId) => `${t(tenant)}:job-run:${jobId}`,
     // Collection names hold no ':', so the document id after it is unambiguous.
     pathClaim: (tenant, collection, documentId) => `${t(tenant)}:path-claim:${collection}:${documentId}`,
     legacyRequest: (tenant, sessionId, requestId) => `${t(tenant)}:legacy:${sessionId}:${requestId}`,

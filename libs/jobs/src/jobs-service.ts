@@ -107,6 +107,7 @@ export class JobsService {
   readonly #limits: JobLimits;
   readonly #backlogs: Record<'ingest' | 'batch' | 'embed', QueueBacklog>;
   readonly #onRefused: (limit: JobRefusal) => void;
+  readonly #onRerun: (tenant: string, jobId: string) => Promise<void>;
 
   constructor(deps: {
     /** Spans for enqueueing; the API's no-op tracer when tracing is not set up. */
@@ -121,6 +122,11 @@ export class JobsService {
     logger?: Logger;
     limits?: JobLimits;
     onRefused?: (limit: JobRefusal) => void;
+    /**
+     * Told, before the submit is acknowledged, that an ingest job id whose earlier run ended runs
+     * again (the gateway's result cache keys a finished job by its run: Epochs.bumpJobRun).
+     */
+    onRerun?: (tenant: string, jobId: string) => Promise<void>;
   }) {
     this.#redis = deps.redis;
     this.#keys = deps.keys;
@@ -131,6 +137,7 @@ export class JobsService {
     this.#logger = deps.logger;
     this.#tracer = deps.tracer ?? trace.getTracer('hopper-gateway');
     this.#limits = deps.limits ?? { maxJobsPerTenant: 0, maxQueueDepth: 0 };
+    this.#onRerun = deps.onRerun ?? (() => Promise.resolve());
     this.#backlogs = {
       ingest: new QueueBacklog(deps.queues.ingest),
       batch: new QueueBacklog(deps.queues.batch),
@@ -156,10 +163,12 @@ export class JobsService {
       // they go out together (one round trip); the record comes next, and the job last, so a worker
       // never takes a job without its record and body.
       await this.#checkBacklog('ingest');
+      // A re-run is announced first (`onRerun`: the cache forgets the earlier run's end).
       await Promise.all([
         putPayload(this.#redis, this.#keys.payload(tenant, jobId), body),
         clearCancelRequest(this.#redis, this.#keys, tenant, jobId),
         this.#removeEndedRun('ingest', jobId),
+        existing ? this.#onRerun(tenant, jobId) : undefined,
       ]);
       const place = await this.#record(
         tenant,

@@ -338,6 +338,62 @@ describe('subscriptions/listen with task notifications', () => {
     expect(await subscribers(taskId)).toBe(0);
   });
 
+  it('a listener on gateway B is told when a watched document is written or deleted on gateway A, and only then', async () => {
+    const egret = 'hopper://documents/egret';
+    const other = 'hopper://documents/egret-%C3%A9';
+    const updates = (listen: Listen, uri: string) =>
+      listen.messages.filter(
+        (message) => message.method === 'notifications/resources/updated' && message.params?.uri === uri,
+      ).length;
+    const ingestDefault = async (documentId: string, collection?: string) => {
+      const answer = await rpc('tools/call', {
+        name: 'ingest_document',
+        arguments: {
+          content: paragraphsAbout(documentId, 2),
+          documentId,
+          ...(collection ? { collection } : {}),
+        },
+      });
+      if (answer.result?.resultType !== 'task') throw new Error(`not a task: ${JSON.stringify(answer)}`);
+      const taskId = answer.result.taskId as string;
+      for (;;) {
+        const task = await rpc('tasks/get', { taskId });
+        if (task.result?.status === 'completed') return;
+        if (task.result?.status !== 'working') throw new Error(JSON.stringify(task));
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    };
+    const listen = await Listen.opened(
+      { resourceSubscriptions: [egret, other] },
+      { replica: stack.gateways[1]!.url, tasks: false, id: 'sub-docs' },
+    );
+    // Another tenant naming the same URI watches its own document of that id, not acme's.
+    const foreign = await Listen.opened(
+      { resourceSubscriptions: [egret] },
+      { key: GLOBEX, replica: stack.gateways[1]!.url, tasks: false },
+    );
+    await listen.until((message) => message.method === 'notifications/subscriptions/acknowledged');
+    expect(listen.messages[0]?.params?.notifications).toEqual({ resourceSubscriptions: [egret, other] });
+
+    // Not stored yet: its first version is an update.
+    await ingestDefault('egret');
+    await listen.until((message) => message.params?.uri === egret);
+    // A document of the same id in another collection is another resource; the other watched
+    // document's write re-reads egret, unchanged.
+    await ingestDefault('egret', 'listen');
+    await ingestDefault('egret-é');
+    await listen.until((message) => message.params?.uri === other);
+    expect(updates(listen, egret)).toBe(1);
+
+    const deleted = await rpc('tools/call', { name: 'delete_document', arguments: { documentId: 'egret' } });
+    expect(deleted.error).toBeUndefined();
+    await listen.until(() => updates(listen, egret) >= 2);
+    for (const message of listen.messages) expect(message.params?._meta?.[SUBSCRIPTION_ID]).toBe('sub-docs');
+    expect(updates(foreign, egret)).toBe(0);
+    listen.close();
+    foreign.close();
+  });
+
   it('a listen over the limits is refused with an error that names the limit', async () => {
     const taskId = await createTask('vole', 2);
 

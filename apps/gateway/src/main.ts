@@ -284,6 +284,8 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
   const listens = createListenStreams({
     jobs,
     progress,
+    documents: store,
+    bumps: epochs,
     logger,
     serverInfo: { name: 'hopper', version: pkg.version },
     limits: config.limits.subscriptions,

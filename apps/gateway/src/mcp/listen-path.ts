@@ -1,5 +1,7 @@
 import type { ServerResponse } from 'node:http';
-import { isHopperError, limits, type JobView } from '@hopper/contracts';
+import { DEFAULT_COLLECTION, isHopperError, limits, type JobView } from '@hopper/contracts';
+import type { EpochBump } from '@hopper/cache';
+import type { DocumentRecord } from '@hopper/store';
 import type { ProgressSubscriber } from '@hopper/jobs';
 import type { Logger } from '@hopper/lifecycle';
 import { SERVER_INFO_META_KEY, SUBSCRIPTION_ID_META_KEY } from '@modelcontextprotocol/server';
@@ -26,6 +28,8 @@ import {
 
 /** Job ids are `[a-z0-9_]` (ids.ts), so a job's URI needs no decoding. */
 const JOB_URI = /^hopper:\/\/jobs\/([a-z0-9_]{1,128})$/;
+/** A document of the default collection, as `resources/read` names it (`hopper://documents/{+documentId}`). */
+const DOCUMENT_URI_PREFIX = 'hopper://documents/';
 
 /**
  * An SSE comment this often keeps an idle stream through proxies that close quiet connections
@@ -51,6 +55,16 @@ export interface ListenPathDeps {
   limits: { perTenant: number; total: number };
   /** Named in the 403 challenge of a caller without the read scope. */
   resourceMetadataUrl?: string;
+  /** The store, read for the watched documents' versions when their collection changes. */
+  documents: {
+    getDocuments(
+      tenant: string,
+      collection: string,
+      ids: readonly string[],
+    ): Promise<Map<string, DocumentRecord>>;
+  };
+  /** Collection epoch bumps (every write), heard by every gateway: when to read the documents again. */
+  bumps: { onBump(listener: (bump: EpochBump) => void): () => void };
 }
 
 /**
@@ -119,7 +133,7 @@ export function createListenStreams(deps: ListenPathDeps): ListenStreams {
     try {
       await listen(res, request, caller);
     } catch (error) {
-      // Redis unreachable while the ids were checked, most likely: a JSON-RPC error the client can
+      // Redis (the ids) or the store (the documents) unreachable, most likely: a JSON-RPC error the client can
       // retry.
       const failure = internalError(deps.logger, { err: error }, 'subscriptions/listen failed');
       if (res.headersSent) res.end();
@@ -176,6 +190,10 @@ export function createListenStreams(deps: ListenPathDeps): ListenStreams {
     }
 
     const watches = await honoredWatches(filter, caller.tenant);
+    const documents = watchedDocuments(filter);
+    // The state the subscription starts from, read before the acknowledgement: a write the client
+    // makes once acknowledged is always an update.
+    if (documents.size > 0) await readDocumentStates(deps, caller.tenant, documents);
     // The ids were read from Redis meanwhile: the gateway may have started closing, or the tenant
     // may have opened its last allowed stream elsewhere on this gateway.
     const late = limitReached(caller.tenant);
@@ -188,6 +206,7 @@ export function createListenStreams(deps: ListenPathDeps): ListenStreams {
       subscriptionId: id,
       tenant: caller.tenant,
       watches,
+      documents,
       deps,
       onClosed: () => {
         open.delete(stream);
@@ -240,7 +259,7 @@ export function createListenStreams(deps: ListenPathDeps): ListenStreams {
     return watches;
   }
 
-  /** The tenant's job a resource URI names; anything else (documents included) is not watched. */
+  /** The tenant's job a resource URI names; anything else is not watched here (see watchedDocuments). */
   async function tenantJob(uri: string, tenant: string): Promise<string | undefined> {
     const jobId = JOB_URI.exec(uri)?.[1];
     if (jobId === undefined) return undefined;
@@ -271,7 +290,9 @@ class ListenStream {
   readonly #subscriptionId: string | number;
   readonly #tenant: string;
   readonly #watches: Map<string, Watch>;
+  readonly #documents: DocumentWatches;
   readonly #deps: ListenPathDeps;
+  #stopBumps: (() => void) | undefined;
   readonly #onClosed: () => void;
   #keepAlive: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
@@ -281,6 +302,7 @@ class ListenStream {
     subscriptionId: string | number;
     tenant: string;
     watches: Map<string, Watch>;
+    documents: Map<string, DocumentWatch>;
     deps: ListenPathDeps;
     onClosed: () => void;
   }) {
@@ -288,6 +310,7 @@ class ListenStream {
     this.#subscriptionId = options.subscriptionId;
     this.#tenant = options.tenant;
     this.#watches = options.watches;
+    this.#documents = { byId: options.documents, pending: false, reading: false };
     this.#deps = options.deps;
     this.#onClosed = options.onClosed;
   }
@@ -309,19 +332,31 @@ class ListenStream {
     }
     const watches = [...this.#watches.values()];
     const taskIds = watches.filter((watch) => watch.task).map((watch) => watch.jobId);
-    const uris = watches.flatMap((watch) => (watch.uri === undefined ? [] : [watch.uri]));
+    const documents = [...this.#documents.byId.values()];
+    const uris = [
+      ...watches.flatMap((watch) => (watch.uri === undefined ? [] : [watch.uri])),
+      ...documents.map((document) => document.uri),
+    ];
     this.#notify('notifications/subscriptions/acknowledged', {
       notifications: {
         ...(taskIds.length > 0 ? { taskIds } : {}),
         ...(uris.length > 0 ? { resourceSubscriptions: uris } : {}),
       },
     });
-    if (watches.length === 0) {
+    if (watches.length === 0 && documents.length === 0) {
       void this.close(true);
       return;
     }
     this.#keepAlive = setInterval(() => this.#write(': keepalive\n\n'), KEEP_ALIVE_MS);
     for (const watch of watches) void this.#watch(watch);
+    if (documents.length > 0) {
+      // Bumps first, then a read against the state read before the acknowledgement: a write that
+      // landed in between is notified.
+      this.#stopBumps = this.#deps.bumps.onBump((bump) => {
+        if (bump.tenant === this.#tenant && bump.collection === DEFAULT_COLLECTION) this.#documentsChanged();
+      });
+      this.#documentsChanged();
+    }
   }
 
   /**
@@ -335,6 +370,7 @@ class ListenStream {
 
   async #close(graceful: boolean): Promise<void> {
     clearInterval(this.#keepAlive);
+    this.#stopBumps?.();
     if (graceful) {
       this.#message({
         jsonrpc: '2.0',
@@ -416,6 +452,32 @@ class ListenStream {
     }
   }
 
+  /**
+   * Reads every watched document once per burst of writes to the default collection (one keyed
+   * lookup for all of them) and notifies each whose version changed, appeared or went away.
+   */
+  #documentsChanged(): void {
+    const documents = this.#documents;
+    documents.pending = true;
+    if (documents.reading) return;
+    documents.reading = true;
+    void (async () => {
+      try {
+        while (documents.pending && !this.#closing) {
+          documents.pending = false;
+          const changed = await readDocumentStates(this.#deps, this.#tenant, documents.byId);
+          if (this.#closing) return;
+          for (const uri of changed) this.#notify('notifications/resources/updated', { uri });
+        }
+      } catch (error) {
+        // The store unreadable for a moment: the next write to the collection reads again.
+        this.#deps.logger.warn({ err: error }, 'subscription could not read its documents');
+      } finally {
+        documents.reading = false;
+      }
+    })();
+  }
+
   #notify(method: string, params: Record<string, unknown>): void {
     this.#message({
       jsonrpc: '2.0',
@@ -440,6 +502,60 @@ class ListenStream {
       res.destroy();
     }
   }
+}
+
+/** A watched `hopper://documents/{id}` and the state last seen of it. */
+interface DocumentWatch {
+  uri: string;
+  /** `version@updatedAt`, or `absent`; undefined before the first read. */
+  last?: string;
+}
+
+interface DocumentWatches {
+  byId: Map<string, DocumentWatch>;
+  /** A write arrived while the documents were being read: read them once more after. */
+  pending: boolean;
+  reading: boolean;
+}
+
+/**
+ * Reads the watched documents' records (one keyed lookup for all of them), records each one's
+ * state, and returns the URIs whose state changed since the last read (none on the first).
+ */
+async function readDocumentStates(
+  deps: ListenPathDeps,
+  tenant: string,
+  watches: Map<string, DocumentWatch>,
+): Promise<string[]> {
+  const records = await deps.documents.getDocuments(tenant, DEFAULT_COLLECTION, [...watches.keys()]);
+  const changed: string[] = [];
+  for (const [documentId, watch] of watches) {
+    const record = records.get(documentId);
+    const state = record ? `${record.version}@${record.updatedAt}` : 'absent';
+    if (watch.last !== undefined && state !== watch.last) changed.push(watch.uri);
+    watch.last = state;
+  }
+  return changed;
+}
+
+/**
+ * The documents a filter names, by id, each with the URI as named: any well-formed document URI
+ * (the caller's tenant's store is the only one read, so another tenant's document cannot be
+ * watched). A document not stored yet is watched too: its ingest is an update.
+ */
+function watchedDocuments(filter: ListenFilter): Map<string, DocumentWatch> {
+  const documents = new Map<string, DocumentWatch>();
+  for (const uri of new Set(filter.resourceSubscriptions)) {
+    if (!uri.startsWith(DOCUMENT_URI_PREFIX)) continue;
+    let documentId: string;
+    try {
+      documentId = decodeURIComponent(uri.slice(DOCUMENT_URI_PREFIX.length));
+    } catch {
+      continue;
+    }
+    if (documentId !== '' && !documents.has(documentId)) documents.set(documentId, { uri });
+  }
+  return documents;
 }
 
 interface ListenFilter {

@@ -26,7 +26,8 @@ export interface ReadinessCheck {
 
 export interface HttpServerDeps {
   mcp: NodeMcpRequestHandler;
-  legacy: LegacySessions;
+  /** Session ids for legacy clients at `initialize`, and the routes their cancellations follow. */
+  legacy: Pick<LegacySessions, 'newSessionId' | 'cancel'>;
   readiness: ReadinessCheck[];
   /** Who a request acts for (local mode: the one tenant, loopback only; otherwise by API key or JWT). */
   resolveTenant: TenantResolver;

@@ -2,7 +2,6 @@ import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { createMcpHandler } from '@modelcontextprotocol/server';
 import { createKeys } from '@hopper/contracts';
 import {
   CacheWarmer,
@@ -30,7 +29,7 @@ import { createMetrics, startTracing, timeRedisCommands, traced } from '@hopper/
 import { loadConfig, type GatewayConfig } from './config.ts';
 import { createHttpServer } from './http-server.ts';
 import { LegacySessions } from './mcp/legacy-sessions.ts';
-import { nodeMcpHandler } from './mcp/node-adapter.ts';
+import { createMcpEndpoint, nodeMcpHandler } from './mcp/node-adapter.ts';
 import { createServerFactory } from './mcp/server-factory.ts';
 import { createMetricsEndpoint } from './metrics-endpoint.ts';
 import { createToolHandlers } from './tools/index.ts';
@@ -238,7 +237,7 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
   const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as {
     version: string;
   };
-  const mcp = createMcpHandler(
+  const mcp = createMcpEndpoint(
     createServerFactory({
       handlers,
       logger,
@@ -247,10 +246,7 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
       tracer,
       finishedJobTtlMs: config.cache.ttlSeconds.jobs * 1000,
     }),
-    {
-      legacy: 'stateless',
-      onerror: (error) => logger.debug({ err: error }, 'mcp request rejected'),
-    },
+    logger,
   );
   closer.add('mcp handler', () => mcp.close());
 

@@ -1,7 +1,26 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { once } from 'node:events';
-import type { AuthInfo, McpHttpHandler } from '@modelcontextprotocol/server';
+import {
+  createMcpHandler,
+  type AuthInfo,
+  type McpHttpHandler,
+  type McpServerFactory,
+} from '@modelcontextprotocol/server';
 import { toNodeHandler, type NodeMcpRequestHandler } from '@modelcontextprotocol/node';
+import type { Logger } from '@hopper/lifecycle';
+
+/**
+ * The SDK's MCP endpoint as Hopper serves it: a fresh server from `factory` for every request, both
+ * protocol eras, legacy clients served statelessly (any replica answers any request; see
+ * legacy-sessions.ts for the one thing that needs more). The gateway and the conformance fixture
+ * server (test/conformance/fixture-server.ts) both build theirs here, so they serve alike.
+ */
+export function createMcpEndpoint(factory: McpServerFactory, logger: Logger): McpHttpHandler {
+  return createMcpHandler(factory, {
+    legacy: 'stateless',
+    onerror: (error) => logger.debug({ err: error }, 'mcp request rejected'),
+  });
+}
 
 /**
  * Serves the SDK's web-standard MCP handler on node:http. The HTTP layer has already read and

@@ -130,7 +130,26 @@ function registerContentTools(server: McpServer): void {
     },
     () => ({ content: [text('ok')] }),
   );
+  server.registerTool(
+    'test_header_parameter',
+    {
+      description: 'Echoes a parameter that also travels as a header',
+      inputSchema: rawJsonSchema(HEADER_PARAMETER_SCHEMA),
+    },
+    (args) => ({ content: [text(`region: ${JSON.stringify(args)}`)] }),
+  );
 }
+
+/**
+ * A tool with a parameter mirrored in an HTTP header (SEP-2243): a client sends `region` both in
+ * the arguments and as `Mcp-Param-Region`, and the SDK refuses a call whose header is missing,
+ * badly encoded or different from the argument (scenario http-custom-header-server-validation).
+ */
+const HEADER_PARAMETER_SCHEMA = {
+  type: 'object',
+  properties: { region: { type: 'string', description: 'Where to run', 'x-mcp-header': 'Region' } },
+  required: ['region'],
+};
 
 function registerProtocolTools(server: McpServer, request: McpRequestContext): void {
   const modern = request.era === 'modern';

@@ -198,6 +198,28 @@ function registerProtocolTools(server: McpServer, request: McpRequestContext): v
       return { content: [text('logged')] };
     },
   );
+  if (!modern) {
+    // 2025-11-25: a tool that logs while it runs. A stateless server keeps no level a client set
+    // with logging/setLevel, so the messages go out as they are (on the call's own stream).
+    server.registerTool(
+      'test_tool_with_logging',
+      { description: 'Logs three messages at info level while it runs', inputSchema: z.object({}) },
+      async (_args, ctx: ServerContext) => {
+        for (const [index, message] of [
+          'Tool execution started',
+          'Tool processing data',
+          'Tool execution completed',
+        ].entries()) {
+          if (index > 0) await sleep(50);
+          await ctx.mcpReq.notify({
+            method: 'notifications/message',
+            params: { level: 'info', data: message },
+          });
+        }
+        return { content: [text('Tool with logging executed successfully')] };
+      },
+    );
+  }
   if (modern) {
     server.registerTool(
       'test_streaming_elicitation',

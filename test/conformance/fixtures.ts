@@ -57,6 +57,17 @@ const JSON_SCHEMA_2020_12 = {
   additionalProperties: false,
 } as const;
 
+/**
+ * A tool with a parameter mirrored in an HTTP header (SEP-2243): a client sends `region` both in
+ * the arguments and as `Mcp-Param-Region`, and the SDK refuses a call whose header is missing,
+ * badly encoded or different from the argument (scenario http-custom-header-server-validation).
+ */
+const HEADER_PARAMETER_SCHEMA = {
+  type: 'object',
+  properties: { region: { type: 'string', description: 'Where to run', 'x-mcp-header': 'Region' } },
+  required: ['region'],
+};
+
 /** A schema advertised exactly as written (no conversion), accepting any object. */
 function rawJsonSchema(json: Record<string, unknown>): StandardSchemaWithJSON {
   return {
@@ -140,17 +151,6 @@ function registerContentTools(server: McpServer): void {
   );
 }
 
-/**
- * A tool with a parameter mirrored in an HTTP header (SEP-2243): a client sends `region` both in
- * the arguments and as `Mcp-Param-Region`, and the SDK refuses a call whose header is missing,
- * badly encoded or different from the argument (scenario http-custom-header-server-validation).
- */
-const HEADER_PARAMETER_SCHEMA = {
-  type: 'object',
-  properties: { region: { type: 'string', description: 'Where to run', 'x-mcp-header': 'Region' } },
-  required: ['region'],
-};
-
 function registerProtocolTools(server: McpServer, request: McpRequestContext): void {
   const modern = request.era === 'modern';
   server.registerTool(
@@ -168,25 +168,6 @@ function registerProtocolTools(server: McpServer, request: McpRequestContext): v
         }
       }
       return { content: [text(String(progressToken ?? 'no progress token'))] };
-    },
-  );
-  server.registerTool(
-    'test_missing_capability',
-    {
-      description: 'Asks the client model a question (needs the sampling capability)',
-      inputSchema: z.object({}),
-    },
-    (_args, ctx: ServerContext) => {
-      if (ctx.mcpReq.inputResponses?.answer !== undefined) return { content: [text('the client answered')] };
-      // The SDK refuses a request for input the client cannot give: -32021, naming `sampling`.
-      return inputRequired({
-        inputRequests: {
-          answer: inputRequired.createMessage({
-            messages: [{ role: 'user', content: text('Say anything') }],
-            maxTokens: 10,
-          }),
-        },
-      });
     },
   );
   server.registerTool(
@@ -221,6 +202,28 @@ function registerProtocolTools(server: McpServer, request: McpRequestContext): v
     );
   }
   if (modern) {
+    // The SEP-2575 probes of scenario server-stateless.
+    server.registerTool(
+      'test_missing_capability',
+      {
+        description: 'Asks the client model a question (needs the sampling capability)',
+        inputSchema: z.object({}),
+      },
+      (_args, ctx: ServerContext) => {
+        if (ctx.mcpReq.inputResponses?.answer !== undefined) {
+          return { content: [text('the client answered')] };
+        }
+        // The SDK refuses a request for input the client cannot give: -32021, naming `sampling`.
+        return inputRequired({
+          inputRequests: {
+            answer: inputRequired.createMessage({
+              messages: [{ role: 'user', content: text('Say anything') }],
+              maxTokens: 10,
+            }),
+          },
+        });
+      },
+    );
     server.registerTool(
       'test_streaming_elicitation',
       {

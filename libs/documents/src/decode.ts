@@ -12,8 +12,16 @@ export function decodeText(content: string | Uint8Array, charset?: string): stri
       : charset !== undefined && !isUtf8Label(charset)
         ? decodeLegacy(content, charset)
         : decodeUtf8(content);
-  // Lone CR too: old Mac files would otherwise be one long line with no paragraph breaks.
-  return text.replace(/\r\n?/g, '\n');
+  return normalizeLineEndings(text);
+}
+
+/**
+ * `\r\n` and lone `\r` (old Mac files would otherwise be one long line with no paragraph breaks)
+ * as `\n`. Most text has no `\r`: finding none is a plain scan, where the replace's regex costs
+ * several times more (4% of a gateway acknowledging ingests, which checks every document).
+ */
+export function normalizeLineEndings(text: string): string {
+  return text.includes('\r') ? text.replace(/\r\n?/g, '\n') : text;
 }
 
 function decodeUtf8(bytes: Uint8Array): string {

@@ -1,4 +1,5 @@
 import type { DocumentInput } from './document.ts';
+import { normalizeLineEndings } from './decode.ts';
 import { parserForExtension, parserForMediaType, sniffParser } from './parsers/registry.ts';
 
 /** Types that say nothing about the format, so detection goes on to the file name and content. */
@@ -81,5 +82,5 @@ function sample(content: string | Uint8Array): string {
     typeof content === 'string'
       ? content.slice(0, SNIFF_SAMPLE_CHARS)
       : new TextDecoder('utf-8').decode(content.subarray(0, SNIFF_SAMPLE_CHARS));
-  return text.replace(/\r\n?/g, '\n');
+  return normalizeLineEndings(text);
 }

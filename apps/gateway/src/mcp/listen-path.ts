@@ -25,11 +25,10 @@ import {
   jsonRpcError,
   sendJson,
 } from './json-rpc.ts';
+import { documentIdOfUri } from './document-uri.ts';
 
 /** Job ids are `[a-z0-9_]` (ids.ts), so a job's URI needs no decoding. */
 const JOB_URI = /^hopper:\/\/jobs\/([a-z0-9_]{1,128})$/;
-/** A document of the default collection, as `resources/read` names it (`hopper://documents/{+documentId}`). */
-const DOCUMENT_URI_PREFIX = 'hopper://documents/';
 
 /**
  * An SSE comment this often keeps an idle stream through proxies that close quiet connections
@@ -546,14 +545,8 @@ async function readDocumentStates(
 function watchedDocuments(filter: ListenFilter): Map<string, DocumentWatch> {
   const documents = new Map<string, DocumentWatch>();
   for (const uri of new Set(filter.resourceSubscriptions)) {
-    if (!uri.startsWith(DOCUMENT_URI_PREFIX)) continue;
-    let documentId: string;
-    try {
-      documentId = decodeURIComponent(uri.slice(DOCUMENT_URI_PREFIX.length));
-    } catch {
-      continue;
-    }
-    if (documentId !== '' && !documents.has(documentId)) documents.set(documentId, { uri });
+    const documentId = documentIdOfUri(uri);
+    if (documentId !== undefined && !documents.has(documentId)) documents.set(documentId, { uri });
   }
   return documents;
 }

@@ -27,6 +27,7 @@ import { toolFailure, toolSuccess } from './tool-result.ts';
 import { advertisedOnly } from './tool-schemas.ts';
 import { TASKS_EXTENSION } from './task-path.ts';
 import { documentReadHint, jobReadHint, staticCacheHints } from './cache-hints.ts';
+import { DOCUMENT_URI_TEMPLATE } from './document-uri.ts';
 
 const INSTRUCTIONS =
   'Hopper ingests documents (ingest_document) and searches them (search). Long work runs as jobs: ' +
@@ -131,7 +132,7 @@ export function createServerFactory(options: ServerFactoryOptions): McpServerFac
       // Reserved expansion (RFC 6570 `{+var}`): document ids are often paths (`guides/setup.md`), and
       // a path reads best with its `/` as it is. The variable then matches the rest of the URI, `/`
       // included, and is percent-decoded, so `guides/setup.md` and `guides%2Fsetup.md` are one id.
-      new ResourceTemplate(DOCUMENT_TEMPLATE, { list: undefined }),
+      new ResourceTemplate(DOCUMENT_URI_TEMPLATE, { list: undefined }),
       {
         title: 'Document',
         description:
@@ -220,9 +221,6 @@ function requestAttributes(tool: string, request: McpRequestContext, ctx: Server
     ...(sessionId ? { 'mcp.session.id': sessionId } : {}),
   };
 }
-
-/** The document resource's URI template (RFC 6570); clients see it in `resources/templates/list`. */
-const DOCUMENT_TEMPLATE = 'hopper://documents/{+documentId}';
 
 /**
  * A template variable as the SDK matched it, percent-decoded. The SDK hands over the raw text of the

@@ -23,7 +23,7 @@ import {
   closeQueues,
   createQueues,
 } from '@hopper/jobs';
-import { CircuitBreaker, TokenBucket, closeRedis, createRedis } from '@hopper/redis';
+import { CircuitBreaker, RedisDocumentListing, TokenBucket, closeRedis, createRedis } from '@hopper/redis';
 import { openStoreReader } from '@hopper/store';
 import { createMetrics, startTracing, timeRedisCommands, traced } from '@hopper/telemetry';
 import { loadConfig, type GatewayConfig } from './config.ts';
@@ -80,6 +80,8 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
       readConsistencyIntervalSeconds: 0,
       indexCacheBytes: config.storeCache.indexBytes,
       metadataCacheBytes: config.storeCache.metadataBytes,
+      // list_documents pages through the workers' listing in the queue's Redis (never evicted).
+      listing: new RedisDocumentListing(redis, keys),
     }),
     tracer,
     'store',

@@ -6,7 +6,7 @@ import { createEmbeddingProvider } from '@hopper/embeddings';
 import { ParserPool } from '@hopper/documents';
 import { Closer, rateLimited, runService, type Logger } from '@hopper/lifecycle';
 import { JobRecords, JobWorkers, createProcessor, type QueueProcessor } from '@hopper/jobs';
-import { DocumentWriteLocks, closeRedis, createRedis } from '@hopper/redis';
+import { DocumentWriteLocks, RedisDocumentListing, closeRedis, createRedis } from '@hopper/redis';
 import { openStoreWriter } from '@hopper/store';
 import { createMetrics, serveMetrics, startTracing, timeRedisCommands, traced } from '@hopper/telemetry';
 import { loadConfig, type WorkerConfig } from './config.ts';
@@ -40,6 +40,8 @@ const EMBED_BATCH = 32;
  */
 const LOCK_MS = 10_000;
 const STALLED_CHECK_MS = 5_000;
+/** How often a worker checks that the document listing is complete (one EXISTS when it is). */
+const LISTING_SYNC_MS = 10_000;
 
 /**
  * Bumps a collection's cache epoch after a write, retrying briefly: until it succeeds, gateways
@@ -130,6 +132,8 @@ async function startWorker(config: WorkerConfig, logger: Logger): Promise<Closer
       metadataCacheBytes: config.storeCache.metadataBytes,
       // Several workers may write one store: each document is written by one of them at a time.
       documentLocks: new DocumentWriteLocks(redis, keys),
+      // The ordered index list_documents reads, kept beside each commit (see syncListing below).
+      listing: new RedisDocumentListing(redis, keys),
       onCommit: ({ documents, ms }) => {
         metrics.storeCommitDocuments.observe(documents);
         metrics.storeCommitDuration.observe(ms / 1000);
@@ -148,6 +152,20 @@ async function startWorker(config: WorkerConfig, logger: Logger): Promise<Closer
   );
   metrics.measureStoreCache(() => store.cacheUsage().bytes);
   closer.add('store', () => store.close());
+  // The listing is built from the store when Redis does not hold a complete one (a new deployment,
+  // a store from before it, a Redis that lost it); until then list_documents sorts the store.
+  const syncListing = (): void => {
+    store.syncListing().then(
+      (outcome) => {
+        if (outcome === 'built') logger.info('document listing built from the store');
+      },
+      (error: unknown) => logger.warn({ err: error }, 'building the document listing failed; retrying'),
+    );
+  };
+  syncListing();
+  const listingTimer = setInterval(syncListing, LISTING_SYNC_MS);
+  listingTimer.unref();
+  closer.add('listing sync', () => clearInterval(listingTimer));
   // Epochs and embeddings live in the cache's Redis (its own when HOPPER_CACHE_REDIS_URL is set).
   const cacheRedis = config.cache.redisUrl
     ? createRedis(config.cache.redisUrl, { name: 'worker-cache', role: 'command', onError })

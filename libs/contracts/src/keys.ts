@@ -62,6 +62,15 @@ export interface Keys {
    * which holds the tenant); other workers wait, so each write gets its own version.
    */
   documentWriteLock(documentKey: string): string;
+  /**
+   * Sorted set (all scores 0, ordered by member): a tenant's documents as `collection` U+001F
+   * `documentId`, which `list_documents` pages through (the store's `DocumentListing`).
+   */
+  documentListing(tenant: string): string;
+  /** String: set once the listing holds every stored document (built from the store). */
+  readonly documentListingComplete: string;
+  /** Short lock: the one worker building the listing from the store. */
+  readonly documentListingBuild: string;
 }
 
 export function createKeys(prefix = 'hopper'): Keys {
@@ -94,5 +103,8 @@ export function createKeys(prefix = 'hopper'): Keys {
     rateLimit: (tenant) => `${t(tenant)}:rate`,
     liveJobs: (tenant) => `${t(tenant)}:live-jobs`,
     documentWriteLock: (documentKey) => `${prefix}:write-lock:${documentKey}`,
+    documentListing: (tenant) => `${t(tenant)}:listing`,
+    documentListingComplete: `${prefix}:listing-complete`,
+    documentListingBuild: `${prefix}:listing-build`,
   };
 }

@@ -27,3 +27,5 @@ export type {
 export type { CommitStats } from './writer.ts';
 export type { MaintenanceStats } from './maintenance.ts';
 export type { DocumentLocks } from './group-commit.ts';
+export type { DocumentListing, ListedDocument } from './listing.ts';
+export type { ListPosition } from './cursor.ts';

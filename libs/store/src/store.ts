@@ -28,6 +28,7 @@ import { Semaphore } from './semaphore.ts';
 import { TableHandles } from './tables.ts';
 import { requireId, validateVector, validateWrite } from './validate.ts';
 import { listChunks } from './chunk-list.ts';
+import { pageFromListing, scanDocuments, type DocumentListing } from './listing.ts';
 import type {
   ChunkInput,
   ChunkPage,
@@ -178,6 +179,12 @@ export interface StoreOptions {
    * write one document at once (see {@link DocumentLocks}). Without them, one writer per store.
    */
   documentLocks?: DocumentLocks;
+  /**
+   * Both sides: the ordered index of the store's documents that `listDocuments` pages through
+   * (see {@link DocumentListing}); the writer keeps it, readers read it. Without one, or while it
+   * is incomplete, a page sorts the tenant's documents.
+   */
+  listing?: DocumentListing;
   /** Writer side only: told of every group commit (documents, rows, duration), for metrics. */
   onCommit?: (stats: CommitStats) => void;
   /**
@@ -292,6 +299,12 @@ export interface Store {
    * indexes now, instead of when the table's state calls for it. For tests and operators.
    */
   maintain(): Promise<void>;
+  /**
+   * Writer side: builds the document listing from the documents table when it is not complete
+   * (a new listing, or one Redis lost), unless another writer is building it. 'none' without a
+   * listing. Cheap when it is complete: the worker calls it on start and then periodically.
+   */
+  syncListing(): Promise<'built' | 'complete' | 'busy' | 'none'>;
   /** Cheap reachability check for readiness probes. */
   ping(): Promise<void>;
   /**
@@ -359,6 +372,7 @@ class LanceStore implements Store {
   readonly #hybridTextTailScanRows: number;
   readonly #writer: DocumentWriter;
   readonly #maintenance: Maintenance;
+  readonly #listing: DocumentListing | undefined;
   /**
    * Both sides: the indexed columns of each chunk table, and when they were read. Indexes, once
    * built, stay: a table with both its full-text and its vector index is not asked again; one
@@ -381,6 +395,7 @@ class LanceStore implements Store {
     this.#tables = new TableHandles(db);
     this.#searches = new Semaphore(options.maxConcurrentSearches ?? DEFAULT_MAX_CONCURRENT_SEARCHES);
     this.#hybridTextTailScanRows = options.hybridTextTailScanRows ?? DEFAULT_HYBRID_TEXT_TAIL_SCAN_ROWS;
+    this.#listing = options.listing;
     const serialize = <T>(run: () => Promise<T>): Promise<T> => this.#serialize(run);
     this.#maintenance = new Maintenance(
       this.#tables,
@@ -402,6 +417,7 @@ class LanceStore implements Store {
     );
     this.#writer = new DocumentWriter(db, this.#tables, {
       ...(options.documentLocks ? { locks: options.documentLocks } : {}),
+      ...(options.listing ? { listing: options.listing } : {}),
       maxBatchDocuments: options.maxBatchDocuments ?? DEFAULT_MAX_BATCH_DOCUMENTS,
       maxBatchRows: options.maxBatchRows ?? DEFAULT_MAX_BATCH_ROWS,
       serialize,
@@ -423,6 +439,18 @@ class LanceStore implements Store {
   maintain(): Promise<void> {
     this.#assertOpen();
     return this.#maintenance.run(true);
+  }
+
+  async syncListing(): Promise<'built' | 'complete' | 'busy' | 'none'> {
+    this.#assertOpen();
+    const listing = this.#listing;
+    if (!listing) return 'none';
+    const tables = this.#tables;
+    return guard('list', async () =>
+      listing.build(async function* () {
+        yield* scanDocuments(await tables.get(DOCUMENTS_TABLE));
+      }),
+    );
   }
 
   async getDocument(
@@ -479,6 +507,16 @@ class LanceStore implements Store {
     return guard('list', async () => {
       const table = await this.#tables.get(DOCUMENTS_TABLE);
       if (!table) return { documents: [] };
+      const listed =
+        this.#listing && (await pageFromListing(this.#listing, table, tenant, collection, after, limit));
+      if (listed) {
+        const last = listed.documents.at(-1);
+        return listed.more && last
+          ? { documents: listed.documents, nextCursor: encodeCursor(last) }
+          : { documents: listed.documents };
+      }
+      // No listing (or not complete yet): the page is the first rows of the tenant's documents
+      // sorted, which costs the whole table.
       const where = sqlAnd(
         scopeWhere(tenant, collection),
         after &&
@@ -528,6 +566,9 @@ class LanceStore implements Store {
         for (const { table } of chunks) deleted += (await table.delete(where)).numDeletedRows;
         const documents = await this.#tables.get(DOCUMENTS_TABLE);
         if (documents) deleted += (await documents.delete(where)).numDeletedRows;
+        // After the delete: a listing may hold a document that is gone (readers skip it), never
+        // miss one that is stored. A failure here leaves such a key behind, which is harmless.
+        await this.#listing?.remove([{ tenant, collection, documentId }]).catch(() => undefined);
         if (chunks.length > 0 && deleted > 0) await this.#maintenance.afterCommit();
         return deleted > 0;
       }),

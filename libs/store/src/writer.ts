@@ -2,6 +2,7 @@ import type { Connection, Table } from '@lancedb/lancedb';
 import type { Table as ArrowTable } from 'apache-arrow';
 import { GroupCommit, type DocumentLocks } from './group-commit.ts';
 import { documentKey, slotKey } from './keys.ts';
+import type { DocumentListing, ListedDocument } from './listing.ts';
 import { metadataEntries } from './metadata.ts';
 import { DOCUMENT_COLUMNS, documentFromRow, documentToRow } from './rows.ts';
 import {
@@ -31,6 +32,8 @@ export const TOMBSTONE_TENANT = '';
 
 export interface WriterOptions {
   locks?: DocumentLocks;
+  /** The ordered index `listDocuments` reads: each committed document is added to it. */
+  listing?: DocumentListing;
   /** Bounds of one group commit: documents, and chunk rows. */
   maxBatchDocuments: number;
   maxBatchRows: number;
@@ -184,6 +187,13 @@ export class DocumentWriter {
         }
       }
 
+      // Listed before the commit (a crash after it leaves nothing unlisted; a failed commit leaves
+      // a key readers skip) and again after it (a listing rebuilt meanwhile, after Redis lost it,
+      // may have read the table before this commit). A listing that cannot be written fails the
+      // group before anything is stored.
+      const listed = live.map((i) => listedOf((writes[i] as Write).doc));
+      await this.#options.listing?.add(listed);
+
       // Chunks first, then the records: after a crash in between, a retry computes the same
       // version and the same positions and overwrites them. The new chunks are in the delta before
       // the previous version leaves the main table: a search reads the main table first, so it
@@ -256,6 +266,8 @@ export class DocumentWriter {
         this.#collectionModels.set(documentKey(record.tenant, record.collection, ''), record.model);
         outcomes[i] = record;
       }
+      // Best effort: the add before the commit already listed them, unless a rebuild raced it.
+      await this.#options.listing?.add(listed).catch(() => undefined);
       this.#options.onCommit?.({
         documents: live.length,
         rows: rows.length + appended.length,
@@ -538,4 +550,8 @@ export function firstModel(rows: unknown[]): string | undefined {
   if (typeof row !== 'object' || row === null) return undefined;
   const model = (row as Record<string, unknown>)['model'];
   return typeof model === 'string' ? model : undefined;
+}
+
+function listedOf(doc: DocumentInput): ListedDocument {
+  return { tenant: doc.tenant, collection: doc.collection, documentId: doc.documentId };
 }

@@ -1,0 +1,139 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Keys } from '@hopper/contracts';
+import { releaseOwned } from './owned-keys.ts';
+
+/** A document's place in a tenant's listing (the store's `ListedDocument`). */
+export interface ListedDocument {
+  tenant: string;
+  collection: string;
+  documentId: string;
+}
+
+/** A position in a tenant's listing (the store's `ListPosition`). */
+export interface ListingPosition {
+  collection: string;
+  documentId: string;
+}
+
+/** Between collection and document id; ids never hold control characters, so members sort as the pair. */
+const SEPARATOR = '\u001f';
+/** The character after SEPARATOR: `collection` + it bounds a collection's members from above. */
+const AFTER_SEPARATOR = '\u0020';
+/** Members written per ZADD while building. */
+const BUILD_BATCH = 2_000;
+/** Long enough to read a large documents table; renewed after every batch. */
+const BUILD_LOCK_MS = 60_000;
+
+/**
+ * The store's `DocumentListing` in Redis: one sorted set per tenant whose members are
+ * `collection` U+001F `documentId`, all scored 0, so ZRANGE BYLEX returns them in the order
+ * `list_documents` pages in, at a cost that does not grow with the set. It lives in the queue's
+ * Redis (no eviction): an evicted set under a "complete" mark would hide documents. When Redis
+ * loses it (a restart without persistence), the mark goes with it and readers sort the store's
+ * table until a worker has rebuilt it (`Store.syncListing`).
+ */
+export class RedisDocumentListing {
+  readonly #redis: Redis;
+  readonly #keys: Keys;
+  readonly #owner = randomUUID();
+
+  constructor(redis: Redis, keys: Keys) {
+    this.#redis = redis;
+    this.#keys = keys;
+  }
+
+  async add(documents: readonly ListedDocument[]): Promise<void> {
+    await this.#each(documents, (pipeline, key, members) =>
+      pipeline.zadd(key, ...members.flatMap((member) => [0, member])),
+    );
+  }
+
+  async remove(documents: readonly ListedDocument[]): Promise<void> {
+    await this.#each(documents, (pipeline, key, members) => pipeline.zrem(key, ...members));
+  }
+
+  async page(
+    tenant: string,
+    collection: string | undefined,
+    after: ListingPosition | undefined,
+    count: number,
+  ): Promise<ListingPosition[] | undefined> {
+    const range = lexRange(collection, after);
+    if (range === undefined) {
+      return (await this.complete()) ? [] : undefined;
+    }
+    const replies = await this.#redis
+      .pipeline()
+      .exists(this.#keys.documentListingComplete)
+      .zrangebylex(this.#keys.documentListing(tenant), range.min, range.max, 'LIMIT', 0, count)
+      .exec();
+    const [complete, members] = (replies ?? []).map(([error, reply]) => {
+      if (error) throw error;
+      return reply;
+    });
+    if (complete !== 1) return undefined;
+    return (members as string[]).map(positionOf);
+  }
+
+  async complete(): Promise<boolean> {
+    return (await this.#redis.exists(this.#keys.documentListingComplete)) === 1;
+  }
+
+  async build(scan: () => AsyncIterable<ListedDocument[]>): Promise<'built' | 'complete' | 'busy'> {
+    if (await this.complete()) return 'complete';
+    const lock = this.#keys.documentListingBuild;
+    const taken = await this.#redis.set(lock, this.#owner, 'PX', BUILD_LOCK_MS, 'NX');
+    if (taken !== 'OK') return 'busy';
+    try {
+      for await (const documents of scan()) {
+        for (let start = 0; start < documents.length; start += BUILD_BATCH) {
+          await this.add(documents.slice(start, start + BUILD_BATCH));
+        }
+        await this.#redis.pexpire(lock, BUILD_LOCK_MS);
+      }
+      await this.#redis.set(this.#keys.documentListingComplete, new Date().toISOString());
+      return 'built';
+    } finally {
+      await releaseOwned(this.#redis, [lock], this.#owner);
+    }
+  }
+
+  /** One pipeline: `command` once per tenant with that tenant's members. */
+  async #each(
+    documents: readonly ListedDocument[],
+    command: (pipeline: ReturnType<Redis['pipeline']>, key: string, members: string[]) => unknown,
+  ): Promise<void> {
+    if (documents.length === 0) return;
+    const byTenant = new Map<string, string[]>();
+    for (const doc of documents) {
+      const members = byTenant.get(doc.tenant) ?? [];
+      members.push(`${doc.collection}${SEPARATOR}${doc.documentId}`);
+      byTenant.set(doc.tenant, members);
+    }
+    const pipeline = this.#redis.pipeline();
+    for (const [tenant, members] of byTenant) command(pipeline, this.#keys.documentListing(tenant), members);
+    for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
+  }
+}
+
+/**
+ * ZRANGEBYLEX bounds for members strictly after `after`, within `collection` when given; undefined
+ * when nothing can follow (a cursor past the collection).
+ */
+function lexRange(
+  collection: string | undefined,
+  after: ListingPosition | undefined,
+): { min: string; max: string } | undefined {
+  const afterMin = after && `(${after.collection}${SEPARATOR}${after.documentId}`;
+  if (collection === undefined) return { min: afterMin ?? '-', max: '+' };
+  const max = `(${collection}${AFTER_SEPARATOR}`;
+  if (after === undefined || after.collection < collection) return { min: `[${collection}${SEPARATOR}`, max };
+  if (after.collection > collection) return undefined;
+  return { min: afterMin as string, max };
+}
+
+function positionOf(member: string): ListingPosition {
+  const at = member.indexOf(SEPARATOR);
+  return { collection: member.slice(0, at), documentId: member.slice(at + 1) };
+}

@@ -1,9 +1,7 @@
 import type { Table } from '@lancedb/lancedb';
 import type { ListPosition } from './cursor.ts';
 import { documentKey } from './keys.ts';
-import { DOCUMENT_COLUMNS, documentFromRow } from './rows.ts';
-import { DOCUMENT_KEY_COLUMN } from './schema.ts';
-import { sqlString } from './sql.ts';
+import { recordsByKey } from './rows.ts';
 import type { DocumentRecord } from './types.ts';
 
 /** A document as the listing knows it: its place in the (collection, documentId) order. */
@@ -76,7 +74,10 @@ export async function pageFromListing(
     // The listing unreachable is not the store unreachable: the table can still be sorted.
     const positions = await listing.page(tenant, collection, position, want).catch(() => undefined);
     if (positions === undefined) return undefined;
-    const records = await recordsByKey(documents, tenant, positions);
+    const records = await recordsByKey(
+      documents,
+      positions.map((at) => documentKey(tenant, at.collection, at.documentId)),
+    );
     for (const at of positions) {
       const record = records.get(documentKey(tenant, at.collection, at.documentId));
       if (record) found.push(record);
@@ -86,26 +87,6 @@ export async function pageFromListing(
     position = positions.at(-1);
   }
   return undefined;
-}
-
-async function recordsByKey(
-  table: Table,
-  tenant: string,
-  positions: readonly ListPosition[],
-): Promise<Map<string, DocumentRecord>> {
-  const records = new Map<string, DocumentRecord>();
-  if (positions.length === 0) return records;
-  const keys = positions.map((at) => sqlString(documentKey(tenant, at.collection, at.documentId)));
-  const rows: unknown[] = await table
-    .query()
-    .where(`${DOCUMENT_KEY_COLUMN} IN (${keys.join(', ')})`)
-    .select(DOCUMENT_COLUMNS)
-    .toArray();
-  for (const row of rows) {
-    const record = documentFromRow(row);
-    records.set(documentKey(record.tenant, record.collection, record.documentId), record);
-  }
-  return records;
 }
 
 /** Every document of the documents table, a batch at a time: what a listing is built from. */

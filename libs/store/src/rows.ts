@@ -1,5 +1,8 @@
+import type { Table } from '@lancedb/lancedb';
 import { documentKey } from './keys.ts';
 import { parseMetadata } from './metadata.ts';
+import { DOCUMENT_KEY_COLUMN } from './schema.ts';
+import { sqlString } from './sql.ts';
 import type { ChunkRecord, DocumentRecord, SearchHit, SearchSignal } from './types.ts';
 
 // Query results arrive as untyped Arrow rows; these readers check each column they use so a
@@ -145,4 +148,32 @@ export function chunkFromRow(row: unknown): ChunkRecord {
     end: num(row, 'end_offset'),
     ...(typeof page === 'number' ? { page } : {}),
   };
+}
+
+/** Document keys in one `IN (...)` lookup. */
+const KEYS_PER_QUERY = 1_000;
+
+/**
+ * The documents stored under `keys` (document keys; see keys.ts), by key; missing ones absent.
+ * Lookups on the key column's index, a thousand keys per query: what a page of the listing, a
+ * batch's comparison and a group commit's version check read.
+ */
+export async function recordsByKey(
+  table: Table,
+  keys: readonly string[],
+): Promise<Map<string, DocumentRecord>> {
+  const records = new Map<string, DocumentRecord>();
+  for (let start = 0; start < keys.length; start += KEYS_PER_QUERY) {
+    const some = keys.slice(start, start + KEYS_PER_QUERY).map(sqlString);
+    const rows: unknown[] = await table
+      .query()
+      .where(`${DOCUMENT_KEY_COLUMN} IN (${some.join(', ')})`)
+      .select(DOCUMENT_COLUMNS)
+      .toArray();
+    for (const row of rows) {
+      const record = documentFromRow(row);
+      records.set(documentKey(record.tenant, record.collection, record.documentId), record);
+    }
+  }
+  return records;
 }

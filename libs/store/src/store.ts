@@ -2,7 +2,7 @@ import { Session, connect } from '@lancedb/lancedb';
 import type { Connection, Table } from '@lancedb/lancedb';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { metadataFilterSql } from './metadata.ts';
-import { DOCUMENT_COLUMNS, HIT_COLUMNS, documentFromRow, hitFromRow } from './rows.ts';
+import { DOCUMENT_COLUMNS, HIT_COLUMNS, documentFromRow, hitFromRow, recordsByKey } from './rows.ts';
 import { fuseHits, mergeTableHits } from './fusion.ts';
 import { documentKey } from './keys.ts';
 import {
@@ -126,8 +126,6 @@ const DEFAULT_MAX_BATCH_DOCUMENTS = 256;
 const DEFAULT_MAX_BATCH_ROWS = 8_192;
 /** How often a reader looks again for a chunk table's indexes while it lacks some. */
 const INDEX_RECHECK_MS = 1_000;
-/** Document keys in one `IN (...)` lookup of `getDocuments`. */
-const KEYS_PER_QUERY = 1_000;
 
 /** Where the store lives and how fresh its reads are. */
 export interface StoreOptions {
@@ -479,20 +477,11 @@ class LanceStore implements Store {
         }
         return records;
       }
-      for (let start = 0; start < documentIds.length; start += KEYS_PER_QUERY) {
-        const keys = documentIds
-          .slice(start, start + KEYS_PER_QUERY)
-          .map((documentId) => sqlString(documentKey(tenant, collection, documentId)));
-        const rows: unknown[] = await table
-          .query()
-          .where(`${DOCUMENT_KEY_COLUMN} IN (${keys.join(', ')})`)
-          .select(DOCUMENT_COLUMNS)
-          .toArray();
-        for (const row of rows) {
-          const record = documentFromRow(row);
-          records.set(record.documentId, record);
-        }
-      }
+      const stored = await recordsByKey(
+        table,
+        documentIds.map((documentId) => documentKey(tenant, collection, documentId)),
+      );
+      for (const record of stored.values()) records.set(record.documentId, record);
       return records;
     });
   }
@@ -507,8 +496,11 @@ class LanceStore implements Store {
     return guard('list', async () => {
       const table = await this.#tables.get(DOCUMENTS_TABLE);
       if (!table) return { documents: [] };
+      // A table from before the key column is paged by sorting until the writer migrates it.
       const listed =
-        this.#listing && (await pageFromListing(this.#listing, table, tenant, collection, after, limit));
+        this.#listing &&
+        (await this.#hasKeyColumn(table)) &&
+        (await pageFromListing(this.#listing, table, tenant, collection, after, limit));
       if (listed) {
         const last = listed.documents.at(-1);
         return listed.more && last

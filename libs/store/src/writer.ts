@@ -4,7 +4,7 @@ import { GroupCommit, type DocumentLocks } from './group-commit.ts';
 import { documentKey, slotKey } from './keys.ts';
 import type { DocumentListing, ListedDocument } from './listing.ts';
 import { metadataEntries } from './metadata.ts';
-import { DOCUMENT_COLUMNS, documentFromRow, documentToRow } from './rows.ts';
+import { documentToRow, recordsByKey } from './rows.ts';
 import {
   ADDED_CHUNK_COLUMNS,
   ADDED_DOCUMENT_COLUMNS,
@@ -133,9 +133,12 @@ export class DocumentWriter {
         }),
       );
       const [previous, occupied] = await Promise.all([
-        this.#readRecords(
+        recordsByKey(
           documents,
-          valid.map((i) => (writes[i] as Write).doc),
+          valid.map((i) => {
+            const { doc } = writes[i] as Write;
+            return documentKey(doc.tenant, doc.collection, doc.documentId);
+          }),
         ),
         occupiedSlots(chunkTable, [...slots.values()].flat()),
       ]);
@@ -276,22 +279,6 @@ export class DocumentWriter {
       await this.#options.onCommitted(rows.length + appended.length);
       return outcomes as (DocumentRecord | Error)[];
     });
-  }
-
-  /** The current records of `docs`, by document key: one lookup on the key index. */
-  async #readRecords(table: Table, docs: DocumentInput[]): Promise<Map<string, DocumentRecord>> {
-    const keys = docs.map((doc) => sqlString(documentKey(doc.tenant, doc.collection, doc.documentId)));
-    const rows: unknown[] = await table
-      .query()
-      .where(`${DOCUMENT_KEY_COLUMN} IN (${keys.join(', ')})`)
-      .select(DOCUMENT_COLUMNS)
-      .toArray();
-    const records = new Map<string, DocumentRecord>();
-    for (const row of rows) {
-      const record = documentFromRow(row);
-      records.set(documentKey(record.tenant, record.collection, record.documentId), record);
-    }
-    return records;
   }
 
   /**

@@ -184,21 +184,11 @@ async function readNdjsonBatch(
   req: IncomingMessage,
   url: URL,
 ): Promise<{ value: Record<string, unknown>; badLines: Map<number, string> } | HttpFailure> {
-  const tooLarge = () =>
-    httpFailure(413, 'invalid_argument', `an NDJSON batch may hold ${MAX_NDJSON_BYTES} bytes; split it`);
-  if (Number(req.headers['content-length'] ?? 0) > MAX_NDJSON_BYTES) {
-    req.resume();
-    return tooLarge();
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > MAX_NDJSON_BYTES) return tooLarge();
-    chunks.push(buffer);
-  }
-  const lines = Buffer.concat(chunks)
+  const body = await readBody(req, MAX_NDJSON_BYTES, () =>
+    httpFailure(413, 'invalid_argument', `an NDJSON batch may hold ${MAX_NDJSON_BYTES} bytes; split it`),
+  );
+  if (!Buffer.isBuffer(body)) return body;
+  const lines = body
     .toString('utf8')
     .split('\n')
     .filter((line) => line.trim() !== '');
@@ -235,16 +225,15 @@ async function readNdjsonBatch(
   return { value: { ...options, documents }, badLines };
 }
 
-/** Reads a JSON object body within the request size limit. */
-async function readJsonBody(req: IncomingMessage): Promise<{ value: Record<string, unknown> } | HttpFailure> {
-  const type = contentType(req);
-  // Only JSON: a cross-site form or text/plain post (sent by browsers without a preflight) is refused.
-  if (type !== 'application/json') {
-    req.resume();
-    return httpFailure(415, 'unsupported', 'send the body as JSON with content-type: application/json');
-  }
-  const max = limits.maxRequestBodyBytes;
-  const tooLarge = () => httpFailure(413, 'invalid_argument', `request body exceeds ${max} bytes`);
+/**
+ * The request's body, or `tooLarge()` as soon as it is known to pass `max` bytes: from its
+ * declared length before anything is read, else once the bytes read pass it.
+ */
+async function readBody(
+  req: IncomingMessage,
+  max: number,
+  tooLarge: () => HttpFailure,
+): Promise<Buffer | HttpFailure> {
   if (Number(req.headers['content-length'] ?? 0) > max) {
     req.resume();
     return tooLarge();
@@ -257,8 +246,24 @@ async function readJsonBody(req: IncomingMessage): Promise<{ value: Record<strin
     if (size > max) return tooLarge();
     chunks.push(buffer);
   }
+  return Buffer.concat(chunks);
+}
+
+/** Reads a JSON object body within the request size limit. */
+async function readJsonBody(req: IncomingMessage): Promise<{ value: Record<string, unknown> } | HttpFailure> {
+  const type = contentType(req);
+  // Only JSON: a cross-site form or text/plain post (sent by browsers without a preflight) is refused.
+  if (type !== 'application/json') {
+    req.resume();
+    return httpFailure(415, 'unsupported', 'send the body as JSON with content-type: application/json');
+  }
+  const max = limits.maxRequestBodyBytes;
+  const bytes = await readBody(req, max, () =>
+    httpFailure(413, 'invalid_argument', `request body exceeds ${max} bytes`),
+  );
+  if (!Buffer.isBuffer(bytes)) return bytes;
   // The same bounds as MCP bodies (encoding, nesting, key counts), before the tool's schema runs.
-  const parsed = parseBoundedJson(Buffer.concat(chunks), 'input');
+  const parsed = parseBoundedJson(bytes, 'input');
   if ('problem' in parsed) return httpFailure(400, 'invalid_argument', parsed.problem.message);
   const body = parsed.value;
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {

@@ -1,0 +1,83 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Client } from '@modelcontextprotocol/client';
+import { connectModern, structured } from '../support/clients.ts';
+import { TestStack } from '../support/stack.ts';
+
+// list_documents pages through the workers' listing in Redis (docs/architecture.md, "The
+// listing"): what a client sees when Redis loses it, while the worker rebuilds it, and after.
+
+const COLLECTION = 'shelf';
+let stack: TestStack;
+let client: Client;
+
+beforeAll(async () => {
+  stack = await TestStack.start({ redisUrl: inject('redisUrl') });
+  client = await connectModern(stack.url);
+});
+
+afterAll(async () => {
+  await client?.close();
+  await stack?.stop();
+});
+
+async function ingest(documentId: string): Promise<void> {
+  structured(
+    await client.callTool({
+      name: 'ingest_document',
+      arguments: { collection: COLLECTION, documentId, content: `Notes about ${documentId}.`, wait: true },
+    }),
+  );
+}
+
+/** Every document id of the collection, two a page, as a client pages through them. */
+async function listAll(): Promise<string[]> {
+  const ids: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = structured<{ documents: { documentId: string }[]; nextCursor?: string }>(
+      await client.callTool({
+        name: 'list_documents',
+        arguments: { collection: COLLECTION, limit: 2, ...(cursor ? { cursor } : {}) },
+      }),
+    );
+    ids.push(...page.documents.map((d) => d.documentId));
+    cursor = page.nextCursor;
+  } while (cursor);
+  return ids;
+}
+
+const listingKeys = () => stack.redis.keys(`${stack.prefix}:t:*:listing`);
+const complete = async () => (await stack.redis.exists(`${stack.prefix}:listing-complete`)) === 1;
+
+describe('the document listing', () => {
+  it('lists every document while Redis has lost the listing, and the worker rebuilds it', async () => {
+    for (const id of ['pear', 'apple', 'fig', 'date', 'cherry']) await ingest(id);
+    expect(await listAll()).toEqual(['apple', 'cherry', 'date', 'fig', 'pear']);
+    // The worker built the (empty) listing on start, and each write added its document.
+    expect(await complete()).toBe(true);
+    const [key] = await listingKeys();
+    expect(key).toBeDefined();
+    expect(await stack.redis.zcard(key as string)).toBe(5);
+
+    // Redis loses the listing and its mark (a restart without persistence); a document arrives.
+    await stack.redis.del(key as string, `${stack.prefix}:listing-complete`);
+    await ingest('banana');
+    expect(await listAll()).toEqual(['apple', 'banana', 'cherry', 'date', 'fig', 'pear']);
+
+    // The worker notices within its 10 s check and builds the listing from the store.
+    const deadline = Date.now() + 30_000;
+    while (!(await complete()) && Date.now() < deadline) await sleep(200);
+    expect(await complete()).toBe(true);
+    expect(await stack.redis.zcard(key as string)).toBe(6);
+
+    structured(
+      await client.callTool({
+        name: 'delete_document',
+        arguments: { collection: COLLECTION, documentId: 'date' },
+      }),
+    );
+    expect(await stack.redis.zscore(key as string, `${COLLECTION}\u001fdate`)).toBeNull();
+    expect(await listAll()).toEqual(['apple', 'banana', 'cherry', 'fig', 'pear']);
+  });
+});

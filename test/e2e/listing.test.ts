@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/client';
+import { createKeys } from '@hopper/contracts';
 import { connectModern, structured } from '../support/clients.ts';
 import { TestStack } from '../support/stack.ts';
 
@@ -47,8 +48,10 @@ async function listAll(): Promise<string[]> {
   return ids;
 }
 
-const listingKeys = () => stack.redis.keys(`${stack.prefix}:t:*:listing`);
-const complete = async () => (await stack.redis.exists(`${stack.prefix}:listing-complete`)) === 1;
+/** The local stack's tenant (no API keys): whose listing the worker keeps. */
+const TENANT = 'local';
+const keys = () => createKeys(stack.prefix);
+const complete = async () => (await stack.redis.exists(keys().documentListingComplete)) === 1;
 
 describe('the document listing', () => {
   it('lists every document while Redis has lost the listing, and the worker rebuilds it', async () => {
@@ -56,12 +59,11 @@ describe('the document listing', () => {
     expect(await listAll()).toEqual(['apple', 'cherry', 'date', 'fig', 'pear']);
     // The worker built the (empty) listing on start, and each write added its document.
     expect(await complete()).toBe(true);
-    const [key] = await listingKeys();
-    expect(key).toBeDefined();
-    expect(await stack.redis.zcard(key as string)).toBe(5);
+    const key = keys().documentListing(TENANT);
+    expect(await stack.redis.zcard(key)).toBe(5);
 
     // Redis loses the listing and its mark (a restart without persistence); a document arrives.
-    await stack.redis.del(key as string, `${stack.prefix}:listing-complete`);
+    await stack.redis.del(key, keys().documentListingComplete);
     await ingest('banana');
     expect(await listAll()).toEqual(['apple', 'banana', 'cherry', 'date', 'fig', 'pear']);
 
@@ -69,7 +71,7 @@ describe('the document listing', () => {
     const deadline = Date.now() + 30_000;
     while (!(await complete()) && Date.now() < deadline) await sleep(200);
     expect(await complete()).toBe(true);
-    expect(await stack.redis.zcard(key as string)).toBe(6);
+    expect(await stack.redis.zcard(key)).toBe(6);
 
     structured(
       await client.callTool({
@@ -77,7 +79,7 @@ describe('the document listing', () => {
         arguments: { collection: COLLECTION, documentId: 'date' },
       }),
     );
-    expect(await stack.redis.zscore(key as string, `${COLLECTION}\u001fdate`)).toBeNull();
+    expect(await stack.redis.zscore(key, `${COLLECTION}\u001fdate`)).toBeNull();
     expect(await listAll()).toEqual(['apple', 'banana', 'cherry', 'fig', 'pear']);
   });
 });

@@ -76,6 +76,7 @@ export class RedisDocumentListing {
     return (members as string[]).map(positionOf);
   }
 
+  /** Whether the listing holds every stored document (it was built, and nothing lost it since). */
   async complete(): Promise<boolean> {
     return (await this.#redis.exists(this.#keys.documentListingComplete)) === 1;
   }

@@ -37,8 +37,6 @@ export interface DocumentListing {
     after: ListPosition | undefined,
     count: number,
   ): Promise<ListPosition[] | undefined>;
-  /** Whether the listing holds every stored document (it was built, and nothing lost it since). */
-  complete(): Promise<boolean>;
   /**
    * Builds the listing from `scan` (every stored document) unless it is complete or another
    * process is building it, then marks it complete. Writes go on meanwhile: each adds its own.

@@ -405,20 +405,38 @@ class ListenStream {
 
   /** Reads the job's record once per burst of changes and sends what differs from the last sent. */
   #changed(watch: Watch): void {
-    watch.pending = true;
-    if (watch.reading) return;
-    watch.reading = true;
+    this.#readAfterChanges(
+      watch,
+      () => this.#refresh(watch),
+      // Redis unreachable: the subscriber catches every watcher up when it reconnects.
+      (error) =>
+        this.#deps.logger.warn({ err: error, jobId: watch.jobId }, 'subscription could not read a job'),
+    );
+  }
+
+  /**
+   * Runs `read` for a change, and once more after it for every burst of changes that arrived
+   * during it: one read at a time, however fast changes come. A failed read is reported and ends
+   * the run; the next change starts another.
+   */
+  #readAfterChanges(
+    state: { pending: boolean; reading: boolean },
+    read: () => Promise<void>,
+    onError: (error: unknown) => void,
+  ): void {
+    state.pending = true;
+    if (state.reading) return;
+    state.reading = true;
     void (async () => {
       try {
-        while (watch.pending && !this.#closing) {
-          watch.pending = false;
-          await this.#refresh(watch);
+        while (state.pending && !this.#closing) {
+          state.pending = false;
+          await read();
         }
       } catch (error) {
-        // Redis unreachable: the subscriber catches every watcher up when it reconnects.
-        this.#deps.logger.warn({ err: error, jobId: watch.jobId }, 'subscription could not read a job');
+        onError(error);
       } finally {
-        watch.reading = false;
+        state.reading = false;
       }
     })();
   }
@@ -457,24 +475,16 @@ class ListenStream {
    */
   #documentsChanged(): void {
     const documents = this.#documents;
-    documents.pending = true;
-    if (documents.reading) return;
-    documents.reading = true;
-    void (async () => {
-      try {
-        while (documents.pending && !this.#closing) {
-          documents.pending = false;
-          const changed = await readDocumentStates(this.#deps, this.#tenant, documents.byId);
-          if (this.#closing) return;
-          for (const uri of changed) this.#notify('notifications/resources/updated', { uri });
-        }
-      } catch (error) {
-        // The store unreadable for a moment: the next write to the collection reads again.
-        this.#deps.logger.warn({ err: error }, 'subscription could not read its documents');
-      } finally {
-        documents.reading = false;
-      }
-    })();
+    this.#readAfterChanges(
+      documents,
+      async () => {
+        const changed = await readDocumentStates(this.#deps, this.#tenant, documents.byId);
+        if (this.#closing) return;
+        for (const uri of changed) this.#notify('notifications/resources/updated', { uri });
+      },
+      // The store unreadable for a moment: the next write to the collection reads again.
+      (error) => this.#deps.logger.warn({ err: error }, 'subscription could not read its documents'),
+    );
   }
 
   #notify(method: string, params: Record<string, unknown>): void {

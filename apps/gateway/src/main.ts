@@ -23,8 +23,15 @@ import {
   closeQueues,
   createQueues,
 } from '@hopper/jobs';
-import { CircuitBreaker, RedisDocumentListing, TokenBucket, closeRedis, createRedis } from '@hopper/redis';
-import { openStoreReader } from '@hopper/store';
+import {
+  CircuitBreaker,
+  RedisDocumentListing,
+  RedisDocumentRecords,
+  TokenBucket,
+  closeRedis,
+  createRedis,
+} from '@hopper/redis';
+import { openStoreReader, type DocumentRecord } from '@hopper/store';
 import { createMetrics, startTracing, timeRedisCommands, traced } from '@hopper/telemetry';
 import { loadConfig, type GatewayConfig } from './config.ts';
 import { createHttpServer } from './http-server.ts';
@@ -82,6 +89,9 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
       metadataCacheBytes: config.storeCache.metadataBytes,
       // list_documents pages through the workers' listing in the queue's Redis (never evicted).
       listing: new RedisDocumentListing(redis, keys),
+      // get_document and list_documents pages read the workers' copies of the records (one HMGET),
+      // and the store only for documents without a servable copy.
+      recordCopies: new RedisDocumentRecords<DocumentRecord>(redis, keys),
     }),
     tracer,
     'store',

@@ -6,8 +6,14 @@ import { createEmbeddingProvider } from '@hopper/embeddings';
 import { ParserPool } from '@hopper/documents';
 import { Closer, rateLimited, runService, type Logger } from '@hopper/lifecycle';
 import { JobRecords, JobWorkers, createProcessor, type QueueProcessor } from '@hopper/jobs';
-import { DocumentWriteLocks, RedisDocumentListing, closeRedis, createRedis } from '@hopper/redis';
-import { openStoreWriter } from '@hopper/store';
+import {
+  DocumentWriteLocks,
+  RedisDocumentListing,
+  RedisDocumentRecords,
+  closeRedis,
+  createRedis,
+} from '@hopper/redis';
+import { openStoreWriter, type DocumentRecord } from '@hopper/store';
 import { createMetrics, serveMetrics, startTracing, timeRedisCommands, traced } from '@hopper/telemetry';
 import { loadConfig, type WorkerConfig } from './config.ts';
 import { createDeleteHandler } from './delete-handler.ts';
@@ -134,6 +140,8 @@ async function startWorker(config: WorkerConfig, logger: Logger): Promise<Closer
       documentLocks: new DocumentWriteLocks(redis, keys),
       // The ordered index list_documents reads, kept beside each commit (see syncListing below).
       listing: new RedisDocumentListing(redis, keys),
+      // Copies of the committed records, from which gateways answer reads by key.
+      recordCopies: new RedisDocumentRecords<DocumentRecord>(redis, keys),
       onCommit: ({ documents, ms }) => {
         metrics.storeCommitDocuments.observe(documents);
         metrics.storeCommitDuration.observe(ms / 1000);

@@ -69,6 +69,12 @@ export interface Keys {
   documentListing(tenant: string): string;
   /** String: set once the listing holds every stored document (built from the store). */
   readonly documentListingComplete: string;
+  /**
+   * Hash: copies of a tenant's committed document records, which reads by key serve (the store's
+   * `DocumentRecordCopies`). Field `r:<collection> U+001F <documentId>` is a record as JSON; field
+   * `m:<same>` marks a document being changed (a token), whose record is read from the store.
+   */
+  documentRecords(tenant: string): string;
   /** Short lock: the one worker building the listing from the store. */
   readonly documentListingBuild: string;
 }
@@ -106,5 +112,6 @@ export function createKeys(prefix = 'hopper'): Keys {
     documentListing: (tenant) => `${t(tenant)}:listing`,
     documentListingComplete: `${prefix}:listing-complete`,
     documentListingBuild: `${prefix}:listing-build`,
+    documentRecords: (tenant) => `${t(tenant)}:records`,
   };
 }

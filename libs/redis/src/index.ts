@@ -1,6 +1,7 @@
 export { CircuitBreaker, CircuitOpenError, guarded } from './circuit-breaker.ts';
 export { DocumentWriteLocks } from './document-write-locks.ts';
 export { RedisDocumentListing } from './document-listing.ts';
+export { RedisDocumentRecords } from './document-records.ts';
 export { releaseOwned } from './owned-keys.ts';
 export {
   REDIS_UNAVAILABLE_MESSAGE,

@@ -28,4 +28,5 @@ export type { CommitStats } from './writer.ts';
 export type { MaintenanceStats } from './maintenance.ts';
 export type { DocumentLocks } from './group-commit.ts';
 export type { DocumentListing, ListedDocument } from './listing.ts';
+export type { CopiedDocument, DocumentRecordCopies } from './record-copies.ts';
 export type { ListPosition } from './cursor.ts';

@@ -1,7 +1,7 @@
 import type { Table } from '@lancedb/lancedb';
 import type { ListPosition } from './cursor.ts';
 import { documentKey } from './keys.ts';
-import { recordsByKey } from './rows.ts';
+import { readRecords, type DocumentRecordCopies } from './record-copies.ts';
 import type { DocumentRecord } from './types.ts';
 
 /** A document as the listing knows it: its place in the (collection, documentId) order. */
@@ -52,12 +52,13 @@ export interface DocumentListing {
 const MAX_SPARSE_ROUNDS = 4;
 
 /**
- * One page from the listing: its keys, then their records by key (one lookup on the key index).
- * Keys without a record are skipped and more are read in their place. Undefined when the listing is
- * incomplete or too sparse: the caller sorts the table.
+ * One page from the listing: its keys, then their records (the servable copies, the rest by key from
+ * the table). Keys without a record are skipped and more are read in their place. Undefined when the
+ * listing is incomplete or too sparse: the caller sorts the table.
  */
 export async function pageFromListing(
   listing: DocumentListing,
+  copies: DocumentRecordCopies | undefined,
   documents: Table,
   tenant: string,
   collection: string | undefined,
@@ -72,10 +73,7 @@ export async function pageFromListing(
     // The listing unreachable is not the store unreachable: the table can still be sorted.
     const positions = await listing.page(tenant, collection, position, want).catch(() => undefined);
     if (positions === undefined) return undefined;
-    const records = await recordsByKey(
-      documents,
-      positions.map((at) => documentKey(tenant, at.collection, at.documentId)),
-    );
+    const records = await readRecords(copies, documents, tenant, positions);
     for (const at of positions) {
       const record = records.get(documentKey(tenant, at.collection, at.documentId));
       if (record) found.push(record);

@@ -27,6 +27,7 @@ export type StoreReaderOptions = Pick<
   | 'maxConcurrentSearches'
   | 'hybridTextTailScanRows'
   | 'listing'
+  | 'recordCopies'
   | 'indexCacheBytes'
   | 'metadataCacheBytes'
 >;

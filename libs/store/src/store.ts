@@ -1,8 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { Session, connect } from '@lancedb/lancedb';
 import type { Connection, Table } from '@lancedb/lancedb';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { metadataFilterSql } from './metadata.ts';
-import { DOCUMENT_COLUMNS, HIT_COLUMNS, documentFromRow, hitFromRow, recordsByKey } from './rows.ts';
+import { DOCUMENT_COLUMNS, HIT_COLUMNS, documentFromRow, hitFromRow } from './rows.ts';
 import { fuseHits, mergeTableHits } from './fusion.ts';
 import { documentKey } from './keys.ts';
 import {
@@ -29,6 +30,7 @@ import { TableHandles } from './tables.ts';
 import { requireId, validateVector, validateWrite } from './validate.ts';
 import { listChunks } from './chunk-list.ts';
 import { pageFromListing, scanDocuments, type DocumentListing } from './listing.ts';
+import { readRecords, type DocumentRecordCopies } from './record-copies.ts';
 import type {
   ChunkInput,
   ChunkPage,
@@ -78,6 +80,12 @@ const DEFAULT_METADATA_CACHE_BYTES = 16 * 1024 * 1024;
  * 2,500 rows the index saved ~1.5 ms; at 1,000 it was no faster, so smaller tables are scanned.
  */
 const DEFAULT_VECTOR_INDEX_MIN_ROWS = 2_000;
+/**
+ * A delete waits this long at most for a document's write lock: longer than the slowest group
+ * commit, and than the lock's own expiry (30 s) after a writer died holding it.
+ */
+const DELETE_LOCK_WAIT_MS = 45_000;
+const DELETE_LOCK_RETRY_MS = 20;
 /**
  * Segments the vector index may have before it is rebuilt as one: each costs a search ~4 ms (153
  * segments: 612 ms at 100k chunks), and a rebuild costs ~10-16 s of writer time at 100k chunks,
@@ -183,6 +191,12 @@ export interface StoreOptions {
    * is incomplete, a page sorts the tenant's documents.
    */
   listing?: DocumentListing;
+  /**
+   * Both sides: copies of the committed document records outside LanceDB (see
+   * {@link DocumentRecordCopies}); the writer keeps them, readers serve reads by key from them.
+   * Without them, every read by key is a query on the documents table.
+   */
+  recordCopies?: DocumentRecordCopies;
   /** Writer side only: told of every group commit (documents, rows, duration), for metrics. */
   onCommit?: (stats: CommitStats) => void;
   /**
@@ -371,6 +385,8 @@ class LanceStore implements Store {
   readonly #writer: DocumentWriter;
   readonly #maintenance: Maintenance;
   readonly #listing: DocumentListing | undefined;
+  readonly #copies: DocumentRecordCopies | undefined;
+  readonly #locks: DocumentLocks | undefined;
   /**
    * Both sides: the indexed columns of each chunk table, and when they were read. Indexes, once
    * built, stay: a table with both its full-text and its vector index is not asked again; one
@@ -394,6 +410,8 @@ class LanceStore implements Store {
     this.#searches = new Semaphore(options.maxConcurrentSearches ?? DEFAULT_MAX_CONCURRENT_SEARCHES);
     this.#hybridTextTailScanRows = options.hybridTextTailScanRows ?? DEFAULT_HYBRID_TEXT_TAIL_SCAN_ROWS;
     this.#listing = options.listing;
+    this.#copies = options.recordCopies;
+    this.#locks = options.documentLocks;
     const serialize = <T>(run: () => Promise<T>): Promise<T> => this.#serialize(run);
     this.#maintenance = new Maintenance(
       this.#tables,
@@ -416,6 +434,7 @@ class LanceStore implements Store {
     this.#writer = new DocumentWriter(db, this.#tables, {
       ...(options.documentLocks ? { locks: options.documentLocks } : {}),
       ...(options.listing ? { listing: options.listing } : {}),
+      ...(options.recordCopies ? { copies: options.recordCopies } : {}),
       maxBatchDocuments: options.maxBatchDocuments ?? DEFAULT_MAX_BATCH_DOCUMENTS,
       maxBatchRows: options.maxBatchRows ?? DEFAULT_MAX_BATCH_ROWS,
       serialize,
@@ -477,9 +496,11 @@ class LanceStore implements Store {
         }
         return records;
       }
-      const stored = await recordsByKey(
+      const stored = await readRecords(
+        this.#copies,
         table,
-        documentIds.map((documentId) => documentKey(tenant, collection, documentId)),
+        tenant,
+        documentIds.map((documentId) => ({ collection, documentId })),
       );
       for (const record of stored.values()) records.set(record.documentId, record);
       return records;
@@ -500,7 +521,7 @@ class LanceStore implements Store {
       const listed =
         this.#listing &&
         (await this.#hasKeyColumn(table)) &&
-        (await pageFromListing(this.#listing, table, tenant, collection, after, limit));
+        (await pageFromListing(this.#listing, this.#copies, table, tenant, collection, after, limit));
       if (listed) {
         const last = listed.documents.at(-1);
         return listed.more && last
@@ -548,23 +569,56 @@ class LanceStore implements Store {
 
   async deleteDocument(tenant: string, collection: string, documentId: string): Promise<boolean> {
     this.#assertOpen();
-    return this.#serialize(() =>
-      guard('delete', async () => {
-        const where = scopeWhere(tenant, collection, documentId);
-        let deleted = 0;
-        // Chunks first: a crash in between leaves a record without chunks, which a retried
-        // delete removes, rather than searchable chunks of a document nobody can see.
-        const chunks = await this.#chunkTables();
-        for (const { table } of chunks) deleted += (await table.delete(where)).numDeletedRows;
-        const documents = await this.#tables.get(DOCUMENTS_TABLE);
-        if (documents) deleted += (await documents.delete(where)).numDeletedRows;
-        // After the delete: a listing may hold a document that is gone (readers skip it), never
-        // miss one that is stored. A failure here leaves such a key behind, which is harmless.
-        await this.#listing?.remove([{ tenant, collection, documentId }]).catch(() => undefined);
-        if (chunks.length > 0 && deleted > 0) await this.#maintenance.afterCommit();
-        return deleted > 0;
-      }),
-    );
+    const key = documentKey(tenant, collection, documentId);
+    const document = { tenant, collection, documentId };
+    // The document's write lock, as a write takes it (before the writer's turn, as a group does): a
+    // write and a delete of one document never interleave, in this process or across workers, so
+    // the record copy each leaves behind is the stored one.
+    await this.#lockForDelete(key);
+    try {
+      return await this.#serialize(() =>
+        guard('delete', async () => {
+          const token = randomUUID();
+          // Marked first: from here until its copy is forgotten, the document is read from the table.
+          await this.#copies?.mark([document], token);
+          const where = scopeWhere(tenant, collection, documentId);
+          let deleted = 0;
+          // Chunks first: a crash in between leaves a record without chunks, which a retried
+          // delete removes, rather than searchable chunks of a document nobody can see.
+          const chunks = await this.#chunkTables();
+          for (const { table } of chunks) deleted += (await table.delete(where)).numDeletedRows;
+          const documents = await this.#tables.get(DOCUMENTS_TABLE);
+          if (documents) deleted += (await documents.delete(where)).numDeletedRows;
+          // After the delete: a listing may hold a document that is gone (readers skip it), never
+          // miss one that is stored. A failure here leaves such a key behind, which is harmless; a
+          // copy not forgotten keeps its mark, so it is never served.
+          await this.#listing?.remove([document]).catch(() => undefined);
+          await this.#copies?.forget([document], token).catch(() => undefined);
+          if (chunks.length > 0 && deleted > 0) await this.#maintenance.afterCommit();
+          return deleted > 0;
+        }),
+      );
+    } finally {
+      await this.#locks?.release([key]).catch(() => undefined);
+    }
+  }
+
+  /** Waits for a document's write lock (held by a group commit at most a few seconds). */
+  async #lockForDelete(key: string): Promise<void> {
+    const locks = this.#locks;
+    if (!locks) return;
+    const deadline = Date.now() + DELETE_LOCK_WAIT_MS;
+    for (;;) {
+      const held = await guard('delete', () => locks.tryAcquire([key]));
+      if (held.length > 0) return;
+      if (Date.now() > deadline) {
+        throw new StoreError(
+          'unavailable',
+          'The document is being written by another job; try the delete again',
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, DELETE_LOCK_RETRY_MS));
+    }
   }
 
   async search(tenant: string, query: SearchQuery): Promise<SearchHit[]> {
@@ -749,9 +803,15 @@ class LanceStore implements Store {
   ): Promise<DocumentRecord | undefined> {
     const table = await this.#tables.get(DOCUMENTS_TABLE);
     if (!table) return undefined;
+    const hasKey = await this.#hasKeyColumn(table);
+    if (hasKey && this.#copies) {
+      return (await readRecords(this.#copies, table, tenant, [{ collection, documentId }])).get(
+        documentKey(tenant, collection, documentId),
+      );
+    }
     // By key, a B-tree lookup: the same cost at 100 or 100,000 documents. A table an older Hopper
     // wrote has no key column until its writer adds it.
-    const where = (await this.#hasKeyColumn(table))
+    const where = hasKey
       ? sqlEquals(DOCUMENT_KEY_COLUMN, documentKey(tenant, collection, documentId))
       : scopeWhere(tenant, collection, documentId);
     const rows: unknown[] = await table.query().where(where).select(DOCUMENT_COLUMNS).limit(1).toArray();

@@ -1,9 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import type { Connection, Table } from '@lancedb/lancedb';
 import type { Table as ArrowTable } from 'apache-arrow';
 import { GroupCommit, type DocumentLocks } from './group-commit.ts';
 import { documentKey, slotKey } from './keys.ts';
 import type { DocumentListing, ListedDocument } from './listing.ts';
 import { metadataEntries } from './metadata.ts';
+import type { DocumentRecordCopies } from './record-copies.ts';
 import { documentToRow, recordsByKey } from './rows.ts';
 import {
   ADDED_CHUNK_COLUMNS,
@@ -34,6 +36,8 @@ export interface WriterOptions {
   locks?: DocumentLocks;
   /** The ordered index `listDocuments` reads: each committed document is added to it. */
   listing?: DocumentListing;
+  /** Copies of the committed records that readers serve reads by key from: marked, then published. */
+  copies?: DocumentRecordCopies;
   /** Bounds of one group commit: documents, and chunk rows. */
   maxBatchDocuments: number;
   maxBatchRows: number;
@@ -124,6 +128,22 @@ export class DocumentWriter {
       const valid = writes.flatMap((write, i) => (outcomes[i] === undefined ? [i] : []));
       if (valid.length === 0) return outcomes as (DocumentRecord | Error)[];
 
+      // Marked before anything is read: until the publish below, these documents are read from the
+      // table. A group that fails leaves its marks (the copies may no longer be what is stored).
+      const copies = this.#options.copies;
+      const token = randomUUID();
+      await copies?.mark(
+        valid.map((i) => listedOf((writes[i] as Write).doc)),
+        token,
+      );
+      /** The records this group leaves stored (new versions, and unchanged ones) become the copies. */
+      const publish = async () => {
+        const stored = outcomes.filter(
+          (outcome): outcome is DocumentRecord => outcome !== undefined && !(outcome instanceof Error),
+        );
+        await copies?.publish(stored, token).catch(() => undefined);
+      };
+
       // Read after this writer holds the documents' locks: the versions are the latest. The rows
       // at the positions the new versions take are read beside them (see `occupied` below).
       const slots = new Map(
@@ -150,7 +170,10 @@ export class DocumentWriter {
         outcomes[i] = before;
         return false;
       });
-      if (live.length === 0) return outcomes as (DocumentRecord | Error)[];
+      if (live.length === 0) {
+        await publish();
+        return outcomes as (DocumentRecord | Error)[];
+      }
       const now = new Date().toISOString();
       // A document with no record and no rows at its positions is new: its rows and its record
       // are appended, which costs a commit whatever the table's size. The rest are upserted by
@@ -269,8 +292,9 @@ export class DocumentWriter {
         this.#collectionModels.set(documentKey(record.tenant, record.collection, ''), record.model);
         outcomes[i] = record;
       }
-      // Best effort: the add before the commit already listed them, unless a rebuild raced it.
-      await this.#options.listing?.add(listed).catch(() => undefined);
+      // Best effort: the add before the commit already listed them, unless a rebuild raced it. A
+      // copy not published keeps its mark, so the table is read instead.
+      await Promise.all([this.#options.listing?.add(listed).catch(() => undefined), publish()]);
       this.#options.onCommit?.({
         documents: live.length,
         rows: rows.length + appended.length,

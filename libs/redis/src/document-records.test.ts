@@ -1,0 +1,232 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { createKeys, type Keys } from '@hopper/contracts';
+import {
+  openStoreReader,
+  openStoreWriter,
+  type ChunkInput,
+  type DocumentInput,
+  type DocumentRecord,
+  type StoreReader,
+  type StoreWriter,
+  type StoreWriterOptions,
+} from '@hopper/store';
+import { RedisDocumentListing } from './document-listing.ts';
+import { RedisDocumentRecords } from './document-records.ts';
+import { DocumentWriteLocks } from './document-write-locks.ts';
+
+// Reads by key served from the writers' copies of the records in Redis, against a real store and a
+// real Redis: what get_document and list_documents answer is always the stored record.
+
+let redis: Redis;
+let keys: Keys;
+let dir: string;
+const opened: (StoreWriter | StoreReader)[] = [];
+
+beforeAll(() => {
+  redis = new Redis(inject('redisUrl'));
+});
+afterAll(() => redis.disconnect());
+beforeEach(async () => {
+  keys = createKeys(`records-${randomUUID().slice(0, 8)}`);
+  dir = await mkdtemp(join(tmpdir(), 'hopper-records-'));
+});
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((store) => store.close()));
+  await rm(dir, { recursive: true, force: true });
+  const leftovers = await redis.keys(`${keys.prefix}:*`);
+  if (leftovers.length > 0) await redis.del(...leftovers);
+});
+
+const copies = () => new RedisDocumentRecords<DocumentRecord>(redis, keys);
+
+/** A worker's store: listing, copies and write locks in Redis, as apps/worker/src/main.ts opens it. */
+async function writer(options: Omit<StoreWriterOptions, 'uri'> = {}): Promise<StoreWriter> {
+  const store = await openStoreWriter({
+    uri: dir,
+    listing: new RedisDocumentListing(redis, keys),
+    recordCopies: copies(),
+    documentLocks: new DocumentWriteLocks(redis, keys),
+    ...options,
+  });
+  opened.push(store);
+  return store;
+}
+
+/** A gateway's store (reads only, every read at the latest commit); `recordCopies: false` reads only the table. */
+async function reader(withCopies = true): Promise<StoreReader> {
+  const store = await openStoreReader({
+    uri: dir,
+    readConsistencyIntervalSeconds: 0,
+    listing: new RedisDocumentListing(redis, keys),
+    ...(withCopies ? { recordCopies: copies() } : {}),
+  });
+  opened.push(store);
+  return store;
+}
+
+function doc(
+  documentId: string,
+  title = documentId,
+  metadata: DocumentInput['metadata'] = {},
+): DocumentInput {
+  return {
+    tenant: 'acme',
+    collection: 'c',
+    documentId,
+    title,
+    mediaType: 'text/plain',
+    contentHash: `${documentId}:${title}`,
+    metadata,
+    model: 'test-model',
+  };
+}
+
+function chunk(text: string): ChunkInput[] {
+  return [{ text, headingPath: [], start: 0, end: text.length, vector: new Float32Array([1, 0, 0, 0]) }];
+}
+
+const field = (documentId: string) => `c\u001f${documentId}`;
+
+/** Changes the stored copy's title in Redis only: a read that answers with it came from the copy. */
+async function tamper(documentId: string, title: string): Promise<void> {
+  const key = keys.documentRecords('acme');
+  const copy = JSON.parse((await redis.hget(key, `r:${field(documentId)}`)) ?? 'null') as DocumentRecord;
+  expect(copy).not.toBeNull();
+  await redis.hset(key, `r:${field(documentId)}`, JSON.stringify({ ...copy, title }));
+}
+
+describe('record copies', () => {
+  it('serve get_document and list pages once a write committed, and follow each new version', async () => {
+    const store = await writer();
+    await store.syncListing();
+    const gateway = await reader();
+    for (const id of ['a', 'b', 'c']) await store.replaceDocument(doc(id), chunk(id));
+
+    await tamper('b', 'from the copy');
+    expect((await gateway.getDocument('acme', 'c', 'b'))?.title).toBe('from the copy');
+    const page = await gateway.listDocuments('acme', { limit: 10 });
+    expect(page.documents.map((d) => d.title)).toEqual(['a', 'from the copy', 'c']);
+
+    // A new version is published as its copy, and a document without a copy is read from the table.
+    const written = await store.replaceDocument(doc('b', 'second'), chunk('b2'));
+    expect(written.version).toBe(2);
+    expect(await gateway.getDocument('acme', 'c', 'b')).toEqual(written);
+    await redis.hdel(keys.documentRecords('acme'), `r:${field('a')}`);
+    expect((await gateway.listDocuments('acme', { limit: 10 })).documents).toEqual(
+      (await (await reader(false)).listDocuments('acme', { limit: 10 })).documents,
+    );
+  });
+
+  it('are not served for a document whose change committed but was never published', async () => {
+    const store = await writer();
+    const gateway = await reader();
+    await store.replaceDocument(doc('a', 'first'), chunk('a'));
+    // A worker dies between a commit and its publish: its mark stays, and the copy is the previous
+    // version. Here the commit comes from a store without copies, after the mark a writer sets.
+    await copies().mark([{ tenant: 'acme', collection: 'c', documentId: 'a' }], 'a-dead-worker');
+    const bare = await openStoreWriter({ uri: dir });
+    opened.push(bare);
+    const second = await bare.replaceDocument(doc('a', 'second'), chunk('a2'));
+
+    expect(await gateway.getDocument('acme', 'c', 'a')).toEqual(second);
+    expect((await gateway.getDocuments('acme', 'c', ['a'])).get('a')).toEqual(second);
+    // The next write of the document takes over the mark and publishes its own version.
+    const third = await store.replaceDocument(doc('a', 'third'), chunk('a3'));
+    expect(await redis.hexists(keys.documentRecords('acme'), `m:${field('a')}`)).toBe(0);
+    await tamper('a', 'from the copy');
+    expect((await gateway.getDocument('acme', 'c', 'a'))?.title).toBe('from the copy');
+    expect(third.version).toBe(3);
+  });
+
+  it('go with a delete, and a re-ingest brings the document back', async () => {
+    const store = await writer();
+    await store.syncListing();
+    const gateway = await reader();
+    await store.replaceDocument(doc('a'), chunk('a'));
+    await store.replaceDocument(doc('b'), chunk('b'));
+    expect(await store.deleteDocument('acme', 'c', 'a')).toBe(true);
+
+    expect(await gateway.getDocument('acme', 'c', 'a')).toBeUndefined();
+    expect(await redis.hkeys(keys.documentRecords('acme'))).toEqual([`r:${field('b')}`]);
+    expect((await gateway.listDocuments('acme', { limit: 10 })).documents.map((d) => d.documentId)).toEqual([
+      'b',
+    ]);
+    const again = await store.replaceDocument(doc('a', 'again'), chunk('a'));
+    expect(await gateway.getDocument('acme', 'c', 'a')).toEqual(again);
+  });
+
+  it('leave a record too large to copy to the table', async () => {
+    const store = await writer();
+    const gateway = await reader();
+    const metadata = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`key${i}`, 'v'.repeat(120)]));
+    const written = await store.replaceDocument(doc('big', 'big', metadata), chunk('big'));
+    expect(await redis.hexists(keys.documentRecords('acme'), `r:${field('big')}`)).toBe(0);
+    expect(await redis.hexists(keys.documentRecords('acme'), `m:${field('big')}`)).toBe(0);
+    expect(await gateway.getDocument('acme', 'c', 'big')).toEqual(written);
+  });
+
+  it('are the stored record after writes and deletes of one document race on two workers', async () => {
+    const first = await writer();
+    const second = await writer();
+    await first.syncListing();
+    const gateway = await reader();
+    const table = await reader(false);
+    for (let round = 0; round < 12; round++) {
+      // Two workers, one document: re-ingests on both, and a delete on one, all at once.
+      await Promise.all([
+        first.replaceDocument(doc('x', `first ${round}`), chunk(`first ${round}`)),
+        second.deleteDocument('acme', 'c', 'x'),
+        second.replaceDocument(doc('x', `second ${round}`), chunk(`second ${round}`)),
+      ]);
+      expect(await gateway.getDocument('acme', 'c', 'x')).toEqual(await table.getDocument('acme', 'c', 'x'));
+      expect((await gateway.listDocuments('acme', { limit: 5 })).documents).toEqual(
+        (await table.listDocuments('acme', { limit: 5 })).documents,
+      );
+    }
+    // Nothing is left marked: every change published or forgot its copy.
+    const fields = await redis.hkeys(keys.documentRecords('acme'));
+    expect(fields.filter((name) => name.startsWith('m:'))).toEqual([]);
+  });
+
+  it('are kept right because a delete waits for the write lock a write of the same document holds', async () => {
+    const store = await writer();
+    const gateway = await reader();
+    await store.replaceDocument(doc('a'), chunk('a'));
+    // Another worker in the middle of writing the document.
+    const other = new DocumentWriteLocks(redis, keys);
+    const documentKey = ['acme', 'c', 'a'].join('\u001f');
+    expect(await other.tryAcquire([documentKey])).toEqual([documentKey]);
+    let settled = false;
+    const deleting = store.deleteDocument('acme', 'c', 'a').finally(() => (settled = true));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(settled).toBe(false);
+    expect(await gateway.getDocument('acme', 'c', 'a')).toBeDefined();
+    await other.release([documentKey]);
+    expect(await deleting).toBe(true);
+    expect(await gateway.getDocument('acme', 'c', 'a')).toBeUndefined();
+  });
+
+  it('are not needed: with Redis away every read goes to the table', async () => {
+    const store = await writer();
+    await store.replaceDocument(doc('a'), chunk('a'));
+    const broken = new Redis({
+      port: 1,
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+    });
+    const gateway = await openStoreReader({
+      uri: dir,
+      readConsistencyIntervalSeconds: 0,
+      recordCopies: new RedisDocumentRecords<DocumentRecord>(broken, keys),
+    });
+    opened.push(gateway);
+    expect((await gateway.getDocument('acme', 'c', 'a'))?.title).toBe('a');
+    broken.disconnect();
+  });
+});

@@ -1,0 +1,132 @@
+import type { Redis } from 'ioredis';
+import type { Keys } from '@hopper/contracts';
+import { runScript, script } from './scripts.ts';
+
+/** A document by its key's parts (the store's `CopiedDocument`). */
+export interface CopiedDocument {
+  tenant: string;
+  collection: string;
+  documentId: string;
+}
+
+/** Between collection and document id, as in the listing; ids never hold control characters. */
+const SEPARATOR = '\u001f';
+/**
+ * Larger records (up to 8 KiB of metadata) are read from the store: a copy costs Redis memory for
+ * every document (a typical record is 300-500 bytes as JSON), and a few large ones should not
+ * decide how much.
+ */
+const MAX_COPY_BYTES = 4_096;
+
+/**
+ * ARGV: token, then (field, record JSON or '') pairs. A record becomes the copy only while its
+ * document still carries this change's mark; '' drops the copy (a record too large to keep).
+ */
+const PUBLISH = script(`
+local token = ARGV[1]
+for i = 2, #ARGV, 2 do
+  local field = ARGV[i]
+  if redis.call('HGET', KEYS[1], 'm:' .. field) == token then
+    if ARGV[i + 1] == '' then
+      redis.call('HDEL', KEYS[1], 'r:' .. field)
+    else
+      redis.call('HSET', KEYS[1], 'r:' .. field, ARGV[i + 1])
+    end
+    redis.call('HDEL', KEYS[1], 'm:' .. field)
+  end
+end
+return 0`);
+
+/** ARGV: token, then fields. The copy goes; the mark too, while it is still this change's. */
+const FORGET = script(`
+local token = ARGV[1]
+for i = 2, #ARGV do
+  local field = ARGV[i]
+  redis.call('HDEL', KEYS[1], 'r:' .. field)
+  if redis.call('HGET', KEYS[1], 'm:' .. field) == token then
+    redis.call('HDEL', KEYS[1], 'm:' .. field)
+  end
+end
+return 0`);
+
+/**
+ * The store's `DocumentRecordCopies` in Redis: one hash per tenant holding each document's record
+ * as JSON (`r:` fields) and the marks of changes in flight (`m:` fields), so that one HMGET answers
+ * whether a copy may be served. It lives in the queue's Redis (no eviction), beside the listing.
+ * Losing it (a Redis restart without persistence) loses copies and marks together: every read goes
+ * to the store until documents are written again.
+ */
+/** `R` is the store's `DocumentRecord`: this package knows only the key's parts of it. */
+export class RedisDocumentRecords<R extends CopiedDocument = CopiedDocument> {
+  readonly #redis: Redis;
+  readonly #keys: Keys;
+
+  constructor(redis: Redis, keys: Keys) {
+    this.#redis = redis;
+    this.#keys = keys;
+  }
+
+  async mark(documents: readonly CopiedDocument[], token: string): Promise<void> {
+    if (documents.length === 0) return;
+    const pipeline = this.#redis.pipeline();
+    for (const [tenant, docs] of byTenant(documents)) {
+      pipeline.hset(
+        this.#keys.documentRecords(tenant),
+        ...docs.flatMap((doc) => [`m:${fieldOf(doc)}`, token]),
+      );
+    }
+    for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
+  }
+
+  async publish(records: readonly R[], token: string): Promise<void> {
+    await Promise.all(
+      [...byTenant(records)].map(([tenant, docs]) => {
+        const args = docs.flatMap((record) => {
+          const json = JSON.stringify(record);
+          return [fieldOf(record), Buffer.byteLength(json) > MAX_COPY_BYTES ? '' : json];
+        });
+        return runScript(this.#redis, PUBLISH, [this.#keys.documentRecords(tenant)], [token, ...args]);
+      }),
+    );
+  }
+
+  async forget(documents: readonly CopiedDocument[], token: string): Promise<void> {
+    await Promise.all(
+      [...byTenant(documents)].map(([tenant, docs]) =>
+        runScript(this.#redis, FORGET, [this.#keys.documentRecords(tenant)], [token, ...docs.map(fieldOf)]),
+      ),
+    );
+  }
+
+  async read(
+    tenant: string,
+    documents: readonly { collection: string; documentId: string }[],
+  ): Promise<(R | undefined)[]> {
+    if (documents.length === 0) return [];
+    const fields = documents.flatMap((doc) => {
+      const field = fieldOf(doc);
+      return [`r:${field}`, `m:${field}`];
+    });
+    const values = await this.#redis.hmget(this.#keys.documentRecords(tenant), ...fields);
+    return documents.map((_, i) => {
+      const [record, mark] = [values[2 * i], values[2 * i + 1]];
+      // A document marked is being changed (or a change of it did not finish): not servable.
+      if (mark !== null || record === null || record === undefined) return undefined;
+      return JSON.parse(record) as R;
+    });
+  }
+}
+
+function fieldOf(doc: { collection: string; documentId: string }): string {
+  return `${doc.collection}${SEPARATOR}${doc.documentId}`;
+}
+
+function byTenant<D extends CopiedDocument>(documents: readonly D[]): Map<string, D[]> {
+  const grouped = new Map<string, D[]>();
+  for (const doc of documents) {
+    const some = grouped.get(doc.tenant) ?? [];
+    some.push(doc);
+    grouped.set(doc.tenant, some);
+  }
+  return grouped;
+}

@@ -82,4 +82,38 @@ describe('the document listing', () => {
     expect(await stack.redis.zscore(key, `${COLLECTION}\u001fdate`)).toBeNull();
     expect(await listAll()).toEqual(['apple', 'banana', 'cherry', 'fig', 'pear']);
   });
+
+  it("answers get_document from the worker's copy of the record, and the worker fills in copies Redis lost", async () => {
+    const records = keys().documentRecords(TENANT);
+    const field = (id: string) => `${COLLECTION}\u001f${id}`;
+    const getDocument = async (documentId: string) =>
+      structured<{ title: string; version: number }>(
+        await client.callTool({ name: 'get_document', arguments: { collection: COLLECTION, documentId } }),
+      );
+    await ingest('kiwi');
+    // Its job completed after the copy was published: no mark is left, and the gateway reads it.
+    const copy = JSON.parse((await stack.redis.hget(records, `r:${field('kiwi')}`)) ?? 'null') as {
+      title: string;
+    } | null;
+    expect(copy).not.toBeNull();
+    expect(await stack.redis.hexists(records, `m:${field('kiwi')}`)).toBe(0);
+    await stack.redis.hset(
+      records,
+      `r:${field('kiwi')}`,
+      JSON.stringify({ ...copy, title: 'from the copy' }),
+    );
+    expect((await getDocument('kiwi')).title).toBe('from the copy');
+
+    // Redis loses the copies and their mark: reads go to the store, and the worker fills them in
+    // again within its 10 s check.
+    await ingest('lime');
+    await stack.redis.del(records, keys().documentRecordsComplete);
+    expect((await getDocument('lime')).version).toBe(1);
+    const deadline = Date.now() + 30_000;
+    while ((await stack.redis.exists(keys().documentRecordsComplete)) === 0 && Date.now() < deadline) {
+      await sleep(200);
+    }
+    expect(await stack.redis.hexists(records, `r:${field('lime')}`)).toBe(1);
+    expect(await stack.redis.hexists(records, `r:${field('apple')}`)).toBe(1);
+  });
 });

@@ -162,13 +162,24 @@ async function startWorker(config: WorkerConfig, logger: Logger): Promise<Closer
   closer.add('store', () => store.close());
   // The listing is built from the store when Redis does not hold a complete one (a new deployment,
   // a store from before it, a Redis that lost it); until then list_documents sorts the store.
+  // The same for the copies of the records (a store from before them, a corpus loaded beside the
+  // workers, a Redis that lost them); until then get_document reads the store.
   const syncListing = (): void => {
-    store.syncListing().then(
-      (outcome) => {
-        if (outcome === 'built') logger.info('document listing built from the store');
-      },
-      (error: unknown) => logger.warn({ err: error }, 'building the document listing failed; retrying'),
-    );
+    store
+      .syncListing()
+      .then(
+        (outcome) => {
+          if (outcome === 'built') logger.info('document listing built from the store');
+        },
+        (error: unknown) => logger.warn({ err: error }, 'building the document listing failed; retrying'),
+      )
+      .then(() => store.syncRecordCopies())
+      .then(
+        (outcome) => {
+          if (outcome === 'built') logger.info('document record copies filled in from the store');
+        },
+        (error: unknown) => logger.warn({ err: error }, 'copying the document records failed; retrying'),
+      );
   };
   syncListing();
   const listingTimer = setInterval(syncListing, LISTING_SYNC_MS);

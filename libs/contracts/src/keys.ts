@@ -69,14 +69,18 @@ export interface Keys {
   documentListing(tenant: string): string;
   /** String: set once the listing holds every stored document (built from the store). */
   readonly documentListingComplete: string;
+  /** Short lock: the one worker building the listing from the store. */
+  readonly documentListingBuild: string;
   /**
    * Hash: copies of a tenant's committed document records, which reads by key serve (the store's
    * `DocumentRecordCopies`). Field `r:<collection> U+001F <documentId>` is a record as JSON; field
    * `m:<same>` marks a document being changed (a token), whose record is read from the store.
    */
   documentRecords(tenant: string): string;
-  /** Short lock: the one worker building the listing from the store. */
-  readonly documentListingBuild: string;
+  /** String: set once a worker has copied every stored record (the store's `syncRecordCopies`). */
+  readonly documentRecordsComplete: string;
+  /** Short lock: the one worker copying the stored records. */
+  readonly documentRecordsBuild: string;
 }
 
 export function createKeys(prefix = 'hopper'): Keys {
@@ -113,5 +117,7 @@ export function createKeys(prefix = 'hopper'): Keys {
     documentListingComplete: `${prefix}:listing-complete`,
     documentListingBuild: `${prefix}:listing-build`,
     documentRecords: (tenant) => `${t(tenant)}:records`,
+    documentRecordsComplete: `${prefix}:records-complete`,
+    documentRecordsBuild: `${prefix}:records-build`,
   };
 }

@@ -211,6 +211,40 @@ describe('record copies', () => {
     expect(await gateway.getDocument('acme', 'c', 'a')).toBeUndefined();
   });
 
+  it('are filled in for a store written without them, once, leaving a document being written to its writer', async () => {
+    const bare = await openStoreWriter({ uri: dir });
+    opened.push(bare);
+    for (const id of ['a', 'b', 'c']) await bare.replaceDocument(doc(id), chunk(id));
+    await bare.deleteDocument('acme', 'c', 'b');
+    const store = await writer();
+    const gateway = await reader();
+    expect(await redis.exists(keys.documentRecords('acme'))).toBe(0);
+    expect((await gateway.getDocument('acme', 'c', 'a'))?.title).toBe('a');
+
+    // Another worker is writing `c`: its own publish will make that copy.
+    const other = new DocumentWriteLocks(redis, keys);
+    const beingWritten = ['acme', 'c', 'c'].join('\u001f');
+    await other.tryAcquire([beingWritten]);
+    expect(await store.syncRecordCopies()).toBe('built');
+    await other.release([beingWritten]);
+    expect((await redis.hkeys(keys.documentRecords('acme'))).sort()).toEqual([`r:${field('a')}`]);
+    await tamper('a', 'from the copy');
+    expect((await gateway.getDocument('acme', 'c', 'a'))?.title).toBe('from the copy');
+    expect((await gateway.getDocument('acme', 'c', 'c'))?.title).toBe('c');
+    expect(await store.syncRecordCopies()).toBe('complete');
+
+    // Redis loses them (a restart without persistence): the mark goes too, and they are filled in again.
+    await redis.del(keys.documentRecords('acme'), keys.documentRecordsComplete);
+    expect(await store.syncRecordCopies()).toBe('built');
+    expect((await redis.hkeys(keys.documentRecords('acme'))).sort()).toEqual([
+      `r:${field('a')}`,
+      `r:${field('c')}`,
+    ]);
+    expect(await gateway.getDocument('acme', 'c', 'a')).toEqual(
+      await (await reader(false)).getDocument('acme', 'c', 'a'),
+    );
+  });
+
   it('are not needed: with Redis away every read goes to the table', async () => {
     const store = await writer();
     await store.replaceDocument(doc('a'), chunk('a'));
@@ -220,6 +254,7 @@ describe('record copies', () => {
       maxRetriesPerRequest: 0,
       enableOfflineQueue: false,
     });
+    broken.on('error', () => undefined);
     const gateway = await openStoreReader({
       uri: dir,
       readConsistencyIntervalSeconds: 0,

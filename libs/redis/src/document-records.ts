@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Keys } from '@hopper/contracts';
+import { releaseOwned } from './owned-keys.ts';
 import { runScript, script } from './scripts.ts';
 
 /** A document by its key's parts (the store's `CopiedDocument`). */
@@ -17,6 +19,8 @@ const SEPARATOR = '\u001f';
  * decide how much.
  */
 const MAX_COPY_BYTES = 4_096;
+/** Long enough to copy a batch of records; renewed after every batch the store's scan yields. */
+const BACKFILL_LOCK_MS = 60_000;
 
 /**
  * ARGV: token, then (field, record JSON or '') pairs. A record becomes the copy only while its
@@ -60,10 +64,28 @@ return 0`);
 export class RedisDocumentRecords<R extends CopiedDocument = CopiedDocument> {
   readonly #redis: Redis;
   readonly #keys: Keys;
+  readonly #owner = randomUUID();
 
   constructor(redis: Redis, keys: Keys) {
     this.#redis = redis;
     this.#keys = keys;
+  }
+
+  async backfill(
+    fill: (renew: () => Promise<void>) => Promise<void>,
+  ): Promise<'built' | 'complete' | 'busy'> {
+    if ((await this.#redis.exists(this.#keys.documentRecordsComplete)) === 1) return 'complete';
+    const lock = this.#keys.documentRecordsBuild;
+    if ((await this.#redis.set(lock, this.#owner, 'PX', BACKFILL_LOCK_MS, 'NX')) !== 'OK') return 'busy';
+    try {
+      await fill(async () => {
+        await this.#redis.pexpire(lock, BACKFILL_LOCK_MS);
+      });
+      await this.#redis.set(this.#keys.documentRecordsComplete, new Date().toISOString());
+      return 'built';
+    } finally {
+      await releaseOwned(this.#redis, [lock], this.#owner);
+    }
   }
 
   async mark(documents: readonly CopiedDocument[], token: string): Promise<void> {

@@ -24,9 +24,11 @@ export interface CopiedDocument {
  * - a process that dies between the two leaves the mark, and the table is read until the document
  *   next changes;
  * - a change that fails leaves its mark too (the previous copy may no longer be the stored record);
- * - two changes that overlap (a lock that expired under a stalled writer) leave one mark standing,
- *   or publish the later one: a publish whose token was overwritten writes nothing.
- * Writes and deletes of one document hold its write lock from their mark to their publish.
+ * - a publish whose mark another change has overwritten writes nothing.
+ * Writes, deletes and backfills of one document hold its write lock from their mark to their
+ * publish, so changes of one document do not overlap. A writer stalled past its lock's expiry (30 s)
+ * breaks that, as it breaks the versions themselves (two writers may then both write version n+1);
+ * its late commit can then stay behind a newer-looking copy until the document changes again.
  */
 export interface DocumentRecordCopies {
   /** Before a change commits: the documents are read from the table until it is published. */
@@ -38,6 +40,12 @@ export interface DocumentRecordCopies {
   publish(records: readonly DocumentRecord[], token: string): Promise<void>;
   /** After a delete committed: the copy goes, and the mark too when it is still `token`. */
   forget(documents: readonly CopiedDocument[], token: string): Promise<void>;
+  /**
+   * Runs `fill` unless the copies are complete (every document stored when they were last filled
+   * has had one published, or a mark) or another process is filling them, then notes them
+   * complete. `renew` keeps this process's claim while a large store is read.
+   */
+  backfill(fill: (renew: () => Promise<void>) => Promise<void>): Promise<'built' | 'complete' | 'busy'>;
   /**
    * The servable copies of a tenant's documents, in order: undefined for one that has none (never
    * published, marked, or too large to copy), which the caller reads from the table.

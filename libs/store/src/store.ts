@@ -3,7 +3,7 @@ import { Session, connect } from '@lancedb/lancedb';
 import type { Connection, Table } from '@lancedb/lancedb';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { metadataFilterSql } from './metadata.ts';
-import { DOCUMENT_COLUMNS, HIT_COLUMNS, documentFromRow, hitFromRow } from './rows.ts';
+import { DOCUMENT_COLUMNS, HIT_COLUMNS, documentFromRow, hitFromRow, recordsByKey } from './rows.ts';
 import { fuseHits, mergeTableHits } from './fusion.ts';
 import { documentKey } from './keys.ts';
 import {
@@ -29,7 +29,7 @@ import { Semaphore } from './semaphore.ts';
 import { TableHandles } from './tables.ts';
 import { requireId, validateVector, validateWrite } from './validate.ts';
 import { listChunks } from './chunk-list.ts';
-import { pageFromListing, scanDocuments, type DocumentListing } from './listing.ts';
+import { pageFromListing, scanDocuments, type DocumentListing, type ListedDocument } from './listing.ts';
 import { readRecords, type DocumentRecordCopies } from './record-copies.ts';
 import type {
   ChunkInput,
@@ -86,6 +86,8 @@ const DEFAULT_VECTOR_INDEX_MIN_ROWS = 2_000;
  */
 const DELETE_LOCK_WAIT_MS = 45_000;
 const DELETE_LOCK_RETRY_MS = 20;
+/** Documents whose copies one step of `syncRecordCopies` publishes (their locks taken together). */
+const COPY_BATCH = 500;
 /**
  * Segments the vector index may have before it is rebuilt as one: each costs a search ~4 ms (153
  * segments: 612 ms at 100k chunks), and a rebuild costs ~10-16 s of writer time at 100k chunks,
@@ -317,6 +319,12 @@ export interface Store {
    * listing. Cheap when it is complete: the worker calls it on start and then periodically.
    */
   syncListing(): Promise<'built' | 'complete' | 'busy' | 'none'>;
+  /**
+   * Writer side: publishes copies of the records stored before there were copies (a store from an
+   * older Hopper, a corpus loaded beside the workers) or since Redis lost them, unless that was
+   * done already or another process is at it. Without record copies, `none`.
+   */
+  syncRecordCopies(): Promise<'built' | 'complete' | 'busy' | 'none'>;
   /** Cheap reachability check for readiness probes. */
   ping(): Promise<void>;
   /**
@@ -468,6 +476,48 @@ class LanceStore implements Store {
         yield* scanDocuments(await tables.get(DOCUMENTS_TABLE));
       }),
     );
+  }
+
+  async syncRecordCopies(): Promise<'built' | 'complete' | 'busy' | 'none'> {
+    this.#assertOpen();
+    const copies = this.#copies;
+    if (!copies) return 'none';
+    return guard('copy', () =>
+      copies.backfill(async (renew) => {
+        const table = await this.#tables.get(DOCUMENTS_TABLE);
+        if (!table || !(await this.#hasKeyColumn(table))) return;
+        for await (const documents of scanDocuments(table)) {
+          for (let start = 0; start < documents.length; start += COPY_BATCH) {
+            await this.#copyRecords(copies, table, documents.slice(start, start + COPY_BATCH));
+          }
+          await renew();
+        }
+      }),
+    );
+  }
+
+  /**
+   * Publishes these documents' records as their copies, each under its write lock (as a write
+   * does: marked, read, published), so a write or a delete running meanwhile is never undone. A
+   * document another writer holds is left to it: its own publish makes the copy.
+   */
+  async #copyRecords(copies: DocumentRecordCopies, table: Table, documents: ListedDocument[]): Promise<void> {
+    const keyOf = (doc: ListedDocument) => documentKey(doc.tenant, doc.collection, doc.documentId);
+    const locks = this.#locks;
+    const held = locks ? new Set(await locks.tryAcquire(documents.map(keyOf))) : undefined;
+    const mine = held ? documents.filter((doc) => held.has(keyOf(doc))) : documents;
+    try {
+      if (mine.length === 0) return;
+      const token = randomUUID();
+      await copies.mark(mine, token);
+      const records = await recordsByKey(table, mine.map(keyOf));
+      await copies.publish([...records.values()], token);
+      // Deleted since the scan read them: no copy, and no mark left behind.
+      const gone = mine.filter((doc) => !records.has(keyOf(doc)));
+      if (gone.length > 0) await copies.forget(gone, token);
+    } finally {
+      if (locks && held && held.size > 0) await locks.release([...held]).catch(() => undefined);
+    }
   }
 
   async getDocument(

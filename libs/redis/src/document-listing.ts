@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Keys } from '@hopper/contracts';
-import { releaseOwned } from './owned-keys.ts';
+import { buildOnce } from './owned-keys.ts';
 
 /** A document's place in a tenant's listing (the store's `ListedDocument`). */
 export interface ListedDocument {
@@ -81,23 +81,20 @@ export class RedisDocumentListing {
     return (await this.#redis.exists(this.#keys.documentListingComplete)) === 1;
   }
 
-  async build(scan: () => AsyncIterable<ListedDocument[]>): Promise<'built' | 'complete' | 'busy'> {
-    if (await this.complete()) return 'complete';
-    const lock = this.#keys.documentListingBuild;
-    const taken = await this.#redis.set(lock, this.#owner, 'PX', BUILD_LOCK_MS, 'NX');
-    if (taken !== 'OK') return 'busy';
-    try {
-      for await (const documents of scan()) {
-        for (let start = 0; start < documents.length; start += BUILD_BATCH) {
-          await this.add(documents.slice(start, start + BUILD_BATCH));
+  build(scan: () => AsyncIterable<ListedDocument[]>): Promise<'built' | 'complete' | 'busy'> {
+    return buildOnce(
+      this.#redis,
+      { complete: this.#keys.documentListingComplete, lock: this.#keys.documentListingBuild },
+      { owner: this.#owner, lockMs: BUILD_LOCK_MS },
+      async (renew) => {
+        for await (const documents of scan()) {
+          for (let start = 0; start < documents.length; start += BUILD_BATCH) {
+            await this.add(documents.slice(start, start + BUILD_BATCH));
+          }
+          await renew();
         }
-        await this.#redis.pexpire(lock, BUILD_LOCK_MS);
-      }
-      await this.#redis.set(this.#keys.documentListingComplete, new Date().toISOString());
-      return 'built';
-    } finally {
-      await releaseOwned(this.#redis, [lock], this.#owner);
-    }
+      },
+    );
   }
 
   /** One pipeline: `command` once per tenant with that tenant's members. */

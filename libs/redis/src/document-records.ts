@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Keys } from '@hopper/contracts';
-import { releaseOwned } from './owned-keys.ts';
+import { buildOnce } from './owned-keys.ts';
 import { runScript, script } from './scripts.ts';
 
 /** A document by its key's parts (the store's `CopiedDocument`). */
@@ -71,21 +71,13 @@ export class RedisDocumentRecords<R extends CopiedDocument = CopiedDocument> {
     this.#keys = keys;
   }
 
-  async backfill(
-    fill: (renew: () => Promise<void>) => Promise<void>,
-  ): Promise<'built' | 'complete' | 'busy'> {
-    if ((await this.#redis.exists(this.#keys.documentRecordsComplete)) === 1) return 'complete';
-    const lock = this.#keys.documentRecordsBuild;
-    if ((await this.#redis.set(lock, this.#owner, 'PX', BACKFILL_LOCK_MS, 'NX')) !== 'OK') return 'busy';
-    try {
-      await fill(async () => {
-        await this.#redis.pexpire(lock, BACKFILL_LOCK_MS);
-      });
-      await this.#redis.set(this.#keys.documentRecordsComplete, new Date().toISOString());
-      return 'built';
-    } finally {
-      await releaseOwned(this.#redis, [lock], this.#owner);
-    }
+  backfill(fill: (renew: () => Promise<void>) => Promise<void>): Promise<'built' | 'complete' | 'busy'> {
+    return buildOnce(
+      this.#redis,
+      { complete: this.#keys.documentRecordsComplete, lock: this.#keys.documentRecordsBuild },
+      { owner: this.#owner, lockMs: BACKFILL_LOCK_MS },
+      fill,
+    );
   }
 
   async mark(documents: readonly CopiedDocument[], token: string): Promise<void> {

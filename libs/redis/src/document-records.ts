@@ -58,9 +58,9 @@ return 0`);
  * as JSON (`r:` fields) and the marks of changes in flight (`m:` fields), so that one HMGET answers
  * whether a copy may be served. It lives in the queue's Redis (no eviction), beside the listing.
  * Losing it (a Redis restart without persistence) loses copies and marks together: every read goes
- * to the store until documents are written again.
+ * to the store until a worker has filled the copies in again (`Store.syncRecordCopies`). `R` is the
+ * store's `DocumentRecord`: this package knows only the key's parts of it.
  */
-/** `R` is the store's `DocumentRecord`: this package knows only the key's parts of it. */
 export class RedisDocumentRecords<R extends CopiedDocument = CopiedDocument> {
   readonly #redis: Redis;
   readonly #keys: Keys;

@@ -255,9 +255,13 @@ describe('the delta table', () => {
   it('loses nothing when a writer stops in the middle of a move', async () => {
     const first = await open({ maxDeltaRows: 6 });
     for (let d = 0; d < 4; d++) await first.replaceDocument(testDocument(`r${d}`), chunks(d));
-    // Past the bound: the next check moves the rows; the writer stops before deleting them from
-    // the delta (that waits for the main table's fold and a grace period).
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    // Past the bound: the next check moves the rows; the writer stops as soon as they are in the
+    // main table, before deleting them from the delta (that waits for the main table's fold and a
+    // 10 s grace). Polled, not slept: under a full test run on two cores the move can take seconds.
+    const deadline = Date.now() + 15_000;
+    while ((await liveRows('chunks')) < 12 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     await first.close();
     expect(await liveRows('chunks')).toBe(12);
 

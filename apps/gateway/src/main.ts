@@ -79,6 +79,9 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
   const bullConnection = createRedis(config.redisUrl, { name: 'gateway', role: 'bullmq', onError });
   closer.add('bullmq connection', () => closeRedis(bullConnection));
 
+  // The listing and the record copies only spare the store work: their reads are bounded like the
+  // cache's (one breaker for both), and the store answers when Redis does not.
+  const storeLookups = { breaker: new CircuitBreaker(), timeoutMs: config.cache.timeoutMs };
   // The gateway only reads the store (a StoreReader has no write methods); a zero consistency
   // interval makes every read see the worker's latest commit (the worker is the writer side).
   const store = traced(
@@ -88,10 +91,10 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
       indexCacheBytes: config.storeCache.indexBytes,
       metadataCacheBytes: config.storeCache.metadataBytes,
       // list_documents pages through the workers' listing in the queue's Redis (never evicted).
-      listing: new RedisDocumentListing(redis, keys),
+      listing: new RedisDocumentListing(redis, keys, { reads: storeLookups }),
       // get_document and list_documents pages read the workers' copies of the records (one HMGET),
       // and the store only for documents without a servable copy.
-      recordCopies: new RedisDocumentRecords<DocumentRecord>(redis, keys),
+      recordCopies: new RedisDocumentRecords<DocumentRecord>(redis, keys, { reads: storeLookups }),
     }),
     tracer,
     'store',

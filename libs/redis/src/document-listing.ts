@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Keys } from '@hopper/contracts';
+import { guarded, type CircuitBreaker } from './circuit-breaker.ts';
 import { buildOnce } from './owned-keys.ts';
 
 /** A document's place in a tenant's listing (the store's `ListedDocument`). */
@@ -20,6 +21,37 @@ export interface ListingPosition {
 const SEPARATOR = '\u001f';
 /** The character after SEPARATOR: `collection` + it bounds a collection's members from above. */
 const AFTER_SEPARATOR = '\u0020';
+/**
+ * How a gateway reads the listing and the record copies: like its other optional Redis reads, behind
+ * a circuit breaker and a timeout, since the store can answer without them (a slow or unreachable
+ * Redis must not hold up `get_document`). Writers pass none: their writes must not be skipped.
+ */
+export interface GuardedReads {
+  breaker: CircuitBreaker;
+  timeoutMs: number;
+}
+
+/** Runs a read behind `reads` when given. */
+export function guardedRead<T>(reads: GuardedReads | undefined, call: () => Promise<T>): Promise<T> {
+  return reads ? guarded(reads.breaker, reads.timeoutMs, call) : call();
+}
+
+/** A document's member in its tenant's listing, and its field in the record copies. */
+export function memberOf(doc: { collection: string; documentId: string }): string {
+  return `${doc.collection}${SEPARATOR}${doc.documentId}`;
+}
+
+/** Documents grouped by tenant (every key the listing and the copies use is per tenant). */
+export function byTenant<D extends ListedDocument>(documents: readonly D[]): Map<string, D[]> {
+  const grouped = new Map<string, D[]>();
+  for (const doc of documents) {
+    const some = grouped.get(doc.tenant) ?? [];
+    some.push(doc);
+    grouped.set(doc.tenant, some);
+  }
+  return grouped;
+}
+
 /** Members written per ZADD while building. */
 const BUILD_BATCH = 2_000;
 /** Long enough to read a large documents table; renewed after every batch. */
@@ -36,11 +68,13 @@ const BUILD_LOCK_MS = 60_000;
 export class RedisDocumentListing {
   readonly #redis: Redis;
   readonly #keys: Keys;
+  readonly #reads: GuardedReads | undefined;
   readonly #owner = randomUUID();
 
-  constructor(redis: Redis, keys: Keys) {
+  constructor(redis: Redis, keys: Keys, options: { reads?: GuardedReads } = {}) {
     this.#redis = redis;
     this.#keys = keys;
+    this.#reads = options.reads;
   }
 
   async add(documents: readonly ListedDocument[]): Promise<void> {
@@ -61,13 +95,15 @@ export class RedisDocumentListing {
   ): Promise<ListingPosition[] | undefined> {
     const range = lexRange(collection, after);
     if (range === undefined) {
-      return (await this.complete()) ? [] : undefined;
+      return (await guardedRead(this.#reads, () => this.complete())) ? [] : undefined;
     }
-    const replies = await this.#redis
-      .pipeline()
-      .exists(this.#keys.documentListingComplete)
-      .zrangebylex(this.#keys.documentListing(tenant), range.min, range.max, 'LIMIT', 0, count)
-      .exec();
+    const replies = await guardedRead(this.#reads, () =>
+      this.#redis
+        .pipeline()
+        .exists(this.#keys.documentListingComplete)
+        .zrangebylex(this.#keys.documentListing(tenant), range.min, range.max, 'LIMIT', 0, count)
+        .exec(),
+    );
     const [complete, members] = (replies ?? []).map(([error, reply]) => {
       if (error) throw error;
       return reply;
@@ -103,14 +139,10 @@ export class RedisDocumentListing {
     command: (pipeline: ReturnType<Redis['pipeline']>, key: string, members: string[]) => unknown,
   ): Promise<void> {
     if (documents.length === 0) return;
-    const byTenant = new Map<string, string[]>();
-    for (const doc of documents) {
-      const members = byTenant.get(doc.tenant) ?? [];
-      members.push(`${doc.collection}${SEPARATOR}${doc.documentId}`);
-      byTenant.set(doc.tenant, members);
-    }
     const pipeline = this.#redis.pipeline();
-    for (const [tenant, members] of byTenant) command(pipeline, this.#keys.documentListing(tenant), members);
+    for (const [tenant, docs] of byTenant(documents)) {
+      command(pipeline, this.#keys.documentListing(tenant), docs.map(memberOf));
+    }
     for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
   }
 }

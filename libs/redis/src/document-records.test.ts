@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +17,7 @@ import {
   type StoreWriter,
   type StoreWriterOptions,
 } from '@hopper/store';
+import { CircuitBreaker } from './circuit-breaker.ts';
 import { RedisDocumentListing } from './document-listing.ts';
 import { RedisDocumentRecords } from './document-records.ts';
 import { DocumentWriteLocks } from './document-write-locks.ts';
@@ -245,23 +248,35 @@ describe('record copies', () => {
     );
   });
 
-  it('are not needed: with Redis away every read goes to the table', async () => {
+  it('are not waited for: a Redis that never answers leaves every read to the table, within the timeout', async () => {
     const store = await writer();
+    await store.syncListing();
     await store.replaceDocument(doc('a'), chunk('a'));
-    const broken = new Redis({
-      port: 1,
-      lazyConnect: true,
-      maxRetriesPerRequest: 0,
-      enableOfflineQueue: false,
-    });
-    broken.on('error', () => undefined);
+    // A Redis that accepts connections and never answers (a black-holed network path).
+    const silent = createServer(() => undefined);
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const stuck = new Redis({ port: (silent.address() as AddressInfo).port, maxRetriesPerRequest: null });
+    stuck.on('error', () => undefined);
+    // As the gateway opens them: reads behind a breaker and a timeout.
+    const reads = { breaker: new CircuitBreaker(), timeoutMs: 100 };
     const gateway = await openStoreReader({
       uri: dir,
       readConsistencyIntervalSeconds: 0,
-      recordCopies: new RedisDocumentRecords<DocumentRecord>(broken, keys),
+      listing: new RedisDocumentListing(stuck, keys, { reads }),
+      recordCopies: new RedisDocumentRecords<DocumentRecord>(stuck, keys, { reads }),
     });
     opened.push(gateway);
-    expect((await gateway.getDocument('acme', 'c', 'a'))?.title).toBe('a');
-    broken.disconnect();
+    try {
+      const started = Date.now();
+      expect((await gateway.getDocument('acme', 'c', 'a'))?.title).toBe('a');
+      expect((await gateway.listDocuments('acme', { limit: 5 })).documents.map((d) => d.documentId)).toEqual([
+        'a',
+      ]);
+      expect(Date.now() - started).toBeLessThan(2_000);
+    } finally {
+      stuck.disconnect();
+      silent.close();
+    }
   });
 });

@@ -1,18 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Keys } from '@hopper/contracts';
+import {
+  byTenant,
+  guardedRead,
+  memberOf,
+  type GuardedReads,
+  type ListedDocument,
+} from './document-listing.ts';
 import { buildOnce } from './owned-keys.ts';
 import { runScript, script } from './scripts.ts';
 
-/** A document by its key's parts (the store's `CopiedDocument`). */
-export interface CopiedDocument {
-  tenant: string;
-  collection: string;
-  documentId: string;
-}
-
-/** Between collection and document id, as in the listing; ids never hold control characters. */
-const SEPARATOR = '\u001f';
 /**
  * Larger records (up to 8 KiB of metadata) are read from the store: a copy costs Redis memory for
  * every document (a typical record is 300-500 bytes as JSON), and a few large ones should not
@@ -61,14 +59,16 @@ return 0`);
  * to the store until a worker has filled the copies in again (`Store.syncRecordCopies`). `R` is the
  * store's `DocumentRecord`: this package knows only the key's parts of it.
  */
-export class RedisDocumentRecords<R extends CopiedDocument = CopiedDocument> {
+export class RedisDocumentRecords<R extends ListedDocument = ListedDocument> {
   readonly #redis: Redis;
   readonly #keys: Keys;
+  readonly #reads: GuardedReads | undefined;
   readonly #owner = randomUUID();
 
-  constructor(redis: Redis, keys: Keys) {
+  constructor(redis: Redis, keys: Keys, options: { reads?: GuardedReads } = {}) {
     this.#redis = redis;
     this.#keys = keys;
+    this.#reads = options.reads;
   }
 
   backfill(fill: (renew: () => Promise<void>) => Promise<void>): Promise<'built' | 'complete' | 'busy'> {
@@ -80,13 +80,13 @@ export class RedisDocumentRecords<R extends CopiedDocument = CopiedDocument> {
     );
   }
 
-  async mark(documents: readonly CopiedDocument[], token: string): Promise<void> {
+  async mark(documents: readonly ListedDocument[], token: string): Promise<void> {
     if (documents.length === 0) return;
     const pipeline = this.#redis.pipeline();
     for (const [tenant, docs] of byTenant(documents)) {
       pipeline.hset(
         this.#keys.documentRecords(tenant),
-        ...docs.flatMap((doc) => [`m:${fieldOf(doc)}`, token]),
+        ...docs.flatMap((doc) => [`m:${memberOf(doc)}`, token]),
       );
     }
     for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
@@ -97,17 +97,17 @@ export class RedisDocumentRecords<R extends CopiedDocument = CopiedDocument> {
       [...byTenant(records)].map(([tenant, docs]) => {
         const args = docs.flatMap((record) => {
           const json = JSON.stringify(record);
-          return [fieldOf(record), Buffer.byteLength(json) > MAX_COPY_BYTES ? '' : json];
+          return [memberOf(record), Buffer.byteLength(json) > MAX_COPY_BYTES ? '' : json];
         });
         return runScript(this.#redis, PUBLISH, [this.#keys.documentRecords(tenant)], [token, ...args]);
       }),
     );
   }
 
-  async forget(documents: readonly CopiedDocument[], token: string): Promise<void> {
+  async forget(documents: readonly ListedDocument[], token: string): Promise<void> {
     await Promise.all(
       [...byTenant(documents)].map(([tenant, docs]) =>
-        runScript(this.#redis, FORGET, [this.#keys.documentRecords(tenant)], [token, ...docs.map(fieldOf)]),
+        runScript(this.#redis, FORGET, [this.#keys.documentRecords(tenant)], [token, ...docs.map(memberOf)]),
       ),
     );
   }
@@ -118,10 +118,12 @@ export class RedisDocumentRecords<R extends CopiedDocument = CopiedDocument> {
   ): Promise<(R | undefined)[]> {
     if (documents.length === 0) return [];
     const fields = documents.flatMap((doc) => {
-      const field = fieldOf(doc);
+      const field = memberOf(doc);
       return [`r:${field}`, `m:${field}`];
     });
-    const values = await this.#redis.hmget(this.#keys.documentRecords(tenant), ...fields);
+    const values = await guardedRead(this.#reads, () =>
+      this.#redis.hmget(this.#keys.documentRecords(tenant), ...fields),
+    );
     return documents.map((_, i) => {
       const [record, mark] = [values[2 * i], values[2 * i + 1]];
       // A document marked is being changed (or a change of it did not finish): not servable.
@@ -129,18 +131,4 @@ export class RedisDocumentRecords<R extends CopiedDocument = CopiedDocument> {
       return JSON.parse(record) as R;
     });
   }
-}
-
-function fieldOf(doc: { collection: string; documentId: string }): string {
-  return `${doc.collection}${SEPARATOR}${doc.documentId}`;
-}
-
-function byTenant<D extends CopiedDocument>(documents: readonly D[]): Map<string, D[]> {
-  const grouped = new Map<string, D[]>();
-  for (const doc of documents) {
-    const some = grouped.get(doc.tenant) ?? [];
-    some.push(doc);
-    grouped.set(doc.tenant, some);
-  }
-  return grouped;
 }

@@ -15,6 +15,7 @@ export type {
   DocumentPage,
   DocumentRecord,
   ListChunksOptions,
+  ListedDocument,
   ListDocumentsOptions,
   Metadata,
   MetadataFilter,
@@ -27,6 +28,6 @@ export type {
 export type { CommitStats } from './writer.ts';
 export type { MaintenanceStats } from './maintenance.ts';
 export type { DocumentLocks } from './group-commit.ts';
-export type { DocumentListing, ListedDocument } from './listing.ts';
-export type { CopiedDocument, DocumentRecordCopies } from './record-copies.ts';
+export type { DocumentListing } from './listing.ts';
+export type { DocumentRecordCopies } from './record-copies.ts';
 export type { ListPosition } from './cursor.ts';

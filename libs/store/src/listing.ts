@@ -2,14 +2,7 @@ import type { Table } from '@lancedb/lancedb';
 import type { ListPosition } from './cursor.ts';
 import { documentKey } from './keys.ts';
 import { readRecords, type DocumentRecordCopies } from './record-copies.ts';
-import type { DocumentRecord } from './types.ts';
-
-/** A document as the listing knows it: its place in the (collection, documentId) order. */
-export interface ListedDocument {
-  tenant: string;
-  collection: string;
-  documentId: string;
-}
+import type { DocumentRecord, ListedDocument } from './types.ts';
 
 /**
  * An ordered index of the documents a store holds, kept outside LanceDB, which can only list a

@@ -1,14 +1,7 @@
 import type { Table } from '@lancedb/lancedb';
 import { documentKey } from './keys.ts';
 import { recordsByKey } from './rows.ts';
-import type { DocumentRecord } from './types.ts';
-
-/** A document by its key's parts (the listing's `ListedDocument`). */
-export interface CopiedDocument {
-  tenant: string;
-  collection: string;
-  documentId: string;
-}
+import type { DocumentRecord, ListedDocument } from './types.ts';
 
 /**
  * Copies of committed document records kept outside LanceDB, so that a read by key
@@ -32,14 +25,14 @@ export interface CopiedDocument {
  */
 export interface DocumentRecordCopies {
   /** Before a change commits: the documents are read from the table until it is published. */
-  mark(documents: readonly CopiedDocument[], token: string): Promise<void>;
+  mark(documents: readonly ListedDocument[], token: string): Promise<void>;
   /**
    * After a write committed: each record becomes the served copy, unless another change marked its
    * document since `mark` (the mark is then left to that change).
    */
   publish(records: readonly DocumentRecord[], token: string): Promise<void>;
   /** After a delete committed: the copy goes, and the mark too when it is still `token`. */
-  forget(documents: readonly CopiedDocument[], token: string): Promise<void>;
+  forget(documents: readonly ListedDocument[], token: string): Promise<void>;
   /**
    * Runs `fill` unless the copies are complete (every document stored when they were last filled
    * has had one published, or a mark) or another process is filling them, then notes them

@@ -29,7 +29,7 @@ import { Semaphore } from './semaphore.ts';
 import { TableHandles } from './tables.ts';
 import { requireId, validateVector, validateWrite } from './validate.ts';
 import { listChunks } from './chunk-list.ts';
-import { pageFromListing, scanDocuments, type DocumentListing, type ListedDocument } from './listing.ts';
+import { pageFromListing, scanDocuments, type DocumentListing } from './listing.ts';
 import { readRecords, type DocumentRecordCopies } from './record-copies.ts';
 import type {
   ChunkInput,
@@ -42,6 +42,7 @@ import type {
   SearchHit,
   SearchMode,
   SearchQuery,
+  ListedDocument,
 } from './types.ts';
 
 /**

@@ -36,6 +36,16 @@ export interface DocumentInput {
 }
 
 /** A stored document as returned by reads. */
+/**
+ * A document by its key's parts: what the listing orders and the record copies are kept by (the
+ * listing's place for it is (collection, documentId)).
+ */
+export interface ListedDocument {
+  tenant: string;
+  collection: string;
+  documentId: string;
+}
+
 export interface DocumentRecord extends DocumentInput {
   /** 1 on first write, previous + 1 on every replacement. */
   version: number;

@@ -3,7 +3,7 @@ import type { Connection, Table } from '@lancedb/lancedb';
 import type { Table as ArrowTable } from 'apache-arrow';
 import { GroupCommit, type DocumentLocks } from './group-commit.ts';
 import { documentKey, slotKey } from './keys.ts';
-import type { DocumentListing, ListedDocument } from './listing.ts';
+import type { DocumentListing } from './listing.ts';
 import { metadataEntries } from './metadata.ts';
 import type { DocumentRecordCopies } from './record-copies.ts';
 import { documentToRow, recordsByKey } from './rows.ts';
@@ -22,7 +22,7 @@ import {
 import { scopeWhere, sqlAnd, sqlString } from './sql.ts';
 import { StoreError, guard } from './store-error.ts';
 import type { TableHandles } from './tables.ts';
-import type { ChunkInput, DocumentInput, DocumentRecord } from './types.ts';
+import type { ChunkInput, DocumentInput, DocumentRecord, ListedDocument } from './types.ts';
 
 /**
  * A chunk position no version uses any more. A replacement with fewer chunks than its predecessor

@@ -46,8 +46,11 @@ const EMBED_BATCH = 32;
  */
 const LOCK_MS = 10_000;
 const STALLED_CHECK_MS = 5_000;
-/** How often a worker checks that the document listing is complete (one EXISTS when it is). */
-const LISTING_SYNC_MS = 10_000;
+/**
+ * How often a worker checks that the document listing and the record copies are complete (one
+ * EXISTS each when they are).
+ */
+const STORE_SYNC_MS = 10_000;
 
 /**
  * Bumps a collection's cache epoch after a write, retrying briefly: until it succeeds, gateways
@@ -138,7 +141,7 @@ async function startWorker(config: WorkerConfig, logger: Logger): Promise<Closer
       metadataCacheBytes: config.storeCache.metadataBytes,
       // Several workers may write one store: each document is written by one of them at a time.
       documentLocks: new DocumentWriteLocks(redis, keys),
-      // The ordered index list_documents reads, kept beside each commit (see syncListing below).
+      // The ordered index list_documents reads, kept beside each commit (see syncFromStore below).
       listing: new RedisDocumentListing(redis, keys),
       // Copies of the committed records, from which gateways answer reads by key.
       recordCopies: new RedisDocumentRecords<DocumentRecord>(redis, keys),
@@ -164,7 +167,7 @@ async function startWorker(config: WorkerConfig, logger: Logger): Promise<Closer
   // a store from before it, a Redis that lost it); until then list_documents sorts the store.
   // The same for the copies of the records (a store from before them, a corpus loaded beside the
   // workers, a Redis that lost them); until then get_document reads the store.
-  const syncListing = (): void => {
+  const syncFromStore = (): void => {
     store
       .syncListing()
       .then(
@@ -181,10 +184,10 @@ async function startWorker(config: WorkerConfig, logger: Logger): Promise<Closer
         (error: unknown) => logger.warn({ err: error }, 'copying the document records failed; retrying'),
       );
   };
-  syncListing();
-  const listingTimer = setInterval(syncListing, LISTING_SYNC_MS);
-  listingTimer.unref();
-  closer.add('listing sync', () => clearInterval(listingTimer));
+  syncFromStore();
+  const syncTimer = setInterval(syncFromStore, STORE_SYNC_MS);
+  syncTimer.unref();
+  closer.add('listing and copies sync', () => clearInterval(syncTimer));
   // Epochs and embeddings live in the cache's Redis (its own when HOPPER_CACHE_REDIS_URL is set).
   const cacheRedis = config.cache.redisUrl
     ? createRedis(config.cache.redisUrl, { name: 'worker-cache', role: 'command', onError })

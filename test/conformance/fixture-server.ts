@@ -6,7 +6,9 @@ import { Closer, runService, type Logger } from '@hopper/lifecycle';
 import { createHttpServer } from '../../apps/gateway/src/http-server.ts';
 import { staticCacheHints } from '../../apps/gateway/src/mcp/cache-hints.ts';
 import { createMcpEndpoint, nodeMcpHandler } from '../../apps/gateway/src/mcp/node-adapter.ts';
+import { TASKS_EXTENSION, createTaskPath } from '../../apps/gateway/src/mcp/task-path.ts';
 import { localTenantResolver } from '../../apps/gateway/src/tenant-resolver.ts';
+import { createFixtureTasks, registerTaskFixtureTools } from './fixture-tasks.ts';
 import { registerFixtures } from './fixtures.ts';
 import { requestStateCodec } from './input-required-fixtures.ts';
 
@@ -15,10 +17,11 @@ import { requestStateCodec } from './input-required-fixtures.ts';
  * Hopper's own protocol layer instead of Hopper's tools. Requests go through the gateway's HTTP
  * handling (`createHttpServer`: the Host check, local-mode tenant resolution, body limits and JSON
  * checks, legacy session ids at `initialize` and legacy cancellation), its node adapter and its MCP
- * endpoint (`createMcpEndpoint`: a server per request, both eras, legacy clients stateless). What
- * it does not have: the task path and the listen path (they serve Hopper's jobs and documents from
- * Redis, the store and the worker), the fast path (Hopper's cache) and the REST API, page and
- * Socket.IO.
+ * endpoint (`createMcpEndpoint`: a server per request, both eras, legacy clients stateless), and
+ * its task path (`createTaskPath`, the Tasks extension) with the task fixtures kept in memory
+ * (fixture-tasks.ts) where the gateway has Hopper's jobs. What it does not have: the listen path
+ * (it serves Hopper's jobs and documents from Redis and the store), the fast path (Hopper's cache)
+ * and the REST API, page and Socket.IO.
  *
  * Started as its own process by conformance-2026.test.ts: `node test/conformance/fixture-server.ts`
  * with `PORT` (0 for any); it prints a `fixture server listening` log line with its URL.
@@ -32,13 +35,21 @@ function fixtureServerFactory(): McpServerFactory {
     const server = new McpServer(
       { name: 'hopper-conformance-fixtures', version: '0.0.0' },
       {
-        capabilities: { tools: {}, resources: {}, prompts: {}, completions: {}, logging: {} },
+        capabilities: {
+          tools: {},
+          resources: {},
+          prompts: {},
+          completions: {},
+          logging: {},
+          extensions: { [TASKS_EXTENSION]: {} },
+        },
         cacheHints: { ...staticCacheHints, 'prompts/list': staticCacheHints['tools/list'] },
         // Multi-round-trip state is sealed, and a tampered one refused before any handler runs.
         requestState: { verify: (state, ctx) => requestStateCodec.verify(state, ctx) },
       },
     );
     registerFixtures(server, request);
+    registerTaskFixtureTools(server, request.era === 'modern');
     return server;
   };
 }
@@ -64,6 +75,11 @@ async function start(config: { port: number }, logger: Logger): Promise<Closer> 
     resolveTenant: localTenantResolver('local'),
     logger,
     allowedHosts: LOOPBACK_HOSTS,
+    taskPath: createTaskPath({
+      source: createFixtureTasks(),
+      logger,
+      serverInfo: { name: 'hopper-conformance-fixtures', version: '0.0.0' },
+    }),
   });
   server.listen(config.port, '127.0.0.1');
   await once(server, 'listening');

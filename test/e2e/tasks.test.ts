@@ -308,6 +308,8 @@ describe('jobs as MCP tasks', () => {
         { tasks: false },
       );
       expect(refused.error?.code).toBe(-32021);
+      // SEP-2575: a missing required client capability is an HTTP 400.
+      expect(refused.status).toBe(400);
       expect(refused.error?.data).toEqual({ requiredCapabilities: { extensions: { [TASKS]: {} } } });
     }
   });
@@ -316,6 +318,58 @@ describe('jobs as MCP tasks', () => {
     for (const method of ['tasks/list', 'tasks/result']) {
       const answer = await rpc(method, method === 'tasks/result' ? { taskId: 'ing_0000000000000000' } : {});
       expect(answer.error?.code).toBe(-32601);
+    }
+  });
+
+  it('a tasks/get whose routing headers disagree with its body is refused as a header mismatch', async () => {
+    const { taskId } = await createTask('ingest_document', {
+      content: paragraphsAbout('heron', 2),
+      documentId: 'heron',
+      collection: 'tasks',
+    });
+    const headers = (overrides: Record<string, string | undefined>) => ({
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      authorization: `Bearer ${ACME}`,
+      'mcp-protocol-version': MODERN_PROTOCOL_VERSION,
+      'mcp-method': 'tasks/get',
+      'mcp-name': taskId,
+      ...overrides,
+    });
+    const get = async (overrides: Record<string, string | undefined>) => {
+      const sent = Object.fromEntries(
+        Object.entries(headers(overrides)).filter(([, value]) => value !== undefined),
+      ) as Record<string, string>;
+      const response = await fetch(stack.gateways[0]!.url, {
+        method: 'POST',
+        headers: sent,
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 7,
+          method: 'tasks/get',
+          params: {
+            taskId,
+            _meta: {
+              'io.modelcontextprotocol/protocolVersion': MODERN_PROTOCOL_VERSION,
+              'io.modelcontextprotocol/clientInfo': { name: 'hopper-test-tasks', version: '1.0.0' },
+              'io.modelcontextprotocol/clientCapabilities': { extensions: { [TASKS]: {} } },
+            },
+          },
+        }),
+      });
+      return { status: response.status, ...((await response.json()) as Omit<RpcAnswer, 'status'>) };
+    };
+
+    // Surrounding whitespace is not part of a header's value (RFC 9110).
+    expect((await get({ 'mcp-name': `  ${taskId} ` })).result?.taskId).toBe(taskId);
+    for (const overrides of [
+      { 'mcp-name': 'ing_someone_else' },
+      { 'mcp-name': undefined },
+      { 'mcp-method': 'tasks/cancel' },
+    ]) {
+      const refused = await get(overrides);
+      expect(refused.status, JSON.stringify(overrides)).toBe(400);
+      expect(refused.error?.code, JSON.stringify(overrides)).toBe(-32020);
     }
   });
 });

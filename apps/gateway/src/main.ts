@@ -42,6 +42,7 @@ import { createMetricsEndpoint } from './metrics-endpoint.ts';
 import { createToolHandlers } from './tools/index.ts';
 import { callRecorder, instrumentHandlers } from './tools/instrumented.ts';
 import { createFastPath } from './mcp/fast-path.ts';
+import { createJobTasks } from './mcp/job-tasks.ts';
 import { createTaskPath } from './mcp/task-path.ts';
 import { createListenStreams } from './mcp/listen-path.ts';
 import { withRateLimit } from './tools/rate-limited.ts';
@@ -332,8 +333,7 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
     shedder,
     // Jobs as MCP tasks for clients that declare the extension (see mcp/task-path.ts).
     taskPath: createTaskPath({
-      handlers,
-      jobs,
+      source: createJobTasks({ handlers, jobs, logger }),
       logger,
       serverInfo: { name: 'hopper', version: pkg.version },
       ...(resource ? { resourceMetadataUrl: resource.metadataUrl } : {}),

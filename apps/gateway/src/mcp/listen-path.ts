@@ -7,13 +7,13 @@ import type { Logger } from '@hopper/lifecycle';
 import { SERVER_INFO_META_KEY, SUBSCRIPTION_ID_META_KEY } from '@modelcontextprotocol/server';
 import { insufficientScopeChallenge } from '../auth/challenge.ts';
 import type { Caller } from '../tenant-resolver.ts';
+import { detailedTask, taskJob, type TaskJobs } from './job-tasks.ts';
 import {
   TASKS_EXTENSION,
-  detailedTask,
+  TASKS_REQUIRED,
   modernRequest,
-  taskJob,
+  standardHeadersAgree,
   type ModernRequest,
-  type TaskJobs,
   type TaskPath,
 } from './task-path.ts';
 import {
@@ -100,7 +100,7 @@ interface Watch {
 
 /**
  * `subscriptions/listen` (2026-07-28) for Hopper's jobs, on any gateway replica: `notifications/tasks`
- * for the task ids a client names, each the full task as `tasks/get` answers it (task-path.ts builds
+ * for the task ids a client names, each the full task as `tasks/get` answers it (job-tasks.ts builds
  * both), and `notifications/resources/updated` for the `hopper://jobs/{id}` URIs it names.
  *
  * The SDK (2.4) serves `subscriptions/listen` itself, with a pluggable event bus, but it cannot serve
@@ -129,6 +129,8 @@ export function createListenStreams(deps: ListenPathDeps): ListenStreams {
   const serve: ListenPath = async (req, res, body, caller) => {
     const request = modernRequest(body);
     if (request === undefined || request.method !== 'subscriptions/listen') return false;
+    // Headers missing or disagreeing with the body: the SDK refuses the request (-32020).
+    if (!standardHeadersAgree(req.headers, request.method)) return false;
     try {
       await listen(res, request, caller);
     } catch (error) {
@@ -158,7 +160,8 @@ export function createListenStreams(deps: ListenPathDeps): ListenStreams {
       refuse(
         MISSING_CAPABILITY,
         `taskIds need the ${TASKS_EXTENSION} extension in the request's client capabilities`,
-        { requiredCapabilities: { extensions: { [TASKS_EXTENSION]: {} } } },
+        TASKS_REQUIRED,
+        400,
       );
       return;
     }
@@ -487,7 +490,7 @@ class ListenStream {
     );
   }
 
-  #notify(method: string, params: Record<string, unknown>): void {
+  #notify(method: string, params: object): void {
     this.#message({
       jsonrpc: '2.0',
       method,

@@ -1,122 +1,88 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import {
-  DEFAULT_COLLECTION,
-  HopperError,
-  isHopperError,
-  toolContracts,
-  toolScopes,
-  type CallContext,
-  type JobKind,
-  type JobView,
-  type Scope,
-  type ToolHandlers,
-  type ToolInput,
-} from '@hopper/contracts';
-import { FINISHED_JOB_TTL_SECONDS, PAYLOAD_TTL_SECONDS, jobResult, type JobsService } from '@hopper/jobs';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '@hopper/lifecycle';
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { insufficientScopeChallenge } from '../auth/challenge.ts';
 import type { Caller } from '../tenant-resolver.ts';
-import { batchOutput } from '../tools/batch-tools.ts';
-import { embedJobOutcome, ingestOutput } from '../tools/job-tools.ts';
 import {
   INSUFFICIENT_SCOPE,
   INVALID_PARAMS,
-  INVALID_REQUEST,
   MISSING_CAPABILITY,
   internalError,
   jsonRpcError,
   sendJson,
+  type JsonRpcError,
 } from './json-rpc.ts';
-import { toolFailure, toolSuccess } from './tool-result.ts';
 
 /** The Tasks extension's identifier (SEP-2663), as clients declare it and `server/discover` lists it. */
 export const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
-
-/**
- * How long a task stays readable, from its creation: a job's record lives while the job is queued or
- * running, and for FINISHED_JOB_TTL_SECONDS after it finished (job-records.ts), so a week from
- * creation is a floor Hopper always keeps. Tasks share their job's record; nothing else is kept.
- */
-export const TASK_TTL_MS = FINISHED_JOB_TTL_SECONDS * 1000;
-
-/**
- * An embedding task's: its vectors are kept PAYLOAD_TTL_SECONDS (a day) after the job ended
- * (worker's embed-handler.ts), so a day from creation is what its result is readable for.
- */
-export const EMBED_TASK_TTL_MS = PAYLOAD_TTL_SECONDS * 1000;
-
-/**
- * The polling pace suggested to clients. A `tasks/get` is one hash read in Redis (no MCP server is
- * built), and an ingest takes seconds: once a second shows progress moving without load worth
- * mentioning.
- */
-export const TASK_POLL_INTERVAL_MS = 1_000;
 
 const MODERN_VERSION = '2026-07-28';
 const VERSION_META = 'io.modelcontextprotocol/protocolVersion';
 const CAPABILITIES_META = 'io.modelcontextprotocol/clientCapabilities';
 const SERVER_INFO_META = 'io.modelcontextprotocol/serverInfo';
 
-/** What a task's job reads to build its result. */
-export type TaskJobs = Pick<JobsService, 'get' | 'readEmbedOutput'>;
+/** What a request without the extension is missing, as `-32021` names it (SEP-2575). */
+export const TASKS_REQUIRED = { requiredCapabilities: { extensions: { [TASKS_EXTENSION]: {} } } };
+
+/** A task's own fields (the `Task` of SEP-2663). */
+export interface Task {
+  taskId: string;
+  status: 'working' | 'input_required' | 'completed' | 'failed' | 'cancelled';
+  statusMessage?: string;
+  createdAt: string;
+  lastUpdatedAt: string;
+  ttlMs: number;
+  pollIntervalMs: number;
+}
 
 /**
- * The tools that answer with a task, each with the job kind it queues, how long the task is kept,
- * and how a finished job of that kind becomes the tool's output: what a waiting call ends with, so a
- * completed task's `result` is what the waiting call returns (a failed job throws the same error,
- * and so becomes the same `isError` result).
+ * What `tasks/get` answers (and `notifications/tasks` carries): the task, with the tool's result
+ * once `completed` (a tool error included, as `isError`), a JSON-RPC error once `failed` (kept for
+ * a result that could not be built at all), and the requests for input it waits on while
+ * `input_required`.
  */
-const TASK_TOOLS = {
-  ingest_document: {
-    kind: 'ingest',
-    ttlMs: TASK_TTL_MS,
-    output: (view: JobView) => ingestOutput(view, view.documentId ?? ''),
-  },
-  ingest_documents: {
-    kind: 'batch',
-    ttlMs: TASK_TTL_MS,
-    output: (view: JobView) =>
-      batchOutput(
-        view,
-        view.collection ?? DEFAULT_COLLECTION,
-        jobResult('batch', view)?.documents.length ?? 0,
-      ),
-  },
-  // Only the large batches that go onto the embed queue are tasks; a small one answers inline.
-  embed_texts: {
-    kind: 'embed',
-    ttlMs: EMBED_TASK_TTL_MS,
-    output: async (view: JobView, jobs: TaskJobs, tenant: string) => {
-      const done = embedJobOutcome(view);
-      const embeddings = await jobs.readEmbedOutput(tenant, view.jobId, done.count);
-      if (!embeddings) {
-        throw new HopperError(
-          'not_found',
-          `the vectors of embedding job ${view.jobId} are no longer kept (a day after it ended); send the texts again`,
-        );
-      }
-      return { model: done.model, dimensions: done.dimensions, embeddings };
-    },
-  },
-} as const satisfies Record<
-  string,
-  {
-    kind: JobKind;
-    ttlMs: number;
-    output: (view: JobView, jobs: TaskJobs, tenant: string) => object | Promise<object>;
-  }
->;
-type TaskTool = keyof typeof TASK_TOOLS;
+export interface DetailedTask extends Task {
+  result?: CallToolResult;
+  error?: JsonRpcError;
+  inputRequests?: Record<string, unknown>;
+}
 
-const toolOfKind = new Map<JobKind, TaskTool>(
-  Object.entries(TASK_TOOLS).map(([tool, { kind }]) => [kind, tool as TaskTool]),
-);
+/** A `tools/call` that may become a task: from a request that declared the extension. */
+export interface TaskCall {
+  tool: string;
+  arguments: Record<string, unknown>;
+  /** SEP-2322 answers of an earlier round, when the call is a retry (`params.inputResponses`). */
+  inputResponses: Record<string, unknown> | undefined;
+  caller: Caller;
+  requestId: string;
+}
+
+/**
+ * How a task call is answered: with a new task (a `CreateTaskResult`), at once without a task (a
+ * tool result, or an input-required result of a multi-round call), or not here (`undefined`: the
+ * SDK answers the call as any other, a refusal included).
+ */
+export type TaskStart = { task: Task } | { result: Record<string, unknown> } | undefined;
+
+/**
+ * Where tasks come from and live: Hopper's jobs (job-tasks.ts), or the conformance fixtures' tasks
+ * (test/conformance/fixture-tasks.ts). The path in front of it speaks the protocol.
+ */
+export interface TaskSource {
+  /** Starts a call as a task, or answers it at once, or leaves it to the SDK. */
+  start(call: TaskCall): Promise<TaskStart>;
+  /** A tool that runs only as a task: a call without the extension is refused with `-32021`. */
+  requiresTask(tool: string): boolean;
+  /** The caller's task, or `undefined`: unknown, expired, or another tenant's. */
+  get(tenant: string, taskId: string): Promise<DetailedTask | undefined>;
+  /** Asks the task to stop (it says `cancelled` once it has); false for an unknown task. */
+  cancel(tenant: string, taskId: string): Promise<boolean>;
+  /** Hands a waiting task the answers it asked for; responses to nothing pending are ignored. */
+  update(tenant: string, taskId: string, inputResponses: Record<string, unknown>): Promise<void>;
+}
 
 export interface TaskPathDeps {
-  /** The tool chain every call goes through (timing, rate limit, handler). */
-  handlers: Pick<ToolHandlers, TaskTool>;
-  jobs: TaskJobs & Pick<JobsService, 'requestCancel'>;
+  source: TaskSource;
   logger: Logger;
   /** What a modern result names in its `_meta` (the SDK's `serverInfo`). */
   serverInfo: { name: string; version: string };
@@ -141,29 +107,27 @@ export interface ModernRequest {
 }
 
 /**
- * Hopper's jobs as MCP tasks (the 2026-07-28 Tasks extension, SEP-2663). The SDK (2.4) has no tasks
- * runtime, so this module answers the task surface itself, in front of it, as the fast path does:
+ * The Tasks extension (2026-07-28, SEP-2663) in front of the SDK, which (2.4) has no tasks runtime.
+ * It speaks the protocol; a TaskSource says which calls are tasks and keeps them:
  *
- * - `tools/call` of `ingest_document`, `ingest_documents` or a large `embed_texts` (one that goes
- *   onto the embed queue; a small one answers inline, as before) from a request that declares the
- *   extension in `_meta` (its per-request client capabilities): the call goes through the same
- *   handler chain as any call (rate limit, timing), without waiting for the job, and the answer is a
- *   `CreateTaskResult` whose `taskId` is the job id, sent once the job's record is written (a
- *   `tasks/get` on any replica resolves from then on). A call refused before a job exists (a bad
- *   document, the tenant's job limit) answers as it always does: a tool result with `isError`.
- * - `tasks/get`: the job's record as a task (`working` while queued or running, with the stage and
- *   progress as `statusMessage`; `completed` with the waiting call's result inlined, `isError` when
- *   the job failed, since the spec keeps `failed` for JSON-RPC errors; `cancelled`).
- * - `tasks/cancel`: flags or dequeues the job as `cancel_job` does (from any replica: the cancel
- *   bus) and acknowledges at once; the worker stops at its next step.
- * - `tasks/update`: acknowledged; Hopper's tasks never ask for input.
+ * - `tools/call` from a request that declares the extension in `_meta` (its per-request client
+ *   capabilities): the source starts a task and the answer is a `CreateTaskResult`, sent once the
+ *   task is readable (a `tasks/get` right after it resolves), or answers at once, or leaves the call
+ *   to the SDK. A request without the extension never sees a task: its call goes on to the SDK, but
+ *   a tool that runs only as a task is refused with `-32021`.
+ * - `tasks/get`: the task, with its result inlined once completed.
+ * - `tasks/cancel`: acknowledged at once (an empty result, for a finished task too); the task says
+ *   `cancelled` once it has stopped.
+ * - `tasks/update`: the answers a task waits on, acknowledged at once.
  *
- * A task id is a job id of the caller's tenant and kind ingest, batch or embed; anything else, another
- * tenant's job included, is an unknown task (`-32602`). Requests without the extension never see a
- * task: their `tools/call` goes on to the SDK unchanged, and their `tasks/*` are refused with
- * `-32021`. Legacy (2025-11-25) requests are left to the SDK.
+ * A request whose standard headers (MCP-Protocol-Version, Mcp-Method, Mcp-Name) are missing or
+ * disagree with its body goes on to the SDK, which refuses it. A task id the caller's tenant does not
+ * own is unknown (`-32602`). `tasks/*` without the extension is `-32021` (HTTP 400, as SEP-2575 asks
+ * of that error). `tasks/get` needs the read scope,
+ * `tasks/cancel` and `tasks/update` the write scope. Legacy (2025-11-25) requests are left to the SDK.
  */
 export function createTaskPath(deps: TaskPathDeps): TaskPath {
+  const { source } = deps;
   const meta = { [SERVER_INFO_META]: deps.serverInfo };
 
   return async (req, res, body, caller) => {
@@ -194,55 +158,51 @@ export function createTaskPath(deps: TaskPathDeps): TaskPath {
       sendJson(res, 200, { jsonrpc: '2.0', id, result: { ...result, _meta: meta } });
     const refuse = (code: number, message: string, data?: unknown, status = 200) =>
       sendJson(res, status, jsonRpcError(code, message, id, data));
+    const refuseWithoutExtension = (what: string) =>
+      refuse(
+        MISSING_CAPABILITY,
+        `${what} needs the ${TASKS_EXTENSION} extension in the request's client capabilities`,
+        TASKS_REQUIRED,
+        400,
+      );
 
     if (method === 'tools/call') {
       const name = params.name;
-      if (!request.tasks || typeof name !== 'string' || !Object.hasOwn(TASK_TOOLS, name)) return false;
-      const tool = name as TaskTool;
-      // The SDK answers these as it answers any call: the scope challenge, a mismatched header,
-      // arguments the tool refuses.
-      if (!caller.scopes.includes(toolScopes[tool])) return false;
-      const header = req.headers['mcp-name'];
-      if (header !== undefined && header !== tool) return false;
-      const input = toolContracts[tool].input.safeParse(params.arguments ?? {});
-      if (!input.success) return false;
-      const created = await createTask(deps, tool, input.data, caller, String(id));
-      answer(created);
+      if (typeof name !== 'string') return false;
+      if (!request.tasks) {
+        if (!source.requiresTask(name)) return false;
+        refuseWithoutExtension(`the tool '${name}' runs only as a task: it`);
+        return true;
+      }
+      if (!standardHeadersAgree(req.headers, method, name)) return false;
+      const inputResponses = params.inputResponses;
+      const started = await source.start({
+        tool: name,
+        arguments: isPlainObject(params.arguments) ? params.arguments : {},
+        inputResponses: isPlainObject(inputResponses) ? inputResponses : undefined,
+        caller,
+        requestId: String(id),
+      });
+      if (started === undefined) return false;
+      if ('task' in started) answer({ resultType: 'task', ...started.task });
+      else answer({ resultType: 'complete', ...started.result });
       return true;
     }
 
     if (method !== 'tasks/get' && method !== 'tasks/cancel' && method !== 'tasks/update') return false;
+    const taskId = params.taskId;
+    if (!standardHeadersAgree(req.headers, method, typeof taskId === 'string' ? taskId : undefined)) {
+      return false;
+    }
     if (!request.tasks) {
-      refuse(
-        MISSING_CAPABILITY,
-        `${method} needs the ${TASKS_EXTENSION} extension in the request's client capabilities`,
-        {
-          requiredCapabilities: { extensions: { [TASKS_EXTENSION]: {} } },
-        },
-      );
+      refuseWithoutExtension(method);
       return true;
     }
-    const taskId = params.taskId;
     if (typeof taskId !== 'string' || taskId === '') {
       refuse(INVALID_PARAMS, `${method} needs params.taskId (a string)`);
       return true;
     }
-    const header = req.headers['mcp-name'];
-    if (header !== undefined && header !== taskId) {
-      refuse(
-        INVALID_REQUEST,
-        `the Mcp-Name header ('${String(header)}') is not params.taskId ('${taskId}')`,
-        undefined,
-        400,
-      );
-      return true;
-    }
-    // Nothing to update: Hopper's tasks never ask for input. The spec asks for an ack whatever the id.
-    if (method === 'tasks/update') {
-      answer({ resultType: 'complete' });
-      return true;
-    }
-    const scope: Scope = method === 'tasks/get' ? 'read' : 'write';
+    const scope = method === 'tasks/get' ? 'read' : 'write';
     if (!caller.scopes.includes(scope)) {
       res.setHeader(
         'www-authenticate',
@@ -252,163 +212,50 @@ export function createTaskPath(deps: TaskPathDeps): TaskPath {
       return true;
     }
 
-    const view = await taskJob(deps.jobs, caller.tenant, taskId);
-    if (view === undefined) {
-      refuse(INVALID_PARAMS, `unknown task '${taskId}'`);
-      return true;
-    }
-    if (method === 'tasks/cancel') {
-      // Flags the job (or takes it off the queue) and broadcasts the cancel to every worker, as
-      // cancel_job does, without waiting for the worker to stop: the task says `cancelled` once it
-      // has. A job already finished keeps its outcome (the spec allows any terminal status after a
-      // cancel); a job gone since the read above is acknowledged all the same.
-      try {
-        await deps.jobs.requestCancel(caller.tenant, taskId);
-      } catch (error) {
-        if (!(isHopperError(error) && error.code === 'not_found')) throw error;
+    if (method === 'tasks/update') {
+      const responses = params.inputResponses;
+      if (responses !== undefined && !isPlainObject(responses)) {
+        refuse(INVALID_PARAMS, 'tasks/update needs params.inputResponses (an object keyed by input request)');
+        return true;
       }
+      // Acknowledged whatever the id, as the spec asks: the outcome shows on the next tasks/get.
+      await source.update(caller.tenant, taskId, responses ?? {});
       answer({ resultType: 'complete' });
       return true;
     }
-    answer({ resultType: 'complete', ...(await detailedTask(view, caller.tenant, deps.jobs, deps.logger)) });
+    if (method === 'tasks/cancel') {
+      if (!(await source.cancel(caller.tenant, taskId))) refuse(INVALID_PARAMS, `unknown task '${taskId}'`);
+      else answer({ resultType: 'complete' });
+      return true;
+    }
+    const task = await source.get(caller.tenant, taskId);
+    if (task === undefined) refuse(INVALID_PARAMS, `unknown task '${taskId}'`);
+    else answer({ resultType: 'complete', ...task });
     return true;
   }
 }
 
-/** Queues the tool's job without waiting for it, and answers with its task (or the call's refusal). */
-async function createTask(
-  deps: TaskPathDeps,
-  tool: TaskTool,
-  input: unknown,
-  caller: Caller,
-  requestId: string,
-): Promise<Record<string, unknown>> {
-  // The job outlives this request: nothing here cancels it when the client hangs up.
-  const detached: { jobId?: string } = {};
-  const call: CallContext = {
-    tenant: caller.tenant,
-    signal: new AbortController().signal,
-    requestId,
-    detached,
+/**
+ * The standard request headers of a modern request (SEP-2243) agree with its body: the
+ * MCP-Protocol-Version header names the revision, Mcp-Method the method and Mcp-Name the name the
+ * method carries (a tool's name, a task id), whitespace around them aside. A request whose headers
+ * are missing or disagree is left to the SDK, which refuses it (`-32020`, HTTP 400) before it looks
+ * for a method, so the paths in front of it answer only what the SDK would have accepted.
+ */
+export function standardHeadersAgree(
+  headers: IncomingHttpHeaders,
+  method: string,
+  name?: string,
+): boolean {
+  const header = (key: string) => {
+    const value = headers[key];
+    return typeof value === 'string' ? value.trim() : undefined;
   };
-  let queued: { jobId: string; skipped?: { path: string; reason: string }[] };
-  try {
-    if (tool === 'embed_texts') {
-      const output = await deps.handlers.embed_texts(input as ToolInput<'embed_texts'>, call);
-      // Small enough to answer inline: the result at once, no task (the spec lets a server decide).
-      if (detached.jobId === undefined) return { resultType: 'complete', ...toolSuccess(output) };
-      queued = { jobId: detached.jobId };
-    } else {
-      const handler = deps.handlers[tool] as (input: unknown, call: CallContext) => Promise<typeof queued>;
-      queued = await handler({ ...(input as object), wait: false }, call);
-    }
-  } catch (error) {
-    return { resultType: 'complete', ...toolFailure(error, deps.logger, tool) };
-  }
-  // The record was written before the job was queued: this read is what any replica's tasks/get sees.
-  const view = await deps.jobs.get(caller.tenant, queued.jobId);
-  const task = taskFields(view);
-  // A directory batch's skipped files are in the waiting call's answer only; a task tells them here.
-  if (queued.skipped && queued.skipped.length > 0) {
-    const listed = queued.skipped.slice(0, 5).map(({ path, reason }) => `${path} (${reason})`);
-    const more = queued.skipped.length > 5 ? `, and ${queued.skipped.length - 5} more` : '';
-    task.statusMessage = `${task.statusMessage ?? view.state}; skipped ${queued.skipped.length} files: ${listed.join(', ')}${more}`;
-  }
-  return { resultType: 'task', ...task };
-}
-
-/**
- * The job behind a task id: the caller's, and of a kind a task tool queues. `undefined` is an unknown
- * task, another tenant's job included (tasks/get and subscriptions/listen treat it alike).
- */
-export async function taskJob(
-  jobs: Pick<JobsService, 'get'>,
-  tenant: string,
-  taskId: string,
-): Promise<JobView | undefined> {
-  try {
-    const view = await jobs.get(tenant, taskId);
-    return toolOfKind.has(view.kind) ? view : undefined;
-  } catch (error) {
-    if (isHopperError(error) && error.code === 'not_found') return undefined;
-    throw error;
-  }
-}
-
-interface TaskFields {
-  taskId: string;
-  status: 'working' | 'completed' | 'failed' | 'cancelled';
-  statusMessage?: string;
-  createdAt: string;
-  lastUpdatedAt: string;
-  ttlMs: number;
-  pollIntervalMs: number;
-}
-
-/** The task's own fields (the `Task` of SEP-2663) for a job's record. */
-function taskFields(view: JobView): TaskFields {
-  const tool = toolOfKind.get(view.kind);
-  const status =
-    view.state === 'queued' || view.state === 'active'
-      ? 'working'
-      : view.state === 'failed'
-        ? 'completed'
-        : view.state;
-  const message = statusMessage(view);
-  return {
-    taskId: view.jobId,
-    status,
-    ...(message ? { statusMessage: message } : {}),
-    createdAt: view.createdAt,
-    lastUpdatedAt: view.updatedAt,
-    ttlMs: tool ? TASK_TOOLS[tool].ttlMs : TASK_TTL_MS,
-    pollIntervalMs: TASK_POLL_INTERVAL_MS,
-  };
-}
-
-/**
- * What the job is doing, for a person: its stage, the worker's message and the progress, e.g.
- * `embedding: embedded 640 of 3000 chunks (51%)`; a failed job's error.
- */
-function statusMessage(view: JobView): string | undefined {
-  if (view.state === 'queued') return 'queued';
-  if (view.state === 'failed') return view.error ? `failed: ${view.error}` : 'failed';
-  if (view.state === 'completed') return undefined;
-  const what = [view.stage, view.message].filter(Boolean).join(': ');
-  if (view.state === 'cancelled') return what || 'cancelled';
-  const percent = `${Math.floor(view.progress * 100)}%`;
-  return what ? `${what} (${percent})` : percent;
-}
-
-/**
- * A `DetailedTask`: a finished job's result is inlined as the waiting call would have answered it;
- * `failed` (with a JSON-RPC error) is left for a result Hopper cannot build at all. What `tasks/get`
- * answers and what `notifications/tasks` carries (see listen-path.ts).
- */
-export async function detailedTask(
-  view: JobView,
-  tenant: string,
-  jobs: TaskJobs,
-  logger: Logger,
-): Promise<Record<string, unknown>> {
-  const task = taskFields(view);
-  if (task.status !== 'completed') return { ...task };
-  const tool = toolOfKind.get(view.kind)!;
-  let result: CallToolResult;
-  try {
-    result = toolSuccess(await TASK_TOOLS[tool].output(view, jobs, tenant));
-  } catch (error) {
-    if (!isHopperError(error)) {
-      const failure = internalError(
-        logger,
-        { err: error, tool, jobId: view.jobId },
-        'task result could not be built',
-      );
-      return { ...task, status: 'failed', error: failure };
-    }
-    result = toolFailure(error, logger, tool);
-  }
-  return { ...task, result };
+  return (
+    header('mcp-protocol-version') === MODERN_VERSION &&
+    header('mcp-method') === method &&
+    header('mcp-name') === name
+  );
 }
 
 /** A lone modern (2026-07-28) JSON-RPC request, with whether it declared the Tasks extension. */

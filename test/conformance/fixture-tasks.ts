@@ -11,12 +11,7 @@ import {
 } from '@modelcontextprotocol/server';
 import * as z from 'zod';
 import { INTERNAL_ERROR, type JsonRpcError } from '../../apps/gateway/src/mcp/json-rpc.ts';
-import type {
-  DetailedTask,
-  TaskCall,
-  TaskSource,
-  TaskStart,
-} from '../../apps/gateway/src/mcp/task-path.ts';
+import type { DetailedTask, TaskCall, TaskSource, TaskStart } from '../../apps/gateway/src/mcp/task-path.ts';
 
 /**
  * The task fixtures of the conformance suite's tasks scenarios (0.2.0-alpha.12, `tasks-*`), served
@@ -87,7 +82,7 @@ const FIXTURES: Record<string, Fixture> = {
   confirm_delete: {
     required: false,
     async run(call, io) {
-      const filename = String(call.arguments.filename ?? 'the file');
+      const filename = typeof call.arguments.filename === 'string' ? call.arguments.filename : 'the file';
       const answers = await io.ask({ confirm: confirmRequest(`Delete ${filename}?`) });
       return { result: text(deleted(filename, acceptedContent(answers, 'confirm'))) };
     },
@@ -144,7 +139,7 @@ export function createFixtureTasks(): TaskSource {
         }
         touch(entry, { status: 'input_required', statusMessage: 'waiting for the client to answer' });
         return new Promise((resolve, reject) => {
-          entry.stop.signal.addEventListener('abort', () => reject(entry.stop.signal.reason), { once: true });
+          entry.stop.signal.addEventListener('abort', () => reject(new Error('cancelled')), { once: true });
           entry.resume = () => {
             touch(entry, { status: 'working', statusMessage: 'answered; working' });
             resolve(entry.answers);
@@ -158,14 +153,20 @@ export function createFixtureTasks(): TaskSource {
     let end: Partial<DetailedTask>;
     try {
       const outcome = await fixture.run(call, io(entry));
-      end = 'result' in outcome ? { status: 'completed', result: outcome.result } : { status: 'failed', error: outcome.error };
+      end =
+        'result' in outcome
+          ? { status: 'completed', result: outcome.result }
+          : { status: 'failed', error: outcome.error };
     } catch (error) {
       end = entry.stop.signal.aborted
         ? { status: 'cancelled' }
         : { status: 'failed', error: { code: INTERNAL_ERROR, message: String(error) } };
     }
     entry.pending.clear();
-    touch(entry, { ...end, statusMessage: end.status === 'cancelled' ? 'cancelled by the client' : undefined });
+    touch(entry, {
+      ...end,
+      statusMessage: end.status === 'cancelled' ? 'cancelled by the client' : undefined,
+    });
   }
 
   const ownTask = (tenant: string, taskId: string) => {
@@ -176,11 +177,11 @@ export function createFixtureTasks(): TaskSource {
   return {
     requiresTask: (tool) => FIXTURES[tool]?.required ?? false,
 
-    async start(call): Promise<TaskStart> {
+    start(call): Promise<TaskStart> {
       const fixture = Object.hasOwn(FIXTURES, call.tool) ? FIXTURES[call.tool] : undefined;
-      if (fixture === undefined) return undefined;
+      if (fixture === undefined) return Promise.resolve(undefined);
       const asked = fixture.before?.(call);
-      if (asked !== undefined) return { result: asked };
+      if (asked !== undefined) return Promise.resolve({ result: asked });
       const now = Date.now();
       for (const [id, entry] of tasks) if (entry.expiresAt <= now) tasks.delete(id);
       const at = new Date(now).toISOString();
@@ -204,14 +205,16 @@ export function createFixtureTasks(): TaskSource {
       tasks.set(entry.task.taskId, entry);
       void run(entry, fixture, call);
       const { result: _, error: __, inputRequests: ___, ...created } = entry.task;
-      return { task: created };
+      return Promise.resolve({ task: created });
     },
 
     get(tenant, taskId) {
       const entry = ownTask(tenant, taskId);
       if (entry === undefined) return Promise.resolve(undefined);
       const waiting = entry.task.status === 'input_required';
-      const inputRequests = Object.fromEntries([...entry.pending].map(([key, { request }]) => [key, request]));
+      const inputRequests = Object.fromEntries(
+        [...entry.pending].map(([key, { request }]) => [key, request]),
+      );
       return Promise.resolve(waiting ? { ...entry.task, inputRequests } : entry.task);
     },
 
@@ -314,7 +317,8 @@ function secondsOf(args: Record<string, unknown>): number {
 }
 
 function computed(args: Record<string, unknown>): string {
-  return `Computed ${String(args.label ?? 'slow_compute')} after ${secondsOf(args)} s`;
+  const label = typeof args.label === 'string' ? args.label : 'slow_compute';
+  return `Computed ${label} after ${secondsOf(args)} s`;
 }
 
 function deleted(filename: string, answer: Record<string, unknown> | undefined): string {

@@ -242,11 +242,7 @@ export function createTaskPath(deps: TaskPathDeps): TaskPath {
  * are missing or disagree is left to the SDK, which refuses it (`-32020`, HTTP 400) before it looks
  * for a method, so the paths in front of it answer only what the SDK would have accepted.
  */
-export function standardHeadersAgree(
-  headers: IncomingHttpHeaders,
-  method: string,
-  name?: string,
-): boolean {
+export function standardHeadersAgree(headers: IncomingHttpHeaders, method: string, name?: string): boolean {
   const header = (key: string) => {
     const value = headers[key];
     return typeof value === 'string' ? value.trim() : undefined;

@@ -116,4 +116,23 @@ describe('the document listing', () => {
     expect(await stack.redis.hexists(records, `r:${field('lime')}`)).toBe(1);
     expect(await stack.redis.hexists(records, `r:${field('apple')}`)).toBe(1);
   });
+
+  it('skips a key no document backs, and the worker prunes it', async () => {
+    await ingest('mango');
+    const key = keys().documentListing(TENANT);
+    // A write that failed after listing its document (or a worker killed between the two).
+    await stack.redis.zadd(key, 0, `${COLLECTION}\u001fmangled`);
+    const listed = await listAll();
+    expect(listed).toContain('mango');
+    expect(listed).not.toContain('mangled');
+
+    // The page named it a suspect; the worker checks it within its 10 s sync and removes it.
+    const deadline = Date.now() + 30_000;
+    while ((await stack.redis.zscore(key, `${COLLECTION}\u001fmangled`)) !== null && Date.now() < deadline) {
+      await sleep(200);
+    }
+    expect(await stack.redis.zscore(key, `${COLLECTION}\u001fmangled`)).toBeNull();
+    expect(await stack.redis.zscore(key, `${COLLECTION}\u001fmango`)).not.toBeNull();
+    expect(await listAll()).toEqual(listed);
+  });
 });

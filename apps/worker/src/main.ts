@@ -182,6 +182,14 @@ async function startWorker(config: WorkerConfig, logger: Logger): Promise<Closer
           if (outcome === 'built') logger.info('document record copies filled in from the store');
         },
         (error: unknown) => logger.warn({ err: error }, 'copying the document records failed; retrying'),
+      )
+      // Keys of documents that were never stored (a failed write), which pages skip.
+      .then(() => store.pruneListing())
+      .then(
+        ({ removed }) => {
+          if (removed > 0) logger.info({ removed }, 'stale keys pruned from the document listing');
+        },
+        (error: unknown) => logger.warn({ err: error }, 'pruning the document listing failed; retrying'),
       );
   };
   syncFromStore();

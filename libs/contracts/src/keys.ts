@@ -72,6 +72,12 @@ export interface Keys {
   /** Short lock: the one worker building the listing from the store. */
   readonly documentListingBuild: string;
   /**
+   * Set: listed documents that may have no record (`tenant` U+001F `collection` U+001F
+   * `documentId`): a page skipped them, or their write failed after listing them. A writer checks
+   * each under its write lock and removes the stale ones (the store's `pruneListing`).
+   */
+  readonly documentListingSuspects: string;
+  /**
    * Hash: copies of a tenant's committed document records, which reads by key serve (the store's
    * `DocumentRecordCopies`). Field `r:<collection> U+001F <documentId>` is a record as JSON; field
    * `m:<same>` marks a document being changed (a token), whose record is read from the store.
@@ -116,6 +122,7 @@ export function createKeys(prefix = 'hopper'): Keys {
     documentListing: (tenant) => `${t(tenant)}:listing`,
     documentListingComplete: `${prefix}:listing-complete`,
     documentListingBuild: `${prefix}:listing-build`,
+    documentListingSuspects: `${prefix}:listing-suspects`,
     documentRecords: (tenant) => `${t(tenant)}:records`,
     documentRecordsComplete: `${prefix}:records-complete`,
     documentRecordsBuild: `${prefix}:records-build`,

@@ -13,6 +13,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RedisDocumentListing } from './document-listing.ts';
+import { DocumentWriteLocks } from './document-write-locks.ts';
 
 // The listing against a real store and a real Redis: what list_documents answers, whether the
 // listing serves it or the store sorts its table.
@@ -144,6 +145,44 @@ describe('the document listing', () => {
     expect(await store.deleteDocument('acme', 'a', 'z')).toBe(true);
     expect(await redis.zscore(keys.documentListing('acme'), `a\u001fz`)).toBeNull();
     expect((await listAll(store, 'acme', 2)).ids).toEqual(ORDERED.filter((id) => id !== 'a/z'));
+  });
+
+  it('prunes the keys no document backs once a page has skipped them, but not a document being written', async () => {
+    const store = await open({ listing: listing(), documentLocks: new DocumentWriteLocks(redis, keys) });
+    await store.syncListing();
+    for (const [collection, id] of WRITTEN)
+      await store.replaceDocument(doc('acme', collection, id), chunk(id));
+    const listed = (ids: string[]) =>
+      ids.map((id) => {
+        const [collection, documentId] = id.split('/') as [string, string];
+        return { tenant: 'acme', collection, documentId };
+      });
+    // Keys failed writes left behind; and a/n, listed by another worker's write before its commit.
+    await listing().add(listed(['a/b', 'a/n', 'b/b']));
+    const other = new DocumentWriteLocks(redis, keys);
+    const writing = ['acme', 'a', 'n'].join('\u001f');
+    expect(await other.tryAcquire([writing])).toEqual([writing]);
+
+    // Nothing is suspected until a page skips the keys.
+    expect(await store.pruneListing()).toEqual({ checked: 0, removed: 0 });
+    expect((await listAll(store, 'acme', 10)).ids).toEqual(ORDERED);
+    await expect.poll(() => redis.scard(keys.documentListingSuspects)).toBe(3);
+
+    // The stale keys go; the one being written stays, and so does every stored document.
+    expect(await store.pruneListing()).toEqual({ checked: 2, removed: 2 });
+    const members = await redis.zrange(keys.documentListing('acme'), 0, -1);
+    expect(members.map((member) => member.replace('\u001f', '/'))).toEqual(
+      [...ORDERED, 'a/n'].sort((x, y) => (x < y ? -1 : 1)),
+    );
+    expect(await redis.scard(keys.documentListingSuspects)).toBe(0);
+    // Its commit lands: the key it listed is its document's.
+    await other.release([writing]);
+    await store.replaceDocument(doc('acme', 'a', 'n'), chunk('n'));
+    expect((await listAll(store, 'acme', 10)).ids).toEqual([
+      ...ORDERED.slice(0, 2),
+      'a/n',
+      ...ORDERED.slice(2),
+    ]);
   });
 
   it('lists a store written without it by sorting, and again from the listing once built', async () => {

@@ -41,6 +41,11 @@ export function memberOf(doc: { collection: string; documentId: string }): strin
   return `${doc.collection}${SEPARATOR}${doc.documentId}`;
 }
 
+/** A suspect's member: the tenant in front of the listing's member (the set holds every tenant's). */
+function suspectOf(doc: ListedDocument): string {
+  return `${doc.tenant}${SEPARATOR}${memberOf(doc)}`;
+}
+
 /** Documents grouped by tenant (every key the listing and the copies use is per tenant). */
 export function byTenant<D extends ListedDocument>(documents: readonly D[]): Map<string, D[]> {
   const grouped = new Map<string, D[]>();
@@ -131,6 +136,20 @@ export class RedisDocumentListing {
         }
       },
     );
+  }
+
+  async suspect(documents: readonly ListedDocument[]): Promise<void> {
+    if (documents.length === 0) return;
+    await this.#redis.sadd(this.#keys.documentListingSuspects, ...documents.map(suspectOf));
+  }
+
+  async takeSuspects(count: number): Promise<ListedDocument[]> {
+    const members = await this.#redis.spop(this.#keys.documentListingSuspects, count);
+    return members.flatMap((member) => {
+      const [tenant, collection, documentId] = member.split(SEPARATOR);
+      // Ids never hold the separator, so anything else is not a member this class wrote.
+      return tenant && collection && documentId ? [{ tenant, collection, documentId }] : [];
+    });
   }
 
   /** One pipeline: `command` once per tenant with that tenant's members. */

@@ -11,8 +11,10 @@ import type { DocumentRecord, ListedDocument } from './types.ts';
  * at any size. The listing holds every stored document and may hold more: the writer adds a
  * document before its commit and again after it, and removes one after its delete commits, so a
  * key without a record (a write that failed, a delete between its two steps) is skipped by the
- * reader, never a record without a key. Until the listing is complete (built from the table once:
- * see {@link Store.syncListing}), readers sort the table as before.
+ * reader, never a record without a key. Such keys are pruned: a reader that skips one, and a write
+ * that fails after listing its documents, name them suspects, and a writer checks each under the
+ * document's write lock (see {@link Store.pruneListing}). Until the listing is complete (built from
+ * the table once: see {@link Store.syncListing}), readers sort the table as before.
  */
 export interface DocumentListing {
   /** Records that these documents exist or are about to (before and after their commit). */
@@ -35,6 +37,10 @@ export interface DocumentListing {
    * process is building it, then marks it complete. Writes go on meanwhile: each adds its own.
    */
   build(scan: () => AsyncIterable<ListedDocument[]>): Promise<'built' | 'complete' | 'busy'>;
+  /** Names listed documents that may have no record, for a writer to check (see `takeSuspects`). */
+  suspect(documents: readonly ListedDocument[]): Promise<void>;
+  /** Removes and returns up to `count` suspects, each named once however often it was suspected. */
+  takeSuspects(count: number): Promise<ListedDocument[]>;
 }
 
 /**
@@ -67,10 +73,14 @@ export async function pageFromListing(
     const positions = await listing.page(tenant, collection, position, want).catch(() => undefined);
     if (positions === undefined) return undefined;
     const records = await readRecords(copies, documents, tenant, positions);
+    const missing: ListedDocument[] = [];
     for (const at of positions) {
       const record = records.get(documentKey(tenant, at.collection, at.documentId));
       if (record) found.push(record);
+      else missing.push({ tenant, ...at });
     }
+    // A write in flight, or a key left behind: a writer tells which. The page does not wait for it.
+    if (missing.length > 0) void listing.suspect(missing).catch(() => undefined);
     if (found.length > limit) return { documents: found.slice(0, limit), more: true };
     if (positions.length < want) return { documents: found, more: false };
     position = positions.at(-1);

@@ -87,6 +87,8 @@ const DEFAULT_VECTOR_INDEX_MIN_ROWS = 2_000;
  */
 const DELETE_LOCK_WAIT_MS = 45_000;
 const DELETE_LOCK_RETRY_MS = 20;
+/** Suspects one `pruneListing` checks (their locks taken together, their records read in one query). */
+const PRUNE_BATCH = 500;
 /** Documents whose copies one step of `syncRecordCopies` publishes (their locks taken together). */
 const COPY_BATCH = 500;
 /**
@@ -326,6 +328,13 @@ export interface Store {
    * done already or another process is at it. Without record copies, `none`.
    */
   syncRecordCopies(): Promise<'built' | 'complete' | 'busy' | 'none'>;
+  /**
+   * Writer side: checks up to `PRUNE_BATCH` of the listing's suspects (keys a page skipped, or a
+   * failed write left) and removes those whose document has no record, each under its write lock,
+   * so a write in flight (listed before its commit) keeps its key. Returns how many it checked and
+   * removed; the worker calls it periodically, as it calls `syncListing`.
+   */
+  pruneListing(): Promise<{ checked: number; removed: number }>;
   /** Cheap reachability check for readiness probes. */
   ping(): Promise<void>;
   /**
@@ -495,6 +504,35 @@ class LanceStore implements Store {
         }
       }),
     );
+  }
+
+  async pruneListing(): Promise<{ checked: number; removed: number }> {
+    this.#assertOpen();
+    const listing = this.#listing;
+    const locks = this.#locks;
+    // Without write locks a write of another process could be between its listing and its commit.
+    if (!listing || !locks) return { checked: 0, removed: 0 };
+    return guard('list', async () => {
+      const suspects = await listing.takeSuspects(PRUNE_BATCH);
+      if (suspects.length === 0) return { checked: 0, removed: 0 };
+      const keyOf = (doc: ListedDocument) => documentKey(doc.tenant, doc.collection, doc.documentId);
+      // A document another writer holds is being written: its commit lists it, and a failure
+      // names it a suspect again.
+      const held = new Set(await locks.tryAcquire(suspects.map(keyOf)));
+      try {
+        const mine = suspects.filter((doc) => held.has(keyOf(doc)));
+        if (mine.length === 0) return { checked: 0, removed: 0 };
+        const table = await this.#tables.get(DOCUMENTS_TABLE);
+        // A store from before the key column is listed by sorting; its keys are left as they are.
+        if (table && !(await this.#hasKeyColumn(table))) return { checked: mine.length, removed: 0 };
+        const records = table ? await recordsByKey(table, mine.map(keyOf)) : new Map<string, unknown>();
+        const stale = mine.filter((doc) => !records.has(keyOf(doc)));
+        if (stale.length > 0) await listing.remove(stale);
+        return { checked: mine.length, removed: stale.length };
+      } finally {
+        if (held.size > 0) await locks.release([...held]).catch(() => undefined);
+      }
+    });
   }
 
   /**

@@ -219,6 +219,9 @@ export class DocumentWriter {
       // group before anything is stored.
       const listed = live.map((i) => listedOf((writes[i] as Write).doc));
       await this.#options.listing?.add(listed);
+      // Nothing of the group is stored when it fails from here on: the keys of its new documents
+      // are stale, and a writer prunes them (see DocumentListing).
+      const unlisted = () => this.#options.listing?.suspect(listed).catch(() => undefined);
 
       // Chunks first, then the records: after a crash in between, a retry computes the same
       // version and the same positions and overwrites them. The new chunks are in the delta before
@@ -248,6 +251,7 @@ export class DocumentWriter {
             error,
           );
           for (const i of live) outcomes[i] = undone((writes[i] as Write).doc.documentId);
+          await unlisted();
           return outcomes as (DocumentRecord | Error)[];
         }
         if ((await chunkTable.version()) !== chunksBefore) {
@@ -258,9 +262,11 @@ export class DocumentWriter {
             error,
           );
           for (const i of live) outcomes[i] = undone((writes[i] as Write).doc.documentId);
+          await unlisted();
           return outcomes as (DocumentRecord | Error)[];
         }
         for (const i of live) outcomes[i] = previousVersionKept((writes[i] as Write).doc.documentId, error);
+        await unlisted();
         return outcomes as (DocumentRecord | Error)[];
       }
       try {
@@ -285,6 +291,7 @@ export class DocumentWriter {
           error,
         );
         for (const i of live) outcomes[i] = undone((writes[i] as Write).doc.documentId);
+        await unlisted();
         return outcomes as (DocumentRecord | Error)[];
       }
       for (const i of live) {

@@ -516,11 +516,13 @@ class LanceStore implements Store {
       const suspects = await listing.takeSuspects(PRUNE_BATCH);
       if (suspects.length === 0) return { checked: 0, removed: 0 };
       const keyOf = (doc: ListedDocument) => documentKey(doc.tenant, doc.collection, doc.documentId);
-      // A document another writer holds is being written: its commit lists it, and a failure
-      // names it a suspect again.
       const held = new Set(await locks.tryAcquire(suspects.map(keyOf)));
       try {
         const mine = suspects.filter((doc) => held.has(keyOf(doc)));
+        // A document another writer holds is being written (or its failed group is still
+        // undoing): checked again next time, once its writer is done.
+        const busy = suspects.filter((doc) => !held.has(keyOf(doc)));
+        if (busy.length > 0) await listing.suspect(busy);
         if (mine.length === 0) return { checked: 0, removed: 0 };
         const table = await this.#tables.get(DOCUMENTS_TABLE);
         // A store from before the key column is listed by sorting; its keys are left as they are.

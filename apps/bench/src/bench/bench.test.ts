@@ -16,8 +16,11 @@ import type { ScenarioId } from './scenario.ts';
  */
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
-/** What a new user sees (user-ingest), and the search sweep against every peer (search-cached). */
-const SCENARIOS: ScenarioId[] = ['user-ingest', 'search-cached'];
+/**
+ * What a new user sees (user-ingest), the same on a preloaded store (user-ingest-100k, ~10 s on the
+ * tiny profile), and the search sweep against every peer (search-cached).
+ */
+const SCENARIOS: ScenarioId[] = ['user-ingest', 'user-ingest-100k', 'search-cached'];
 
 let out: string;
 let report: BenchReport;
@@ -44,7 +47,7 @@ afterAll(async () => {
   if (out) await rm(out, { recursive: true, force: true });
 });
 
-describe('npm run bench -- --tiny --only user-ingest,search-cached', () => {
+describe('npm run bench -- --tiny --only user-ingest,user-ingest-100k,search-cached', () => {
   it('runs the scenarios asked for, none skipped, on its own stack', () => {
     expect(report.profile).toBe('tiny');
     expect(report.scenarios.map((s) => s.id).sort()).toEqual([...SCENARIOS].sort());
@@ -72,6 +75,24 @@ describe('npm run bench -- --tiny --only user-ingest,search-cached', () => {
     }
     expect(markdown).toContain('ingestion as users do it');
     expect(markdown).toContain('| 10 per call | 20 |');
+  });
+
+  it('preloads a store as REST batches without readers, then ingests one per call and times the reads', () => {
+    const scenario = report.scenarios.find((s) => s.id === 'user-ingest-100k');
+    const [preload, run] = scenario?.userIngest ?? [];
+    // Two copies of 100 abstracts in batches of 100, then 100 more of a third copy one per call.
+    expect(preload).toMatchObject({ documents: 200, perCall: 100, readers: 0, failed: 0 });
+    expect(run).toMatchObject({ documents: 100, perCall: 1, readers: 10, failed: 0 });
+    expect(preload?.chunks).toBeGreaterThanOrEqual(200);
+    for (const phase of ['during', 'after'] as const) {
+      for (const [tool, figures] of Object.entries(run?.[phase] ?? {})) {
+        expect(figures.errors, `${phase} ${tool}`).toBe(0);
+      }
+    }
+    expect(run?.after.search.calls).toBeGreaterThan(0);
+    expect(markdown).toContain('| preload, 100 per call | 200 |');
+    // The preload had no readers: no read rows of its own.
+    expect(markdown).not.toMatch(/\| preload, 100 per call \| (during|after) ingestion/);
   });
 
   it('measures Hopper and the peers in the search sweep, with ratios for each', () => {

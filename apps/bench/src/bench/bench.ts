@@ -8,6 +8,7 @@ import { loadRemoteCorpus } from './corpus/remote-corpus.ts';
 import { startHopperStack, type HopperStack } from './hopper-stack.ts';
 import { ingestThroughput } from './scenarios/ingest-throughput.ts';
 import { userIngestScenario } from './user-ingest.ts';
+import { userIngest100kScenario } from './user-ingest-100k.ts';
 import { toolCallHeaders } from '../load/mcp-wire.ts';
 import { startCeilingPeer, startPlainSdkFixedPeer, startPlainSdkPeer, type Peer } from './peers.ts';
 import type { Profile } from './profiles.ts';
@@ -30,7 +31,7 @@ export interface BenchOptions {
   deployment?: Deployment;
   /** Each Hopper gateway the bench starts writes a V8 CPU profile here when it stops. */
   cpuProfileDir?: string;
-  /** Where the public collections are (`scifact/` for the user-ingest scenario). */
+  /** Where the public collections are (`scifact/` for the user-ingest scenarios). */
   datasetsDir?: string;
   /** Only the scenarios with these ids (`search-cached`, `user-ingest`, …); all when absent. */
   only?: string[];
@@ -119,7 +120,22 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
           }),
         );
       }
-      for (const [index, chunks] of profile.corpora.entries()) {
+      // Then the same on a store preloaded to ~100k chunks, again on its own fresh stack.
+      if (wanted('user-ingest-100k')) {
+        log('user ingest at ~100k chunks (fresh stack, preloaded)');
+        scenarios.push(
+          await userIngest100kScenario({
+            sizes: profile.userIngest100k,
+            datasetsDir: options.datasetsDir ?? DEFAULT_DATASETS_DIR,
+            afterMs: Math.max(1_000, profile.durationMs),
+            log,
+          }),
+        );
+      }
+      // The corpora serve only the scenarios `runScenarios` runs: with none of them asked for, none
+      // is built and no stack or peer started.
+      const sizes = Object.values(SCENARIO_IDS).some(wanted) ? profile.corpora : [];
+      for (const [index, chunks] of sizes.entries()) {
         const corpus = await loadCorpus(chunks, log);
         const label = sizeLabel(chunks);
         corpora.push({ ...corpus.info, label, reused: !corpus.built });

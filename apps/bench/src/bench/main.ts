@@ -11,8 +11,10 @@ Starts Hopper as npm start does (on a copy of a cached synthetic corpus), the pl
 peers, and drives MCP traffic over Streamable HTTP through every scenario; writes bench.md and
 bench.json into --out (default reports).
 
-  (no profile)   the full run: 10k and 100k chunk corpora, 10 s steps (15-20 minutes)
-  --quick        the 10k corpus and 1.5 s steps, under two minutes on an idle machine
+  (no profile)   the full run: 10k and 100k chunk corpora, 10 s steps (15-20 minutes, plus about
+                 3 for user-ingest-100k)
+  --quick        the 10k corpus and 1.5 s steps, under two minutes on an idle machine (plus
+                 about 1.5 for user-ingest-100k)
   --tiny         seconds; for the test suite (the figures mean nothing)
   --out DIR      where the reports go
   --url URL      measure a running Hopper's MCP endpoint instead: the corpus is ingested into its
@@ -23,9 +25,9 @@ bench.json into --out (default reports).
   --tenant T     the tenant of --token, for the plain-SDK peer (default local)
   --memory-limit MB  a server process past this RSS ends the step and its sweep (default:
                  6 GB, or a quarter of the memory if less)
-  --only IDS     only these scenarios (comma-separated ids: user-ingest, search-cached,
-                 search-uncached, search-topk, search-sdk-client, tracing-overhead, get-job,
-                 embed-small, ingest-ack, ingest-throughput, progress-latency)
+  --only IDS     only these scenarios (comma-separated ids: user-ingest, user-ingest-100k,
+                 search-cached, search-uncached, search-topk, search-sdk-client, tracing-overhead,
+                 get-job, embed-small, ingest-ack, ingest-throughput, progress-latency)
   --sweep N,…    the client counts of the search sweeps instead of the profile's
   --step-seconds S  the measured window of each step instead of the profile's
   --gateway-env NAME=VALUE  added to the bench's gateways' environment (repeatable), for A/B runs

@@ -62,7 +62,7 @@ export function markdown(report: BenchReport): string {
           `${c.sizeMb === undefined ? ' (ingested through MCP)' : `, ${c.sizeMb} MB`}, ` +
           `${c.reused ? 'reused from an earlier run' : `loaded in ${c.buildSeconds} s`}`,
       )
-      .join('; ')}.`,
+      .join('; ')}${report.corpora.length === 0 ? 'none (no scenario of this run searches one)' : ''}.`,
     '',
     '## Targets',
     '',
@@ -155,7 +155,8 @@ function scenarioSection(scenario: ScenarioResult): string[] {
   }
   const runs = scenario.userIngest;
   if (runs) {
-    const sent = (u: UserIngestResult) => (u.perCall === 1 ? 'one per call' : `${u.perCall} per call`);
+    const sent = (u: UserIngestResult) =>
+      u.label ?? (u.perCall === 1 ? 'one per call' : `${u.perCall} per call`);
     lines.push(
       '| sent | documents | failed | time (s) | documents/s | chunks | chunks/s | 429s waited out |',
       '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -166,14 +167,17 @@ function scenarioSection(scenario: ScenarioResult): string[] {
       '',
       '| sent | reads | tool | calls | errors | p50 | p95 | p99 | max (ms) |',
       '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-      ...runs.flatMap((u) =>
-        (['during', 'after', 'rest'] as const).flatMap((phase) =>
-          Object.entries(u[phase] ?? {}).map(
-            ([tool, f]) =>
-              `| ${sent(u)} | ${phase === 'rest' ? 'at rest' : `${phase} ingestion`} | ${tool} | ${f.calls} | ${f.errors} | ${latencyCells(f.latencyMs)} |`,
+      // A run without readers (a preload) has nothing to show here.
+      ...runs
+        .filter((u) => u.readers !== 0)
+        .flatMap((u) =>
+          (['during', 'after', 'rest'] as const).flatMap((phase) =>
+            Object.entries(u[phase] ?? {}).map(
+              ([tool, f]) =>
+                `| ${sent(u)} | ${phase === 'rest' ? 'at rest' : `${phase} ingestion`} | ${tool} | ${f.calls} | ${f.errors} | ${latencyCells(f.latencyMs)} |`,
+            ),
           ),
         ),
-      ),
       '',
     );
   }

@@ -17,7 +17,8 @@ export type ScenarioId =
   | 'ingest-ack'
   | 'ingest-throughput'
   | 'progress-latency'
-  | 'user-ingest';
+  | 'user-ingest'
+  | 'user-ingest-100k';
 
 /** Hopper's figure over a peer's, at the same clients (and variant): throughput and p99. */
 export interface Ratio {
@@ -54,9 +55,13 @@ export interface ReadFigures {
 }
 
 export interface UserIngestResult {
+  /** What the run was, in the report's "sent" column, when more than how it sent (a preload). */
+  label?: string;
   documents: number;
   /** Documents per call: 1 for `POST /v1/documents`, more for batches. */
   perCall: number;
+  /** MCP clients reading meanwhile; a run without any has no read figures to report. */
+  readers: number;
   failed: number;
   /** Submit of the first document to the last job completed. */
   ingestS: number;
@@ -90,7 +95,10 @@ export interface ScenarioResult {
   ratios: Ratio[];
   throughput?: IngestThroughput;
   progress?: ProgressLatency;
-  /** One run per way of sending: one document per call, then batches. */
+  /**
+   * user-ingest: one run per way of sending (one document per call, then batches); user-ingest-100k:
+   * the preload, then the measured run.
+   */
   userIngest?: UserIngestResult[];
   /** Why it did not run (e.g. it needs the bench's own stack). */
   skipped?: string;

@@ -239,6 +239,7 @@ export async function userIngest(options: UserIngestOptions): Promise<UserIngest
   return {
     documents: submitted,
     perCall,
+    readers: options.readers,
     failed,
     ingestS: round(ingestS, 2),
     docsPerS: round(submitted / ingestS, 1),
@@ -294,7 +295,7 @@ export function syntheticCollection(count: number): { documents: CorpusDocument[
 }
 
 /** Documents per batch call in the scenario's batch run (SciFact's 5,183 make 11 calls). */
-const BATCH_PER_CALL = 500;
+export const BATCH_PER_CALL = 500;
 
 /**
  * The benchmark's scenario: a fresh stack on an empty store with the default limits, as `npm start`

@@ -26,6 +26,7 @@ export type StoreReaderOptions = Pick<
   | 'storageOptions'
   | 'maxConcurrentSearches'
   | 'hybridTextTailScanRows'
+  | 'searchMirror'
   | 'listing'
   | 'recordCopies'
   | 'indexCacheBytes'

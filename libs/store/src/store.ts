@@ -26,6 +26,7 @@ import {
 } from './maintenance.ts';
 import { DocumentWriter, firstModel, type CommitStats } from './writer.ts';
 import { Semaphore } from './semaphore.ts';
+import { SearchMirror, type SearchMirrorOptions } from './search-mirror.ts';
 import { TableHandles } from './tables.ts';
 import { requireId, validateVector, validateWrite } from './validate.ts';
 import { listChunks } from './chunk-list.ts';
@@ -234,6 +235,12 @@ export interface StoreOptions {
    */
   hybridTextTailScanRows?: number;
   /**
+   * Readers: serve searches from an in-memory copy of every chunk, kept in step with the tables
+   * (see {@link SearchMirror}); LanceDB answers while it loads, past its `maxRows`, and for query
+   * vectors too dense for its scan. Without it, every search queries LanceDB.
+   */
+  searchMirror?: SearchMirrorOptions;
+  /**
    * Bytes LanceDB may keep of index data and of file metadata in memory. Its own defaults are 6 GB
    * and 1 GB per process, far past a gateway pod's memory limit. Defaults here: 256 MB and 16 MB,
    * which hold a 100k-chunk vector index (384 dimensions, ~150 MB) with room to spare. Under
@@ -420,9 +427,14 @@ class LanceStore implements Store {
   #dimension: number | undefined;
   #writes: Promise<void> = Promise.resolve();
   #closing: Promise<void> | undefined;
+  readonly #mirror: SearchMirror | undefined;
 
   constructor(db: Connection, session: Session, options: StoreOptions) {
     this.#db = db;
+    if (options.searchMirror) {
+      this.#mirror = new SearchMirror(db, options.searchMirror);
+      this.#mirror.start();
+    }
     this.#session = session;
     this.#tables = new TableHandles(db);
     this.#searches = new Semaphore(options.maxConcurrentSearches ?? DEFAULT_MAX_CONCURRENT_SEARCHES);
@@ -728,7 +740,44 @@ class LanceStore implements Store {
       throw new StoreError('invalid_input', 'topK must be a positive integer');
     }
     const filter = query.filter === undefined ? undefined : metadataFilterSql(query.filter);
+    const mirrored = await this.#searchMirror(tenant, query, mode);
+    if (mirrored !== undefined) return mirrored;
     return this.#searches.run(() => this.#search(tenant, query, mode, filter));
+  }
+
+  /**
+   * The search answered from the in-memory mirror, or `undefined` where LanceDB answers: the mirror
+   * cannot serve, the query vector's length or density does not suit it, or the vector side found
+   * nothing (LanceDB's path then says whether the model was wrong).
+   */
+  async #searchMirror(tenant: string, query: SearchQuery, mode: SearchMode): Promise<SearchHit[] | undefined> {
+    if (this.#mirror === undefined) return undefined;
+    const index = await this.#mirror.current(() => this.#tableVersions());
+    if (index === undefined) return undefined;
+    const vector = mode === 'text' ? undefined : query.vector;
+    if (vector !== undefined && vector.length !== index.dimension) return undefined;
+    const vectorUsable = vector !== undefined && vector.some((x) => x !== 0);
+    const found = index.search({
+      tenant,
+      ...(query.collection === undefined ? {} : { collection: query.collection }),
+      // Hybrid keeps both lists to the query model's chunks, as the LanceDB path does.
+      ...(mode === 'text' ? {} : { model: query.model ?? '' }),
+      ...(vectorUsable ? { vector } : {}),
+      ...(mode === 'vector' ? {} : { text: query.text ?? '' }),
+      ...(query.filter === undefined ? {} : { filter: query.filter }),
+      depth: mode === 'hybrid' ? Math.max(HYBRID_CANDIDATES, query.topK * 2) : query.topK,
+    });
+    if (found.vector === undefined || (vectorUsable && found.vector.length === 0)) return undefined;
+    if (mode === 'vector') return found.vector;
+    if (mode === 'text') return found.text;
+    return fuseHits(found.text, found.vector, query.topK);
+  }
+
+  /** Each chunk table's latest version (a look at its newest manifest). */
+  async #tableVersions(): Promise<Map<string, number>> {
+    const versions = new Map<string, number>();
+    for (const { name, table } of await this.#chunkTables()) versions.set(name, await table.version());
+    return versions;
   }
 
   #search(
@@ -852,6 +901,7 @@ class LanceStore implements Store {
   }
 
   async #shutdown(): Promise<void> {
+    this.#mirror?.close();
     await this.#writer.idle();
     this.#maintenance.close();
     await this.#writes;

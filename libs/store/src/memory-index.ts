@@ -1,0 +1,504 @@
+import { metadataEntry } from './metadata.ts';
+import { analyzeText } from './text-analysis.ts';
+import type { Metadata, MetadataFilter, SearchHit, SearchSignal } from './types.ts';
+
+/**
+ * One chunk row as the in-memory index holds it: what a hit returns, and what ranks it.
+ * `key` names the row in its table: tenant, collection and chunk id (which holds the version).
+ */
+export interface IndexedChunk {
+  key: string;
+  tenant: string;
+  collection: string;
+  documentId: string;
+  chunkId: string;
+  version: number;
+  model: string;
+  text: string;
+  headingPath: string[];
+  start: number;
+  end: number;
+  page?: number;
+  metadata: Metadata;
+  metaKv: readonly string[];
+  vector: Float32Array;
+  searchText: string;
+}
+
+/** What one search asks of the index (validated by the store before). */
+export interface IndexQuery {
+  tenant: string;
+  collection?: string;
+  /** Vector side. */
+  vector?: Float32Array;
+  /** When set, both sides see only this model's chunks. */
+  model?: string;
+  /** Text side. */
+  text?: string;
+  filter?: MetadataFilter;
+  depth: number;
+}
+
+// BM25 as LanceDB scores it.
+const K1 = 1.2;
+const B = 0.75;
+/** Rows per vector block; within a block vectors are stored by dimension (column-major). */
+const BLOCK_ROWS = 1_024;
+/**
+ * The vector side is served when the query vector has at most this share of non-zero dimensions.
+ * The scan costs one pass over the rows per non-zero dimension: the built-in embedder's queries
+ * (a few words, hashed) fill ~15% of them; a dense model's fill all, and those go to LanceDB.
+ */
+const MAX_QUERY_DENSITY = 0.4;
+
+interface Posting {
+  slots: Int32Array;
+  counts: Uint16Array;
+  size: number;
+  /** Postings of live rows: the term's document frequency. */
+  live: number;
+}
+
+/** A document's rows by version: a row of any other version than the highest is not searched. */
+interface IndexedDocument {
+  /** Live rows per version. */
+  versions: Map<number, number>;
+  latest: number;
+}
+
+/** What a row keeps once indexed: its vector lives in the blocks, its search text as terms. */
+type StoredChunk = Omit<IndexedChunk, 'vector' | 'searchText'>;
+
+interface Row {
+  chunk: StoredChunk;
+  document: IndexedDocument;
+  /** The row's distinct terms (ids into the tenant's postings) and how often each occurs. */
+  terms: Int32Array;
+  counts: Uint16Array;
+}
+
+/**
+ * One tenant's chunks in memory: an inverted index for BM25 and the vectors, stored by dimension
+ * in blocks, so a query vector with few non-zero dimensions (the built-in lexical embedder's)
+ * scores every row in one pass per dimension it has. Rows are appended to slots; a removed row
+ * leaves a dead slot behind until {@link TenantIndex.compacted} rebuilds the index.
+ */
+class TenantIndex {
+  readonly #dimension: number;
+  readonly #rows: (Row | undefined)[] = [];
+  readonly #blocks: Float32Array[] = [];
+  #inverseNorms = new Float32Array(BLOCK_ROWS);
+  #lengths = new Float32Array(BLOCK_ROWS);
+  readonly #termIds = new Map<string, number>();
+  readonly #terms: string[] = [];
+  readonly #postings: Posting[] = [];
+  readonly #documents = new Map<string, IndexedDocument>();
+  #live = 0;
+  #totalLength = 0;
+  // Scratch space reused by searches (one runs at a time: they are synchronous).
+  #scores = new Float32Array(BLOCK_ROWS);
+  readonly #blockScores = new Float32Array(BLOCK_ROWS);
+
+  constructor(dimension: number) {
+    this.#dimension = dimension;
+  }
+
+  get live(): number {
+    return this.#live;
+  }
+
+  get dead(): number {
+    return this.#rows.length - this.#live;
+  }
+
+  add(chunk: IndexedChunk): number {
+    const slot = this.#rows.length;
+    const documentKey = `${chunk.collection}\u001f${chunk.documentId}`;
+    let document = this.#documents.get(documentKey);
+    if (document === undefined) {
+      document = { versions: new Map(), latest: 0 };
+      this.#documents.set(documentKey, document);
+    }
+    document.versions.set(chunk.version, (document.versions.get(chunk.version) ?? 0) + 1);
+    document.latest = Math.max(document.latest, chunk.version);
+    const termCounts = new Map<number, number>();
+    const terms = analyzeText(chunk.searchText);
+    for (const term of terms) {
+      const id = this.#termId(term);
+      termCounts.set(id, (termCounts.get(id) ?? 0) + 1);
+    }
+    const { vector, searchText, ...stored } = chunk;
+    void searchText;
+    const row: Row = {
+      chunk: stored,
+      document,
+      terms: Int32Array.from(termCounts.keys()),
+      counts: Uint16Array.from(termCounts.values(), (count) => Math.min(count, 0xffff)),
+    };
+    this.#rows.push(row);
+    this.#grow(slot + 1);
+    this.#lengths[slot] = terms.length;
+    this.#totalLength += terms.length;
+    this.#live += 1;
+    row.terms.forEach((term, i) => this.#post(term, slot, row.counts[i] as number));
+    this.#storeVector(slot, vector);
+    return slot;
+  }
+
+  /** Re-adds a live row of another index (a rebuild): no analysis, the terms are known. */
+  copyFrom(other: TenantIndex, slot: number): number {
+    const row = other.#rows[slot] as Row;
+    const target = this.#rows.length;
+    this.#rows.push({ ...row, terms: new Int32Array(row.terms.length) });
+    const copied = this.#rows[target] as Row;
+    this.#grow(target + 1);
+    const length = other.#lengths[slot] as number;
+    this.#lengths[target] = length;
+    this.#totalLength += length;
+    this.#live += 1;
+    row.terms.forEach((term, i) => {
+      const id = this.#termId(other.#terms[term] as string);
+      copied.terms[i] = id;
+      this.#post(id, target, row.counts[i] as number);
+    });
+    this.#storeVector(target, other.#vectorOf(slot));
+    const { document } = row;
+    const key = `${row.chunk.collection}\u001f${row.chunk.documentId}`;
+    // Documents are shared objects: the rebuilt index keeps the same ones.
+    this.#documents.set(key, document);
+    return target;
+  }
+
+  remove(slot: number): void {
+    const row = this.#rows[slot];
+    if (row === undefined) return;
+    this.#rows[slot] = undefined;
+    this.#live -= 1;
+    this.#totalLength -= this.#lengths[slot] ?? 0;
+    for (const term of row.terms) (this.#postings[term] as Posting).live -= 1;
+    const { document, chunk } = row;
+    const left = (document.versions.get(chunk.version) ?? 1) - 1;
+    if (left > 0) document.versions.set(chunk.version, left);
+    else document.versions.delete(chunk.version);
+    if (document.versions.size === 0) {
+      this.#documents.delete(`${chunk.collection}\u001f${chunk.documentId}`);
+    } else if (chunk.version === document.latest && left === 0) {
+      document.latest = Math.max(...document.versions.keys());
+    }
+  }
+
+  /** The live rows' keys and slots, for a rebuild. */
+  *liveSlots(): Generator<[string, number]> {
+    for (let slot = 0; slot < this.#rows.length; slot++) {
+      const row = this.#rows[slot];
+      if (row !== undefined) yield [row.chunk.key, slot];
+    }
+  }
+
+  #vectorOf(slot: number): Float32Array {
+    const values = this.#blocks[Math.floor(slot / BLOCK_ROWS)] as Float32Array;
+    const row = slot % BLOCK_ROWS;
+    const vector = new Float32Array(this.#dimension);
+    for (let d = 0; d < this.#dimension; d++) vector[d] = values[d * BLOCK_ROWS + row] as number;
+    return vector;
+  }
+
+  textCandidates(query: IndexQuery, accept: (slot: number) => boolean): SearchHit[] {
+    const terms = [...new Set(analyzeText(query.text ?? ''))];
+    if (terms.length === 0 || this.#live === 0) return [];
+    const averageLength = this.#totalLength / this.#live;
+    const scores = this.#scores;
+    const touched: number[] = [];
+    for (const term of terms) {
+      const id = this.#termIds.get(term);
+      const posting = id === undefined ? undefined : this.#postings[id];
+      if (posting === undefined || posting.live === 0) continue;
+      const idf = Math.log(1 + (this.#live - posting.live + 0.5) / (posting.live + 0.5));
+      const { slots, counts, size } = posting;
+      for (let i = 0; i < size; i++) {
+        const slot = slots[i] as number;
+        const count = counts[i] as number;
+        const length = this.#lengths[slot] as number;
+        const gain = (idf * count * (K1 + 1)) / (count + K1 * (1 - B + (B * length) / averageLength));
+        if (scores[slot] === 0) touched.push(slot);
+        scores[slot] = (scores[slot] as number) + gain;
+      }
+    }
+    const best = new TopK(query.depth);
+    for (const slot of touched) {
+      const score = scores[slot] as number;
+      scores[slot] = 0;
+      if (best.admits(score) && accept(slot)) best.push(slot, score);
+    }
+    return best.sorted().map(([slot, score]) => this.#hit(slot, 'text', score));
+  }
+
+  /** `undefined` when the query vector is too dense for this scan (LanceDB serves it). */
+  vectorCandidates(query: IndexQuery, accept: (slot: number) => boolean): SearchHit[] | undefined {
+    const vector = query.vector as Float32Array;
+    const dimensions: number[] = [];
+    let norm = 0;
+    for (let d = 0; d < vector.length; d++) {
+      const x = vector[d] as number;
+      if (x !== 0) dimensions.push(d);
+      norm += x * x;
+    }
+    if (dimensions.length > vector.length * MAX_QUERY_DENSITY) return undefined;
+    if (norm === 0) return [];
+    const inverseQueryNorm = 1 / Math.sqrt(norm);
+    const best = new TopK(query.depth);
+    const blockScores = this.#blockScores;
+    const rows = this.#rows.length;
+    for (let block = 0; block * BLOCK_ROWS < rows; block++) {
+      const values = this.#blocks[block] as Float32Array;
+      const used = Math.min(BLOCK_ROWS, rows - block * BLOCK_ROWS);
+      blockScores.fill(0, 0, used);
+      for (const d of dimensions) {
+        const weight = vector[d] as number;
+        const offset = d * BLOCK_ROWS;
+        for (let i = 0; i < used; i++) {
+          blockScores[i] = (blockScores[i] as number) + weight * (values[offset + i] as number);
+        }
+      }
+      const base = block * BLOCK_ROWS;
+      for (let i = 0; i < used; i++) {
+        const slot = base + i;
+        const score = (blockScores[i] as number) * (this.#inverseNorms[slot] as number) * inverseQueryNorm;
+        if (best.admits(score) && accept(slot)) best.push(slot, score);
+      }
+    }
+    return best.sorted().map(([slot, score]) => this.#hit(slot, 'vector', score));
+  }
+
+  /**
+   * Whether a slot may be a hit of this query: live, in scope, of its document's newest version
+   * (a replacement seen between its commits to the main table and the delta), and matching the filter.
+   */
+  acceptor(query: IndexQuery): (slot: number) => boolean {
+    const filter = query.filter === undefined ? [] : filterEntries(query.filter);
+    return (slot) => {
+      const row = this.#rows[slot];
+      if (row === undefined) return false;
+      const { chunk, document } = row;
+      if (query.collection !== undefined && chunk.collection !== query.collection) return false;
+      if (query.model !== undefined && chunk.model !== query.model) return false;
+      if (chunk.version !== document.latest) return false;
+      return filter.every((allowed) => allowed.some((entry) => chunk.metaKv.includes(entry)));
+    };
+  }
+
+  #hit(slot: number, signal: SearchSignal, score: number): SearchHit {
+    const { chunk } = this.#rows[slot] as Row;
+    return {
+      documentId: chunk.documentId,
+      chunkId: chunk.chunkId,
+      version: chunk.version,
+      score,
+      matched: [signal],
+      scores: { [signal]: score },
+      text: chunk.text,
+      headingPath: chunk.headingPath,
+      start: chunk.start,
+      end: chunk.end,
+      ...(chunk.page === undefined ? {} : { page: chunk.page }),
+      metadata: chunk.metadata,
+      collection: chunk.collection,
+    };
+  }
+
+  #termId(term: string): number {
+    let id = this.#termIds.get(term);
+    if (id === undefined) {
+      id = this.#terms.length;
+      this.#terms.push(term);
+      this.#termIds.set(term, id);
+      this.#postings.push({ slots: new Int32Array(4), counts: new Uint16Array(4), size: 0, live: 0 });
+    }
+    return id;
+  }
+
+  #post(term: number, slot: number, count: number): void {
+    const posting = this.#postings[term] as Posting;
+    if (posting.size === posting.slots.length) {
+      const slots = new Int32Array(posting.size * 2);
+      slots.set(posting.slots);
+      const counts = new Uint16Array(posting.size * 2);
+      counts.set(posting.counts);
+      posting.slots = slots;
+      posting.counts = counts;
+    }
+    posting.slots[posting.size] = slot;
+    posting.counts[posting.size] = count;
+    posting.size += 1;
+    posting.live += 1;
+  }
+
+  #storeVector(slot: number, vector: Float32Array): void {
+    const block = Math.floor(slot / BLOCK_ROWS);
+    while (this.#blocks.length <= block) this.#blocks.push(new Float32Array(this.#dimension * BLOCK_ROWS));
+    const values = this.#blocks[block] as Float32Array;
+    const row = slot % BLOCK_ROWS;
+    let norm = 0;
+    for (let d = 0; d < this.#dimension; d++) {
+      const x = vector[d] ?? 0;
+      values[d * BLOCK_ROWS + row] = x;
+      norm += x * x;
+    }
+    this.#inverseNorms[slot] = norm > 0 ? 1 / Math.sqrt(norm) : 0;
+  }
+
+  #grow(size: number): void {
+    if (size <= this.#lengths.length) return;
+    const capacity = Math.max(size, this.#lengths.length * 2);
+    const grown = (old: Float32Array<ArrayBuffer>): Float32Array<ArrayBuffer> => {
+      const next = new Float32Array(capacity);
+      next.set(old);
+      return next;
+    };
+    this.#lengths = grown(this.#lengths);
+    this.#inverseNorms = grown(this.#inverseNorms);
+    this.#scores = grown(this.#scores);
+  }
+}
+
+/** Each filter key's accepted `meta_kv` entries: a row passes when it holds one of each key's. */
+function filterEntries(filter: MetadataFilter): string[][] {
+  return Object.entries(filter).map(([key, condition]) =>
+    (Array.isArray(condition) ? condition : [condition]).map((value) => metadataEntry(key, value)),
+  );
+}
+
+/** The k best (slot, score) pairs seen, by a min-heap on score. */
+class TopK {
+  readonly #k: number;
+  readonly #slots: number[] = [];
+  readonly #scores: number[] = [];
+
+  constructor(k: number) {
+    this.#k = k;
+  }
+
+  /** Whether a score would enter (checked before the costlier acceptance test). */
+  admits(score: number): boolean {
+    return this.#scores.length < this.#k || score > (this.#scores[0] as number);
+  }
+
+  push(slot: number, score: number): void {
+    const slots = this.#slots;
+    const scores = this.#scores;
+    if (scores.length < this.#k) {
+      slots.push(slot);
+      scores.push(score);
+      let i = scores.length - 1;
+      while (i > 0) {
+        const parent = (i - 1) >> 1;
+        if ((scores[parent] as number) <= score) break;
+        scores[i] = scores[parent] as number;
+        slots[i] = slots[parent] as number;
+        i = parent;
+      }
+      scores[i] = score;
+      slots[i] = slot;
+      return;
+    }
+    // Replace the root (the worst kept) and sift down.
+    let i = 0;
+    const n = scores.length;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= n) break;
+      const right = left + 1;
+      const child = right < n && (scores[right] as number) < (scores[left] as number) ? right : left;
+      if ((scores[child] as number) >= score) break;
+      scores[i] = scores[child] as number;
+      slots[i] = slots[child] as number;
+      i = child;
+    }
+    scores[i] = score;
+    slots[i] = slot;
+  }
+
+  /** Best first; equal scores in slot order (older rows first), so results are stable. */
+  sorted(): [number, number][] {
+    return this.#slots
+      .map((slot, i): [number, number] => [slot, this.#scores[i] as number])
+      .sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+  }
+}
+
+/**
+ * Every chunk of the store in memory, per tenant: BM25 over the same analysis as LanceDB's
+ * full-text index, and exact cosine similarity over the vectors. Rows are added and removed by
+ * their table keys (see {@link SearchMirror}); a tenant whose dead slots outnumber a third of its
+ * slots is rebuilt from its live rows.
+ */
+export class MemoryIndex {
+  readonly #dimension: number;
+  readonly #tenants = new Map<string, TenantIndex>();
+  /** Where each key lives: its tenant's index and slot. */
+  readonly #slots = new Map<string, number>();
+
+  constructor(dimension: number) {
+    this.#dimension = dimension;
+  }
+
+  get dimension(): number {
+    return this.#dimension;
+  }
+
+  get size(): number {
+    return this.#slots.size;
+  }
+
+  has(key: string): boolean {
+    return this.#slots.has(key);
+  }
+
+  *keys(): Generator<string> {
+    yield* this.#slots.keys();
+  }
+
+  add(chunk: IndexedChunk): void {
+    if (this.#slots.has(chunk.key)) return;
+    let tenant = this.#tenants.get(chunk.tenant);
+    if (tenant === undefined) {
+      tenant = new TenantIndex(this.#dimension);
+      this.#tenants.set(chunk.tenant, tenant);
+    }
+    this.#slots.set(chunk.key, tenant.add(chunk));
+  }
+
+  remove(key: string, tenant: string): void {
+    const slot = this.#slots.get(key);
+    const index = this.#tenants.get(tenant);
+    if (slot === undefined || index === undefined) return;
+    this.#slots.delete(key);
+    index.remove(slot);
+    if (index.live === 0) {
+      this.#tenants.delete(tenant);
+    } else if (index.dead > 1_000 && index.dead * 3 > index.live + index.dead) {
+      this.#rebuild(tenant, index);
+    }
+  }
+
+  /**
+   * A search's candidate lists, best first, at most `depth` each: text (BM25) when the query has
+   * text, vector (cosine similarity) when it has a vector. `vector` is `undefined` when the query
+   * vector is too dense for the in-memory scan.
+   */
+  search(query: IndexQuery): { text: SearchHit[]; vector: SearchHit[] | undefined } {
+    const index = this.#tenants.get(query.tenant);
+    if (index === undefined) return { text: [], vector: [] };
+    const accept = index.acceptor(query);
+    return {
+      text: query.text === undefined ? [] : index.textCandidates(query, accept),
+      vector: query.vector === undefined ? [] : index.vectorCandidates(query, accept),
+    };
+  }
+
+  #rebuild(tenant: string, old: TenantIndex): void {
+    const index = new TenantIndex(this.#dimension);
+    for (const [key, slot] of old.liveSlots()) this.#slots.set(key, index.copyFrom(old, slot));
+    this.#tenants.set(tenant, index);
+  }
+}

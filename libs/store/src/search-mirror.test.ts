@@ -1,0 +1,180 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openStoreReader, type StoreReader } from './roles.ts';
+import type { ChunkInput, SearchHit, SearchQuery } from './index.ts';
+import { TEST_MODEL, testDocument } from './test-documents.ts';
+import { tempStores } from './test-stores.ts';
+
+/**
+ * A reader with the search mirror answers searches from memory. What a user must never notice:
+ * an answer different from LanceDB's, a commit it does not see yet, an old version, a deleted
+ * document, a chunk lost or doubled while the delta moves into the main table.
+ */
+
+const DIM = 8;
+const stores = tempStores('mirror');
+beforeEach(stores.setUp);
+afterEach(async () => {
+  await Promise.all(readers.splice(0).map((reader) => reader.close()));
+  await stores.tearDown();
+});
+const readers: StoreReader[] = [];
+
+const WORDS = ['lighthouse', 'harbour', 'keeper', 'storm', 'wick', 'lantern', 'beacon', 'tide'];
+
+/** Chunks whose text and vector both depend on the document number, so every query ranks them. */
+function chunks(document: number, count = 3, extra = ''): ChunkInput[] {
+  return Array.from({ length: count }, (_, i) => {
+    const vector = new Float32Array(DIM);
+    vector[(document + i) % DIM] = 1 + (i % 3);
+    vector[(document * 3 + i + 1) % DIM] = 0.5 + (document % 5) / 10;
+    const words = [WORDS[document % WORDS.length], WORDS[(document + i) % WORDS.length], extra];
+    return {
+      text: `${words.join(' ')} note ${document} part ${i}`,
+      headingPath: [],
+      start: i,
+      end: i + 1,
+      vector,
+    };
+  });
+}
+
+/** A query vector with two non-zero dimensions (a sparse one, as the built-in embedder's are). */
+function queryVector(first: number, second: number): Float32Array {
+  const vector = new Float32Array(DIM);
+  vector[first] = 1;
+  vector[second] = 0.5;
+  return vector;
+}
+
+async function mirroredReader(options: { maxRows?: number; offs?: string[] } = {}): Promise<StoreReader> {
+  let ready: () => void = () => undefined;
+  const loaded = new Promise<void>((resolve) => {
+    ready = resolve;
+  });
+  const reader = await openStoreReader({
+    uri: stores.dir,
+    searchMirror: {
+      maxRows: options.maxRows ?? 100_000,
+      onReady: () => ready(),
+      onOff: (reason) => {
+        options.offs?.push(reason);
+        ready();
+      },
+    },
+  });
+  readers.push(reader);
+  await loaded;
+  return reader;
+}
+
+async function plainReader(): Promise<StoreReader> {
+  const reader = await openStoreReader({ uri: stores.dir });
+  readers.push(reader);
+  return reader;
+}
+
+const ids = (hits: SearchHit[]): string[] => hits.map((hit) => `${hit.collection}/${hit.chunkId}`);
+
+describe('the search mirror', () => {
+  it('answers as LanceDB does: the same vector hits and scores, the same text and hybrid matches', async () => {
+    // The full-text index built after every write, so LanceDB's text side sees every row.
+    const writer = await stores.open({ maxUnindexedRows: 1, maxDeltaRows: 40 });
+    for (let document = 0; document < 30; document++) {
+      const collection = document % 3 === 0 ? 'other' : 'default';
+      await writer.replaceDocument(
+        { ...testDocument(`doc-${document}`, { lang: document % 2 === 0 ? 'en' : 'fr' }), collection },
+        chunks(document),
+      );
+    }
+    await writer.maintain();
+    const mirrored = await mirroredReader();
+    const plain = await plainReader();
+    const queries: SearchQuery[] = [
+      { mode: 'vector', vector: queryVector(1, 4), model: TEST_MODEL, topK: 10 },
+      { mode: 'vector', vector: queryVector(6, 2), model: TEST_MODEL, topK: 5, collection: 'other' },
+      { mode: 'vector', vector: queryVector(0, 3), model: TEST_MODEL, topK: 8, filter: { lang: 'fr' } },
+    ];
+    for (const query of queries) {
+      const [fromMemory, fromLance] = [await mirrored.search('acme', query), await plain.search('acme', query)];
+      expect(fromMemory.length).toBeGreaterThan(0);
+      expect(ids(fromMemory)).toEqual(ids(fromLance));
+      fromMemory.forEach((hit, i) => expect(hit.score).toBeCloseTo(fromLance[i]?.score ?? NaN, 5));
+      expect(fromMemory.map(({ score: _s, scores: _ss, ...rest }) => rest)).toEqual(
+        fromLance.map(({ score: _s, scores: _ss, ...rest }) => rest),
+      );
+    }
+    // Text: BM25 over the same analysis; every chunk that shares a term is found by both.
+    for (const text of ['storm keepers', 'lanterns of the harbour', 'tide']) {
+      const query: SearchQuery = { mode: 'text', text, topK: 100 };
+      const fromMemory = await mirrored.search('acme', query);
+      expect(fromMemory.length).toBeGreaterThan(0);
+      expect(new Set(ids(fromMemory))).toEqual(new Set(ids(await plain.search('acme', query))));
+      const hybrid: SearchQuery = { text, vector: queryVector(2, 5), model: TEST_MODEL, topK: 100 };
+      expect(new Set(ids(await mirrored.search('acme', hybrid)))).toEqual(
+        new Set(ids(await plain.search('acme', hybrid))),
+      );
+    }
+    // Another tenant sees nothing of acme's.
+    expect(await mirrored.search('globex', { mode: 'text', text: 'storm', topK: 10 })).toEqual([]);
+  });
+
+  it("sees every commit made before the search: new documents, a replacement's new version only, deletes", async () => {
+    const writer = await stores.open({ maxUnindexedRows: 100_000, maxUnindexedSeconds: 3_600 });
+    await writer.replaceDocument(testDocument('first'), chunks(1));
+    const mirrored = await mirroredReader();
+    const text = async (words: string): Promise<string[]> =>
+      ids(await mirrored.search('acme', { mode: 'text', text: words, topK: 50 })).sort();
+    expect(await text('harbour')).toEqual(['docs/first:1:0', 'docs/first:1:1', 'docs/first:1:2']);
+
+    await writer.replaceDocument(testDocument('second'), chunks(2, 2, 'gannet'));
+    expect(await text('gannet')).toEqual(['docs/second:1:0', 'docs/second:1:1']);
+
+    // A replacement: the new version's words are found, the old version's are gone.
+    await writer.replaceDocument(testDocument('second'), chunks(2, 1, 'puffin'));
+    expect(await text('puffin')).toEqual(['docs/second:2:0']);
+    expect(await text('gannet')).toEqual([]);
+    const vectorHits = await mirrored.search('acme', {
+      mode: 'vector',
+      vector: queryVector(2, 7),
+      model: TEST_MODEL,
+      topK: 50,
+    });
+    expect(vectorHits.filter((hit) => hit.documentId === 'second').map((hit) => hit.version)).toEqual([2]);
+
+    expect(await writer.deleteDocument('acme', 'docs', 'first')).toBe(true);
+    expect(await text('harbour')).toEqual([]);
+    expect(await text('note')).toEqual(['docs/second:2:0']);
+  });
+
+  it('finds every chunk once while the delta moves into the main table', async () => {
+    const writer = await stores.open({ maxDeltaRows: 12, moveGraceSeconds: 1 });
+    const mirrored = await mirroredReader();
+    let written = 0;
+    for (let document = 0; document < 20; document++) {
+      await writer.replaceDocument(testDocument(`doc-${document}`), chunks(document, 3, 'puffin'));
+      written += 3;
+      const hits = await mirrored.search('acme', { mode: 'text', text: 'puffin', topK: 500 });
+      expect(hits).toHaveLength(written);
+      expect(new Set(ids(hits)).size).toBe(written);
+    }
+    // Past the grace the moved rows leave the delta; the mirror still holds each once.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await writer.maintain();
+    const hits = await mirrored.search('acme', { mode: 'text', text: 'puffin', topK: 500 });
+    expect(new Set(ids(hits)).size).toBe(60);
+    expect(hits).toHaveLength(60);
+  });
+
+  it('turns itself off past maxRows, and LanceDB answers instead', async () => {
+    const writer = await stores.open({ maxUnindexedRows: 1 });
+    for (let document = 0; document < 4; document++) {
+      await writer.replaceDocument(testDocument(`doc-${document}`), chunks(document));
+    }
+    await writer.maintain();
+    const offs: string[] = [];
+    const mirrored = await mirroredReader({ maxRows: 10, offs });
+    expect(offs).toEqual([expect.stringContaining('more than 10')]);
+    const hits = await mirrored.search('acme', { mode: 'text', text: 'note', topK: 50 });
+    expect(hits).toHaveLength(12);
+  });
+});

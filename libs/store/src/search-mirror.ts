@@ -1,0 +1,335 @@
+import type { Connection, Table } from '@lancedb/lancedb';
+import { MemoryIndex, type IndexedChunk } from './memory-index.ts';
+import { parseMetadata } from './metadata.ts';
+import { CHUNK_TABLES, vectorDimension } from './schema.ts';
+import { TOMBSTONE_TENANT } from './writer.ts';
+
+/** Rows read by id in one take. */
+const TAKE_BATCH = 2_000;
+/** Past this share of a table's rows missing, the mirror reads them with one scan instead of takes. */
+const SCAN_SHARE = 0.25;
+/** How long after a failed first load the next one starts. */
+const LOAD_RETRY_MS = 5_000;
+
+const ROW_COLUMNS = [
+  'tenant',
+  'collection',
+  'document_id',
+  'chunk_id',
+  'version',
+  'model',
+  'text',
+  'heading_path',
+  'start_offset',
+  'end_offset',
+  'page',
+  'metadata',
+  'meta_kv',
+  'vector',
+  'search_text',
+];
+
+/** What the mirror reports: its state changes and failures, for the process's log. */
+export interface SearchMirrorEvents {
+  onReady?: (stats: { rows: number; ms: number }) => void;
+  onOff?: (reason: string) => void;
+  onError?: (error: unknown) => void;
+}
+
+export interface SearchMirrorOptions extends SearchMirrorEvents {
+  /** More chunks than this (all tenants) and the mirror turns itself off: LanceDB serves searches. */
+  maxRows: number;
+}
+
+interface TableState {
+  version: number;
+  /** The row keys the table held at that version (tombstones left out). */
+  keys: Set<string>;
+}
+
+/** Arrow's column accessor, as LanceDB's own apache-arrow copy hands it out (compared by shape). */
+interface Column {
+  get(index: number): unknown;
+}
+
+interface ArrowBatch {
+  numRows: number;
+  getChild(name: string): (Column & { data: { children: { values: Float32Array }[] }[] }) | null;
+}
+
+interface ArrowTable {
+  numRows: number;
+  batches: ArrowBatch[];
+  getChild(name: string): Column | null;
+}
+
+/**
+ * Every chunk of the store, in memory, kept in step with the chunk tables: searches are served
+ * from it (see {@link MemoryIndex}) instead of four LanceDB queries. Gateways open one; writers
+ * never need it.
+ *
+ * It follows the tables by their versions. A search first reads both tables' current versions
+ * (LanceDB's check for a newer manifest, which every read makes anyway); where one moved since the
+ * mirror last looked, the mirror reads that table's row keys at the new version (pinned, so the
+ * rows it then takes by id are the ones it listed), takes the rows it lacks, and drops the keys no
+ * table holds any more. So a search sees every commit made before it began, as a LanceDB query
+ * would: a job that says `completed` is found by the next search on any gateway.
+ *
+ * The main table is read before the delta, as searches read them: a move writes rows into the
+ * main table before it removes them from the delta (after a grace of seconds), so no moved row is
+ * ever missing from both reads. A replacement seen between its commits to the two tables leaves
+ * both versions in the mirror for a moment; the index searches only each document's newest.
+ *
+ * Until the first load completes, and when the store holds more chunks than `maxRows`, it serves
+ * nothing and LanceDB answers.
+ */
+export class SearchMirror {
+  readonly #db: Connection;
+  readonly #options: SearchMirrorOptions;
+  readonly #handles = new Map<string, Table>();
+  readonly #tables = new Map<string, TableState>();
+  #index: MemoryIndex | undefined;
+  #state: 'loading' | 'ready' | 'off' = 'loading';
+  #syncing: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(db: Connection, options: SearchMirrorOptions) {
+    this.#db = db;
+    this.#options = options;
+  }
+
+  /**
+   * Starts the first load in the background (retried every few seconds while it fails); searches
+   * use LanceDB until it has completed.
+   */
+  start(): void {
+    const started = Date.now();
+    const attempt = (): void => {
+      if (this.#closed) return;
+      this.#sync().then(
+        () => {
+          if (this.#state !== 'loading') return;
+          this.#state = 'ready';
+          this.#options.onReady?.({ rows: this.#index?.size ?? 0, ms: Date.now() - started });
+        },
+        (error: unknown) => {
+          this.#options.onError?.(error);
+          setTimeout(attempt, LOAD_RETRY_MS).unref();
+        },
+      );
+    };
+    attempt();
+  }
+
+  /**
+   * The index as of every commit made before this call, or `undefined` when the mirror cannot
+   * serve (still loading, turned off, or failing to read the tables: LanceDB answers).
+   */
+  async current(latest: () => Promise<Map<string, number>>): Promise<MemoryIndex | undefined> {
+    if (this.#state !== 'ready' || this.#closed) return undefined;
+    const versions = await latest();
+    try {
+      while (!this.#covers(versions)) {
+        this.#syncing ??= this.#sync().finally(() => {
+          this.#syncing = undefined;
+        });
+        await this.#syncing;
+        if (this.#state !== 'ready') return undefined;
+      }
+    } catch (error) {
+      this.#options.onError?.(error);
+      return undefined;
+    }
+    return this.#index;
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const table of this.#handles.values()) table.close();
+    this.#handles.clear();
+    this.#index = undefined;
+  }
+
+  #covers(versions: Map<string, number>): boolean {
+    for (const [name, version] of versions) {
+      if ((this.#tables.get(name)?.version ?? -1) < version) return false;
+    }
+    return true;
+  }
+
+  /** One pass over both tables, main first; see the class comment. */
+  async #sync(): Promise<void> {
+    const left = new Set<string>();
+    const added: IndexedChunk[] = [];
+    // A moved row is in both tables for a while: taken once.
+    const taking = new Set<string>();
+    const next = new Map<string, TableState>();
+    for (const name of CHUNK_TABLES) {
+      const table = await this.#handle(name);
+      if (table === undefined) continue;
+      await table.checkoutLatest();
+      const version = await table.version();
+      const before = this.#tables.get(name);
+      if (before?.version === version) {
+        next.set(name, before);
+        continue;
+      }
+      // Pinned, so the row ids listed are the ones taken.
+      await table.checkout(version);
+      const listed = (await table
+        .query()
+        .select(['tenant', 'collection', 'chunk_id'])
+        .withRowId()
+        .toArrow()) as unknown as ArrowTable;
+      const keys = new Set<string>();
+      const missing: bigint[] = [];
+      const tenants = listed.getChild('tenant') as Column;
+      const collections = listed.getChild('collection') as Column;
+      const chunkIds = listed.getChild('chunk_id') as Column;
+      const rowIds = listed.getChild('_rowid') as Column;
+      for (let i = 0; i < listed.numRows; i++) {
+        const tenant = tenants.get(i) as string;
+        if (tenant === TOMBSTONE_TENANT) continue;
+        const key = rowKey(tenant, collections.get(i) as string, chunkIds.get(i) as string);
+        keys.add(key);
+        if (this.#index?.has(key) || taking.has(key)) continue;
+        taking.add(key);
+        missing.push(rowIds.get(i) as bigint);
+      }
+      if (keys.size > this.#options.maxRows) {
+        this.#turnOff(`the ${name} table holds ${keys.size} chunks, more than ${this.#options.maxRows}`);
+        return;
+      }
+      if (missing.length > listed.numRows * SCAN_SHARE) {
+        // Most of the table (a first load): one scan costs far less than takes by id.
+        const rows = (await table.query().select(ROW_COLUMNS).toArrow()) as unknown as ArrowTable;
+        added.push(...chunksOf(rows, taking));
+      } else {
+        for (let start = 0; start < missing.length; start += TAKE_BATCH) {
+          const rows = (await table
+            .takeRowIds(missing.slice(start, start + TAKE_BATCH))
+            .select(ROW_COLUMNS)
+            .toArrow()) as unknown as ArrowTable;
+          added.push(...chunksOf(rows));
+        }
+      }
+      for (const key of before?.keys ?? []) if (!keys.has(key)) left.add(key);
+      next.set(name, { version, keys });
+    }
+    if (this.#closed) return;
+    if (this.#index === undefined) {
+      const first = added[0];
+      if (first === undefined) {
+        this.#commitState(next);
+        return;
+      }
+      this.#index = new MemoryIndex(first.vector.length);
+    }
+    const index = this.#index;
+    for (const chunk of added) index.add(chunk);
+    for (const key of left) {
+      if ([...next.values()].some((state) => state.keys.has(key))) continue;
+      index.remove(key, tenantOf(key));
+    }
+    if (index.size > this.#options.maxRows) {
+      this.#turnOff(`the store holds ${index.size} chunks, more than ${this.#options.maxRows}`);
+      return;
+    }
+    this.#commitState(next);
+  }
+
+  #commitState(next: Map<string, TableState>): void {
+    for (const [name, state] of next) this.#tables.set(name, state);
+  }
+
+  #turnOff(reason: string): void {
+    this.#state = 'off';
+    this.#index = undefined;
+    this.#tables.clear();
+    this.#options.onOff?.(reason);
+  }
+
+  /** The mirror's own handle on a table (it pins versions, which the store's handles must not). */
+  async #handle(name: string): Promise<Table | undefined> {
+    const cached = this.#handles.get(name);
+    if (cached) return cached;
+    if (!(await this.#db.tableNames()).includes(name)) return undefined;
+    const table = await this.#db.openTable(name);
+    const dimension = vectorDimension(await table.schema());
+    if (dimension === undefined) return undefined;
+    this.#handles.set(name, table);
+    return table;
+  }
+}
+
+function rowKey(tenant: string, collection: string, chunkId: string): string {
+  return `${tenant}\u001f${collection}\u001f${chunkId}`;
+}
+
+function tenantOf(key: string): string {
+  return key.slice(0, key.indexOf('\u001f'));
+}
+
+/** The rows as chunks (tombstones left out); with `only`, just the rows whose keys it holds. */
+function chunksOf(rows: ArrowTable, only?: Set<string>): IndexedChunk[] {
+  const chunks: IndexedChunk[] = [];
+  // Batch by batch: a batch's vectors are one Float32Array, each row's a view into it.
+  for (const batch of rows.batches) {
+    const column = (name: string): Column => {
+      const found = batch.getChild(name);
+      // `page` is missing from tables an older Hopper wrote.
+      return found ?? { get: () => null };
+    };
+    const tenants = column('tenant');
+    const collections = column('collection');
+    const documentIds = column('document_id');
+    const chunkIds = column('chunk_id');
+    const versions = column('version');
+    const models = column('model');
+    const texts = column('text');
+    const headings = column('heading_path');
+    const starts = column('start_offset');
+    const ends = column('end_offset');
+    const pages = column('page');
+    const metadata = column('metadata');
+    const metaKv = column('meta_kv');
+    const searchTexts = column('search_text');
+    const vectors = batch.getChild('vector')?.data[0]?.children[0]?.values;
+    const dimension = vectors === undefined ? 0 : vectors.length / batch.numRows;
+    for (let i = 0; i < batch.numRows; i++) {
+      const tenant = tenants.get(i) as string;
+      if (tenant === TOMBSTONE_TENANT) continue;
+      const collection = collections.get(i) as string;
+      const chunkId = chunkIds.get(i) as string;
+      const key = rowKey(tenant, collection, chunkId);
+      if (only !== undefined && !only.has(key)) continue;
+      const page = pages.get(i);
+      const text = texts.get(i) as string;
+      chunks.push({
+        key,
+        tenant,
+        collection,
+        documentId: documentIds.get(i) as string,
+        chunkId,
+        version: versions.get(i) as number,
+        model: models.get(i) as string,
+        text,
+        headingPath: listOf(headings.get(i)),
+        start: starts.get(i) as number,
+        end: ends.get(i) as number,
+        ...(typeof page === 'number' ? { page } : {}),
+        metadata: parseMetadata(metadata.get(i) as string),
+        metaKv: listOf(metaKv.get(i)),
+        vector: (vectors as Float32Array).subarray(i * dimension, (i + 1) * dimension),
+        searchText: (searchTexts.get(i) as string | null) ?? text,
+      });
+    }
+  }
+  return chunks;
+}
+
+function listOf(value: unknown): string[] {
+  if (value === null || value === undefined) return [];
+  const list = value as { toArray(): unknown[] };
+  return [...list.toArray()].map(String);
+}

@@ -96,6 +96,17 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
       // get_document and list_documents pages read the workers' copies of the records (one HMGET),
       // and the store only for documents without a servable copy.
       recordCopies: new RedisDocumentRecords<DocumentRecord>(redis, keys, { reads: storeLookups }),
+      // Searches from memory, when turned on (HOPPER_SEARCH_MIRROR_MAX_CHUNKS); LanceDB otherwise.
+      ...(config.searchMirrorMaxChunks > 0
+        ? {
+            searchMirror: {
+              maxRows: config.searchMirrorMaxChunks,
+              onReady: (stats: { rows: number; ms: number }) => logger.info(stats, 'search mirror loaded'),
+              onOff: (reason: string) => logger.warn({ reason }, 'search mirror off; LanceDB answers searches'),
+              onError: (error: unknown) => logger.warn({ err: error }, 'search mirror could not read the store'),
+            },
+          }
+        : {}),
     }),
     tracer,
     'store',

@@ -67,6 +67,11 @@ export const commonEnvSchema = z.object({
   HOPPER_STORE_INDEX_CACHE_MB: positiveInt(256),
   // Small on purpose; why: DEFAULT_METADATA_CACHE_BYTES in libs/store/src/store.ts.
   HOPPER_STORE_METADATA_CACHE_MB: positiveInt(16),
+  /**
+   * Gateways: answer searches from an in-memory copy of every chunk while the store holds at most
+   * this many; 0 (the default) turns it off. See docs/configuration.md for its memory.
+   */
+  HOPPER_SEARCH_MIRROR_MAX_CHUNKS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).default(0)),
   HOPPER_CACHE_TTL_EMBEDDINGS_S: positiveInt(7 * 24 * 3_600),
   HOPPER_CACHE_TIMEOUT_MS: positiveInt(100),
   /** OpenTelemetry: traces are exported over OTLP/HTTP when an endpoint is set (the exporter reads the rest of `OTEL_*`). */
@@ -150,6 +155,8 @@ export interface CommonConfig {
   storeUri: string;
   /** Bytes LanceDB may cache in memory: index data and file metadata. */
   storeCache: { indexBytes: number; metadataBytes: number };
+  /** Chunks up to which a gateway searches from memory; 0: off. */
+  searchMirrorMaxChunks: number;
   embeddings: EmbeddingsSettings;
   cache: CacheSettings;
   /** Export traces over OTLP (an endpoint is configured and the SDK is not disabled). */
@@ -183,6 +190,7 @@ export function commonConfig(env: CommonEnv, cwd: string): CommonConfig {
       indexBytes: env.HOPPER_STORE_INDEX_CACHE_MB * 1024 * 1024,
       metadataBytes: env.HOPPER_STORE_METADATA_CACHE_MB * 1024 * 1024,
     },
+    searchMirrorMaxChunks: env.HOPPER_SEARCH_MIRROR_MAX_CHUNKS,
     embeddings,
     cache: {
       redisUrl: env.HOPPER_CACHE_REDIS_URL,

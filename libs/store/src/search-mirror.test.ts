@@ -148,9 +148,10 @@ describe('the search mirror', () => {
 
   it('finds every chunk once while the delta moves into the main table', async () => {
     const writer = await stores.open({ maxDeltaRows: 12, moveGraceSeconds: 1 });
+    await writer.replaceDocument(testDocument('doc-0'), chunks(0, 3, 'puffin'));
     const mirrored = await mirroredReader();
-    let written = 0;
-    for (let document = 0; document < 20; document++) {
+    let written = 3;
+    for (let document = 1; document < 20; document++) {
       await writer.replaceDocument(testDocument(`doc-${document}`), chunks(document, 3, 'puffin'));
       written += 3;
       const hits = await mirrored.search('acme', { mode: 'text', text: 'puffin', topK: 500 });

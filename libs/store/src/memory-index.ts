@@ -1,5 +1,6 @@
 import { metadataEntry } from './metadata.ts';
 import { analyzeText } from './text-analysis.ts';
+import { BLOCK_ROWS, VectorBlocks } from './simd/vector-blocks.ts';
 import type { Metadata, MetadataFilter, SearchHit, SearchSignal } from './types.ts';
 
 /**
@@ -42,8 +43,6 @@ export interface IndexQuery {
 // BM25 as LanceDB scores it.
 const K1 = 1.2;
 const B = 0.75;
-/** Rows per vector block; within a block vectors are stored by dimension (column-major). */
-const BLOCK_ROWS = 1_024;
 /**
  * The vector side is served when the query vector has at most this share of non-zero dimensions.
  * The scan costs one pass over the rows per non-zero dimension: the built-in embedder's queries
@@ -78,15 +77,15 @@ interface Row {
 }
 
 /**
- * One tenant's chunks in memory: an inverted index for BM25 and the vectors, stored by dimension
- * in blocks, so a query vector with few non-zero dimensions (the built-in lexical embedder's)
- * scores every row in one pass per dimension it has. Rows are appended to slots; a removed row
+ * One tenant's chunks in memory: an inverted index for BM25 and the vectors (see
+ * {@link VectorBlocks}: a query vector with few non-zero dimensions, the built-in lexical
+ * embedder's, scores every row in one SIMD pass per dimension it has). Rows are appended to slots; a removed row
  * leaves a dead slot behind until {@link TenantIndex.compacted} rebuilds the index.
  */
 class TenantIndex {
   readonly #dimension: number;
   readonly #rows: (Row | undefined)[] = [];
-  readonly #blocks: Float32Array[] = [];
+  readonly #vectors: VectorBlocks;
   #inverseNorms = new Float32Array(BLOCK_ROWS);
   #lengths = new Float32Array(BLOCK_ROWS);
   readonly #termIds = new Map<string, number>();
@@ -97,10 +96,11 @@ class TenantIndex {
   #totalLength = 0;
   // Scratch space reused by searches (one runs at a time: they are synchronous).
   #scores = new Float32Array(BLOCK_ROWS);
-  readonly #blockScores = new Float32Array(BLOCK_ROWS);
+  #touched = new Int32Array(BLOCK_ROWS);
 
   constructor(dimension: number) {
     this.#dimension = dimension;
+    this.#vectors = new VectorBlocks(dimension);
   }
 
   get live(): number {
@@ -161,7 +161,7 @@ class TenantIndex {
       copied.terms[i] = id;
       this.#post(id, target, row.counts[i] as number);
     });
-    this.#storeVector(target, other.#vectorOf(slot));
+    this.#storeVector(target, other.#vectors.get(slot));
     const { document } = row;
     const key = `${row.chunk.collection}\u001f${row.chunk.documentId}`;
     // Documents are shared objects: the rebuilt index keeps the same ones.
@@ -195,37 +195,35 @@ class TenantIndex {
     }
   }
 
-  #vectorOf(slot: number): Float32Array {
-    const values = this.#blocks[Math.floor(slot / BLOCK_ROWS)] as Float32Array;
-    const row = slot % BLOCK_ROWS;
-    const vector = new Float32Array(this.#dimension);
-    for (let d = 0; d < this.#dimension; d++) vector[d] = values[d * BLOCK_ROWS + row] as number;
-    return vector;
-  }
-
   textCandidates(query: IndexQuery, accept: (slot: number) => boolean): SearchHit[] {
     const terms = [...new Set(analyzeText(query.text ?? ''))];
     if (terms.length === 0 || this.#live === 0) return [];
     const averageLength = this.#totalLength / this.#live;
+    // BM25's length normalization, K1 * (1 - B + B * length / averageLength), split in two.
+    const fixed = K1 * (1 - B);
+    const perTerm = (K1 * B) / averageLength;
     const scores = this.#scores;
-    const touched: number[] = [];
+    const lengths = this.#lengths;
+    const touched = this.#touched;
+    let reached = 0;
     for (const term of terms) {
       const id = this.#termIds.get(term);
       const posting = id === undefined ? undefined : this.#postings[id];
       if (posting === undefined || posting.live === 0) continue;
       const idf = Math.log(1 + (this.#live - posting.live + 0.5) / (posting.live + 0.5));
+      const scale = idf * (K1 + 1);
       const { slots, counts, size } = posting;
       for (let i = 0; i < size; i++) {
         const slot = slots[i] as number;
         const count = counts[i] as number;
-        const length = this.#lengths[slot] as number;
-        const gain = (idf * count * (K1 + 1)) / (count + K1 * (1 - B + (B * length) / averageLength));
-        if (scores[slot] === 0) touched.push(slot);
-        scores[slot] = (scores[slot] as number) + gain;
+        const prior = scores[slot] as number;
+        if (prior === 0) touched[reached++] = slot;
+        scores[slot] = prior + (scale * count) / (count + fixed + perTerm * (lengths[slot] as number));
       }
     }
     const best = new TopK(query.depth);
-    for (const slot of touched) {
+    for (let i = 0; i < reached; i++) {
+      const slot = touched[i] as number;
       const score = scores[slot] as number;
       scores[slot] = 0;
       if (best.admits(score) && accept(slot)) best.push(slot, score);
@@ -247,26 +245,19 @@ class TenantIndex {
     if (norm === 0) return [];
     const inverseQueryNorm = 1 / Math.sqrt(norm);
     const best = new TopK(query.depth);
-    const blockScores = this.#blockScores;
-    const rows = this.#rows.length;
-    for (let block = 0; block * BLOCK_ROWS < rows; block++) {
-      const values = this.#blocks[block] as Float32Array;
-      const used = Math.min(BLOCK_ROWS, rows - block * BLOCK_ROWS);
-      blockScores.fill(0, 0, used);
-      for (const d of dimensions) {
-        const weight = vector[d] as number;
-        const offset = d * BLOCK_ROWS;
-        for (let i = 0; i < used; i++) {
-          blockScores[i] = (blockScores[i] as number) + weight * (values[offset + i] as number);
-        }
-      }
-      const base = block * BLOCK_ROWS;
+    const inverseNorms = this.#inverseNorms;
+    const weights = dimensions.map((d) => vector[d] as number);
+    // The score a row must beat to enter; read from the heap only when it changes.
+    let floor = best.floor;
+    this.#vectors.scan(dimensions, weights, this.#rows.length, (firstSlot, scores, used) => {
       for (let i = 0; i < used; i++) {
-        const slot = base + i;
-        const score = (blockScores[i] as number) * (this.#inverseNorms[slot] as number) * inverseQueryNorm;
-        if (best.admits(score) && accept(slot)) best.push(slot, score);
+        const slot = firstSlot + i;
+        const score = (scores[i] as number) * (inverseNorms[slot] as number) * inverseQueryNorm;
+        if (score <= floor || !accept(slot)) continue;
+        best.push(slot, score);
+        floor = best.floor;
       }
-    }
+    });
     return best.sorted().map(([slot, score]) => this.#hit(slot, 'vector', score));
   }
 
@@ -334,16 +325,9 @@ class TenantIndex {
   }
 
   #storeVector(slot: number, vector: Float32Array): void {
-    const block = Math.floor(slot / BLOCK_ROWS);
-    while (this.#blocks.length <= block) this.#blocks.push(new Float32Array(this.#dimension * BLOCK_ROWS));
-    const values = this.#blocks[block] as Float32Array;
-    const row = slot % BLOCK_ROWS;
+    this.#vectors.set(slot, vector);
     let norm = 0;
-    for (let d = 0; d < this.#dimension; d++) {
-      const x = vector[d] ?? 0;
-      values[d * BLOCK_ROWS + row] = x;
-      norm += x * x;
-    }
+    for (let d = 0; d < this.#dimension; d++) norm += (vector[d] ?? 0) ** 2;
     this.#inverseNorms[slot] = norm > 0 ? 1 / Math.sqrt(norm) : 0;
   }
 
@@ -358,6 +342,9 @@ class TenantIndex {
     this.#lengths = grown(this.#lengths);
     this.#inverseNorms = grown(this.#inverseNorms);
     this.#scores = grown(this.#scores);
+    const touched = new Int32Array(capacity);
+    touched.set(this.#touched);
+    this.#touched = touched;
   }
 }
 
@@ -376,6 +363,11 @@ class TopK {
 
   constructor(k: number) {
     this.#k = k;
+  }
+
+  /** The score to beat: the worst kept once k are kept, else -Infinity. */
+  get floor(): number {
+    return this.#scores.length < this.#k ? -Infinity : (this.#scores[0] as number);
   }
 
   /** Whether a score would enter (checked before the costlier acceptance test). */

@@ -160,7 +160,6 @@ export class SearchMirror {
   /** One pass over both tables, main first; see the class comment. */
   async #sync(): Promise<void> {
     const left = new Set<string>();
-    const added: IndexedChunk[] = [];
     // A moved row is in both tables for a while: taken once.
     const taking = new Set<string>();
     const next = new Map<string, TableState>();
@@ -200,33 +199,32 @@ export class SearchMirror {
         this.#turnOff(`the ${name} table holds ${keys.size} chunks, more than ${this.#options.maxRows}`);
         return;
       }
+      // Rows go into the index as they arrive: a search meanwhile sees committed rows either way,
+      // and rows that left the tables are removed only once every table has been read.
       if (missing.length > listed.numRows * SCAN_SHARE) {
-        // Most of the table (a first load): one scan costs far less than takes by id.
-        const rows = (await table.query().select(ROW_COLUMNS).toArrow()) as unknown as ArrowTable;
-        added.push(...chunksOf(rows, taking));
+        // Most of the table (a first load): one streamed scan costs far less than takes by id.
+        for await (const batch of table.query().select(ROW_COLUMNS)) {
+          this.#add(chunksOf([batch as unknown as ArrowBatch], taking));
+          if (this.#closed) return;
+        }
       } else {
         for (let start = 0; start < missing.length; start += TAKE_BATCH) {
           const rows = (await table
             .takeRowIds(missing.slice(start, start + TAKE_BATCH))
             .select(ROW_COLUMNS)
             .toArrow()) as unknown as ArrowTable;
-          added.push(...chunksOf(rows));
+          this.#add(chunksOf(rows.batches));
+          if (this.#closed) return;
         }
       }
       for (const key of before?.keys ?? []) if (!keys.has(key)) left.add(key);
       next.set(name, { version, keys });
     }
-    if (this.#closed) return;
-    if (this.#index === undefined) {
-      const first = added[0];
-      if (first === undefined) {
-        this.#commitState(next);
-        return;
-      }
-      this.#index = new MemoryIndex(first.vector.length);
-    }
     const index = this.#index;
-    for (const chunk of added) index.add(chunk);
+    if (this.#closed || index === undefined) {
+      this.#commitState(next);
+      return;
+    }
     for (const key of left) {
       if ([...next.values()].some((state) => state.keys.has(key))) continue;
       index.remove(key, tenantOf(key));
@@ -236,6 +234,13 @@ export class SearchMirror {
       return;
     }
     this.#commitState(next);
+  }
+
+  #add(chunks: IndexedChunk[]): void {
+    const first = chunks[0];
+    if (first === undefined) return;
+    this.#index ??= new MemoryIndex(first.vector.length);
+    for (const chunk of chunks) this.#index.add(chunk);
   }
 
   #commitState(next: Map<string, TableState>): void {
@@ -271,10 +276,10 @@ function tenantOf(key: string): string {
 }
 
 /** The rows as chunks (tombstones left out); with `only`, just the rows whose keys it holds. */
-function chunksOf(rows: ArrowTable, only?: Set<string>): IndexedChunk[] {
+function chunksOf(batches: readonly ArrowBatch[], only?: Set<string>): IndexedChunk[] {
   const chunks: IndexedChunk[] = [];
   // Batch by batch: a batch's vectors are one Float32Array, each row's a view into it.
-  for (const batch of rows.batches) {
+  for (const batch of batches) {
     const column = (name: string): Column => {
       const found = batch.getChild(name);
       // `page` is missing from tables an older Hopper wrote.

@@ -102,8 +102,10 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
             searchMirror: {
               maxRows: config.searchMirrorMaxChunks,
               onReady: (stats: { rows: number; ms: number }) => logger.info(stats, 'search mirror loaded'),
-              onOff: (reason: string) => logger.warn({ reason }, 'search mirror off; LanceDB answers searches'),
-              onError: (error: unknown) => logger.warn({ err: error }, 'search mirror could not read the store'),
+              onOff: (reason: string) =>
+                logger.warn({ reason }, 'search mirror off; LanceDB answers searches'),
+              onError: (error: unknown) =>
+                logger.warn({ err: error }, 'search mirror could not read the store'),
             },
           }
         : {}),

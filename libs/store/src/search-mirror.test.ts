@@ -95,7 +95,10 @@ describe('the search mirror', () => {
       { mode: 'vector', vector: queryVector(0, 3), model: TEST_MODEL, topK: 8, filter: { lang: 'fr' } },
     ];
     for (const query of queries) {
-      const [fromMemory, fromLance] = [await mirrored.search('acme', query), await plain.search('acme', query)];
+      const [fromMemory, fromLance] = [
+        await mirrored.search('acme', query),
+        await plain.search('acme', query),
+      ];
       expect(fromMemory.length).toBeGreaterThan(0);
       expect(ids(fromMemory)).toEqual(ids(fromLance));
       fromMemory.forEach((hit, i) => expect(hit.score).toBeCloseTo(fromLance[i]?.score ?? NaN, 5));

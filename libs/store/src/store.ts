@@ -750,7 +750,11 @@ class LanceStore implements Store {
    * cannot serve, the query vector's length or density does not suit it, or the vector side found
    * nothing (LanceDB's path then says whether the model was wrong).
    */
-  async #searchMirror(tenant: string, query: SearchQuery, mode: SearchMode): Promise<SearchHit[] | undefined> {
+  async #searchMirror(
+    tenant: string,
+    query: SearchQuery,
+    mode: SearchMode,
+  ): Promise<SearchHit[] | undefined> {
     if (this.#mirror === undefined) return undefined;
     const index = await this.#mirror.current(() => this.#tableVersions());
     if (index === undefined) return undefined;

@@ -24,7 +24,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   await writeFile(
     target,
     `// Generated from accumulate.wat by build.ts; do not edit.\n` +
-      `export const ACCUMULATE_WASM = '${Buffer.from(bytes).toString('base64')}';\n`,
+      `export const ACCUMULATE_WASM =\n  '${Buffer.from(bytes).toString('base64')}';\n`,
   );
   console.log(`wrote ${target} (${bytes.length} bytes)`);
 }

@@ -7,7 +7,14 @@ const PAGE_BYTES = 65_536;
 const MAX_PAGES = 65_536;
 const module = new WebAssembly.Module(Buffer.from(ACCUMULATE_WASM, 'base64'));
 
-type Accumulate = (values: number, rows: number, out: number, dims: number, weights: number, count: number) => void;
+type Accumulate = (
+  values: number,
+  rows: number,
+  out: number,
+  dims: number,
+  weights: number,
+  count: number,
+) => void;
 
 /**
  * Vectors in WebAssembly memory, in blocks of {@link BLOCK_ROWS} rows stored by dimension, so that
@@ -60,7 +67,8 @@ export class VectorBlocks {
   }
 
   get(slot: number): Float32Array {
-    const base = (this.#blocksAt + Math.floor(slot / BLOCK_ROWS) * this.#blockBytes) / 4 + (slot % BLOCK_ROWS);
+    const base =
+      (this.#blocksAt + Math.floor(slot / BLOCK_ROWS) * this.#blockBytes) / 4 + (slot % BLOCK_ROWS);
     const vector = new Float32Array(this.#dimension);
     for (let d = 0; d < this.#dimension; d++) vector[d] = this.#floats[base + d * BLOCK_ROWS] as number;
     return vector;

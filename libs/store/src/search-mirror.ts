@@ -6,10 +6,13 @@ import { TOMBSTONE_TENANT } from './writer.ts';
 
 /** Rows read by id in one take. */
 const TAKE_BATCH = 2_000;
-/** Past this share of a table's rows missing, the mirror reads them with one scan instead of takes. */
-const SCAN_SHARE = 0.25;
 /** How long after a failed first load the next one starts. */
 const LOAD_RETRY_MS = 5_000;
+
+/** Past this share of a table's rows to read, one streamed scan costs less than takes by id. */
+const SCAN_SHARE = 0.2;
+
+const KEY_COLUMNS = ['tenant', 'collection', 'chunk_id'];
 
 const ROW_COLUMNS = [
   'tenant',
@@ -43,7 +46,8 @@ export interface SearchMirrorOptions extends SearchMirrorEvents {
 
 interface TableState {
   version: number;
-  /** The row keys the table held at that version (tombstones left out). */
+  /** The table's rows at that version by row id, with their keys (tombstones left out). */
+  rows: Map<number, string>;
   keys: Set<string>;
 }
 
@@ -91,6 +95,8 @@ export class SearchMirror {
   #index: MemoryIndex | undefined;
   #state: 'loading' | 'ready' | 'off' = 'loading';
   #syncing: Promise<void> | undefined;
+  /** Keys whose rows the sync in progress has read (a moved row is in both tables a while). */
+  readonly #reading = new Set<string>();
   #closed = false;
 
   constructor(db: Connection, options: SearchMirrorOptions) {
@@ -160,9 +166,8 @@ export class SearchMirror {
   /** One pass over both tables, main first; see the class comment. */
   async #sync(): Promise<void> {
     const left = new Set<string>();
-    // A moved row is in both tables for a while: taken once.
-    const taking = new Set<string>();
     const next = new Map<string, TableState>();
+    this.#reading.clear();
     for (const name of CHUNK_TABLES) {
       const table = await this.#handle(name);
       if (table === undefined) continue;
@@ -175,50 +180,14 @@ export class SearchMirror {
       }
       // Pinned, so the row ids listed are the ones taken.
       await table.checkout(version);
-      const listed = (await table
-        .query()
-        .select(['tenant', 'collection', 'chunk_id'])
-        .withRowId()
-        .toArrow()) as unknown as ArrowTable;
-      const keys = new Set<string>();
-      const missing: bigint[] = [];
-      const tenants = listed.getChild('tenant') as Column;
-      const collections = listed.getChild('collection') as Column;
-      const chunkIds = listed.getChild('chunk_id') as Column;
-      const rowIds = listed.getChild('_rowid') as Column;
-      for (let i = 0; i < listed.numRows; i++) {
-        const tenant = tenants.get(i) as string;
-        if (tenant === TOMBSTONE_TENANT) continue;
-        const key = rowKey(tenant, collections.get(i) as string, chunkIds.get(i) as string);
-        keys.add(key);
-        if (this.#index?.has(key) || taking.has(key)) continue;
-        taking.add(key);
-        missing.push(rowIds.get(i) as bigint);
-      }
-      if (keys.size > this.#options.maxRows) {
-        this.#turnOff(`the ${name} table holds ${keys.size} chunks, more than ${this.#options.maxRows}`);
+      const state = await this.#follow(table, before);
+      if (state === undefined) return;
+      if (state.rows.size > this.#options.maxRows) {
+        this.#turnOff(`the ${name} table holds ${state.rows.size} chunks, more than ${this.#options.maxRows}`);
         return;
       }
-      // Rows go into the index as they arrive: a search meanwhile sees committed rows either way,
-      // and rows that left the tables are removed only once every table has been read.
-      if (missing.length > listed.numRows * SCAN_SHARE) {
-        // Most of the table (a first load): one streamed scan costs far less than takes by id.
-        for await (const batch of table.query().select(ROW_COLUMNS)) {
-          this.#add(chunksOf([batch as unknown as ArrowBatch], taking));
-          if (this.#closed) return;
-        }
-      } else {
-        for (let start = 0; start < missing.length; start += TAKE_BATCH) {
-          const rows = (await table
-            .takeRowIds(missing.slice(start, start + TAKE_BATCH))
-            .select(ROW_COLUMNS)
-            .toArrow()) as unknown as ArrowTable;
-          this.#add(chunksOf(rows.batches));
-          if (this.#closed) return;
-        }
-      }
-      for (const key of before?.keys ?? []) if (!keys.has(key)) left.add(key);
-      next.set(name, { version, keys });
+      for (const [rowId, key] of before?.rows ?? []) if (!state.rows.has(rowId)) left.add(key);
+      next.set(name, { version, rows: state.rows, keys: state.keys });
     }
     const index = this.#index;
     if (this.#closed || index === undefined) {
@@ -234,6 +203,100 @@ export class SearchMirror {
       return;
     }
     this.#commitState(next);
+  }
+
+  /**
+   * A table's rows at its pinned version, by row id. A row id names one row of one data file,
+   * and data files never change (a delete marks rows, a compaction writes new files), so only row
+   * ids not seen before need their keys read, and only keys the index lacks need their rows: a
+   * version that built an index or deleted a few rows costs one read of the row ids.
+   * `undefined` when the mirror closed meanwhile.
+   */
+  async #follow(table: Table, before: TableState | undefined): Promise<Omit<TableState, 'version'> | undefined> {
+    const rows = new Map<number, string>();
+    const keys = new Set<string>();
+    const unseen: number[] = [];
+    for await (const batch of table.query().select([]).withRowId()) {
+      for (const rowId of rowIdsOf(batch as unknown as ArrowBatch)) {
+        const key = before?.rows.get(rowId);
+        if (key === undefined) {
+          unseen.push(rowId);
+        } else {
+          rows.set(rowId, key);
+          keys.add(key);
+        }
+      }
+    }
+    const total = rows.size + unseen.length;
+    // Keys of the unseen rows, and which of them the index lacks: by a streamed scan when they are
+    // much of the table (a first load, a compaction), else by takes. A first load reads every
+    // column at once; otherwise the lacking rows are read after, by takes or, if many, a scan.
+    const lacking = new Set<number>();
+    const note = (rowId: number, key: string): void => {
+      // Tombstones have a row id but no key: they are nobody's rows.
+      if (key === '') return;
+      rows.set(rowId, key);
+      keys.add(key);
+      if (!this.#index?.has(key)) lacking.add(rowId);
+    };
+    if (unseen.length > total * SCAN_SHARE) {
+      const firstLoad = this.#index === undefined;
+      const unseenIds = new Set(unseen);
+      for await (const batch of table
+        .query()
+        .select(firstLoad ? ROW_COLUMNS : KEY_COLUMNS)
+        .withRowId()) {
+        const arrow = batch as unknown as ArrowBatch;
+        const ids = rowIdsOf(arrow);
+        keysOf(arrow).forEach((key, i) => {
+          if (unseenIds.has(ids[i] as number)) note(ids[i] as number, key);
+        });
+        if (firstLoad) {
+          this.#add(chunksOf([arrow], (key) => !this.#index?.has(key)));
+          lacking.clear();
+        }
+        if (this.#closed) return undefined;
+        await yieldToEventLoop();
+      }
+    } else {
+      for (let start = 0; start < unseen.length; start += TAKE_BATCH) {
+        const taken = (await table
+          .takeRowIds(unseen.slice(start, start + TAKE_BATCH))
+          .withRowId()
+          .select(KEY_COLUMNS)
+          .toArrow()) as unknown as ArrowTable;
+        for (const batch of taken.batches) {
+          const ids = rowIdsOf(batch);
+          keysOf(batch).forEach((key, i) => note(ids[i] as number, key));
+        }
+        if (this.#closed) return undefined;
+      }
+    }
+    // A key both tables hold (a move in its grace) is read once: the first table's copy.
+    const wanted = [...lacking].filter((rowId) => !this.#reading.has(rows.get(rowId) as string));
+    for (const rowId of wanted) this.#reading.add(rows.get(rowId) as string);
+    // Rows go into the index as they arrive: a search meanwhile sees committed rows either way,
+    // and rows that left the tables are removed only once every table has been read.
+    if (wanted.length > total * SCAN_SHARE) {
+      const wantedIds = new Set(wanted);
+      for await (const batch of table.query().select(ROW_COLUMNS).withRowId()) {
+        const arrow = batch as unknown as ArrowBatch;
+        const ids = rowIdsOf(arrow);
+        this.#add(chunksOf([arrow], (_key, i) => wantedIds.has(ids[i] as number)));
+        if (this.#closed) return undefined;
+        await yieldToEventLoop();
+      }
+    } else {
+      for (let start = 0; start < wanted.length; start += TAKE_BATCH) {
+        const taken = (await table
+          .takeRowIds(wanted.slice(start, start + TAKE_BATCH))
+          .select(ROW_COLUMNS)
+          .toArrow()) as unknown as ArrowTable;
+        this.#add(chunksOf(taken.batches));
+        if (this.#closed) return undefined;
+      }
+    }
+    return { rows, keys };
   }
 
   #add(chunks: IndexedChunk[]): void {
@@ -267,6 +330,28 @@ export class SearchMirror {
   }
 }
 
+/** A batch's row ids (LanceDB's `_rowid`, a fragment and an offset; well below 2^53). */
+function rowIdsOf(batch: ArrowBatch): number[] {
+  const column = batch.getChild('_rowid') as Column;
+  return Array.from({ length: batch.numRows }, (_, i) => Number(column.get(i) as bigint));
+}
+
+/** A batch's row keys; '' for a tombstone. */
+function keysOf(batch: ArrowBatch): string[] {
+  const tenants = batch.getChild('tenant') as Column;
+  const collections = batch.getChild('collection') as Column;
+  const chunkIds = batch.getChild('chunk_id') as Column;
+  return Array.from({ length: batch.numRows }, (_, i) => {
+    const tenant = tenants.get(i) as string;
+    return tenant === TOMBSTONE_TENANT ? '' : rowKey(tenant, collections.get(i) as string, chunkIds.get(i) as string);
+  });
+}
+
+/** Lets other work run between batches of a long sync. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 function rowKey(tenant: string, collection: string, chunkId: string): string {
   return `${tenant}\u001f${collection}\u001f${chunkId}`;
 }
@@ -275,8 +360,8 @@ function tenantOf(key: string): string {
   return key.slice(0, key.indexOf('\u001f'));
 }
 
-/** The rows as chunks (tombstones left out); with `only`, just the rows whose keys it holds. */
-function chunksOf(batches: readonly ArrowBatch[], only?: Set<string>): IndexedChunk[] {
+/** The rows as chunks (tombstones left out); with `keep`, just the rows it keeps. */
+function chunksOf(batches: readonly ArrowBatch[], keep?: (key: string, row: number) => boolean): IndexedChunk[] {
   const chunks: IndexedChunk[] = [];
   // Batch by batch: a batch's vectors are one Float32Array, each row's a view into it.
   for (const batch of batches) {
@@ -307,7 +392,7 @@ function chunksOf(batches: readonly ArrowBatch[], only?: Set<string>): IndexedCh
       const collection = collections.get(i) as string;
       const chunkId = chunkIds.get(i) as string;
       const key = rowKey(tenant, collection, chunkId);
-      if (only !== undefined && !only.has(key)) continue;
+      if (keep !== undefined && !keep(key, i)) continue;
       const page = pages.get(i);
       const text = texts.get(i) as string;
       chunks.push({

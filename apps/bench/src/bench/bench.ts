@@ -116,6 +116,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
             datasetsDir: options.datasetsDir ?? DEFAULT_DATASETS_DIR,
             afterMs: Math.max(1_000, profile.durationMs),
             restMs: profile.userIngestRestMs,
+            ...(options.gatewayEnv ? { gatewayEnv: options.gatewayEnv } : {}),
             log,
           }),
         );
@@ -128,6 +129,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
             sizes: profile.userIngest100k,
             datasetsDir: options.datasetsDir ?? DEFAULT_DATASETS_DIR,
             afterMs: Math.max(1_000, profile.durationMs),
+            ...(options.gatewayEnv ? { gatewayEnv: options.gatewayEnv } : {}),
             log,
           }),
         );

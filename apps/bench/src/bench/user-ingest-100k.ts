@@ -30,6 +30,8 @@ export async function userIngest100kScenario(options: {
   sizes: PreloadedIngestSizes;
   datasetsDir: string;
   afterMs: number;
+  /** Added to the gateway's environment (`--gateway-env`, an A/B switch). */
+  gatewayEnv?: Record<string, string>;
   log: (line: string) => void;
 }): Promise<ScenarioResult> {
   const { copies, documentsPerCopy, pauseMs } = options.sizes;
@@ -44,7 +46,10 @@ export async function userIngest100kScenario(options: {
   // At least two batches, so a batch is always in flight while the next is sent.
   const batch = Math.max(1, Math.min(BATCH_PER_CALL, Math.ceil(preloaded.length / 2)));
 
-  const stack = await startHopperStack(undefined, { defaultLimits: true });
+  const stack = await startHopperStack(undefined, {
+    defaultLimits: true,
+    ...(options.gatewayEnv ? { gatewayEnv: options.gatewayEnv } : {}),
+  });
   const baseUrl = new URL(stack.mcpUrl).origin;
   try {
     options.log(

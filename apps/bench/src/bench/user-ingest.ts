@@ -308,6 +308,8 @@ export async function userIngestScenario(options: {
   afterMs: number;
   /** See {@link UserIngestOptions.restMs}; 0 measures no `rest` phase. */
   restMs: number;
+  /** Added to the gateway's environment (`--gateway-env`, an A/B switch). */
+  gatewayEnv?: Record<string, string>;
   log: (line: string) => void;
 }): Promise<ScenarioResult> {
   const collection = await readCollection(`${options.datasetsDir}/scifact`, options.documents);
@@ -318,7 +320,10 @@ export async function userIngestScenario(options: {
   const runs: UserIngestResult[] = [];
   for (const perCall of [1, batch]) {
     options.log(`user ingest: ${perCall === 1 ? 'one document per call' : `${perCall} documents per call`}`);
-    const stack = await startHopperStack(undefined, { defaultLimits: true });
+    const stack = await startHopperStack(undefined, {
+      defaultLimits: true,
+      ...(options.gatewayEnv ? { gatewayEnv: options.gatewayEnv } : {}),
+    });
     try {
       runs.push(
         await userIngest({

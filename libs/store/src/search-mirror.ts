@@ -6,6 +6,13 @@ import { TOMBSTONE_TENANT } from './writer.ts';
 
 /** Rows read by id in one take. */
 const TAKE_BATCH = 2_000;
+/**
+ * How long a search waits for the mirror to read commits it has not seen; past it LanceDB answers
+ * that search (the reading goes on). Commits one at a time take a few milliseconds to read.
+ */
+const SEARCH_WAIT_MS = 50;
+/** How often the mirror reads new commits by itself, searched or not. */
+const FOLLOW_INTERVAL_MS = 2_000;
 /** How long after a failed first load the next one starts. */
 const LOAD_RETRY_MS = 5_000;
 
@@ -95,6 +102,7 @@ export class SearchMirror {
   #index: MemoryIndex | undefined;
   #state: 'loading' | 'ready' | 'off' = 'loading';
   #syncing: Promise<void> | undefined;
+  #follower: NodeJS.Timeout | undefined;
   /** Keys whose rows the sync in progress has read (a moved row is in both tables a while). */
   readonly #reading = new Set<string>();
   #closed = false;
@@ -105,18 +113,23 @@ export class SearchMirror {
   }
 
   /**
-   * Starts the first load in the background (retried every few seconds while it fails); searches
-   * use LanceDB until it has completed.
+   * Starts the first load in the background (retried every few seconds while it fails), then
+   * follows the tables every {@link FOLLOW_INTERVAL_MS}, so that a search after a large import
+   * finds little left to read. Searches use LanceDB until the first load has completed.
    */
   start(): void {
     const started = Date.now();
     const attempt = (): void => {
       if (this.#closed) return;
-      this.#sync().then(
+      this.#catchUp().then(
         () => {
           if (this.#state !== 'loading') return;
           this.#state = 'ready';
           this.#options.onReady?.({ rows: this.#index?.size ?? 0, ms: Date.now() - started });
+          this.#follower = setInterval(() => {
+            if (this.#state === 'ready') this.#catchUp().catch((error: unknown) => this.#options.onError?.(error));
+          }, FOLLOW_INTERVAL_MS);
+          this.#follower.unref();
         },
         (error: unknown) => {
           this.#options.onError?.(error);
@@ -128,19 +141,24 @@ export class SearchMirror {
   }
 
   /**
-   * The index as of every commit made before this call, or `undefined` when the mirror cannot
-   * serve (still loading, turned off, or failing to read the tables: LanceDB answers).
+   * The index as of every commit made before this call, or `undefined` when LanceDB must answer:
+   * the mirror is loading, turned off, failing to read the tables, or has more to read than it
+   * can within {@link SEARCH_WAIT_MS} (a large import: the reading goes on, for later searches).
    */
   async current(latest: () => Promise<Map<string, number>>): Promise<MemoryIndex | undefined> {
     if (this.#state !== 'ready' || this.#closed) return undefined;
     const versions = await latest();
+    const deadline = Date.now() + SEARCH_WAIT_MS;
     try {
       while (!this.#covers(versions)) {
-        this.#syncing ??= this.#sync().finally(() => {
-          this.#syncing = undefined;
+        const left = deadline - Date.now();
+        if (left <= 0) return undefined;
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = new Promise<'late'>((resolve) => {
+          timer = setTimeout(() => resolve('late'), left);
         });
-        await this.#syncing;
-        if (this.#state !== 'ready') return undefined;
+        const outcome = await Promise.race([this.#catchUp(), timedOut]).finally(() => clearTimeout(timer));
+        if (outcome === 'late' || this.#state !== 'ready') return undefined;
       }
     } catch (error) {
       this.#options.onError?.(error);
@@ -149,8 +167,17 @@ export class SearchMirror {
     return this.#index;
   }
 
+  /** The sync in progress, or a new one: one at a time. */
+  #catchUp(): Promise<void> {
+    this.#syncing ??= this.#sync().finally(() => {
+      this.#syncing = undefined;
+    });
+    return this.#syncing;
+  }
+
   close(): void {
     this.#closed = true;
+    clearInterval(this.#follower);
     for (const table of this.#handles.values()) table.close();
     this.#handles.clear();
     this.#index = undefined;

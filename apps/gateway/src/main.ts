@@ -96,6 +96,7 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
       // get_document and list_documents pages read the workers' copies of the records (one HMGET),
       // and the store only for documents without a servable copy.
       recordCopies: new RedisDocumentRecords<DocumentRecord>(redis, keys, { reads: storeLookups }),
+      onSearch: (engine: 'mirror' | 'lancedb') => metrics.storeSearches.inc({ engine }),
       // Searches from memory, when turned on (HOPPER_SEARCH_MIRROR_MAX_CHUNKS); LanceDB otherwise.
       ...(config.searchMirrorMaxChunks > 0
         ? {

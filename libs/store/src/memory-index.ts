@@ -71,9 +71,13 @@ type StoredChunk = Omit<IndexedChunk, 'vector' | 'searchText'>;
 interface Row {
   chunk: StoredChunk;
   document: IndexedDocument;
-  /** The row's distinct terms (ids into the tenant's postings) and how often each occurs. */
-  terms: Int32Array;
-  counts: Uint16Array;
+  /**
+   * Where the row's distinct terms are in the tenant's term pool: `termCount` pairs of (term id,
+   * occurrences) from `termsAt` (one pool, not two small arrays per row: 100k rows' worth of
+   * typed arrays cost more in overhead than in data).
+   */
+  termsAt: number;
+  termCount: number;
 }
 
 /**
@@ -90,6 +94,8 @@ class TenantIndex {
   #lengths = new Float32Array(BLOCK_ROWS);
   readonly #termIds = new Map<string, number>();
   readonly #terms: string[] = [];
+  #termPool = new Int32Array(BLOCK_ROWS);
+  #poolEnd = 0;
   readonly #postings: Posting[] = [];
   readonly #documents = new Map<string, IndexedDocument>();
   #live = 0;
@@ -129,18 +135,14 @@ class TenantIndex {
     }
     const { vector, searchText, ...stored } = chunk;
     void searchText;
-    const row: Row = {
-      chunk: stored,
-      document,
-      terms: Int32Array.from(termCounts.keys()),
-      counts: Uint16Array.from(termCounts.values(), (count) => Math.min(count, 0xffff)),
-    };
+    const row: Row = { chunk: stored, document, termsAt: this.#poolEnd, termCount: termCounts.size };
+    for (const [term, count] of termCounts) this.#pool(term, Math.min(count, 0xffff));
     this.#rows.push(row);
     this.#grow(slot + 1);
     this.#lengths[slot] = terms.length;
     this.#totalLength += terms.length;
     this.#live += 1;
-    row.terms.forEach((term, i) => this.#post(term, slot, row.counts[i] as number));
+    for (const [term, count] of termCounts) this.#post(term, slot, Math.min(count, 0xffff));
     this.#storeVector(slot, vector);
     return slot;
   }
@@ -149,18 +151,19 @@ class TenantIndex {
   copyFrom(other: TenantIndex, slot: number): number {
     const row = other.#rows[slot] as Row;
     const target = this.#rows.length;
-    this.#rows.push({ ...row, terms: new Int32Array(row.terms.length) });
-    const copied = this.#rows[target] as Row;
+    this.#rows.push({ ...row, termsAt: this.#poolEnd });
     this.#grow(target + 1);
     const length = other.#lengths[slot] as number;
     this.#lengths[target] = length;
     this.#totalLength += length;
     this.#live += 1;
-    row.terms.forEach((term, i) => {
-      const id = this.#termId(other.#terms[term] as string);
-      copied.terms[i] = id;
-      this.#post(id, target, row.counts[i] as number);
-    });
+    for (let i = 0; i < row.termCount; i++) {
+      const at = row.termsAt + 2 * i;
+      const id = this.#termId(other.#terms[other.#termPool[at] as number] as string);
+      const count = other.#termPool[at + 1] as number;
+      this.#pool(id, count);
+      this.#post(id, target, count);
+    }
     this.#storeVector(target, other.#vectors.get(slot));
     const { document } = row;
     const key = `${row.chunk.collection}\u001f${row.chunk.documentId}`;
@@ -175,7 +178,9 @@ class TenantIndex {
     this.#rows[slot] = undefined;
     this.#live -= 1;
     this.#totalLength -= this.#lengths[slot] ?? 0;
-    for (const term of row.terms) (this.#postings[term] as Posting).live -= 1;
+    for (let i = 0; i < row.termCount; i++) {
+      (this.#postings[this.#termPool[row.termsAt + 2 * i] as number] as Posting).live -= 1;
+    }
     const { document, chunk } = row;
     const left = (document.versions.get(chunk.version) ?? 1) - 1;
     if (left > 0) document.versions.set(chunk.version, left);
@@ -295,6 +300,16 @@ class TenantIndex {
       metadata: chunk.metadata,
       collection: chunk.collection,
     };
+  }
+
+  #pool(term: number, count: number): void {
+    if (this.#poolEnd + 2 > this.#termPool.length) {
+      const pool = new Int32Array(this.#termPool.length * 2);
+      pool.set(this.#termPool);
+      this.#termPool = pool;
+    }
+    this.#termPool[this.#poolEnd++] = term;
+    this.#termPool[this.#poolEnd++] = count;
   }
 
   #termId(term: string): number {

@@ -27,6 +27,7 @@ export type StoreReaderOptions = Pick<
   | 'maxConcurrentSearches'
   | 'hybridTextTailScanRows'
   | 'searchMirror'
+  | 'onSearch'
   | 'listing'
   | 'recordCopies'
   | 'indexCacheBytes'

@@ -7,12 +7,13 @@ import { TOMBSTONE_TENANT } from './writer.ts';
 /** Rows read by id in one take. */
 const TAKE_BATCH = 2_000;
 /**
- * How long a search waits for the mirror to read commits it has not seen; past it LanceDB answers
- * that search (the reading goes on). Commits one at a time take a few milliseconds to read.
+ * A search waits while the mirror reads commits it has not seen, unless a table's row count has
+ * moved by more than this since (a large import): LanceDB answers it, and the reading goes on.
  */
-const SEARCH_WAIT_MS = 50;
-/** How often the mirror reads new commits by itself, searched or not. */
+const FAR_BEHIND_ROWS = 2_000;
+/** How often the mirror reads new commits by itself, while it has been searched in the last minute. */
 const FOLLOW_INTERVAL_MS = 2_000;
+const FOLLOW_WHILE_SEARCHED_MS = 60_000;
 /** How long after a failed first load the next one starts. */
 const LOAD_RETRY_MS = 5_000;
 
@@ -51,8 +52,16 @@ export interface SearchMirrorOptions extends SearchMirrorEvents {
   maxRows: number;
 }
 
+/** A table's latest version and row count (tombstones included), as the store reads them. */
+export interface TableCount {
+  version: number;
+  rows: number;
+}
+
 interface TableState {
   version: number;
+  /** Rows at that version, tombstones included. */
+  count: number;
   /** The table's rows at that version by row id, with their keys (tombstones left out). */
   rows: Map<number, string>;
   keys: Set<string>;
@@ -103,6 +112,7 @@ export class SearchMirror {
   #state: 'loading' | 'ready' | 'off' = 'loading';
   #syncing: Promise<void> | undefined;
   #follower: NodeJS.Timeout | undefined;
+  #searchedAt = 0;
   /** Keys whose rows the sync in progress has read (a moved row is in both tables a while). */
   readonly #reading = new Set<string>();
   #closed = false;
@@ -113,8 +123,8 @@ export class SearchMirror {
   }
 
   /**
-   * Starts the first load in the background (retried every few seconds while it fails), then
-   * follows the tables every {@link FOLLOW_INTERVAL_MS}, so that a search after a large import
+   * Starts the first load in the background (retried every few seconds while it fails), then,
+   * while searches come, follows the tables every {@link FOLLOW_INTERVAL_MS}, so that a search
    * finds little left to read. Searches use LanceDB until the first load has completed.
    */
   start(): void {
@@ -127,7 +137,9 @@ export class SearchMirror {
           this.#state = 'ready';
           this.#options.onReady?.({ rows: this.#index?.size ?? 0, ms: Date.now() - started });
           this.#follower = setInterval(() => {
-            if (this.#state === 'ready') this.#catchUp().catch((error: unknown) => this.#options.onError?.(error));
+            // Only while searched: a bulk import into a store nobody searches runs on undisturbed.
+            if (this.#state !== 'ready' || Date.now() - this.#searchedAt > FOLLOW_WHILE_SEARCHED_MS) return;
+            this.#catchUp().catch((error: unknown) => this.#options.onError?.(error));
           }, FOLLOW_INTERVAL_MS);
           this.#follower.unref();
         },
@@ -142,23 +154,26 @@ export class SearchMirror {
 
   /**
    * The index as of every commit made before this call, or `undefined` when LanceDB must answer:
-   * the mirror is loading, turned off, failing to read the tables, or has more to read than it
-   * can within {@link SEARCH_WAIT_MS} (a large import: the reading goes on, for later searches).
+   * the mirror is loading, turned off, failing to read the tables, or more than
+   * {@link FAR_BEHIND_ROWS} rows behind a table (a large import: it catches up meanwhile, for later
+   * searches). Otherwise the search waits while the mirror reads the commits it has not seen.
    */
-  async current(latest: () => Promise<Map<string, number>>): Promise<MemoryIndex | undefined> {
+  async current(latest: () => Promise<Map<string, TableCount>>): Promise<MemoryIndex | undefined> {
     if (this.#state !== 'ready' || this.#closed) return undefined;
-    const versions = await latest();
-    const deadline = Date.now() + SEARCH_WAIT_MS;
+    this.#searchedAt = Date.now();
+    const tables = await latest();
     try {
-      while (!this.#covers(versions)) {
-        const left = deadline - Date.now();
-        if (left <= 0) return undefined;
-        let timer: NodeJS.Timeout | undefined;
-        const timedOut = new Promise<'late'>((resolve) => {
-          timer = setTimeout(() => resolve('late'), left);
-        });
-        const outcome = await Promise.race([this.#catchUp(), timedOut]).finally(() => clearTimeout(timer));
-        if (outcome === 'late' || this.#state !== 'ready') return undefined;
+      while (!this.#covers(tables)) {
+        const farBehind = [...tables].some(
+          ([name, { rows }]) => Math.abs(rows - (this.#tables.get(name)?.count ?? 0)) > FAR_BEHIND_ROWS,
+        );
+        const caughtUp = this.#catchUp();
+        if (farBehind) {
+          caughtUp.catch((error: unknown) => this.#options.onError?.(error));
+          return undefined;
+        }
+        await caughtUp;
+        if (this.#state !== 'ready') return undefined;
       }
     } catch (error) {
       this.#options.onError?.(error);
@@ -183,8 +198,8 @@ export class SearchMirror {
     this.#index = undefined;
   }
 
-  #covers(versions: Map<string, number>): boolean {
-    for (const [name, version] of versions) {
+  #covers(tables: Map<string, TableCount>): boolean {
+    for (const [name, { version }] of tables) {
       if ((this.#tables.get(name)?.version ?? -1) < version) return false;
     }
     return true;
@@ -214,7 +229,7 @@ export class SearchMirror {
         return;
       }
       for (const [rowId, key] of before?.rows ?? []) if (!state.rows.has(rowId)) left.add(key);
-      next.set(name, { version, rows: state.rows, keys: state.keys });
+      next.set(name, { version, count: state.count, rows: state.rows, keys: state.keys });
     }
     const index = this.#index;
     if (this.#closed || index === undefined) {
@@ -240,11 +255,13 @@ export class SearchMirror {
    * `undefined` when the mirror closed meanwhile.
    */
   async #follow(table: Table, before: TableState | undefined): Promise<Omit<TableState, 'version'> | undefined> {
+    let count = 0;
     const rows = new Map<number, string>();
     const keys = new Set<string>();
     const unseen: number[] = [];
     for await (const batch of table.query().select([]).withRowId()) {
       for (const rowId of rowIdsOf(batch as unknown as ArrowBatch)) {
+        count += 1;
         const key = before?.rows.get(rowId);
         if (key === undefined) {
           unseen.push(rowId);
@@ -323,7 +340,7 @@ export class SearchMirror {
         if (this.#closed) return undefined;
       }
     }
-    return { rows, keys };
+    return { count, rows, keys };
   }
 
   #add(chunks: IndexedChunk[]): void {
@@ -414,9 +431,9 @@ function chunksOf(batches: readonly ArrowBatch[], keep?: (key: string, row: numb
     const vectors = batch.getChild('vector')?.data[0]?.children[0]?.values;
     const dimension = vectors === undefined ? 0 : vectors.length / batch.numRows;
     for (let i = 0; i < batch.numRows; i++) {
-      const tenant = tenants.get(i) as string;
+      const tenant = intern(tenants.get(i) as string);
       if (tenant === TOMBSTONE_TENANT) continue;
-      const collection = collections.get(i) as string;
+      const collection = intern(collections.get(i) as string);
       const chunkId = chunkIds.get(i) as string;
       const key = rowKey(tenant, collection, chunkId);
       if (keep !== undefined && !keep(key, i)) continue;
@@ -429,7 +446,7 @@ function chunksOf(batches: readonly ArrowBatch[], keep?: (key: string, row: numb
         documentId: documentIds.get(i) as string,
         chunkId,
         version: versions.get(i) as number,
-        model: models.get(i) as string,
+        model: intern(models.get(i) as string),
         text,
         headingPath: listOf(headings.get(i)),
         start: starts.get(i) as number,
@@ -443,6 +460,21 @@ function chunksOf(batches: readonly ArrowBatch[], keep?: (key: string, row: numb
     }
   }
   return chunks;
+}
+
+/**
+ * One copy of each tenant, collection and model name: each row decodes its own, and 100k rows of
+ * the same few names would hold 100k copies.
+ */
+const NAMES = new Map<string, string>();
+const MAX_NAMES = 10_000;
+
+function intern(name: string): string {
+  const known = NAMES.get(name);
+  if (known !== undefined) return known;
+  if (NAMES.size >= MAX_NAMES) NAMES.clear();
+  NAMES.set(name, name);
+  return name;
 }
 
 function listOf(value: unknown): string[] {

@@ -26,7 +26,7 @@ import {
 } from './maintenance.ts';
 import { DocumentWriter, firstModel, type CommitStats } from './writer.ts';
 import { Semaphore } from './semaphore.ts';
-import { SearchMirror, type SearchMirrorOptions } from './search-mirror.ts';
+import { SearchMirror, type SearchMirrorOptions, type TableCount } from './search-mirror.ts';
 import { TableHandles } from './tables.ts';
 import { requireId, validateVector, validateWrite } from './validate.ts';
 import { listChunks } from './chunk-list.ts';
@@ -240,6 +240,8 @@ export interface StoreOptions {
    * vectors too dense for its scan. Without it, every search queries LanceDB.
    */
   searchMirror?: SearchMirrorOptions;
+  /** Readers: told what answered each search, for metrics. */
+  onSearch?: (engine: 'mirror' | 'lancedb') => void;
   /**
    * Bytes LanceDB may keep of index data and of file metadata in memory. Its own defaults are 6 GB
    * and 1 GB per process, far past a gateway pod's memory limit. Defaults here: 256 MB and 16 MB,
@@ -428,9 +430,11 @@ class LanceStore implements Store {
   #writes: Promise<void> = Promise.resolve();
   #closing: Promise<void> | undefined;
   readonly #mirror: SearchMirror | undefined;
+  readonly #onSearch: ((engine: 'mirror' | 'lancedb') => void) | undefined;
 
   constructor(db: Connection, session: Session, options: StoreOptions) {
     this.#db = db;
+    this.#onSearch = options.onSearch;
     if (options.searchMirror) {
       this.#mirror = new SearchMirror(db, options.searchMirror);
       this.#mirror.start();
@@ -741,6 +745,7 @@ class LanceStore implements Store {
     }
     const filter = query.filter === undefined ? undefined : metadataFilterSql(query.filter);
     const mirrored = await this.#searchMirror(tenant, query, mode);
+    this.#onSearch?.(mirrored === undefined ? 'lancedb' : 'mirror');
     if (mirrored !== undefined) return mirrored;
     return this.#searches.run(() => this.#search(tenant, query, mode, filter));
   }
@@ -777,11 +782,13 @@ class LanceStore implements Store {
     return fuseHits(found.text, found.vector, query.topK);
   }
 
-  /** Each chunk table's latest version (a look at its newest manifest). */
-  async #tableVersions(): Promise<Map<string, number>> {
-    const versions = new Map<string, number>();
-    for (const { name, table } of await this.#chunkTables()) versions.set(name, await table.version());
-    return versions;
+  /** Each chunk table's latest version and row count (a look at its newest manifest). */
+  async #tableVersions(): Promise<Map<string, TableCount>> {
+    const tables = new Map<string, TableCount>();
+    for (const { name, table } of await this.#chunkTables()) {
+      tables.set(name, { version: await table.version(), rows: await table.countRows() });
+    }
+    return tables;
   }
 
   #search(

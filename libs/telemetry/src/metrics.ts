@@ -144,6 +144,13 @@ export function createMetrics(service: 'gateway' | 'worker') {
         if (storeCacheSource) this.set(storeCacheSource());
       },
     }),
+    /** Searches by what answered them: the in-memory search mirror, or LanceDB. */
+    storeSearches: new Counter({
+      name: 'hopper_store_searches_total',
+      help: 'Store searches by what answered them: mirror (in memory) or lancedb',
+      labelNames: ['engine'] as const,
+      registers: [registry],
+    }),
     /** Names where `hopper_store_cache_bytes` is read from: the process's store, once it is open. */
     measureStoreCache(source: () => number): void {
       storeCacheSource = source;

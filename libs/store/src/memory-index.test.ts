@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryIndex, type IndexedChunk } from './memory-index.ts';
+
+const DIM = 16;
+const WORDS = ['gale', 'fog', 'lamp', 'wick', 'tide', 'reef', 'buoy', 'mast', 'keel', 'hull'];
+
+function chunk(n: number, version = 1, overrides: Partial<IndexedChunk> = {}): IndexedChunk {
+  const vector = new Float32Array(DIM);
+  vector[n % DIM] = 1;
+  vector[(n * 7 + 3) % DIM] = 0.25 + (n % 4) / 8;
+  const documentId = `doc-${Math.floor(n / 2)}`;
+  const chunkId = `${documentId}:${version}:${n % 2}`;
+  return {
+    key: `acme\u001fdocs\u001f${chunkId}`,
+    tenant: 'acme',
+    collection: 'docs',
+    documentId,
+    chunkId,
+    version,
+    model: 'm',
+    text: `text ${n}`,
+    headingPath: [],
+    start: 0,
+    end: 1,
+    metadata: { shelf: n % 3 },
+    metaKv: [`shelf=${n % 3}`],
+    vector,
+    searchText: `${WORDS[n % WORDS.length]} ${WORDS[(n * 3) % WORDS.length]} log ${n}`,
+    ...overrides,
+  };
+}
+
+const search = (index: MemoryIndex, text: string, vector?: Float32Array) =>
+  index.search({ tenant: 'acme', model: 'm', text, ...(vector ? { vector } : {}), depth: 20 });
+
+const probe = (): Float32Array => {
+  const vector = new Float32Array(DIM);
+  vector[3] = 1;
+  vector[10] = 0.5;
+  return vector;
+};
+
+describe('the in-memory index', () => {
+  it('answers the same after a rebuild that drops the removed rows', () => {
+    const index = new MemoryIndex(DIM);
+    const all = Array.from({ length: 3_000 }, (_, n) => chunk(n));
+    for (const c of all) index.add(c);
+    // Remove every other pair of rows: 1,500 dead slots, past a third, so the tenant is rebuilt.
+    const survivors = new MemoryIndex(DIM);
+    all.forEach((c, n) => {
+      if (n % 4 < 2) index.remove(c.key, 'acme');
+      else survivors.add(c);
+    });
+    expect(index.size).toBe(1_500);
+    for (const text of ['gale reef', 'lamp', 'keel hull log']) {
+      const [got, want] = [search(index, text, probe()), search(survivors, text, probe())];
+      expect(got.text.length).toBeGreaterThan(0);
+      expect(got.text.map((hit) => [hit.chunkId, hit.score])).toEqual(want.text.map((hit) => [hit.chunkId, hit.score]));
+      expect(got.vector?.map((hit) => hit.chunkId)).toEqual(want.vector?.map((hit) => hit.chunkId));
+    }
+  });
+
+  it("searches each document's newest version only, and the older again once the newer is gone", () => {
+    const index = new MemoryIndex(DIM);
+    const old = chunk(0, 1, { searchText: 'fog bank' });
+    const newer = chunk(0, 2, { searchText: 'fog horn' });
+    index.add(old);
+    index.add(newer);
+    expect(search(index, 'fog').text.map((hit) => hit.chunkId)).toEqual(['doc-0:2:0']);
+    index.remove(newer.key, 'acme');
+    expect(search(index, 'fog').text.map((hit) => hit.chunkId)).toEqual(['doc-0:1:0']);
+  });
+
+  it('keeps to the filter (one of the values, every key), the collection and the model', () => {
+    const index = new MemoryIndex(DIM);
+    for (let n = 0; n < 30; n++) {
+      index.add(chunk(n, 1, { collection: n < 15 ? 'docs' : 'other', model: n % 5 === 0 ? 'old-model' : 'm' }));
+    }
+    const hits = index.search({ tenant: 'acme', text: 'log', filter: { shelf: [0, 2] }, depth: 100 }).text;
+    expect(hits.length).toBeGreaterThan(0);
+    expect(hits.every((hit) => hit.metadata['shelf'] !== 1)).toBe(true);
+    const scoped = index.search({ tenant: 'acme', collection: 'other', model: 'm', text: 'log', depth: 100 }).text;
+    expect(scoped.map((hit) => hit.collection)).toEqual(Array(scoped.length).fill('other'));
+    expect(scoped).toHaveLength(12);
+    expect(index.search({ tenant: 'globex', text: 'log', depth: 100 }).text).toEqual([]);
+  });
+});

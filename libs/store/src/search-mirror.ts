@@ -11,6 +11,8 @@ const TAKE_BATCH = 2_000;
  * moved by more than this since (a large import): LanceDB answers it, and the reading goes on.
  */
 const FAR_BEHIND_ROWS = 2_000;
+/** The longest the mirror indexes rows before it lets the gateway's other work run. */
+const SLICE_MS = 4;
 /** How often the mirror reads new commits by itself, while it has been searched in the last minute. */
 const FOLLOW_INTERVAL_MS = 2_000;
 const FOLLOW_WHILE_SEARCHED_MS = 60_000;
@@ -296,7 +298,7 @@ export class SearchMirror {
           if (unseenIds.has(ids[i] as number)) note(ids[i] as number, key);
         });
         if (firstLoad) {
-          this.#add(chunksOf([arrow], (key) => !this.#index?.has(key)));
+          await this.#add(chunksOf([arrow], (key) => !this.#index?.has(key)));
           lacking.clear();
         }
         if (this.#closed) return undefined;
@@ -326,7 +328,7 @@ export class SearchMirror {
       for await (const batch of table.query().select(ROW_COLUMNS).withRowId()) {
         const arrow = batch as unknown as ArrowBatch;
         const ids = rowIdsOf(arrow);
-        this.#add(chunksOf([arrow], (_key, i) => wantedIds.has(ids[i] as number)));
+        await this.#add(chunksOf([arrow], (_key, i) => wantedIds.has(ids[i] as number)));
         if (this.#closed) return undefined;
         await yieldToEventLoop();
       }
@@ -336,18 +338,28 @@ export class SearchMirror {
           .takeRowIds(wanted.slice(start, start + TAKE_BATCH))
           .select(ROW_COLUMNS)
           .toArrow()) as unknown as ArrowTable;
-        this.#add(chunksOf(taken.batches));
+        await this.#add(chunksOf(taken.batches));
         if (this.#closed) return undefined;
       }
     }
     return { count, rows, keys };
   }
 
-  #add(chunks: IndexedChunk[]): void {
-    const first = chunks[0];
-    if (first === undefined) return;
-    this.#index ??= new MemoryIndex(first.vector.length);
-    for (const chunk of chunks) this.#index.add(chunk);
+  /**
+   * Indexes rows a few milliseconds at a time: a first load or a large catch-up is seconds of work,
+   * and the gateway's other calls must not wait behind it (its load shedder would turn them away).
+   */
+  async #add(chunks: Iterable<IndexedChunk>): Promise<void> {
+    let sliceStarted = performance.now();
+    for (const chunk of chunks) {
+      this.#index ??= new MemoryIndex(chunk.vector.length);
+      this.#index.add(chunk);
+      if (performance.now() - sliceStarted > SLICE_MS) {
+        await yieldToEventLoop();
+        if (this.#closed) return;
+        sliceStarted = performance.now();
+      }
+    }
   }
 
   #commitState(next: Map<string, TableState>): void {
@@ -404,9 +416,11 @@ function tenantOf(key: string): string {
   return key.slice(0, key.indexOf('\u001f'));
 }
 
-/** The rows as chunks (tombstones left out); with `keep`, just the rows it keeps. */
-function chunksOf(batches: readonly ArrowBatch[], keep?: (key: string, row: number) => boolean): IndexedChunk[] {
-  const chunks: IndexedChunk[] = [];
+/** The rows as chunks, decoded one at a time (tombstones left out); with `keep`, just the rows it keeps. */
+function* chunksOf(
+  batches: readonly ArrowBatch[],
+  keep?: (key: string, row: number) => boolean,
+): Generator<IndexedChunk> {
   // Batch by batch: a batch's vectors are one Float32Array, each row's a view into it.
   for (const batch of batches) {
     const column = (name: string): Column => {
@@ -439,7 +453,7 @@ function chunksOf(batches: readonly ArrowBatch[], keep?: (key: string, row: numb
       if (keep !== undefined && !keep(key, i)) continue;
       const page = pages.get(i);
       const text = texts.get(i) as string;
-      chunks.push({
+      yield {
         key,
         tenant,
         collection,
@@ -456,10 +470,9 @@ function chunksOf(batches: readonly ArrowBatch[], keep?: (key: string, row: numb
         metaKv: listOf(metaKv.get(i)),
         vector: (vectors as Float32Array).subarray(i * dimension, (i + 1) * dimension),
         searchText: (searchTexts.get(i) as string | null) ?? text,
-      });
+      };
     }
   }
-  return chunks;
 }
 
 /**

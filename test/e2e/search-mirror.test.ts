@@ -65,7 +65,10 @@ describe('the search mirror, through two gateways', () => {
     const before = await mirrorSearches(stack.gateways[1]!.url);
 
     for (let i = 0; i < 5; i++) {
-      await ingest(`gale-${i}`, `# Gale ${i}\nA gale from the north-east; the barometer fell to ${950 + i} hPa.`);
+      await ingest(
+        `gale-${i}`,
+        `# Gale ${i}\nA gale from the north-east; the barometer fell to ${950 + i} hPa.`,
+      );
       // Each completed job is found at once by the other gateway's very next search.
       const hits = await search(`gale barometer ${950 + i}`);
       expect(hits.map((hit) => hit.documentId)).toContain(`gale-${i}`);
@@ -74,12 +77,19 @@ describe('the search mirror, through two gateways', () => {
     await ingest('first-night', '# First night\nFog all night; the foghorn sounded every thirty seconds.');
     const replaced = await search('foghorn fog', 'text');
     expect(replaced[0]?.chunkId).toBe('first-night:2:0');
-    expect((await search('trimmed the wick', 'text')).map((hit) => hit.documentId)).not.toContain('first-night');
+    expect((await search('trimmed the wick', 'text')).map((hit) => hit.documentId)).not.toContain(
+      'first-night',
+    );
 
     structured(
-      await writer.callTool({ name: 'delete_document', arguments: { collection: COLLECTION, documentId: 'gale-2' } }),
+      await writer.callTool({
+        name: 'delete_document',
+        arguments: { collection: COLLECTION, documentId: 'gale-2' },
+      }),
     );
-    expect((await search('gale barometer 952', 'vector')).map((hit) => hit.documentId)).not.toContain('gale-2');
+    expect((await search('gale barometer 952', 'vector')).map((hit) => hit.documentId)).not.toContain(
+      'gale-2',
+    );
 
     // Answered from memory, not by LanceDB.
     expect(await mirrorSearches(stack.gateways[1]!.url)).toBeGreaterThanOrEqual(before + 8);

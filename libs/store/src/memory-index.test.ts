@@ -55,7 +55,9 @@ describe('the in-memory index', () => {
     for (const text of ['gale reef', 'lamp', 'keel hull log']) {
       const [got, want] = [search(index, text, probe()), search(survivors, text, probe())];
       expect(got.text.length).toBeGreaterThan(0);
-      expect(got.text.map((hit) => [hit.chunkId, hit.score])).toEqual(want.text.map((hit) => [hit.chunkId, hit.score]));
+      expect(got.text.map((hit) => [hit.chunkId, hit.score])).toEqual(
+        want.text.map((hit) => [hit.chunkId, hit.score]),
+      );
       expect(got.vector?.map((hit) => hit.chunkId)).toEqual(want.vector?.map((hit) => hit.chunkId));
     }
   });
@@ -74,12 +76,20 @@ describe('the in-memory index', () => {
   it('keeps to the filter (one of the values, every key), the collection and the model', () => {
     const index = new MemoryIndex(DIM);
     for (let n = 0; n < 30; n++) {
-      index.add(chunk(n, 1, { collection: n < 15 ? 'docs' : 'other', model: n % 5 === 0 ? 'old-model' : 'm' }));
+      index.add(
+        chunk(n, 1, { collection: n < 15 ? 'docs' : 'other', model: n % 5 === 0 ? 'old-model' : 'm' }),
+      );
     }
     const hits = index.search({ tenant: 'acme', text: 'log', filter: { shelf: [0, 2] }, depth: 100 }).text;
     expect(hits.length).toBeGreaterThan(0);
     expect(hits.every((hit) => hit.metadata['shelf'] !== 1)).toBe(true);
-    const scoped = index.search({ tenant: 'acme', collection: 'other', model: 'm', text: 'log', depth: 100 }).text;
+    const scoped = index.search({
+      tenant: 'acme',
+      collection: 'other',
+      model: 'm',
+      text: 'log',
+      depth: 100,
+    }).text;
     expect(scoped.map((hit) => hit.collection)).toEqual(Array(scoped.length).fill('other'));
     expect(scoped).toHaveLength(12);
     expect(index.search({ tenant: 'globex', text: 'log', depth: 100 }).text).toEqual([]);

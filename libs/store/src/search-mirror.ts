@@ -227,7 +227,9 @@ export class SearchMirror {
       const state = await this.#follow(table, before);
       if (state === undefined) return;
       if (state.rows.size > this.#options.maxRows) {
-        this.#turnOff(`the ${name} table holds ${state.rows.size} chunks, more than ${this.#options.maxRows}`);
+        this.#turnOff(
+          `the ${name} table holds ${state.rows.size} chunks, more than ${this.#options.maxRows}`,
+        );
         return;
       }
       for (const [rowId, key] of before?.rows ?? []) if (!state.rows.has(rowId)) left.add(key);
@@ -256,7 +258,10 @@ export class SearchMirror {
    * version that built an index or deleted a few rows costs one read of the row ids.
    * `undefined` when the mirror closed meanwhile.
    */
-  async #follow(table: Table, before: TableState | undefined): Promise<Omit<TableState, 'version'> | undefined> {
+  async #follow(
+    table: Table,
+    before: TableState | undefined,
+  ): Promise<Omit<TableState, 'version'> | undefined> {
     let count = 0;
     const rows = new Map<number, string>();
     const keys = new Set<string>();
@@ -399,7 +404,9 @@ function keysOf(batch: ArrowBatch): string[] {
   const chunkIds = batch.getChild('chunk_id') as Column;
   return Array.from({ length: batch.numRows }, (_, i) => {
     const tenant = tenants.get(i) as string;
-    return tenant === TOMBSTONE_TENANT ? '' : rowKey(tenant, collections.get(i) as string, chunkIds.get(i) as string);
+    return tenant === TOMBSTONE_TENANT
+      ? ''
+      : rowKey(tenant, collections.get(i) as string, chunkIds.get(i) as string);
   });
 }
 

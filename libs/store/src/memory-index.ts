@@ -1,26 +1,16 @@
 import { metadataEntry } from './metadata.ts';
 import { analyzeText } from './text-analysis.ts';
 import { BLOCK_ROWS, VectorBlocks } from './simd/vector-blocks.ts';
-import type { Metadata, MetadataFilter, SearchHit, SearchSignal } from './types.ts';
+import type { MetadataFilter, SearchHit, SearchSignal } from './types.ts';
 
 /**
  * One chunk row as the in-memory index holds it: what a hit returns, and what ranks it.
  * `key` names the row in its table: tenant, collection and chunk id (which holds the version).
  */
-export interface IndexedChunk {
+export interface IndexedChunk extends Omit<SearchHit, 'score' | 'matched' | 'scores'> {
   key: string;
   tenant: string;
-  collection: string;
-  documentId: string;
-  chunkId: string;
-  version: number;
   model: string;
-  text: string;
-  headingPath: string[];
-  start: number;
-  end: number;
-  page?: number;
-  metadata: Metadata;
   metaKv: readonly string[];
   vector: Float32Array;
   searchText: string;

@@ -1,6 +1,7 @@
 import type { Connection, Table } from '@lancedb/lancedb';
 import { MemoryIndex, type IndexedChunk } from './memory-index.ts';
 import { parseMetadata } from './metadata.ts';
+import { HIT_COLUMNS } from './rows.ts';
 import { CHUNK_TABLES, vectorDimension } from './schema.ts';
 import { TOMBSTONE_TENANT } from './writer.ts';
 
@@ -24,23 +25,8 @@ const SCAN_SHARE = 0.2;
 
 const KEY_COLUMNS = ['tenant', 'collection', 'chunk_id'];
 
-const ROW_COLUMNS = [
-  'tenant',
-  'collection',
-  'document_id',
-  'chunk_id',
-  'version',
-  'model',
-  'text',
-  'heading_path',
-  'start_offset',
-  'end_offset',
-  'page',
-  'metadata',
-  'meta_kv',
-  'vector',
-  'search_text',
-];
+/** Every column a row in the mirror needs: a hit's, and what scopes, filters and ranks it. */
+const ROW_COLUMNS = [...HIT_COLUMNS, 'tenant', 'model', 'meta_kv', 'vector', 'search_text'];
 
 /** What the mirror reports: its state changes and failures, for the process's log. */
 export interface SearchMirrorEvents {

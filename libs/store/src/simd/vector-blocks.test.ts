@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ACCUMULATE_WASM } from './accumulate-wasm.ts';
-import { compileAccumulate } from './build.ts';
+import { compileAccumulate } from '../../simd/build.ts';
 import { BLOCK_ROWS, VectorBlocks } from './vector-blocks.ts';
 
 describe('the SIMD vector scan', () => {

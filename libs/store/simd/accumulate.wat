@@ -1,5 +1,5 @@
 ;; The vector scan's inner loop, in WebAssembly with 128-bit SIMD (four f32 lanes at a time).
-;; Compiled to libs/store/src/simd/accumulate-wasm.ts by `node libs/store/src/simd/build.ts`;
+;; Compiled to libs/store/src/simd/accumulate-wasm.ts by `node libs/store/simd/build.ts`;
 ;; a test checks the two agree.
 ;;
 ;; accumulate(values, rows, out, dims, weights, count), all pointers byte offsets into memory:

@@ -1,11 +1,12 @@
-// Compiles accumulate.wat into accumulate-wasm.ts (the bytes, base64). Run after editing the .wat:
-//   node libs/store/src/simd/build.ts
+// Compiles accumulate.wat into src/simd/accumulate-wasm.ts (the bytes, base64). A development tool
+// (wabt is a dev dependency); run it after editing the .wat:
+//   node libs/store/simd/build.ts
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import wabt from 'wabt';
 
 const source = fileURLToPath(new URL('accumulate.wat', import.meta.url));
-const target = fileURLToPath(new URL('accumulate-wasm.ts', import.meta.url));
+const target = fileURLToPath(new URL('../src/simd/accumulate-wasm.ts', import.meta.url));
 
 /** The module's bytes, as wabt compiles the .wat (with SIMD). */
 export async function compileAccumulate(): Promise<Uint8Array> {

@@ -1,5 +1,5 @@
 import { metadataEntry } from './metadata.ts';
-import { analyzeText } from './text-analysis.ts';
+import { analyzeText, termOf, words } from './text-analysis.ts';
 import { BLOCK_ROWS, VectorBlocks } from './simd/vector-blocks.ts';
 import type { MetadataFilter, SearchHit, SearchSignal } from './types.ts';
 
@@ -83,6 +83,9 @@ class TenantIndex {
   #inverseNorms = new Float32Array(BLOCK_ROWS);
   #lengths = new Float32Array(BLOCK_ROWS);
   readonly #termIds = new Map<string, number>();
+  #termCounts = new Int32Array(BLOCK_ROWS);
+  /** Words seen in this tenant's rows and their term ids (-1: not indexed, a stop word). */
+  readonly #wordIds = new Map<string, number>();
   readonly #terms: string[] = [];
   #termPool = new Int32Array(BLOCK_ROWS);
   #poolEnd = 0;
@@ -117,22 +120,38 @@ class TenantIndex {
     }
     document.versions.set(chunk.version, (document.versions.get(chunk.version) ?? 0) + 1);
     document.latest = Math.max(document.latest, chunk.version);
-    const termCounts = new Map<number, number>();
-    const terms = analyzeText(chunk.searchText);
-    for (const term of terms) {
-      const id = this.#termId(term);
-      termCounts.set(id, (termCounts.get(id) ?? 0) + 1);
+    // Occurrences per term id in a scratch array (zeroed again below), not a Map per row.
+    let counts = this.#termCounts;
+    const distinct: number[] = [];
+    let length = 0;
+    for (const word of words(chunk.searchText)) {
+      // Each word's term id is remembered: most of a corpus's words were seen before.
+      let id = this.#wordIds.get(word);
+      if (id === undefined) {
+        const term = termOf(word);
+        id = term === null ? -1 : this.#termId(term);
+        this.#wordIds.set(word, id);
+        // A new term may have grown the scratch array.
+        counts = this.#termCounts;
+      }
+      if (id < 0) continue;
+      length += 1;
+      if (counts[id] === 0) distinct.push(id);
+      counts[id] = (counts[id] as number) + 1;
     }
     const { vector, searchText, ...stored } = chunk;
     void searchText;
-    const row: Row = { chunk: stored, document, termsAt: this.#poolEnd, termCount: termCounts.size };
-    for (const [term, count] of termCounts) this.#pool(term, Math.min(count, 0xffff));
+    const row: Row = { chunk: stored, document, termsAt: this.#poolEnd, termCount: distinct.length };
+    for (const term of distinct) this.#pool(term, Math.min(counts[term] as number, 0xffff));
     this.#rows.push(row);
     this.#grow(slot + 1);
-    this.#lengths[slot] = terms.length;
-    this.#totalLength += terms.length;
+    this.#lengths[slot] = length;
+    this.#totalLength += length;
     this.#live += 1;
-    for (const [term, count] of termCounts) this.#post(term, slot, Math.min(count, 0xffff));
+    for (const term of distinct) {
+      this.#post(term, slot, Math.min(counts[term] as number, 0xffff));
+      counts[term] = 0;
+    }
     this.#storeVector(slot, vector);
     return slot;
   }
@@ -306,6 +325,11 @@ class TenantIndex {
     let id = this.#termIds.get(term);
     if (id === undefined) {
       id = this.#terms.length;
+      if (id >= this.#termCounts.length) {
+        const grown = new Int32Array(this.#termCounts.length * 2);
+        grown.set(this.#termCounts);
+        this.#termCounts = grown;
+      }
       this.#terms.push(term);
       this.#termIds.set(term, id);
       this.#postings.push({ slots: new Int32Array(4), counts: new Uint16Array(4), size: 0, live: 0 });

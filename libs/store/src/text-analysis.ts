@@ -19,7 +19,8 @@ const STOP_WORDS = new Set(
 /** Tokens this long or longer are dropped (LanceDB's `max_token_length`): hashes, base64, URLs' innards. */
 const MAX_TOKEN_LENGTH = 40;
 
-const TOKEN = /[\p{L}\p{N}]+/gu;
+/** A letter or a digit, for characters outside ASCII (ASCII is tested by code). */
+const WORD_CHARACTER = /^[\p{L}\p{N}]$/u;
 /** Words seen and their terms: a corpus repeats its words, and stemming is most of the cost. */
 const TERMS = new Map<string, string | null>();
 const MAX_CACHED_WORDS = 200_000;
@@ -33,17 +34,45 @@ const MARKS = /\p{M}/gu;
  */
 export function analyzeText(text: string): string[] {
   const terms: string[] = [];
-  for (const match of text.matchAll(TOKEN)) {
-    const word = match[0].toLowerCase();
-    let term = TERMS.get(word);
-    if (term === undefined) {
-      term = word.length >= MAX_TOKEN_LENGTH || STOP_WORDS.has(word) ? null : foldToAscii(stem(word));
-      if (TERMS.size >= MAX_CACHED_WORDS) TERMS.clear();
-      TERMS.set(word, term);
-    }
+  for (const word of words(text)) {
+    const term = termOf(word);
     if (term !== null) terms.push(term);
   }
   return terms;
+}
+
+/** A text's words: runs of letters and digits, lower-cased, in order. */
+export function words(text: string): string[] {
+  const found: string[] = [];
+  let start = -1;
+  for (let i = 0; i < text.length;) {
+    const code = text.charCodeAt(i);
+    // A character outside the basic plane is two code units.
+    const width = code >= 0xd800 && code <= 0xdbff && i + 1 < text.length ? 2 : 1;
+    const inWord =
+      code < 128
+        ? (code >= 48 && code <= 57) || (code >= 65 && code <= 90) || (code >= 97 && code <= 122)
+        : WORD_CHARACTER.test(text.slice(i, i + width));
+    if (inWord && start < 0) start = i;
+    if (!inWord && start >= 0) {
+      found.push(text.slice(start, i).toLowerCase());
+      start = -1;
+    }
+    i += width;
+  }
+  if (start >= 0) found.push(text.slice(start).toLowerCase());
+  return found;
+}
+
+/** A lower-cased word's term, or `null` for a stop word or a token too long to index. */
+export function termOf(word: string): string | null {
+  let term = TERMS.get(word);
+  if (term === undefined) {
+    term = word.length >= MAX_TOKEN_LENGTH || STOP_WORDS.has(word) ? null : foldToAscii(stem(word));
+    if (TERMS.size >= MAX_CACHED_WORDS) TERMS.clear();
+    TERMS.set(word, term);
+  }
+  return term;
 }
 
 function foldToAscii(term: string): string {

@@ -41,17 +41,24 @@ const probe = (): Float32Array => {
 };
 
 describe('the in-memory index', () => {
-  it('answers the same after a rebuild that drops the removed rows', () => {
+  it('answers the same after a compaction that drops the removed rows', async () => {
     const index = new MemoryIndex(DIM);
     const all = Array.from({ length: 3_000 }, (_, n) => chunk(n));
     for (const c of all) index.add(c);
-    // Remove every other pair of rows: 1,500 dead slots, past a third, so the tenant is rebuilt.
+    // Remove every other pair of rows: 1,500 dead slots, past a third, so the tenant is wasteful.
     const survivors = new MemoryIndex(DIM);
     all.forEach((c, n) => {
       if (n % 4 < 2) index.remove(c.key, 'acme');
       else survivors.add(c);
     });
     expect(index.size).toBe(1_500);
+    expect(index.wasteful()).toEqual(['acme']);
+    let pauses = 0;
+    await index.compact('acme', async () => {
+      pauses += 1;
+    });
+    expect(pauses).toBeGreaterThan(10);
+    expect(index.wasteful()).toEqual([]);
     for (const text of ['gale reef', 'lamp', 'keel hull log']) {
       const [got, want] = [search(index, text, probe()), search(survivors, text, probe())];
       expect(got.text.length).toBeGreaterThan(0);

@@ -30,6 +30,8 @@ export interface IndexQuery {
   depth: number;
 }
 
+/** Rows a compaction copies between pauses (~4 ms of work). */
+const COMPACT_SLICE_ROWS = 100;
 // BM25 as LanceDB scores it.
 const K1 = 1.2;
 const B = 0.75;
@@ -495,11 +497,34 @@ export class MemoryIndex {
     if (slot === undefined || index === undefined) return;
     this.#slots.delete(key);
     index.remove(slot);
-    if (index.live === 0) {
-      this.#tenants.delete(tenant);
-    } else if (index.dead > 1_000 && index.dead * 3 > index.live + index.dead) {
-      this.#rebuild(tenant, index);
+    if (index.live === 0) this.#tenants.delete(tenant);
+  }
+
+  /** Tenants whose dead slots pass a third of their slots (and 1,000): {@link compact} them. */
+  wasteful(): string[] {
+    return [...this.#tenants]
+      .filter(([, index]) => index.dead > 1_000 && index.dead * 3 > index.live + index.dead)
+      .map(([tenant]) => tenant);
+  }
+
+  /**
+   * Rebuilds a tenant's index from its live rows, leaving the dead slots behind. Seconds of work
+   * at 100k rows, so it runs in slices (`pause` between them, for the caller's other work);
+   * searches use the old index, which stays valid, until the new one replaces it. Nothing may add
+   * or remove rows meanwhile (the mirror runs it inside its one sync at a time).
+   */
+  async compact(tenant: string, pause: () => Promise<void>): Promise<void> {
+    const old = this.#tenants.get(tenant);
+    if (old === undefined) return;
+    const index = new TenantIndex(this.#dimension);
+    const moved = new Map<string, number>();
+    let copied = 0;
+    for (const [key, slot] of old.liveSlots()) {
+      moved.set(key, index.copyFrom(old, slot));
+      if (++copied % COMPACT_SLICE_ROWS === 0) await pause();
     }
+    for (const [key, slot] of moved) this.#slots.set(key, slot);
+    this.#tenants.set(tenant, index);
   }
 
   /**
@@ -515,11 +540,5 @@ export class MemoryIndex {
       text: query.text === undefined ? [] : index.textCandidates(query, accept),
       vector: query.vector === undefined ? [] : index.vectorCandidates(query, accept),
     };
-  }
-
-  #rebuild(tenant: string, old: TenantIndex): void {
-    const index = new TenantIndex(this.#dimension);
-    for (const [key, slot] of old.liveSlots()) this.#slots.set(key, index.copyFrom(old, slot));
-    this.#tenants.set(tenant, index);
   }
 }

@@ -235,6 +235,11 @@ export class SearchMirror {
       return;
     }
     this.#commitState(next);
+    // After the state is committed: searches of what this sync read need not wait for it.
+    for (const tenant of index.wasteful()) {
+      await index.compact(tenant, yieldToEventLoop);
+      if (this.#closed) return;
+    }
   }
 
   /**

@@ -1,3 +1,4 @@
+import { documentKey } from './keys.ts';
 import { metadataEntry } from './metadata.ts';
 import { analyzeText, termOf, words } from './text-analysis.ts';
 import { BLOCK_ROWS, VectorBlocks } from './simd/vector-blocks.ts';
@@ -75,8 +76,8 @@ interface Row {
 /**
  * One tenant's chunks in memory: an inverted index for BM25 and the vectors (see
  * {@link VectorBlocks}: a query vector with few non-zero dimensions, the built-in lexical
- * embedder's, scores every row in one SIMD pass per dimension it has). Rows are appended to slots; a removed row
- * leaves a dead slot behind until {@link TenantIndex.compacted} rebuilds the index.
+ * embedder's, scores every row in one SIMD pass per dimension it has). Rows are appended to
+ * slots; a removed row leaves a dead slot behind until {@link MemoryIndex.compact} rebuilds it.
  */
 class TenantIndex {
   readonly #dimension: number;
@@ -114,11 +115,11 @@ class TenantIndex {
 
   add(chunk: IndexedChunk): number {
     const slot = this.#rows.length;
-    const documentKey = `${chunk.collection}\u001f${chunk.documentId}`;
-    let document = this.#documents.get(documentKey);
+    const key = documentKey(chunk.tenant, chunk.collection, chunk.documentId);
+    let document = this.#documents.get(key);
     if (document === undefined) {
       document = { versions: new Map(), latest: 0 };
-      this.#documents.set(documentKey, document);
+      this.#documents.set(key, document);
     }
     document.versions.set(chunk.version, (document.versions.get(chunk.version) ?? 0) + 1);
     document.latest = Math.max(document.latest, chunk.version);
@@ -176,10 +177,9 @@ class TenantIndex {
       this.#post(id, target, count);
     }
     this.#storeVector(target, other.#vectors.get(slot));
-    const { document } = row;
-    const key = `${row.chunk.collection}\u001f${row.chunk.documentId}`;
+    const { document, chunk } = row;
     // Documents are shared objects: the rebuilt index keeps the same ones.
-    this.#documents.set(key, document);
+    this.#documents.set(documentKey(chunk.tenant, chunk.collection, chunk.documentId), document);
     return target;
   }
 
@@ -197,7 +197,7 @@ class TenantIndex {
     if (left > 0) document.versions.set(chunk.version, left);
     else document.versions.delete(chunk.version);
     if (document.versions.size === 0) {
-      this.#documents.delete(`${chunk.collection}\u001f${chunk.documentId}`);
+      this.#documents.delete(documentKey(chunk.tenant, chunk.collection, chunk.documentId));
     } else if (chunk.version === document.latest && left === 0) {
       document.latest = Math.max(...document.versions.keys());
     }
@@ -475,10 +475,6 @@ export class MemoryIndex {
 
   has(key: string): boolean {
     return this.#slots.has(key);
-  }
-
-  *keys(): Generator<string> {
-    yield* this.#slots.keys();
   }
 
   add(chunk: IndexedChunk): void {

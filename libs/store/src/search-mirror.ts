@@ -28,16 +28,13 @@ const KEY_COLUMNS = ['tenant', 'collection', 'chunk_id'];
 /** Every column a row in the mirror needs: a hit's, and what scopes, filters and ranks it. */
 const ROW_COLUMNS = [...HIT_COLUMNS, 'tenant', 'model', 'meta_kv', 'vector', 'search_text'];
 
-/** What the mirror reports: its state changes and failures, for the process's log. */
-export interface SearchMirrorEvents {
+export interface SearchMirrorOptions {
+  /** More chunks than this (all tenants) and the mirror turns itself off: LanceDB serves searches. */
+  maxRows: number;
+  /** Its state changes and failures, for the process's log. */
   onReady?: (stats: { rows: number; ms: number }) => void;
   onOff?: (reason: string) => void;
   onError?: (error: unknown) => void;
-}
-
-export interface SearchMirrorOptions extends SearchMirrorEvents {
-  /** More chunks than this (all tenants) and the mirror turns itself off: LanceDB serves searches. */
-  maxRows: number;
 }
 
 /** A table's latest version and row count (tombstones included), as the store reads them. */
@@ -65,10 +62,9 @@ interface ArrowBatch {
   getChild(name: string): (Column & { data: { children: { values: Float32Array }[] }[] }) | null;
 }
 
+/** What `toArrow()` gives: its record batches. */
 interface ArrowTable {
-  numRows: number;
   batches: ArrowBatch[];
-  getChild(name: string): Column | null;
 }
 
 /**

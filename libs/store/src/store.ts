@@ -390,6 +390,11 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   return new LanceStore(db, session, options);
 }
 
+/** Candidates each side of a search returns: a hybrid search fuses more than it keeps. */
+function candidateDepth(mode: SearchMode, topK: number): number {
+  return mode === 'hybrid' ? Math.max(HYBRID_CANDIDATES, topK * 2) : topK;
+}
+
 /** The mode a query asks for, explicitly or by what it carries. */
 function searchMode(query: SearchQuery): SearchMode {
   if (query.mode !== undefined) return query.mode;
@@ -774,7 +779,7 @@ class LanceStore implements Store {
       ...(vectorUsable ? { vector } : {}),
       ...(mode === 'vector' ? {} : { text: query.text ?? '' }),
       ...(query.filter === undefined ? {} : { filter: query.filter }),
-      depth: mode === 'hybrid' ? Math.max(HYBRID_CANDIDATES, query.topK * 2) : query.topK,
+      depth: candidateDepth(mode, query.topK),
     });
     if (found.vector === undefined || (vectorUsable && found.vector.length === 0)) return undefined;
     if (mode === 'vector') return found.vector;
@@ -816,7 +821,7 @@ class LanceStore implements Store {
           );
         }
       }
-      const depth = mode === 'hybrid' ? Math.max(HYBRID_CANDIDATES, query.topK * 2) : query.topK;
+      const depth = candidateDepth(mode, query.topK);
       // Hybrid keeps both lists to the query model's chunks, so the fused list never mixes in
       // chunks the vector side could not have seen. A text-only search needs no model.
       const where = sqlAnd(scope, useVector ? sqlEquals('model', model) : undefined, filter);

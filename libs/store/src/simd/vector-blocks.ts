@@ -53,11 +53,6 @@ export class VectorBlocks {
     this.#views();
   }
 
-  /** Bytes held. */
-  get bytes(): number {
-    return this.#memory.buffer.byteLength;
-  }
-
   set(slot: number, vector: Float32Array): void {
     const block = Math.floor(slot / BLOCK_ROWS);
     while (this.#blocks <= block) this.#addBlock();

@@ -31,6 +31,12 @@ export interface IndexQuery {
   depth: number;
 }
 
+/** A search's candidate lists; `vector` is `undefined` when the index cannot serve the vector side. */
+export interface IndexResult {
+  text: SearchHit[];
+  vector: SearchHit[] | undefined;
+}
+
 /** Rows a compaction copies between pauses (~4 ms of work). */
 const COMPACT_SLICE_ROWS = 100;
 // BM25 as LanceDB scores it.
@@ -526,9 +532,12 @@ export class MemoryIndex {
   /**
    * A search's candidate lists, best first, at most `depth` each: text (BM25) when the query has
    * text, vector (cosine similarity) when it has a vector. `vector` is `undefined` when the query
-   * vector is too dense for the in-memory scan.
+   * vector is too dense for the in-memory scan, or of another length than the stored vectors.
    */
-  search(query: IndexQuery): { text: SearchHit[]; vector: SearchHit[] | undefined } {
+  search(query: IndexQuery): IndexResult {
+    if (query.vector !== undefined && query.vector.length !== this.#dimension) {
+      return { text: [], vector: undefined };
+    }
     const index = this.#tenants.get(query.tenant);
     if (index === undefined) return { text: [], vector: [] };
     const accept = index.acceptor(query);

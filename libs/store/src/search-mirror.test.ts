@@ -46,7 +46,15 @@ function queryVector(first: number, second: number): Float32Array {
   return vector;
 }
 
-async function mirroredReader(options: { maxRows?: number; offs?: string[] } = {}): Promise<StoreReader> {
+/** What answered each search of the mirrored readers, in order. */
+let engines: string[] = [];
+beforeEach(() => {
+  engines = [];
+});
+
+async function mirroredReader(
+  options: { maxRows?: number; maxHeapMb?: number; offs?: string[] } = {},
+): Promise<StoreReader> {
   let ready: () => void = () => undefined;
   const loaded = new Promise<void>((resolve) => {
     ready = resolve;
@@ -55,12 +63,14 @@ async function mirroredReader(options: { maxRows?: number; offs?: string[] } = {
     uri: stores.dir,
     searchMirror: {
       maxRows: options.maxRows ?? 100_000,
+      ...(options.maxHeapMb === undefined ? {} : { maxHeapMb: options.maxHeapMb }),
       onReady: () => ready(),
       onOff: (reason) => {
         options.offs?.push(reason);
         ready();
       },
     },
+    onSearch: (engine) => engines.push(engine),
   });
   readers.push(reader);
   await loaded;
@@ -119,6 +129,7 @@ describe('the search mirror', () => {
     }
     // Another tenant sees nothing of acme's.
     expect(await mirrored.search('globex', { mode: 'text', text: 'storm', topK: 10 })).toEqual([]);
+    expect(new Set(engines)).toEqual(new Set(['mirror']));
   });
 
   it("sees every commit made before the search: new documents, a replacement's new version only, deletes", async () => {
@@ -147,6 +158,7 @@ describe('the search mirror', () => {
     expect(await writer.deleteDocument('acme', 'docs', 'first')).toBe(true);
     expect(await text('harbour')).toEqual([]);
     expect(await text('note')).toEqual(['docs/second:2:0']);
+    expect(new Set(engines)).toEqual(new Set(['mirror']));
   });
 
   it('finds every chunk once while the delta moves into the main table', async () => {
@@ -167,6 +179,7 @@ describe('the search mirror', () => {
     const hits = await mirrored.search('acme', { mode: 'text', text: 'puffin', topK: 500 });
     expect(new Set(ids(hits)).size).toBe(60);
     expect(hits).toHaveLength(60);
+    expect(new Set(engines)).toEqual(new Set(['mirror']));
   });
 
   it('turns itself off past maxRows, and LanceDB answers instead', async () => {
@@ -180,5 +193,24 @@ describe('the search mirror', () => {
     expect(offs).toEqual([expect.stringContaining('more than 10')]);
     const hits = await mirrored.search('acme', { mode: 'text', text: 'note', topK: 50 });
     expect(hits).toHaveLength(12);
+    expect(engines).toEqual(['lancedb']);
+  });
+
+  it("survives its thread running out of memory: LanceDB answers, the reader's process goes on", async () => {
+    const writer = await stores.open();
+    // ~600k distinct words: far more terms and postings than the thread's 32 MB heap holds.
+    for (let document = 0; document < 60; document++) {
+      const input = chunks(document, 5).map((chunk, i) => ({
+        ...chunk,
+        text: `${chunk.text} ${Array.from({ length: 2_000 }, (_, k) => `w${document}x${i}x${k}`).join(' ')}`,
+      }));
+      await writer.replaceDocument(testDocument(`doc-${document}`), input);
+    }
+    const offs: string[] = [];
+    const mirrored = await mirroredReader({ maxHeapMb: 32, offs });
+    expect(offs).toEqual([expect.stringContaining('out of memory')]);
+    const hits = await mirrored.search('acme', { mode: 'text', text: 'w7x2x1999', topK: 50 });
+    expect(ids(hits)).toEqual(['docs/doc-7:1:2']);
+    expect(engines).toEqual(['lancedb']);
   });
 });

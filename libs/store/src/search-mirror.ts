@@ -14,9 +14,11 @@ const TAKE_BATCH = 2_000;
 const FAR_BEHIND_ROWS = 2_000;
 /** The longest the mirror indexes rows before it lets the gateway's other work run. */
 const SLICE_MS = 4;
-/** How often the mirror reads new commits by itself, while it has been searched in the last minute. */
-const FOLLOW_INTERVAL_MS = 2_000;
-const FOLLOW_WHILE_SEARCHED_MS = 60_000;
+/**
+ * How often the mirror reads new commits by itself, so that a search finds little left to read
+ * and a large import is indexed as it lands, not at the first search after it.
+ */
+const FOLLOW_INTERVAL_MS = 1_000;
 /** How long after a failed first load the next one starts. */
 const LOAD_RETRY_MS = 5_000;
 
@@ -96,7 +98,6 @@ export class SearchMirror {
   #state: 'loading' | 'ready' | 'off' = 'loading';
   #syncing: Promise<void> | undefined;
   #follower: NodeJS.Timeout | undefined;
-  #searchedAt = 0;
   /** Keys whose rows the sync in progress has read (a moved row is in both tables a while). */
   readonly #reading = new Set<string>();
   #closed = false;
@@ -107,9 +108,9 @@ export class SearchMirror {
   }
 
   /**
-   * Starts the first load in the background (retried every few seconds while it fails), then,
-   * while searches come, follows the tables every {@link FOLLOW_INTERVAL_MS}, so that a search
-   * finds little left to read. Searches use LanceDB until the first load has completed.
+   * Starts the first load in the background (retried every few seconds while it fails), then
+   * follows the tables every {@link FOLLOW_INTERVAL_MS}. Searches use LanceDB until the first load
+   * has completed.
    */
   start(): void {
     const started = Date.now();
@@ -121,8 +122,7 @@ export class SearchMirror {
           this.#state = 'ready';
           this.#options.onReady?.({ rows: this.#index?.size ?? 0, ms: Date.now() - started });
           this.#follower = setInterval(() => {
-            // Only while searched: a bulk import into a store nobody searches runs on undisturbed.
-            if (this.#state !== 'ready' || Date.now() - this.#searchedAt > FOLLOW_WHILE_SEARCHED_MS) return;
+            if (this.#state !== 'ready') return;
             this.#catchUp().catch((error: unknown) => this.#options.onError?.(error));
           }, FOLLOW_INTERVAL_MS);
           this.#follower.unref();
@@ -137,15 +137,14 @@ export class SearchMirror {
   }
 
   /**
-   * The index as of every commit made before this call, or `undefined` when LanceDB must answer:
+   * The index as of the given table versions (read by the caller as its search began), or
+   * `undefined` when LanceDB must answer:
    * the mirror is loading, turned off, failing to read the tables, or more than
    * {@link FAR_BEHIND_ROWS} rows behind a table (a large import: it catches up meanwhile, for later
    * searches). Otherwise the search waits while the mirror reads the commits it has not seen.
    */
-  async current(latest: () => Promise<Map<string, TableCount>>): Promise<MemoryIndex | undefined> {
+  async current(tables: Map<string, TableCount>): Promise<MemoryIndex | undefined> {
     if (this.#state !== 'ready' || this.#closed) return undefined;
-    this.#searchedAt = Date.now();
-    const tables = await latest();
     try {
       while (!this.#covers(tables)) {
         const farBehind = [...tables].some(

@@ -26,7 +26,8 @@ import {
 } from './maintenance.ts';
 import { DocumentWriter, firstModel, type CommitStats } from './writer.ts';
 import { Semaphore } from './semaphore.ts';
-import { SearchMirror, type SearchMirrorOptions, type TableCount } from './search-mirror.ts';
+import { MirrorThread, type MirrorThreadOptions } from './mirror-thread.ts';
+import type { TableCount } from './search-mirror.ts';
 import { TableHandles } from './tables.ts';
 import { requireId, validateVector, validateWrite } from './validate.ts';
 import { listChunks } from './chunk-list.ts';
@@ -236,10 +237,11 @@ export interface StoreOptions {
   hybridTextTailScanRows?: number;
   /**
    * Readers: serve searches from an in-memory copy of every chunk, kept in step with the tables
-   * (see {@link SearchMirror}); LanceDB answers while it loads, past its `maxRows`, and for query
-   * vectors too dense for its scan. Without it, every search queries LanceDB.
+   * (see {@link SearchMirror}), in a thread of its own (see {@link MirrorThread}); LanceDB answers
+   * while it loads, past its `maxRows`, and for query vectors too dense for its scan. Without it,
+   * every search queries LanceDB.
    */
-  searchMirror?: SearchMirrorOptions;
+  searchMirror?: Omit<MirrorThreadOptions, 'uri' | 'storageOptions'>;
   /** Readers: told what answered each search, for metrics. */
   onSearch?: (engine: 'mirror' | 'lancedb') => void;
   /**
@@ -434,15 +436,18 @@ class LanceStore implements Store {
   #dimension: number | undefined;
   #writes: Promise<void> = Promise.resolve();
   #closing: Promise<void> | undefined;
-  readonly #mirror: SearchMirror | undefined;
+  readonly #mirror: MirrorThread | undefined;
   readonly #onSearch: ((engine: 'mirror' | 'lancedb') => void) | undefined;
 
   constructor(db: Connection, session: Session, options: StoreOptions) {
     this.#db = db;
     this.#onSearch = options.onSearch;
     if (options.searchMirror) {
-      this.#mirror = new SearchMirror(db, options.searchMirror);
-      this.#mirror.start();
+      this.#mirror = new MirrorThread({
+        ...options.searchMirror,
+        uri: options.uri,
+        ...(options.storageOptions ? { storageOptions: options.storageOptions } : {}),
+      });
     }
     this.#session = session;
     this.#tables = new TableHandles(db);
@@ -766,12 +771,9 @@ class LanceStore implements Store {
     mode: SearchMode,
   ): Promise<SearchHit[] | undefined> {
     if (this.#mirror === undefined) return undefined;
-    const index = await this.#mirror.current(() => this.#tableVersions());
-    if (index === undefined) return undefined;
     const vector = mode === 'text' ? undefined : query.vector;
-    if (vector !== undefined && vector.length !== index.dimension) return undefined;
     const vectorUsable = vector !== undefined && vector.some((x) => x !== 0);
-    const found = index.search({
+    const found = await this.#mirror.search(await this.#tableVersions(), {
       tenant,
       ...(query.collection === undefined ? {} : { collection: query.collection }),
       // Hybrid keeps both lists to the query model's chunks, as the LanceDB path does.
@@ -781,6 +783,7 @@ class LanceStore implements Store {
       ...(query.filter === undefined ? {} : { filter: query.filter }),
       depth: candidateDepth(mode, query.topK),
     });
+    if (found === undefined) return undefined;
     if (found.vector === undefined || (vectorUsable && found.vector.length === 0)) return undefined;
     if (mode === 'vector') return found.vector;
     if (mode === 'text') return found.text;
@@ -917,7 +920,7 @@ class LanceStore implements Store {
   }
 
   async #shutdown(): Promise<void> {
-    this.#mirror?.close();
+    await this.#mirror?.close();
     await this.#writer.idle();
     this.#maintenance.close();
     await this.#writes;

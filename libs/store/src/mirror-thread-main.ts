@@ -1,0 +1,41 @@
+/**
+ * The search mirror's thread (see {@link MirrorThread}): it opens its own connection to the store,
+ * loads and follows the chunk tables, and answers the gateway's searches from memory.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { connect, Session } from '@lancedb/lancedb';
+import type { MirrorMessage, MirrorRequest, MirrorThreadData } from './mirror-thread.ts';
+import { SearchMirror } from './search-mirror.ts';
+
+/**
+ * The thread's LanceDB caches: it reads manifests and data pages, never an index (LanceDB's own
+ * defaults, 6 GB and 1 GB, would grow with every commit the mirror follows).
+ */
+const INDEX_CACHE_BYTES = 16 * 1024 * 1024;
+const METADATA_CACHE_BYTES = 32 * 1024 * 1024;
+
+const port = parentPort;
+if (port === null) throw new Error('mirror-thread-main.ts runs as a worker thread');
+const data = workerData as MirrorThreadData;
+const post = (message: MirrorMessage): void => port.postMessage(message);
+
+const db = await connect({
+  uri: data.uri,
+  readConsistencyInterval: 0,
+  ...(data.storageOptions ? { storageOptions: data.storageOptions } : {}),
+  session: new Session(BigInt(INDEX_CACHE_BYTES), BigInt(METADATA_CACHE_BYTES)),
+});
+const mirror = new SearchMirror(db, {
+  maxRows: data.maxRows,
+  onReady: (stats) => post({ kind: 'ready', ...stats }),
+  onOff: (reason) => post({ kind: 'off', reason }),
+  onError: (error) => post({ kind: 'error', message: error instanceof Error ? error.message : String(error) }),
+});
+mirror.start();
+
+port.on('message', (request: MirrorRequest) => {
+  mirror.current(request.tables).then(
+    (index) => post({ kind: 'result', id: request.id, result: index?.search(request.query) }),
+    () => post({ kind: 'result', id: request.id, result: undefined }),
+  );
+});

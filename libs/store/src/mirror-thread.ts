@@ -1,0 +1,127 @@
+import { Worker } from 'node:worker_threads';
+import type { IndexQuery, IndexResult } from './memory-index.ts';
+import type { TableCount } from './search-mirror.ts';
+
+/**
+ * Heap the thread may use per chunk it may hold, and at least: a chunk costs ~3 KB of heap at
+ * SciFact's sizes (its text, terms, postings and keys; the vectors live in WebAssembly memory,
+ * outside the heap). Past the limit V8 ends the thread, not the gateway, and LanceDB answers.
+ */
+const HEAP_BYTES_PER_CHUNK = 6 * 1024;
+const MIN_HEAP_MB = 128;
+
+export interface MirrorThreadOptions {
+  /** The store to follow, as the store itself opened it. */
+  uri: string;
+  storageOptions?: Record<string, string>;
+  /** More chunks than this (all tenants) and the mirror turns itself off: LanceDB serves searches. */
+  maxRows: number;
+  /** The thread's heap limit; by default sized for `maxRows` chunks. */
+  maxHeapMb?: number;
+  /** Its state changes and failures, for the process's log. */
+  onReady?: (stats: { rows: number; ms: number }) => void;
+  onOff?: (reason: string) => void;
+  onError?: (error: Error) => void;
+}
+
+/** What the thread is given at its start. */
+export interface MirrorThreadData {
+  uri: string;
+  storageOptions?: Record<string, string>;
+  maxRows: number;
+}
+
+/** A search the gateway asks of the thread: the index as of these table versions, then the query. */
+export interface MirrorRequest {
+  id: number;
+  tables: Map<string, TableCount>;
+  query: IndexQuery;
+}
+
+/** The thread's answers, and what it reports by itself. */
+export type MirrorMessage =
+  | { kind: 'result'; id: number; result: IndexResult | undefined }
+  | { kind: 'ready'; rows: number; ms: number }
+  | { kind: 'off'; reason: string }
+  | { kind: 'error'; message: string };
+
+/**
+ * The search mirror (see {@link SearchMirror}) in a thread of its own: its first load, its
+ * catch-up after imports and its searches run beside the gateway's event loop, on another core,
+ * never in front of the gateway's other calls. The thread has its own LanceDB connection and a
+ * heap limit of its own: should the mirror outgrow it, the thread ends, and LanceDB answers
+ * every search from then on.
+ */
+export class MirrorThread {
+  readonly #worker: Worker;
+  readonly #pending = new Map<number, (result: IndexResult | undefined) => void>();
+  #nextId = 0;
+  #gone = false;
+
+  constructor(options: MirrorThreadOptions) {
+    const data: MirrorThreadData = {
+      uri: options.uri,
+      maxRows: options.maxRows,
+      ...(options.storageOptions ? { storageOptions: options.storageOptions } : {}),
+    };
+    this.#worker = new Worker(new URL('./mirror-thread-main.ts', import.meta.url), {
+      workerData: data,
+      resourceLimits: {
+        maxOldGenerationSizeMb:
+          options.maxHeapMb ??
+          Math.max(MIN_HEAP_MB, Math.ceil((options.maxRows * HEAP_BYTES_PER_CHUNK) / (1024 * 1024))),
+      },
+    });
+    // The gateway's own shutdown decides when it exits, not this thread.
+    this.#worker.unref();
+    this.#worker.on('message', (message: MirrorMessage) => {
+      switch (message.kind) {
+        case 'result':
+          this.#pending.get(message.id)?.(message.result);
+          this.#pending.delete(message.id);
+          break;
+        case 'ready':
+          options.onReady?.({ rows: message.rows, ms: message.ms });
+          break;
+        case 'off':
+          options.onOff?.(message.reason);
+          break;
+        case 'error':
+          options.onError?.(new Error(message.message));
+          break;
+      }
+    });
+    this.#worker.on('error', (error) => {
+      // ERR_WORKER_OUT_OF_MEMORY when the mirror outgrew its heap limit.
+      if (!this.#gone) options.onOff?.(`the mirror's thread failed: ${error.message}`);
+      this.#end();
+    });
+    this.#worker.on('exit', () => this.#end());
+  }
+
+  /**
+   * The query's candidate lists from the mirror, as of the given table versions, or `undefined`
+   * when LanceDB must answer (loading, off, far behind, the thread gone).
+   */
+  search(tables: Map<string, TableCount>, query: IndexQuery): Promise<IndexResult | undefined> {
+    if (this.#gone) return Promise.resolve(undefined);
+    const id = this.#nextId++;
+    const request: MirrorRequest = { id, tables, query };
+    return new Promise((resolve) => {
+      this.#pending.set(id, resolve);
+      this.#worker.postMessage(request);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#end();
+    await this.#worker.terminate();
+  }
+
+  /** Every search still waiting goes to LanceDB. */
+  #end(): void {
+    this.#gone = true;
+    for (const resolve of this.#pending.values()) resolve(undefined);
+    this.#pending.clear();
+  }
+}

@@ -52,11 +52,14 @@ async function search(query: string, mode: 'hybrid' | 'text' | 'vector' = 'hybri
   return result.results;
 }
 
-async function mirrorSearches(url: string): Promise<number> {
+/** A sample's value on a gateway's `/metrics` (0 when absent); its labels start with `labels`. */
+async function metric(url: string, name: string, labels = ''): Promise<number> {
   const text = await (await fetch(url.replace('/mcp', '/metrics'))).text();
-  const line = text.split('\n').find((l) => l.startsWith('hopper_store_searches_total{engine="mirror"'));
-  return Number(line?.split(' ')[1] ?? 0);
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}`));
+  return Number(line?.split(' ').at(-1) ?? 0);
 }
+
+const mirrorSearches = (url: string) => metric(url, 'hopper_store_searches_total', 'engine="mirror"');
 
 describe('the search mirror, through two gateways', () => {
   it('finds what a job completed on another gateway, the new version of a replacement, and no deleted document', async () => {
@@ -93,5 +96,7 @@ describe('the search mirror, through two gateways', () => {
 
     // Answered from memory, not by LanceDB.
     expect(await mirrorSearches(stack.gateways[1]!.url)).toBeGreaterThanOrEqual(before + 8);
+    // It holds the live chunks: five gales less the deleted one, and the replaced first night.
+    expect(await metric(stack.gateways[1]!.url, 'hopper_search_mirror_rows')).toBe(5);
   });
 });

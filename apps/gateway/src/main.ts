@@ -107,6 +107,7 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
                 logger.warn({ reason }, 'search mirror off; LanceDB answers searches'),
               onError: (error: unknown) =>
                 logger.warn({ err: error }, 'search mirror could not read the store'),
+              onSize: (rows: number) => metrics.searchMirrorRows.set(rows),
             },
           }
         : {}),

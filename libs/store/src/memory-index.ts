@@ -2,7 +2,8 @@ import { documentKey } from './keys.ts';
 import { metadataEntry } from './metadata.ts';
 import { analyzeText, termOf, words } from './text-analysis.ts';
 import { BLOCK_ROWS, VectorBlocks } from './simd/vector-blocks.ts';
-import type { MetadataFilter, SearchHit, SearchSignal } from './types.ts';
+import { fuseHits } from './fusion.ts';
+import type { MetadataFilter, SearchHit, SearchMode, SearchSignal } from './types.ts';
 
 /**
  * One chunk row as the in-memory index holds it: what a hit returns, and what ranks it.
@@ -29,12 +30,6 @@ export interface IndexQuery {
   text?: string;
   filter?: MetadataFilter;
   depth: number;
-}
-
-/** A search's candidate lists; `vector` is `undefined` when the index cannot serve the vector side. */
-export interface IndexResult {
-  text: SearchHit[];
-  vector: SearchHit[] | undefined;
 }
 
 /** Rows a compaction copies between pauses (~4 ms of work). */
@@ -534,7 +529,7 @@ export class MemoryIndex {
    * text, vector (cosine similarity) when it has a vector. `vector` is `undefined` when the query
    * vector is too dense for the in-memory scan, or of another length than the stored vectors.
    */
-  search(query: IndexQuery): IndexResult {
+  search(query: IndexQuery): { text: SearchHit[]; vector: SearchHit[] | undefined } {
     if (query.vector !== undefined && query.vector.length !== this.#dimension) {
       return { text: [], vector: undefined };
     }
@@ -545,5 +540,20 @@ export class MemoryIndex {
       text: query.text === undefined ? [] : index.textCandidates(query, accept),
       vector: query.vector === undefined ? [] : index.vectorCandidates(query, accept),
     };
+  }
+
+  /**
+   * A search's answer, its `topK` best hits (a hybrid search fuses its two lists), or `undefined`
+   * where LanceDB must answer: the query vector does not suit the scan, or the vector side found
+   * nothing for a usable vector (LanceDB's path then says whether the model was wrong).
+   */
+  answer(query: IndexQuery, mode: SearchMode, topK: number): SearchHit[] | undefined {
+    const found = this.search(query);
+    if (found.vector === undefined || (query.vector !== undefined && found.vector.length === 0)) {
+      return undefined;
+    }
+    if (mode === 'vector') return found.vector;
+    if (mode === 'text') return found.text;
+    return fuseHits(found.text, found.vector, topK);
   }
 }

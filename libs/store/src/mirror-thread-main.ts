@@ -29,13 +29,15 @@ const mirror = new SearchMirror(db, {
   maxRows: data.maxRows,
   onReady: (stats) => post({ kind: 'ready', ...stats }),
   onOff: (reason) => post({ kind: 'off', reason }),
+  onSize: (rows) => post({ kind: 'size', rows }),
   onError: (error) => post({ kind: 'error', message: error instanceof Error ? error.message : String(error) }),
 });
 mirror.start();
 
 port.on('message', (request: MirrorRequest) => {
   mirror.current(request.tables).then(
-    (index) => post({ kind: 'result', id: request.id, result: index?.search(request.query) }),
+    (index) =>
+      post({ kind: 'result', id: request.id, result: index?.answer(request.query, request.mode, request.topK) }),
     () => post({ kind: 'result', id: request.id, result: undefined }),
   );
 });

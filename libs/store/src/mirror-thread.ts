@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
-import type { IndexQuery, IndexResult } from './memory-index.ts';
+import type { IndexQuery } from './memory-index.ts';
 import type { TableCount } from './search-mirror.ts';
+import type { SearchHit, SearchMode } from './types.ts';
 
 /**
  * Heap the thread may use per chunk it may hold, and at least: a chunk costs ~3 KB of heap at
@@ -22,6 +23,8 @@ export interface MirrorThreadOptions {
   onReady?: (stats: { rows: number; ms: number }) => void;
   onOff?: (reason: string) => void;
   onError?: (error: Error) => void;
+  /** The chunks the mirror holds, after each change (0 once off or gone). */
+  onSize?: (rows: number) => void;
 }
 
 /** What the thread is given at its start. */
@@ -36,13 +39,16 @@ export interface MirrorRequest {
   id: number;
   tables: Map<string, TableCount>;
   query: IndexQuery;
+  mode: SearchMode;
+  topK: number;
 }
 
 /** The thread's answers, and what it reports by itself. */
 export type MirrorMessage =
-  | { kind: 'result'; id: number; result: IndexResult | undefined }
+  | { kind: 'result'; id: number; result: SearchHit[] | undefined }
   | { kind: 'ready'; rows: number; ms: number }
   | { kind: 'off'; reason: string }
+  | { kind: 'size'; rows: number }
   | { kind: 'error'; message: string };
 
 /**
@@ -54,7 +60,7 @@ export type MirrorMessage =
  */
 export class MirrorThread {
   readonly #worker: Worker;
-  readonly #pending = new Map<number, (result: IndexResult | undefined) => void>();
+  readonly #pending = new Map<number, (result: SearchHit[] | undefined) => void>();
   #nextId = 0;
   #gone = false;
 
@@ -89,24 +95,34 @@ export class MirrorThread {
         case 'error':
           options.onError?.(new Error(message.message));
           break;
+        case 'size':
+          options.onSize?.(message.rows);
+          break;
       }
     });
     this.#worker.on('error', (error) => {
       // ERR_WORKER_OUT_OF_MEMORY when the mirror outgrew its heap limit.
       if (!this.#gone) options.onOff?.(`the mirror's thread failed: ${error.message}`);
+      options.onSize?.(0);
       this.#end();
     });
     this.#worker.on('exit', () => this.#end());
   }
 
   /**
-   * The query's candidate lists from the mirror, as of the given table versions, or `undefined`
-   * when LanceDB must answer (loading, off, far behind, the thread gone).
+   * The search's hits from the mirror, as of the given table versions, or `undefined` when LanceDB
+   * must answer (loading, off, far behind, the thread gone, or a query the index cannot serve:
+   * see {@link MemoryIndex.answer}). Only the `topK` hits cross between the threads.
    */
-  search(tables: Map<string, TableCount>, query: IndexQuery): Promise<IndexResult | undefined> {
+  search(
+    tables: Map<string, TableCount>,
+    query: IndexQuery,
+    mode: SearchMode,
+    topK: number,
+  ): Promise<SearchHit[] | undefined> {
     if (this.#gone) return Promise.resolve(undefined);
     const id = this.#nextId++;
-    const request: MirrorRequest = { id, tables, query };
+    const request: MirrorRequest = { id, tables, query, mode, topK };
     return new Promise((resolve) => {
       this.#pending.set(id, resolve);
       this.#worker.postMessage(request);

@@ -37,6 +37,8 @@ export interface SearchMirrorOptions {
   onReady?: (stats: { rows: number; ms: number }) => void;
   onOff?: (reason: string) => void;
   onError?: (error: unknown) => void;
+  /** The chunks it holds, after each change (0 once off). */
+  onSize?: (rows: number) => void;
 }
 
 /** A table's latest version and row count (tombstones included), as the store reads them. */
@@ -101,6 +103,7 @@ export class SearchMirror {
   /** Keys whose rows the sync in progress has read (a moved row is in both tables a while). */
   readonly #reading = new Set<string>();
   #closed = false;
+  #reportedSize = 0;
 
   constructor(db: Connection, options: SearchMirrorOptions) {
     this.#db = db;
@@ -355,6 +358,9 @@ export class SearchMirror {
 
   #commitState(next: Map<string, TableState>): void {
     for (const [name, state] of next) this.#tables.set(name, state);
+    const size = this.#index?.size ?? 0;
+    if (size !== this.#reportedSize) this.#options.onSize?.(size);
+    this.#reportedSize = size;
   }
 
   #turnOff(reason: string): void {
@@ -362,6 +368,8 @@ export class SearchMirror {
     this.#index = undefined;
     this.#tables.clear();
     this.#options.onOff?.(reason);
+    this.#options.onSize?.(0);
+    this.#reportedSize = 0;
   }
 
   /** The mirror's own handle on a table (it pins versions, which the store's handles must not). */

@@ -28,6 +28,7 @@ import { DocumentWriter, firstModel, type CommitStats } from './writer.ts';
 import { Semaphore } from './semaphore.ts';
 import { MirrorThread, type MirrorThreadOptions } from './mirror-thread.ts';
 import type { TableCount } from './search-mirror.ts';
+import type { IndexQuery } from './memory-index.ts';
 import { TableHandles } from './tables.ts';
 import { requireId, validateVector, validateWrite } from './validate.ts';
 import { listChunks } from './chunk-list.ts';
@@ -761,9 +762,8 @@ class LanceStore implements Store {
   }
 
   /**
-   * The search answered from the in-memory mirror, or `undefined` where LanceDB answers: the mirror
-   * cannot serve, the query vector's length or density does not suit it, or the vector side found
-   * nothing (LanceDB's path then says whether the model was wrong).
+   * The search answered from the in-memory mirror, or `undefined` where LanceDB answers (see
+   * {@link MemoryIndex.answer} and {@link MirrorThread.search}).
    */
   async #searchMirror(
     tenant: string,
@@ -773,7 +773,7 @@ class LanceStore implements Store {
     if (this.#mirror === undefined) return undefined;
     const vector = mode === 'text' ? undefined : query.vector;
     const vectorUsable = vector !== undefined && vector.some((x) => x !== 0);
-    const found = await this.#mirror.search(await this.#tableVersions(), {
+    const indexQuery: IndexQuery = {
       tenant,
       ...(query.collection === undefined ? {} : { collection: query.collection }),
       // Hybrid keeps both lists to the query model's chunks, as the LanceDB path does.
@@ -782,12 +782,8 @@ class LanceStore implements Store {
       ...(mode === 'vector' ? {} : { text: query.text ?? '' }),
       ...(query.filter === undefined ? {} : { filter: query.filter }),
       depth: candidateDepth(mode, query.topK),
-    });
-    if (found === undefined) return undefined;
-    if (found.vector === undefined || (vectorUsable && found.vector.length === 0)) return undefined;
-    if (mode === 'vector') return found.vector;
-    if (mode === 'text') return found.text;
-    return fuseHits(found.text, found.vector, query.topK);
+    };
+    return this.#mirror.search(await this.#tableVersions(), indexQuery, mode, query.topK);
   }
 
   /** Each chunk table's latest version and row count (a look at its newest manifest). */

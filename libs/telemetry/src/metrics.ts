@@ -151,6 +151,12 @@ export function createMetrics(service: 'gateway' | 'worker') {
       labelNames: ['engine'] as const,
       registers: [registry],
     }),
+    /** Chunks the gateway's search mirror holds in memory (0 while it loads, when off, or without one). */
+    searchMirrorRows: new Gauge({
+      name: 'hopper_search_mirror_rows',
+      help: 'Chunks the in-memory search mirror holds (0 while loading, when off, or without one)',
+      registers: [registry],
+    }),
     /** Names where `hopper_store_cache_bytes` is read from: the process's store, once it is open. */
     measureStoreCache(source: () => number): void {
       storeCacheSource = source;

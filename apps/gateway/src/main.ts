@@ -107,7 +107,10 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
                 logger.warn({ reason }, 'search mirror off; LanceDB answers searches'),
               onError: (error: unknown) =>
                 logger.warn({ err: error }, 'search mirror could not read the store'),
-              onSize: (rows: number) => metrics.searchMirrorRows.set(rows),
+              onSize: ({ rows, bytes }: { rows: number; bytes: number }) => {
+                metrics.searchMirrorRows.set(rows);
+                metrics.searchMirrorBytes.set(bytes);
+              },
             },
           }
         : {}),

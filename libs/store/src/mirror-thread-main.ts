@@ -2,6 +2,7 @@
  * The search mirror's thread (see {@link MirrorThread}): it opens its own connection to the store,
  * loads and follows the chunk tables, and answers the gateway's searches from memory.
  */
+import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { connect, Session } from '@lancedb/lancedb';
 import type { MirrorMessage, MirrorRequest, MirrorThreadData } from './mirror-thread.ts';
@@ -29,7 +30,11 @@ const mirror = new SearchMirror(db, {
   maxRows: data.maxRows,
   onReady: (stats) => post({ kind: 'ready', ...stats }),
   onOff: (reason) => post({ kind: 'off', reason }),
-  onSize: (rows) => post({ kind: 'size', rows }),
+  onSize: (rows) => {
+    // This thread's heap and what lives outside it (the vectors' WebAssembly memory).
+    const heap = getHeapStatistics();
+    post({ kind: 'size', rows, bytes: heap.used_heap_size + heap.external_memory });
+  },
   onError: (error) => post({ kind: 'error', message: error instanceof Error ? error.message : String(error) }),
 });
 mirror.start();

@@ -23,8 +23,11 @@ export interface MirrorThreadOptions {
   onReady?: (stats: { rows: number; ms: number }) => void;
   onOff?: (reason: string) => void;
   onError?: (error: Error) => void;
-  /** The chunks the mirror holds, after each change (0 once off or gone). */
-  onSize?: (rows: number) => void;
+  /**
+   * The chunks the mirror holds and the memory its thread uses (V8 heap and WebAssembly memory),
+   * after each change (0 once off or gone).
+   */
+  onSize?: (size: { rows: number; bytes: number }) => void;
 }
 
 /** What the thread is given at its start. */
@@ -48,7 +51,7 @@ export type MirrorMessage =
   | { kind: 'result'; id: number; result: SearchHit[] | undefined }
   | { kind: 'ready'; rows: number; ms: number }
   | { kind: 'off'; reason: string }
-  | { kind: 'size'; rows: number }
+  | { kind: 'size'; rows: number; bytes: number }
   | { kind: 'error'; message: string };
 
 /**
@@ -96,14 +99,14 @@ export class MirrorThread {
           options.onError?.(new Error(message.message));
           break;
         case 'size':
-          options.onSize?.(message.rows);
+          options.onSize?.({ rows: message.rows, bytes: message.bytes });
           break;
       }
     });
     this.#worker.on('error', (error) => {
       // ERR_WORKER_OUT_OF_MEMORY when the mirror outgrew its heap limit.
       if (!this.#gone) options.onOff?.(`the mirror's thread failed: ${error.message}`);
-      options.onSize?.(0);
+      options.onSize?.({ rows: 0, bytes: 0 });
       this.#end();
     });
     this.#worker.on('exit', () => this.#end());

@@ -157,6 +157,12 @@ export function createMetrics(service: 'gateway' | 'worker') {
       help: 'Chunks the in-memory search mirror holds (0 while loading, when off, or without one)',
       registers: [registry],
     }),
+    /** Memory of the search mirror's thread: its V8 heap and the vectors' WebAssembly memory. */
+    searchMirrorBytes: new Gauge({
+      name: 'hopper_search_mirror_bytes',
+      help: "Bytes the search mirror's thread uses: its V8 heap and the vectors' WebAssembly memory",
+      registers: [registry],
+    }),
     /** Names where `hopper_store_cache_bytes` is read from: the process's store, once it is open. */
     measureStoreCache(source: () => number): void {
       storeCacheSource = source;

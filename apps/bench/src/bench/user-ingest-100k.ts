@@ -97,8 +97,9 @@ export async function userIngest100kScenario(options: {
         'more (another copy) one per call (REST POST /v1/documents, wait: false, 8 callers, 429s waited out) ' +
         'while 10 MCP clients call search (every query new, so uncached), get_document (of the documents sent ' +
         'so far in this phase) and list_documents in turn; then the same reads once the last job has completed. ' +
-        `At the end the gateway's resident memory was ${gateway.rssMb} MB; searches answered from the ` +
-        `in-memory mirror: ${gateway.mirror}, by LanceDB: ${gateway.lancedb}.`,
+        `At the end the gateway's resident memory was ${gateway.rssMb} MB (its search mirror's thread: ` +
+        `${gateway.mirrorMb} MB); searches answered from the in-memory mirror: ${gateway.mirror}, by LanceDB: ` +
+        `${gateway.lancedb}.`,
       measurements: [],
       ratios: [],
       userIngest: [{ ...preload, label: `preload, ${batch} per call` }, run],
@@ -109,7 +110,9 @@ export async function userIngest100kScenario(options: {
 }
 
 /** The gateway's resident memory and its searches by engine, from its `/metrics`. */
-async function gatewayState(baseUrl: string): Promise<{ rssMb: number; mirror: number; lancedb: number }> {
+async function gatewayState(
+  baseUrl: string,
+): Promise<{ rssMb: number; mirrorMb: number; mirror: number; lancedb: number }> {
   const text = await (await fetch(`${baseUrl}/metrics`)).text();
   // A sample's line: its name, its labels (the process's own `service` among them), its value.
   const value = (name: string, label = ''): number =>
@@ -122,6 +125,7 @@ async function gatewayState(baseUrl: string): Promise<{ rssMb: number; mirror: n
     );
   return {
     rssMb: Math.round(value('process_resident_memory_bytes') / (1024 * 1024)),
+    mirrorMb: Math.round(value('hopper_search_mirror_bytes') / (1024 * 1024)),
     mirror: value('hopper_store_searches_total', 'engine="mirror"'),
     lancedb: value('hopper_store_searches_total', 'engine="lancedb"'),
   };

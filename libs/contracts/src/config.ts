@@ -68,10 +68,13 @@ export const commonEnvSchema = z.object({
   // Small on purpose; why: DEFAULT_METADATA_CACHE_BYTES in libs/store/src/store.ts.
   HOPPER_STORE_METADATA_CACHE_MB: positiveInt(16),
   /**
-   * Gateways: answer searches from an in-memory copy of every chunk while the store holds at most
-   * this many; 0 (the default) turns it off. See docs/configuration.md for its memory.
+   * Gateways: answer searches from an in-memory copy of every chunk (in a thread of its own) while
+   * the store holds at most this many; 0 turns it off. See docs/configuration.md for its memory.
    */
-  HOPPER_SEARCH_MIRROR_MAX_CHUNKS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).default(0)),
+  HOPPER_SEARCH_MIRROR_MAX_CHUNKS: z.preprocess(
+    emptyToUndefined,
+    z.coerce.number().int().min(0).default(200_000),
+  ),
   HOPPER_CACHE_TTL_EMBEDDINGS_S: positiveInt(7 * 24 * 3_600),
   HOPPER_CACHE_TIMEOUT_MS: positiveInt(100),
   /** OpenTelemetry: traces are exported over OTLP/HTTP when an endpoint is set (the exporter reads the rest of `OTEL_*`). */

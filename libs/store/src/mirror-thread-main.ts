@@ -35,14 +35,19 @@ const mirror = new SearchMirror(db, {
     const heap = getHeapStatistics();
     post({ kind: 'size', rows, bytes: heap.used_heap_size + heap.external_memory });
   },
-  onError: (error) => post({ kind: 'error', message: error instanceof Error ? error.message : String(error) }),
+  onError: (error) =>
+    post({ kind: 'error', message: error instanceof Error ? error.message : String(error) }),
 });
 mirror.start();
 
 port.on('message', (request: MirrorRequest) => {
   mirror.current(request.tables).then(
     (index) =>
-      post({ kind: 'result', id: request.id, result: index?.answer(request.query, request.mode, request.topK) }),
+      post({
+        kind: 'result',
+        id: request.id,
+        result: index?.answer(request.query, request.mode, request.topK),
+      }),
     () => post({ kind: 'result', id: request.id, result: undefined }),
   );
 });

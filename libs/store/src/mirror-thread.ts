@@ -103,7 +103,7 @@ export class MirrorThread {
           break;
       }
     });
-    this.#worker.on('error', (error) => {
+    this.#worker.on('error', (error: Error) => {
       // ERR_WORKER_OUT_OF_MEMORY when the mirror outgrew its heap limit.
       if (!this.#gone) options.onOff?.(`the mirror's thread failed: ${error.message}`);
       options.onSize?.({ rows: 0, bytes: 0 });

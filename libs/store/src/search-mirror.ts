@@ -12,7 +12,7 @@ const TAKE_BATCH = 2_000;
  * moved by more than this since (a large import): LanceDB answers it, and the reading goes on.
  */
 const FAR_BEHIND_ROWS = 2_000;
-/** The longest the mirror indexes rows before it lets the gateway's other work run. */
+/** The longest the mirror indexes rows before it lets waiting searches run. */
 const SLICE_MS = 4;
 /**
  * How often the mirror reads new commits by itself, so that a search finds little left to read
@@ -73,8 +73,8 @@ interface ArrowTable {
 
 /**
  * Every chunk of the store, in memory, kept in step with the chunk tables: searches are served
- * from it (see {@link MemoryIndex}) instead of four LanceDB queries. Gateways open one; writers
- * never need it.
+ * from it (see {@link MemoryIndex}) instead of four LanceDB queries. Gateways run one in a thread
+ * of its own (see {@link MirrorThread}); writers never need it.
  *
  * It follows the tables by their versions. A search first reads both tables' current versions
  * (LanceDB's check for a newer manifest, which every read makes anyway); where one moved since the
@@ -341,7 +341,7 @@ export class SearchMirror {
 
   /**
    * Indexes rows a few milliseconds at a time: a first load or a large catch-up is seconds of work,
-   * and the gateway's other calls must not wait behind it (its load shedder would turn them away).
+   * and the searches that need only what is already indexed must not wait behind it.
    */
   async #add(chunks: Iterable<IndexedChunk>): Promise<void> {
     let sliceStarted = performance.now();

@@ -134,4 +134,4 @@ const FLOOR_MB_PER_MINUTE = 1;
 export const MIN_TREND_WINDOW_MINUTES = 2;
 
 /** The memory limits of the Kubernetes manifests (infra/k8s/base): a process over it would be killed. */
-export const podMemoryLimitMb = { gateway: 1024, worker: 1024 } as const;
+export const podMemoryLimitMb = { gateway: 3072, worker: 1024 } as const;

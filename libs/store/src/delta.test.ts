@@ -31,7 +31,12 @@ async function liveRows(name: 'chunks' | 'chunks_delta', filter?: string): Promi
   const db = await connect(stores.dir);
   try {
     if (!(await db.tableNames()).includes(name)) return 0;
-    const table = await db.openTable(name);
+    // A table being created is listed before its first version is written: it has no rows yet.
+    const table = await db.openTable(name).catch((error: unknown) => {
+      if (String(error).includes('was not found')) return undefined;
+      throw error;
+    });
+    if (table === undefined) return 0;
     try {
       return await table.countRows([`tenant <> ''`, filter].filter(Boolean).join(' AND '));
     } finally {

@@ -40,7 +40,11 @@ const mirror = new SearchMirror(db, {
 });
 mirror.start();
 
-port.on('message', (request: MirrorRequest) => {
+port.on('message', (request: MirrorRequest | 'close') => {
+  if (request === 'close') {
+    void shutDown();
+    return;
+  }
   mirror.current(request.tables).then(
     (index) =>
       post({
@@ -51,3 +55,17 @@ port.on('message', (request: MirrorRequest) => {
     () => post({ kind: 'result', id: request.id, result: undefined }),
   );
 });
+
+/**
+ * Ends the thread once no LanceDB read is in flight: a thread stopped in the middle of one (by
+ * `Worker.terminate()`) can leave the native library calling back into it.
+ */
+async function shutDown(): Promise<void> {
+  try {
+    await mirror.close();
+    db.close();
+  } finally {
+    // In a worker thread this ends the thread, not the process.
+    process.exit(0);
+  }
+}

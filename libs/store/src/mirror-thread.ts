@@ -10,6 +10,8 @@ import type { SearchHit, SearchMode } from './types.ts';
  */
 const HEAP_BYTES_PER_CHUNK = 6 * 1024;
 const MIN_HEAP_MB = 128;
+/** How long a closing thread may take to finish its reads before it is terminated. */
+const CLOSE_TIMEOUT_MS = 5_000;
 
 export interface MirrorThreadOptions {
   /** The store to follow, as the store itself opened it. */
@@ -66,6 +68,7 @@ export class MirrorThread {
   readonly #pending = new Map<number, (result: SearchHit[] | undefined) => void>();
   #nextId = 0;
   #gone = false;
+  #exited = false;
 
   constructor(options: MirrorThreadOptions) {
     const data: MirrorThreadData = {
@@ -109,7 +112,10 @@ export class MirrorThread {
       options.onSize?.({ rows: 0, bytes: 0 });
       this.#end();
     });
-    this.#worker.on('exit', () => this.#end());
+    this.#worker.on('exit', () => {
+      this.#exited = true;
+      this.#end();
+    });
   }
 
   /**
@@ -132,9 +138,15 @@ export class MirrorThread {
     });
   }
 
+  /** Asks the thread to finish its reads and end; terminates it if it has not within a few seconds. */
   async close(): Promise<void> {
     this.#end();
-    await this.#worker.terminate();
+    if (this.#exited) return;
+    const exited = new Promise<void>((resolve) => this.#worker.once('exit', () => resolve()));
+    this.#worker.postMessage('close');
+    const deadline = setTimeout(() => void this.#worker.terminate(), CLOSE_TIMEOUT_MS);
+    await exited;
+    clearTimeout(deadline);
   }
 
   /** Every search still waiting goes to LanceDB. */

@@ -176,9 +176,14 @@ export class SearchMirror {
     return this.#syncing;
   }
 
-  close(): void {
+  /**
+   * Stops following. A sync in progress returns at its next step (it checks between reads), and
+   * the tables close once it has: none is closed under a read still in flight.
+   */
+  async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#follower);
+    await this.#syncing?.catch(() => undefined);
     for (const table of this.#handles.values()) table.close();
     this.#handles.clear();
     this.#index = undefined;

@@ -14,6 +14,14 @@ export class CancelledError extends Error {
   override readonly name = 'CancelledError';
 }
 
+/**
+ * How often a running job reads its cancel flag at most. The broadcast aborts a job's signal as
+ * soon as a cancel is asked for; the flag is for a broadcast the worker missed (its subscriber
+ * reconnecting), so reading it at every batch boundary (three reads for a one-chunk document) buys
+ * nothing but round trips. The job's start always reads it: a cancel can predate the job.
+ */
+const CANCEL_FLAG_RECHECK_MS = 1_000;
+
 /** The abort reason a worker uses for its own shutdown, as opposed to a user's cancel. */
 export const SHUTDOWN_REASON = 'hopper:shutdown';
 /** The abort reason the cancel bus uses. */
@@ -27,7 +35,10 @@ export interface JobContext {
   tenant: string;
   signal: AbortSignal;
   progress(update: ProgressUpdate): void;
-  /** Throws CancelledError when the job was cancelled (signal or flag): call it at batch boundaries. */
+  /**
+   * Throws CancelledError when the job was cancelled: by its signal (the broadcast), or by its flag,
+   * read at the job's start and then at most once a second. Call it at batch boundaries.
+   */
   throwIfCancelled(): Promise<void>;
   /** Runs one step of the job in its own span (parse, chunk, an embedding batch), in the job's trace. */
   step<T>(name: string, fn: () => Promise<T> | T, attributes?: Record<string, string | number>): Promise<T>;
@@ -111,6 +122,7 @@ export function createProcessor<K extends JobKind>(kind: K, handler: JobHandler<
     const tenant = payload.tenant;
     const logger = deps.logger.child({ jobId, kind, tenant });
     const abort = signal ?? new AbortController().signal;
+    let flagReadAt = -Infinity;
     const reporter = new ProgressReporter({
       records: deps.records,
       tenant,
@@ -127,6 +139,8 @@ export function createProcessor<K extends JobKind>(kind: K, handler: JobHandler<
       step: (name, fn, attributes = {}) => inSpan(deps.tracer, name, attributes, async () => fn()),
       async throwIfCancelled() {
         if (abort.aborted) throw abortError(abort);
+        if (performance.now() - flagReadAt < CANCEL_FLAG_RECHECK_MS) return;
+        flagReadAt = performance.now();
         // Best effort while Redis is away: the job needs Redis again only at its end, so a restart
         // of Redis must not throw away the work done; a cancel asked for meanwhile is seen at a
         // later boundary (or through the signal, when its broadcast arrives).

@@ -103,6 +103,22 @@ describe('createBuiltinEmbedder', () => {
     expect(cosine(greek, embedder.embedOne('πτέρυγα'))).toBeGreaterThan(0.3);
   });
 
+  it('splits words at anything but letters, digits and the marks after them, in any script', () => {
+    // Each text against its words written out: a lone surrogate or an emoji splits a word, a
+    // combining mark does not, a letter outside the basic plane is a letter.
+    const cases: [string, string][] = [
+      ['ab\ud800cd ef', 'ab cd ef'],
+      ['ab\udc00cd', 'ab cd'],
+      ['heat\u{1F600}transfer', 'heat transfer'],
+      ['\u0301wing', 'wing'],
+      ['nai\u0308ve flow', 'na\u00efve flow'],
+      ['\u{1D400}BC lift', '\u{1D400}bc lift'],
+      ['東京タワー, 2024!', '東京タワー 2024'],
+    ];
+    for (const [text, words] of cases) expect(embedder.embedOne(text)).toEqual(embedder.embedOne(words));
+    expect(embedder.embedOne('heat\u{1F600}transfer')).not.toEqual(embedder.embedOne('heattransfer'));
+  });
+
   it('embeds a batch in order and honours an aborted signal', async () => {
     const texts = ['first text', 'second text', ''];
     const vectors = await embedder.embed(texts);

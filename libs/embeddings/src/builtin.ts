@@ -40,7 +40,35 @@ const FNV_PRIME = 0x01000193;
 
 // A letter or number starts a token; combining marks stay attached to it so that decomposed accents
 // (e + U+0301) do not split a word.
-const TOKEN = /[\p{L}\p{N}][\p{L}\p{N}\p{M}]*/gu;
+const TOKEN_START = /^[\p{L}\p{N}]$/u;
+const TOKEN_PART = /^[\p{L}\p{N}\p{M}]$/u;
+
+/**
+ * The text's tokens, in order: a letter or number, then letters, numbers and combining marks. By
+ * character code for ASCII (nearly every character of most texts), by the Unicode classes
+ * otherwise; a character outside the basic plane is two code units (a surrogate pair).
+ */
+function tokensOf(text: string): string[] {
+  const found: string[] = [];
+  let start = -1;
+  for (let i = 0; i < text.length; ) {
+    const code = text.charCodeAt(i);
+    const next = code >= 0xd800 && code <= 0xdbff ? text.charCodeAt(i + 1) : 0;
+    const width = next >= 0xdc00 && next <= 0xdfff ? 2 : 1;
+    const inToken =
+      code < 128
+        ? (code >= 48 && code <= 57) || (code >= 97 && code <= 122) || (code >= 65 && code <= 90)
+        : (start >= 0 ? TOKEN_PART : TOKEN_START).test(text.slice(i, i + width));
+    if (inToken && start < 0) start = i;
+    else if (!inToken && start >= 0) {
+      found.push(text.slice(start, i));
+      start = -1;
+    }
+    i += width;
+  }
+  if (start >= 0) found.push(text.slice(start));
+  return found;
+}
 
 // Function words that match everywhere and so only add noise to a lexical vector. Deliberately
 // small: query words like "effect", "increase" or "not" carry meaning in scientific text.
@@ -78,10 +106,12 @@ export function createBuiltinEmbedder({ dimensions = 384 }: BuiltinEmbedderOptio
 
 function createHashingEmbedder(dimensions: number): (text: string) => Float32Array {
   // Term counts per feature hash, reused across calls: embedOne is synchronous, so no two calls
-  // ever share them, and reuse avoids allocating three maps per chunk.
-  const unigrams = new Map<number, number>();
-  const bigrams = new Map<number, number>();
-  const chargrams = new Map<number, number>();
+  // ever share them, and reuse avoids allocating three tables per chunk.
+  const unigrams = new FeatureCounts();
+  const bigrams = new FeatureCounts();
+  const chargrams = new FeatureCounts();
+  // What a token contributes besides its bigram: the same for every occurrence, so worked out once.
+  const tokens = new Map<string, TokenFeatures | null>();
 
   return function embedOne(text: string): Float32Array {
     unigrams.clear();
@@ -91,34 +121,126 @@ function createHashingEmbedder(dimensions: number): (text: string) => Float32Arr
     // NFKC folds compatibility forms (ligatures, full-width letters) into the letters people type.
     const normalized = text.normalize('NFKC').toLowerCase();
     let previous: number | undefined;
-    for (const match of normalized.matchAll(TOKEN)) {
-      const token = match[0];
-      if (STOPWORDS.has(token)) continue;
-      const term = stem(token);
-      const termHash = hashString(hashByte(FNV_OFFSET, UNIGRAM_TAG), term, 0, term.length);
-      increment(unigrams, termHash);
+    for (const token of tokensOf(normalized)) {
+      let features = tokens.get(token);
+      if (features === undefined) {
+        features = STOPWORDS.has(token) ? null : tokenFeatures(token);
+        if (tokens.size >= MAX_CACHED_TOKENS) tokens.clear();
+        tokens.set(token, features);
+      }
+      if (features === null) continue;
+      unigrams.increment(features.unigram);
       if (previous !== undefined) {
         // The pair hash continues from the first term's hash, so no joined string is built.
-        increment(bigrams, hashString(hashByte(previous, 0x20), term, 0, term.length));
+        const { term } = features;
+        bigrams.increment(hashString(hashByte(previous, 0x20), term, 0, term.length));
       }
-      previous = hashString(hashByte(FNV_OFFSET, BIGRAM_TAG), term, 0, term.length);
-      if (token.length >= CHARGRAM_MIN_LENGTH) addChargrams(chargrams, token);
+      previous = features.bigramStart;
+      for (const gram of features.chargrams) chargrams.increment(gram);
     }
 
     const vector = new Float32Array(dimensions);
-    accumulate(vector, unigrams, UNIGRAM_WEIGHT);
-    accumulate(vector, bigrams, BIGRAM_WEIGHT);
-    accumulate(vector, chargrams, CHARGRAM_WEIGHT);
+    unigrams.accumulate(vector, UNIGRAM_WEIGHT);
+    bigrams.accumulate(vector, BIGRAM_WEIGHT);
+    chargrams.accumulate(vector, CHARGRAM_WEIGHT);
     return normalize(vector);
   };
 }
 
-function increment(counts: Map<number, number>, key: number): void {
-  counts.set(key, (counts.get(key) ?? 0) + 1);
+/** Distinct tokens whose features are remembered; past it the memory starts afresh. */
+const MAX_CACHED_TOKENS = 50_000;
+
+interface TokenFeatures {
+  /** The stemmed term. */
+  term: string;
+  unigram: number;
+  /** The term's hash as the first of a pair. */
+  bigramStart: number;
+  chargrams: readonly number[];
+}
+
+function tokenFeatures(token: string): TokenFeatures {
+  const term = stem(token);
+  const chargrams: number[] = [];
+  if (token.length >= CHARGRAM_MIN_LENGTH) addChargrams(chargrams, token);
+  return {
+    term,
+    unigram: hashString(hashByte(FNV_OFFSET, UNIGRAM_TAG), term, 0, term.length),
+    bigramStart: hashString(hashByte(FNV_OFFSET, BIGRAM_TAG), term, 0, term.length),
+    chargrams,
+  };
+}
+
+/**
+ * Counts per feature hash, in the order the hashes were first seen (as a Map's iteration would
+ * give them, which the vector's float sums depend on), in typed arrays reused from text to text:
+ * an open-addressing table of slots into the insertion-ordered hashes and counts.
+ */
+class FeatureCounts {
+  #slots = new Int32Array(1024).fill(-1);
+  #hashes = new Uint32Array(512);
+  #counts = new Uint32Array(512);
+  #size = 0;
+
+  clear(): void {
+    if (this.#size > 0) this.#slots.fill(-1);
+    this.#size = 0;
+  }
+
+  increment(hash: number): void {
+    const mask = this.#slots.length - 1;
+    let at = fmix32(hash) & mask;
+    for (;;) {
+      const entry = this.#slots[at] as number;
+      if (entry < 0) break;
+      if (this.#hashes[entry] === hash) {
+        this.#counts[entry] = (this.#counts[entry] as number) + 1;
+        return;
+      }
+      at = (at + 1) & mask;
+    }
+    const entry = this.#size++;
+    this.#slots[at] = entry;
+    this.#hashes[entry] = hash;
+    this.#counts[entry] = 1;
+    // Kept at most half full, so the hashes and counts (half the slots) always have room.
+    if (this.#size * 2 >= this.#slots.length) this.#grow();
+  }
+
+  /** Adds each feature with sublinear tf weight (1 + ln tf) into its signed bucket. */
+  accumulate(vector: Float32Array, weight: number): void {
+    const dimensions = vector.length;
+    for (let entry = 0; entry < this.#size; entry++) {
+      const mixed = fmix32(this.#hashes[entry] as number);
+      // The bucket comes from the low 31 bits and the sign from the top bit, so they are
+      // independent; random signs make collisions cancel out on average instead of inflating
+      // similarity.
+      const bucket = (mixed & 0x7fffffff) % dimensions;
+      const sign = mixed & 0x80000000 ? -1 : 1;
+      vector[bucket] = (vector[bucket] ?? 0) + sign * weight * (1 + Math.log(this.#counts[entry] as number));
+    }
+  }
+
+  #grow(): void {
+    const capacity = this.#slots.length * 2;
+    const hashes = new Uint32Array(capacity / 2);
+    hashes.set(this.#hashes);
+    this.#hashes = hashes;
+    const counts = new Uint32Array(capacity / 2);
+    counts.set(this.#counts);
+    this.#counts = counts;
+    this.#slots = new Int32Array(capacity).fill(-1);
+    const mask = capacity - 1;
+    for (let entry = 0; entry < this.#size; entry++) {
+      let at = fmix32(this.#hashes[entry] as number) & mask;
+      while ((this.#slots[at] as number) >= 0) at = (at + 1) & mask;
+      this.#slots[at] = entry;
+    }
+  }
 }
 
 /** Adds the character 4-grams of `^token$`, hashed in place without building substrings. */
-function addChargrams(counts: Map<number, number>, token: string): void {
+function addChargrams(grams: number[], token: string): void {
   // Positions run over the token plus one boundary marker on each side.
   const padded = token.length + 2;
   for (let start = 0; start + CHARGRAM_SIZE <= padded; start++) {
@@ -128,20 +250,7 @@ function addChargrams(counts: Map<number, number>, token: string): void {
     const to = Math.min(token.length, start - 1 + CHARGRAM_SIZE);
     hash = hashString(hash, token, from, to);
     if (start + CHARGRAM_SIZE === padded) hash = hashByte(hash, GRAM_END);
-    increment(counts, hash);
-  }
-}
-
-/** Adds each feature with sublinear tf weight (1 + ln tf) into its signed bucket. */
-function accumulate(vector: Float32Array, counts: Map<number, number>, weight: number): void {
-  const dimensions = vector.length;
-  for (const [hash, count] of counts) {
-    const mixed = fmix32(hash);
-    // The bucket comes from the low 31 bits and the sign from the top bit, so they are independent;
-    // random signs make collisions cancel out on average instead of inflating similarity.
-    const bucket = (mixed & 0x7fffffff) % dimensions;
-    const sign = mixed & 0x80000000 ? -1 : 1;
-    vector[bucket] = (vector[bucket] ?? 0) + sign * weight * (1 + Math.log(count));
+    grams.push(hash);
   }
 }
 

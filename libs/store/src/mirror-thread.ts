@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { IndexQuery } from './memory-index.ts';
-import type { TableCount } from './search-mirror.ts';
+import type { TableVersions } from './search-mirror.ts';
 import type { SearchHit, SearchMode } from './types.ts';
 
 /**
@@ -42,7 +42,7 @@ export interface MirrorThreadData {
 /** A search the gateway asks of the thread: the index as of these table versions, then the query. */
 export interface MirrorRequest {
   id: number;
-  tables: Map<string, TableCount>;
+  tables: TableVersions;
   query: IndexQuery;
   mode: SearchMode;
   topK: number;
@@ -124,7 +124,7 @@ export class MirrorThread {
    * see {@link MemoryIndex.answer}). Only the `topK` hits cross between the threads.
    */
   search(
-    tables: Map<string, TableCount>,
+    tables: TableVersions,
     query: IndexQuery,
     mode: SearchMode,
     topK: number,

@@ -182,6 +182,31 @@ describe('the search mirror', () => {
     expect(new Set(engines)).toEqual(new Set(['mirror']));
   });
 
+  it('lets LanceDB answer while it reads a large import, then answers again itself', async () => {
+    const writer = await stores.open();
+    await writer.replaceDocument(testDocument('first'), chunks(0));
+    const mirrored = await mirroredReader();
+    await mirrored.search('acme', { mode: 'text', text: 'note', topK: 5 });
+    expect(engines).toEqual(['mirror']);
+    // 2,400 chunks the mirror has not seen: more than a search waits for.
+    await Promise.all(
+      Array.from({ length: 40 }, (_, document) =>
+        writer.replaceDocument(testDocument(`import-${document}`), chunks(document, 60, 'puffin')),
+      ),
+    );
+    const query: SearchQuery = { mode: 'text', text: 'puffin', topK: 3_000 };
+    const during = await mirrored.search('acme', query);
+    expect(during).toHaveLength(2_400);
+    expect(engines.at(-1)).toBe('lancedb');
+    // It goes on reading meanwhile, and then serves the import itself.
+    await expect
+      .poll(async () => {
+        const hits = await mirrored.search('acme', query);
+        return `${engines.at(-1)} ${hits.length}`;
+      }, { timeout: 20_000, interval: 200 })
+      .toBe('mirror 2400');
+  });
+
   it('turns itself off past maxRows, and LanceDB answers instead', async () => {
     const writer = await stores.open({ maxUnindexedRows: 1 });
     for (let document = 0; document < 4; document++) {

@@ -8,8 +8,8 @@ import { TOMBSTONE_TENANT } from './writer.ts';
 /** Rows read by id in one take. */
 const TAKE_BATCH = 2_000;
 /**
- * A search waits while the mirror reads commits it has not seen, unless a table's row count has
- * moved by more than this since (a large import): LanceDB answers it, and the reading goes on.
+ * A search waits while the mirror reads commits it has not seen, unless they hold more than this
+ * many rows it has not seen (a large import): LanceDB answers it, and the reading goes on.
  */
 const FAR_BEHIND_ROWS = 2_000;
 /** The longest the mirror indexes rows before it lets waiting searches run. */
@@ -41,16 +41,20 @@ export interface SearchMirrorOptions {
   onSize?: (rows: number) => void;
 }
 
-/** A table's latest version and row count (tombstones included), as the store reads them. */
-export interface TableCount {
-  version: number;
-  rows: number;
+/** Each chunk table's latest version, as a search read them (main first), by table name. */
+export type TableVersions = Map<string, number>;
+
+/** A sync in progress: its end, and whether it found itself far behind (see `current`). */
+interface Sync {
+  done: Promise<void>;
+  farBehind: Promise<typeof FAR_BEHIND>;
+  markFarBehind: () => void;
 }
+
+const FAR_BEHIND = Symbol('far behind');
 
 interface TableState {
   version: number;
-  /** Rows at that version, tombstones included. */
-  count: number;
   /** The table's rows at that version by row id, with their keys (tombstones left out). */
   rows: Map<number, string>;
   keys: Set<string>;
@@ -98,7 +102,7 @@ export class SearchMirror {
   readonly #tables = new Map<string, TableState>();
   #index: MemoryIndex | undefined;
   #state: 'loading' | 'ready' | 'off' = 'loading';
-  #syncing: Promise<void> | undefined;
+  #syncing: Sync | undefined;
   #follower: NodeJS.Timeout | undefined;
   /** Keys whose rows the sync in progress has read (a moved row is in both tables a while). */
   readonly #reading = new Set<string>();
@@ -119,14 +123,14 @@ export class SearchMirror {
     const started = Date.now();
     const attempt = (): void => {
       if (this.#closed) return;
-      this.#catchUp().then(
+      this.#catchUp().done.then(
         () => {
           if (this.#state !== 'loading') return;
           this.#state = 'ready';
           this.#options.onReady?.({ rows: this.#index?.size ?? 0, ms: Date.now() - started });
           this.#follower = setInterval(() => {
             if (this.#state !== 'ready') return;
-            this.#catchUp().catch((error: unknown) => this.#options.onError?.(error));
+            this.#catchUp().done.catch((error: unknown) => this.#options.onError?.(error));
           }, FOLLOW_INTERVAL_MS);
           this.#follower.unref();
         },
@@ -146,19 +150,16 @@ export class SearchMirror {
    * {@link FAR_BEHIND_ROWS} rows behind a table (a large import: it catches up meanwhile, for later
    * searches). Otherwise the search waits while the mirror reads the commits it has not seen.
    */
-  async current(tables: Map<string, TableCount>): Promise<MemoryIndex | undefined> {
+  async current(versions: TableVersions): Promise<MemoryIndex | undefined> {
     if (this.#state !== 'ready' || this.#closed) return undefined;
     try {
-      while (!this.#covers(tables)) {
-        const farBehind = [...tables].some(
-          ([name, { rows }]) => Math.abs(rows - (this.#tables.get(name)?.count ?? 0)) > FAR_BEHIND_ROWS,
-        );
-        const caughtUp = this.#catchUp();
-        if (farBehind) {
-          caughtUp.catch((error: unknown) => this.#options.onError?.(error));
+      while (!this.#covers(versions)) {
+        const sync = this.#catchUp(versions);
+        // A sync tells as soon as it has listed a table's rows whether it is far behind.
+        if ((await Promise.race([sync.done, sync.farBehind])) === FAR_BEHIND) {
+          sync.done.catch((error: unknown) => this.#options.onError?.(error));
           return undefined;
         }
-        await caughtUp;
         if (this.#state !== 'ready') return undefined;
       }
     } catch (error) {
@@ -168,11 +169,25 @@ export class SearchMirror {
     return this.#index;
   }
 
-  /** The sync in progress, or a new one: one at a time. */
-  #catchUp(): Promise<void> {
-    this.#syncing ??= this.#sync().finally(() => {
-      this.#syncing = undefined;
-    });
+  /**
+   * The sync in progress, or a new one: one at a time. With `versions` (a search's), it reads
+   * the tables at those versions and leaves alone a table it already holds at its version: no
+   * look for a newer manifest, which LanceDB makes on every call, and under load each of those
+   * calls waits its turn for a thread. Without, at their latest (the follower).
+   */
+  #catchUp(versions?: TableVersions): Sync {
+    if (this.#syncing === undefined) {
+      let farBehind = (): void => undefined;
+      const sync: Sync = {
+        farBehind: new Promise<typeof FAR_BEHIND>((resolve) => (farBehind = () => resolve(FAR_BEHIND))),
+        done: Promise.resolve(),
+        markFarBehind: () => farBehind(),
+      };
+      sync.done = this.#sync(sync, versions).finally(() => {
+        this.#syncing = undefined;
+      });
+      this.#syncing = sync;
+    }
     return this.#syncing;
   }
 
@@ -183,37 +198,49 @@ export class SearchMirror {
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#follower);
-    await this.#syncing?.catch(() => undefined);
+    await this.#syncing?.done.catch(() => undefined);
     for (const table of this.#handles.values()) table.close();
     this.#handles.clear();
     this.#index = undefined;
   }
 
-  #covers(tables: Map<string, TableCount>): boolean {
-    for (const [name, { version }] of tables) {
+  #covers(versions: TableVersions): boolean {
+    for (const [name, version] of versions) {
       if ((this.#tables.get(name)?.version ?? -1) < version) return false;
     }
     return true;
   }
 
-  /** One pass over both tables, main first; see the class comment. */
-  async #sync(): Promise<void> {
+  /**
+   * One pass over both tables, main first (see the class comment): at `versions` where given, a
+   * table already held at its version skipped; else at their latest.
+   */
+  async #sync(sync: Sync, versions: TableVersions | undefined): Promise<void> {
     const left = new Set<string>();
     const next = new Map<string, TableState>();
     this.#reading.clear();
     for (const name of CHUNK_TABLES) {
+      const before = this.#tables.get(name);
+      const wanted = versions?.get(name);
+      if (versions !== undefined && (wanted === undefined || (before?.version ?? -1) >= wanted)) {
+        // The search saw no such table yet, or the mirror holds it at that version or later.
+        if (before !== undefined) next.set(name, before);
+        continue;
+      }
       const table = await this.#handle(name);
       if (table === undefined) continue;
-      await table.checkoutLatest();
-      const version = await table.version();
-      const before = this.#tables.get(name);
+      let version = wanted;
+      if (version === undefined) {
+        await table.checkoutLatest();
+        version = await table.version();
+      }
       if (before?.version === version) {
         next.set(name, before);
         continue;
       }
       // Pinned, so the row ids listed are the ones taken.
       await table.checkout(version);
-      const state = await this.#follow(table, before);
+      const state = await this.#follow(table, before, sync);
       if (state === undefined) return;
       if (state.rows.size > this.#options.maxRows) {
         this.#turnOff(
@@ -222,7 +249,7 @@ export class SearchMirror {
         return;
       }
       for (const [rowId, key] of before?.rows ?? []) if (!state.rows.has(rowId)) left.add(key);
-      next.set(name, { version, count: state.count, rows: state.rows, keys: state.keys });
+      next.set(name, { version, rows: state.rows, keys: state.keys });
     }
     const index = this.#index;
     if (this.#closed || index === undefined) {
@@ -255,14 +282,13 @@ export class SearchMirror {
   async #follow(
     table: Table,
     before: TableState | undefined,
+    sync: Sync,
   ): Promise<Omit<TableState, 'version'> | undefined> {
-    let count = 0;
     const rows = new Map<number, string>();
     const keys = new Set<string>();
     const unseen: number[] = [];
     for await (const batch of table.query().select([]).withRowId()) {
       for (const rowId of rowIdsOf(batch as unknown as ArrowBatch)) {
-        count += 1;
         const key = before?.rows.get(rowId);
         if (key === undefined) {
           unseen.push(rowId);
@@ -273,6 +299,8 @@ export class SearchMirror {
       }
     }
     const total = rows.size + unseen.length;
+    // A large import: the searches waiting are answered by LanceDB while this goes on.
+    if (unseen.length > FAR_BEHIND_ROWS) sync.markFarBehind();
     // Keys of the unseen rows, and which of them the index lacks: by a streamed scan when they are
     // much of the table (a first load, a compaction), else by takes. A first load reads every
     // column at once; otherwise the lacking rows are read after, by takes or, if many, a scan.
@@ -341,7 +369,7 @@ export class SearchMirror {
         if (this.#closed) return undefined;
       }
     }
-    return { count, rows, keys };
+    return { rows, keys };
   }
 
   /**

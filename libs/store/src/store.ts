@@ -27,7 +27,7 @@ import {
 import { DocumentWriter, firstModel, type CommitStats } from './writer.ts';
 import { Semaphore } from './semaphore.ts';
 import { MirrorThread, type MirrorThreadOptions } from './mirror-thread.ts';
-import type { TableCount } from './search-mirror.ts';
+import type { TableVersions } from './search-mirror.ts';
 import type { IndexQuery } from './memory-index.ts';
 import { TableHandles } from './tables.ts';
 import { requireId, validateVector, validateWrite } from './validate.ts';
@@ -786,13 +786,15 @@ class LanceStore implements Store {
     return this.#mirror.search(await this.#tableVersions(), indexQuery, mode, query.topK);
   }
 
-  /** Each chunk table's latest version and row count (a look at its newest manifest). */
-  async #tableVersions(): Promise<Map<string, TableCount>> {
-    const tables = new Map<string, TableCount>();
-    for (const { name, table } of await this.#chunkTables()) {
-      tables.set(name, { version: await table.version(), rows: await table.countRows() });
-    }
-    return tables;
+  /**
+   * Each chunk table's latest version (a look at its newest manifest), main first: one LanceDB
+   * call per table, each of which waits its turn for LanceDB's threads while searches and
+   * maintenance keep them busy.
+   */
+  async #tableVersions(): Promise<TableVersions> {
+    const versions: TableVersions = new Map();
+    for (const { name, table } of await this.#chunkTables()) versions.set(name, await table.version());
+    return versions;
   }
 
   #search(

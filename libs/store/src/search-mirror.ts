@@ -154,7 +154,7 @@ export class SearchMirror {
     if (this.#state !== 'ready' || this.#closed) return undefined;
     try {
       while (!this.#covers(versions)) {
-        const sync = this.#catchUp(versions);
+        const sync = this.#catchUp();
         // A sync tells as soon as it has listed a table's rows whether it is far behind.
         if ((await Promise.race([sync.done, sync.farBehind])) === FAR_BEHIND) {
           sync.done.catch((error: unknown) => this.#options.onError?.(error));
@@ -170,12 +170,10 @@ export class SearchMirror {
   }
 
   /**
-   * The sync in progress, or a new one: one at a time. With `versions` (a search's), it reads
-   * the tables at those versions and leaves alone a table it already holds at its version: no
-   * look for a newer manifest, which LanceDB makes on every call, and under load each of those
-   * calls waits its turn for a thread. Without, at their latest (the follower).
+   * The sync in progress, or a new one: one at a time. It reads the tables at their latest
+   * versions, so one sync also covers the searches that began while it ran.
    */
-  #catchUp(versions?: TableVersions): Sync {
+  #catchUp(): Sync {
     if (this.#syncing === undefined) {
       let farBehind = (): void => undefined;
       const sync: Sync = {
@@ -183,7 +181,7 @@ export class SearchMirror {
         done: Promise.resolve(),
         markFarBehind: () => farBehind(),
       };
-      sync.done = this.#sync(sync, versions).finally(() => {
+      sync.done = this.#sync(sync).finally(() => {
         this.#syncing = undefined;
       });
       this.#syncing = sync;
@@ -211,29 +209,17 @@ export class SearchMirror {
     return true;
   }
 
-  /**
-   * One pass over both tables, main first (see the class comment): at `versions` where given, a
-   * table already held at its version skipped; else at their latest.
-   */
-  async #sync(sync: Sync, versions: TableVersions | undefined): Promise<void> {
+  /** One pass over both tables at their latest versions, main first; see the class comment. */
+  async #sync(sync: Sync): Promise<void> {
     const left = new Set<string>();
     const next = new Map<string, TableState>();
     this.#reading.clear();
     for (const name of CHUNK_TABLES) {
-      const before = this.#tables.get(name);
-      const wanted = versions?.get(name);
-      if (versions !== undefined && (wanted === undefined || (before?.version ?? -1) >= wanted)) {
-        // The search saw no such table yet, or the mirror holds it at that version or later.
-        if (before !== undefined) next.set(name, before);
-        continue;
-      }
       const table = await this.#handle(name);
       if (table === undefined) continue;
-      let version = wanted;
-      if (version === undefined) {
-        await table.checkoutLatest();
-        version = await table.version();
-      }
+      await table.checkoutLatest();
+      const version = await table.version();
+      const before = this.#tables.get(name);
       if (before?.version === version) {
         next.set(name, before);
         continue;

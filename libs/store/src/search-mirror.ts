@@ -8,8 +8,9 @@ import { TOMBSTONE_TENANT } from './writer.ts';
 /** Rows read by id in one take. */
 const TAKE_BATCH = 2_000;
 /**
- * A search waits while the mirror reads commits it has not seen, unless they hold more than this
- * many rows it has not seen (a large import): LanceDB answers it, and the reading goes on.
+ * A search waits while the mirror reads commits it has not seen, unless a table has grown by more
+ * than this many rows since the mirror last read it (a large import): LanceDB answers it, and the
+ * reading goes on.
  */
 const FAR_BEHIND_ROWS = 2_000;
 /** The longest the mirror indexes rows before it lets waiting searches run. */
@@ -285,8 +286,9 @@ export class SearchMirror {
       }
     }
     const total = rows.size + unseen.length;
-    // A large import: the searches waiting are answered by LanceDB while this goes on.
-    if (unseen.length > FAR_BEHIND_ROWS) sync.markFarBehind();
+    // A large import (many more rows than the mirror holds of this table, not a compaction's rows
+    // under new ids, whose keys it has): the searches waiting are answered by LanceDB meanwhile.
+    if (total - (before?.rows.size ?? 0) > FAR_BEHIND_ROWS) sync.markFarBehind();
     // Keys of the unseen rows, and which of them the index lacks: by a streamed scan when they are
     // much of the table (a first load, a compaction), else by takes. A first load reads every
     // column at once; otherwise the lacking rows are read after, by takes or, if many, a scan.

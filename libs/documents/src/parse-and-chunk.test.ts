@@ -51,12 +51,12 @@ describe('parseAndChunk', () => {
     await pool.close();
     const note = { content: 'A short note about lamps.\n\nIt has two paragraphs.' };
     expect(await parseAndChunk(note, { sandbox: pool })).toEqual(await parseAndChunk(note));
-    await expect(parseAndChunk({ content: csv(10), mediaType: 'text/csv' }, { sandbox: pool })).rejects.toThrow(
-      /parser pool is closed/,
-    );
-    await expect(parseAndChunk({ content: '# A heading\n\ntext', mediaType: 'text/markdown' }, { sandbox: pool })).rejects.toThrow(
-      /parser pool is closed/,
-    );
+    await expect(
+      parseAndChunk({ content: csv(10), mediaType: 'text/csv' }, { sandbox: pool }),
+    ).rejects.toThrow(/parser pool is closed/);
+    await expect(
+      parseAndChunk({ content: '# A heading\n\ntext', mediaType: 'text/markdown' }, { sandbox: pool }),
+    ).rejects.toThrow(/parser pool is closed/);
     // Plain text past 32 KiB goes to the sandbox too.
     await expect(parseAndChunk({ content: 'lamp '.repeat(8_000) }, { sandbox: pool })).rejects.toThrow(
       /parser pool is closed/,

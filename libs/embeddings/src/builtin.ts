@@ -51,7 +51,7 @@ const TOKEN_PART = /^[\p{L}\p{N}\p{M}]$/u;
 function tokensOf(text: string): string[] {
   const found: string[] = [];
   let start = -1;
-  for (let i = 0; i < text.length; ) {
+  for (let i = 0; i < text.length;) {
     const code = text.charCodeAt(i);
     const next = code >= 0xd800 && code <= 0xdbff ? text.charCodeAt(i + 1) : 0;
     const width = next >= 0xdc00 && next <= 0xdfff ? 2 : 1;

@@ -200,10 +200,13 @@ describe('the search mirror', () => {
     expect(engines.at(-1)).toBe('lancedb');
     // It goes on reading meanwhile, and then serves the import itself.
     await expect
-      .poll(async () => {
-        const hits = await mirrored.search('acme', query);
-        return `${engines.at(-1)} ${hits.length}`;
-      }, { timeout: 20_000, interval: 200 })
+      .poll(
+        async () => {
+          const hits = await mirrored.search('acme', query);
+          return `${engines.at(-1)} ${hits.length}`;
+        },
+        { timeout: 20_000, interval: 200 },
+      )
       .toBe('mirror 2400');
   });
 

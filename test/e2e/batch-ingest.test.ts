@@ -144,8 +144,11 @@ describe('ingest_documents', () => {
     expect([...(await documentCount('tides')).values()].every((v) => v === 1)).toBe(true);
   });
 
-  it('takes one job slot for hundreds of documents, and streams per-document progress', async () => {
-    const documents = Array.from({ length: 600 }, (_, i) => ({
+  it('takes one job slot for thousands of documents, and streams per-document progress', async () => {
+    // Enough documents that the batch outlasts several of its progress intervals (250 ms): 600
+    // took a worker ~0.3 s, too few events to tell. 3,000 is about what one JSON call can carry
+    // (its 10,000 keys and array items).
+    const documents = Array.from({ length: 3_000 }, (_, i) => ({
       documentId: `slot-${i}`,
       content: abstract('slot', i),
     }));
@@ -156,9 +159,12 @@ describe('ingest_documents', () => {
         { onprogress: (p) => progress.push(p.progress) },
       ),
     );
-    expect(out).toMatchObject({ state: 'completed', total: 600, stored: 600, failed: 0 });
+    expect(out).toMatchObject({ state: 'completed', total: 3_000, stored: 3_000, failed: 0 });
     expect(progress.length).toBeGreaterThan(2);
-    expect((await documentCount('slots')).size).toBe(600);
+    // Counted per document, partway through, and never backwards.
+    expect(progress.some((p) => p > 0 && p < 3_000)).toBe(true);
+    expect(progress).toEqual([...progress].sort((a, b) => a - b));
+    expect((await documentCount('slots')).size).toBe(3_000);
   }, 120_000);
 
   it('refuses a batch over its limits before any work, naming the limit', async () => {

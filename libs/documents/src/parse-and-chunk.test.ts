@@ -57,7 +57,7 @@ describe('parseAndChunk', () => {
     await expect(
       parseAndChunk({ content: '# A heading\n\ntext', mediaType: 'text/markdown' }, { sandbox: pool }),
     ).rejects.toThrow(/parser pool is closed/);
-    // Plain text past 32 KiB goes to the sandbox too.
+    // Plain text past 32,768 characters goes to the sandbox too.
     await expect(parseAndChunk({ content: 'lamp '.repeat(8_000) }, { sandbox: pool })).rejects.toThrow(
       /parser pool is closed/,
     );

@@ -77,7 +77,7 @@ export async function parseAndChunk(
  * well under a millisecond, less than the hand-off to a thread and back (most documents users send
  * one call at a time are this: notes, tickets, abstracts).
  */
-const INLINE_TEXT_CHARS = 32 * 1024;
+const INLINE_TEXT_CHARS = 32_768;
 
 function isSmallPlainText(input: DocumentInput): boolean {
   return (

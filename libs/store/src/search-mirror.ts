@@ -48,8 +48,8 @@ export type TableVersions = Map<string, number>;
 /** A sync in progress: its end, and whether it found itself far behind (see `current`). */
 interface Sync {
   done: Promise<void>;
+  /** Resolves once the sync finds a table far behind; never, if it does not. */
   farBehind: Promise<typeof FAR_BEHIND>;
-  markFarBehind: () => void;
 }
 
 const FAR_BEHIND = Symbol('far behind');
@@ -176,16 +176,14 @@ export class SearchMirror {
    */
   #catchUp(): Sync {
     if (this.#syncing === undefined) {
-      let farBehind = (): void => undefined;
-      const sync: Sync = {
-        farBehind: new Promise<typeof FAR_BEHIND>((resolve) => (farBehind = () => resolve(FAR_BEHIND))),
-        done: Promise.resolve(),
-        markFarBehind: () => farBehind(),
-      };
-      sync.done = this.#sync(sync).finally(() => {
+      let markFarBehind = (): void => undefined;
+      const farBehind = new Promise<typeof FAR_BEHIND>((resolve) => {
+        markFarBehind = () => resolve(FAR_BEHIND);
+      });
+      const done = this.#sync(markFarBehind).finally(() => {
         this.#syncing = undefined;
       });
-      this.#syncing = sync;
+      this.#syncing = { done, farBehind };
     }
     return this.#syncing;
   }
@@ -211,7 +209,7 @@ export class SearchMirror {
   }
 
   /** One pass over both tables at their latest versions, main first; see the class comment. */
-  async #sync(sync: Sync): Promise<void> {
+  async #sync(markFarBehind: () => void): Promise<void> {
     const left = new Set<string>();
     const next = new Map<string, TableState>();
     this.#reading.clear();
@@ -227,7 +225,7 @@ export class SearchMirror {
       }
       // Pinned, so the row ids listed are the ones taken.
       await table.checkout(version);
-      const state = await this.#follow(table, before, sync);
+      const state = await this.#follow(table, before, markFarBehind);
       if (state === undefined) return;
       if (state.rows.size > this.#options.maxRows) {
         this.#turnOff(
@@ -269,7 +267,7 @@ export class SearchMirror {
   async #follow(
     table: Table,
     before: TableState | undefined,
-    sync: Sync,
+    markFarBehind: () => void,
   ): Promise<Omit<TableState, 'version'> | undefined> {
     const rows = new Map<number, string>();
     const keys = new Set<string>();
@@ -288,7 +286,7 @@ export class SearchMirror {
     const total = rows.size + unseen.length;
     // A large import (many more rows than the mirror holds of this table, not a compaction's rows
     // under new ids, whose keys it has): the searches waiting are answered by LanceDB meanwhile.
-    if (total - (before?.rows.size ?? 0) > FAR_BEHIND_ROWS) sync.markFarBehind();
+    if (total - (before?.rows.size ?? 0) > FAR_BEHIND_ROWS) markFarBehind();
     // Keys of the unseen rows, and which of them the index lacks: by a streamed scan when they are
     // much of the table (a first load, a compaction), else by takes. A first load reads every
     // column at once; otherwise the lacking rows are read after, by takes or, if many, a scan.

@@ -182,6 +182,53 @@ describe('the search mirror', () => {
     expect(new Set(engines)).toEqual(new Set(['mirror']));
   });
 
+  it('sees a replacement with as many chunks as the version it replaces', async () => {
+    const writer = await stores.open({ maxUnindexedRows: 100_000, maxUnindexedSeconds: 3_600 });
+    for (let document = 0; document < 5; document++) {
+      await writer.replaceDocument(testDocument(`doc-${document}`), chunks(document, 3, 'gannet'));
+    }
+    const mirrored = await mirroredReader();
+    const text = async (words: string): Promise<string[]> =>
+      ids(await mirrored.search('acme', { mode: 'text', text: words, topK: 50 })).sort();
+    expect(await text('gannet')).toHaveLength(15);
+    // The table's row count does not change: three rows deleted, three appended, in one commit.
+    await writer.replaceDocument(testDocument('doc-2'), chunks(2, 3, 'puffin'));
+    expect(await text('puffin')).toEqual(['docs/doc-2:2:0', 'docs/doc-2:2:1', 'docs/doc-2:2:2']);
+    expect(await text('gannet')).toHaveLength(12);
+    expect(new Set(engines)).toEqual(new Set(['mirror']));
+  });
+
+  it('answers itself while a large delta moves into the main table', async () => {
+    const writer = await stores.open({ quietMoveSeconds: 1, moveGraceSeconds: 1 });
+    await writer.replaceDocument(testDocument('first'), chunks(0));
+    const mirrored = await mirroredReader();
+    await Promise.all(
+      Array.from({ length: 40 }, (_, document) =>
+        writer.replaceDocument(testDocument(`import-${document}`), chunks(document, 60, 'puffin')),
+      ),
+    );
+    const query: SearchQuery = { mode: 'text', text: 'puffin', topK: 3_000 };
+    await expect
+      .poll(async () => `${(await mirrored.search('acme', query)).length} ${engines.at(-1)}`, {
+        timeout: 20_000,
+        interval: 200,
+      })
+      .toBe('2400 mirror');
+    engines = [];
+    // No commit for a second: the delta's 2,400 rows move into the main table. Rows the mirror
+    // holds already: it reads their keys, and answers.
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    await writer.maintain();
+    expect(new Set(ids(await mirrored.search('acme', query))).size).toBe(2_400);
+    // Past the grace they leave the delta.
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    await writer.maintain();
+    const hits = await mirrored.search('acme', query);
+    expect(hits).toHaveLength(2_400);
+    expect(new Set(ids(hits)).size).toBe(2_400);
+    expect(engines).toEqual(['mirror', 'mirror']);
+  });
+
   it('lets LanceDB answer while it reads a large import, then answers again itself', async () => {
     const writer = await stores.open();
     await writer.replaceDocument(testDocument('first'), chunks(0));

@@ -2,7 +2,7 @@ import type { Connection, Table } from '@lancedb/lancedb';
 import { MemoryIndex, type IndexedChunk } from './memory-index.ts';
 import { parseMetadata } from './metadata.ts';
 import { HIT_COLUMNS } from './rows.ts';
-import { CHUNK_TABLES, vectorDimension } from './schema.ts';
+import { CHUNK_TABLES, DELTA_TABLE, vectorDimension } from './schema.ts';
 import { TOMBSTONE_TENANT } from './writer.ts';
 
 /** Rows read by id in one take. */
@@ -59,6 +59,16 @@ interface TableState {
   /** The table's rows at that version by row id, with their keys (tombstones left out). */
   rows: Map<number, string>;
   keys: Set<string>;
+  /** Its live rows, tombstones included (what LanceDB's `countRows` counts). */
+  count: number;
+  /** Above every fragment id it listed: rows with ids from this fragment on are new to it. */
+  nextFragment: number;
+}
+
+/** What reading one table at a new version found. */
+interface TableRead extends Omit<TableState, 'version'> {
+  /** Keys of rows the previous version had and this one has not. */
+  left: string[];
 }
 
 /** Arrow's column accessor, as LanceDB's own apache-arrow copy hands it out (compared by shape). */
@@ -225,7 +235,7 @@ export class SearchMirror {
       }
       // Pinned, so the row ids listed are the ones taken.
       await table.checkout(version);
-      const state = await this.#follow(table, before, markFarBehind);
+      const state = await this.#follow(table, before, markFarBehind, name === DELTA_TABLE);
       if (state === undefined) return;
       if (state.rows.size > this.#options.maxRows) {
         this.#turnOff(
@@ -233,8 +243,9 @@ export class SearchMirror {
         );
         return;
       }
-      for (const [rowId, key] of before?.rows ?? []) if (!state.rows.has(rowId)) left.add(key);
-      next.set(name, { version, rows: state.rows, keys: state.keys });
+      for (const key of state.left) left.add(key);
+      const { left: _left, ...kept } = state;
+      next.set(name, { version, ...kept });
     }
     const index = this.#index;
     if (this.#closed || index === undefined) {
@@ -258,35 +269,61 @@ export class SearchMirror {
   }
 
   /**
-   * A table's rows at its pinned version, by row id. A row id names one row of one data file,
-   * and data files never change (a delete marks rows, a compaction writes new files), so only row
-   * ids not seen before need their keys read, and only keys the index lacks need their rows: a
-   * version that built an index or deleted a few rows costs one read of the row ids.
+   * A table's rows at its pinned version, by row id. A row id names one row of one data file
+   * (its fragment, then its place), data files never change (a delete marks rows, a compaction
+   * writes new fragments), and fragment ids only grow. So the rows of fragments the mirror has
+   * listed can only have been deleted since: when the table's live rows, less those of fragments
+   * new to it, are as many as it listed before, none was, and only the new fragments need listing.
+   * A version that built an index costs a count; one that appended, a count and a listing of what
+   * it appended. Otherwise (a delete, a compaction) every row id is listed again, and only row ids
+   * not seen before need their keys read. Only keys the index lacks need their rows.
+   * In the table new chunks arrive in (the delta), a large growth is a large import: `markFarBehind`
+   * is called at once. The main table's rows come from the delta, which the mirror has mostly read
+   * already: it is far behind there only when many of the new rows' keys are missing from the index.
    * `undefined` when the mirror closed meanwhile.
    */
   async #follow(
     table: Table,
     before: TableState | undefined,
     markFarBehind: () => void,
-  ): Promise<Omit<TableState, 'version'> | undefined> {
-    const rows = new Map<number, string>();
-    const keys = new Set<string>();
-    const unseen: number[] = [];
-    for await (const batch of table.query().select([]).withRowId()) {
-      for (const rowId of rowIdsOf(batch as unknown as ArrowBatch)) {
-        const key = before?.rows.get(rowId);
-        if (key === undefined) {
-          unseen.push(rowId);
-        } else {
-          rows.set(rowId, key);
-          keys.add(key);
+    newChunksLand: boolean,
+  ): Promise<TableRead | undefined> {
+    let rows = new Map<number, string>();
+    let keys = new Set<string>();
+    let unseen: number[] = [];
+    const left: string[] = [];
+    let count = 0;
+    let nextFragment = 0;
+    // From which fragment on the rows are new (0: all of them).
+    let newFrom = 0;
+    const appended = before && (await this.#appendedOnly(table, before));
+    if (before && appended) {
+      rows = new Map(before.rows);
+      keys = new Set(before.keys);
+      unseen = appended.rowIds;
+      count = appended.count;
+      nextFragment = Math.max(before.nextFragment, nextFragmentAfter(unseen));
+      newFrom = before.nextFragment;
+    } else {
+      for await (const batch of table.query().select([]).withRowId()) {
+        for (const rowId of rowIdsOf(batch as unknown as ArrowBatch)) {
+          count++;
+          nextFragment = Math.max(nextFragment, fragmentOf(rowId) + 1);
+          const key = before?.rows.get(rowId);
+          if (key === undefined) {
+            unseen.push(rowId);
+          } else {
+            rows.set(rowId, key);
+            keys.add(key);
+          }
         }
       }
+      for (const [rowId, key] of before?.rows ?? []) if (!rows.has(rowId)) left.push(key);
     }
     const total = rows.size + unseen.length;
     // A large import (many more rows than the mirror holds of this table, not a compaction's rows
     // under new ids, whose keys it has): the searches waiting are answered by LanceDB meanwhile.
-    if (total - (before?.rows.size ?? 0) > FAR_BEHIND_ROWS) markFarBehind();
+    if (newChunksLand && total - (before?.rows.size ?? 0) > FAR_BEHIND_ROWS) markFarBehind();
     // Keys of the unseen rows, and which of them the index lacks: by a streamed scan when they are
     // much of the table (a first load, a compaction), else by takes. A first load reads every
     // column at once; otherwise the lacking rows are read after, by takes or, if many, a scan.
@@ -301,8 +338,7 @@ export class SearchMirror {
     if (unseen.length > total * SCAN_SHARE) {
       const firstLoad = this.#index === undefined;
       const unseenIds = new Set(unseen);
-      for await (const batch of table
-        .query()
+      for await (const batch of rowsFrom(table, newFrom)
         .select(firstLoad ? ROW_COLUMNS : KEY_COLUMNS)
         .withRowId()) {
         const arrow = batch as unknown as ArrowBatch;
@@ -331,6 +367,10 @@ export class SearchMirror {
         if (this.#closed) return undefined;
       }
     }
+    // Many rows no table held before, in the main table (which takes its rows from the delta): rows
+    // the mirror did not read in the delta before they moved. As for a large import, LanceDB
+    // answers while they are read.
+    if (!newChunksLand && lacking.size > FAR_BEHIND_ROWS) markFarBehind();
     // A key both tables hold (a move in its grace) is read once: the first table's copy.
     const wanted = [...lacking].filter((rowId) => !this.#reading.has(rows.get(rowId) as string));
     for (const rowId of wanted) this.#reading.add(rows.get(rowId) as string);
@@ -338,7 +378,7 @@ export class SearchMirror {
     // and rows that left the tables are removed only once every table has been read.
     if (wanted.length > total * SCAN_SHARE) {
       const wantedIds = new Set(wanted);
-      for await (const batch of table.query().select(ROW_COLUMNS).withRowId()) {
+      for await (const batch of rowsFrom(table, newFrom).select(ROW_COLUMNS).withRowId()) {
         const arrow = batch as unknown as ArrowBatch;
         const ids = rowIdsOf(arrow);
         await this.#add(chunksOf([arrow], (_key, i) => wantedIds.has(ids[i] as number)));
@@ -355,7 +395,24 @@ export class SearchMirror {
         if (this.#closed) return undefined;
       }
     }
-    return { rows, keys };
+    return { rows, keys, count, nextFragment, left };
+  }
+
+  /**
+   * When the table's rows, at its pinned version, are those of `before` plus rows in fragments new
+   * since (see {@link #follow}): those rows' ids, and the table's count of live rows. Else
+   * `undefined`: some listed row was deleted, or its fragment compacted away.
+   */
+  async #appendedOnly(
+    table: Table,
+    before: TableState,
+  ): Promise<{ rowIds: number[]; count: number } | undefined> {
+    const count = await table.countRows();
+    const rowIds: number[] = [];
+    for await (const batch of rowsFrom(table, before.nextFragment).select([]).withRowId()) {
+      for (const rowId of rowIdsOf(batch as unknown as ArrowBatch)) rowIds.push(rowId);
+    }
+    return count - rowIds.length === before.count ? { rowIds, count } : undefined;
   }
 
   /**
@@ -402,6 +459,26 @@ export class SearchMirror {
     this.#handles.set(name, table);
     return table;
   }
+}
+
+/** The rows of the fragments from `fragment` on (all of them from 0), to be read by a scan. */
+function rowsFrom(table: Table, fragment: number) {
+  const query = table.query();
+  return fragment === 0 ? query : query.where(`_rowid >= ${fragment * FRAGMENT_SPAN}`);
+}
+
+/** A row id is its fragment's id times this, plus its place in the fragment. */
+const FRAGMENT_SPAN = 2 ** 32;
+
+function fragmentOf(rowId: number): number {
+  return Math.floor(rowId / FRAGMENT_SPAN);
+}
+
+/** One past the highest fragment id of these rows (0 for none). */
+function nextFragmentAfter(rowIds: readonly number[]): number {
+  let next = 0;
+  for (const rowId of rowIds) next = Math.max(next, fragmentOf(rowId) + 1);
+  return next;
 }
 
 /** A batch's row ids (LanceDB's `_rowid`, a fragment and an offset; well below 2^53). */

@@ -65,8 +65,13 @@ interface TableState {
   nextFragment: number;
 }
 
-/** What reading one table at a new version found. */
-interface TableRead extends Omit<TableState, 'version'> {
+/**
+ * What reading one table at a new version found. With `extends`, `rows` and `keys` are only the
+ * rows new since that state, which still holds every other row (see {@link settle}): a table of
+ * 100k rows is not copied for each commit that appends to it.
+ */
+interface TableRead extends TableState {
+  extends?: TableState;
   /** Keys of rows the previous version had and this one has not. */
   left: string[];
 }
@@ -221,7 +226,7 @@ export class SearchMirror {
   /** One pass over both tables at their latest versions, main first; see the class comment. */
   async #sync(markFarBehind: () => void): Promise<void> {
     const left = new Set<string>();
-    const next = new Map<string, TableState>();
+    const next = new Map<string, TableRead>();
     this.#reading.clear();
     for (const name of CHUNK_TABLES) {
       const table = await this.#handle(name);
@@ -230,22 +235,20 @@ export class SearchMirror {
       const version = await table.version();
       const before = this.#tables.get(name);
       if (before?.version === version) {
-        next.set(name, before);
+        next.set(name, { ...before, left: [] });
         continue;
       }
       // Pinned, so the row ids listed are the ones taken.
       await table.checkout(version);
-      const state = await this.#follow(table, before, markFarBehind, name === DELTA_TABLE);
-      if (state === undefined) return;
-      if (state.rows.size > this.#options.maxRows) {
-        this.#turnOff(
-          `the ${name} table holds ${state.rows.size} chunks, more than ${this.#options.maxRows}`,
-        );
+      const read = await this.#follow(table, before, markFarBehind, name === DELTA_TABLE);
+      if (read === undefined) return;
+      const size = read.rows.size + (read.extends?.rows.size ?? 0);
+      if (size > this.#options.maxRows) {
+        this.#turnOff(`the ${name} table holds ${size} chunks, more than ${this.#options.maxRows}`);
         return;
       }
-      for (const key of state.left) left.add(key);
-      const { left: _left, ...kept } = state;
-      next.set(name, { version, ...kept });
+      for (const key of read.left) left.add(key);
+      next.set(name, { ...read, version });
     }
     const index = this.#index;
     if (this.#closed || index === undefined) {
@@ -253,7 +256,9 @@ export class SearchMirror {
       return;
     }
     for (const key of left) {
-      if ([...next.values()].some((state) => state.keys.has(key))) continue;
+      if ([...next.values()].some((read) => read.keys.has(key) || read.extends?.keys.has(key))) {
+        continue;
+      }
       index.remove(key, tenantOf(key));
     }
     if (index.size > this.#options.maxRows) {
@@ -287,9 +292,9 @@ export class SearchMirror {
     before: TableState | undefined,
     markFarBehind: () => void,
     newChunksLand: boolean,
-  ): Promise<TableRead | undefined> {
-    let rows = new Map<number, string>();
-    let keys = new Set<string>();
+  ): Promise<Omit<TableRead, 'version'> | undefined> {
+    const rows = new Map<number, string>();
+    const keys = new Set<string>();
     let unseen: number[] = [];
     const left: string[] = [];
     let count = 0;
@@ -297,9 +302,9 @@ export class SearchMirror {
     // From which fragment on the rows are new (0: all of them).
     let newFrom = 0;
     const appended = before && (await this.#appendedOnly(table, before));
+    // The state this read extends: its rows are all still there.
+    const base = appended ? before : undefined;
     if (before && appended) {
-      rows = new Map(before.rows);
-      keys = new Set(before.keys);
       unseen = appended.rowIds;
       count = appended.count;
       nextFragment = Math.max(before.nextFragment, nextFragmentAfter(unseen));
@@ -320,7 +325,7 @@ export class SearchMirror {
       }
       for (const [rowId, key] of before?.rows ?? []) if (!rows.has(rowId)) left.push(key);
     }
-    const total = rows.size + unseen.length;
+    const total = (base?.rows.size ?? 0) + rows.size + unseen.length;
     // A large import (many more rows than the mirror holds of this table, not a compaction's rows
     // under new ids, whose keys it has): the searches waiting are answered by LanceDB meanwhile.
     if (newChunksLand && total - (before?.rows.size ?? 0) > FAR_BEHIND_ROWS) markFarBehind();
@@ -395,7 +400,7 @@ export class SearchMirror {
         if (this.#closed) return undefined;
       }
     }
-    return { rows, keys, count, nextFragment, left };
+    return { rows, keys, count, nextFragment, left, ...(base ? { extends: base } : {}) };
   }
 
   /**
@@ -432,8 +437,8 @@ export class SearchMirror {
     }
   }
 
-  #commitState(next: Map<string, TableState>): void {
-    for (const [name, state] of next) this.#tables.set(name, state);
+  #commitState(next: Map<string, TableRead>): void {
+    for (const [name, read] of next) this.#tables.set(name, settle(read));
     const size = this.#index?.size ?? 0;
     if (size !== this.#reportedSize) this.#options.onSize?.(size);
     this.#reportedSize = size;
@@ -459,6 +464,17 @@ export class SearchMirror {
     this.#handles.set(name, table);
     return table;
   }
+}
+
+/**
+ * The table's state after a read: the read's rows added to the state it extends (whose maps it
+ * takes over; that state is replaced by this one as the sync commits).
+ */
+function settle({ extends: base, left: _left, ...read }: TableRead): TableState {
+  if (base === undefined) return read;
+  for (const [rowId, key] of read.rows) base.rows.set(rowId, key);
+  for (const key of read.keys) base.keys.add(key);
+  return { ...read, rows: base.rows, keys: base.keys };
 }
 
 /** The rows of the fragments from `fragment` on (all of them from 0), to be read by a scan. */

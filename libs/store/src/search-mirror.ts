@@ -299,16 +299,15 @@ export class SearchMirror {
     const left: string[] = [];
     let count = 0;
     let nextFragment = 0;
-    // From which fragment on the rows are new (0: all of them).
-    let newFrom = 0;
     const appended = before && (await this.#appendedOnly(table, before));
     // The state this read extends: its rows are all still there.
     const base = appended ? before : undefined;
-    if (before && appended) {
+    // From which fragment on the rows are new (0: all of them).
+    const newFrom = base?.nextFragment ?? 0;
+    if (appended) {
       unseen = appended.rowIds;
       count = appended.count;
-      nextFragment = Math.max(before.nextFragment, nextFragmentAfter(unseen));
-      newFrom = before.nextFragment;
+      nextFragment = Math.max(newFrom, nextFragmentAfter(unseen));
     } else {
       for await (const batch of table.query().select([]).withRowId()) {
         for (const rowId of rowIdsOf(batch as unknown as ArrowBatch)) {

@@ -30,6 +30,8 @@ export async function userIngest100kScenario(options: {
   sizes: PreloadedIngestSizes;
   datasetsDir: string;
   afterMs: number;
+  /** Where the gateways write V8 CPU profiles (`--cpu-prof`), if anywhere. */
+  cpuProfileDir?: string;
   /** Added to the gateway's environment (`--gateway-env`, an A/B switch). */
   gatewayEnv?: Record<string, string>;
   log: (line: string) => void;
@@ -48,6 +50,7 @@ export async function userIngest100kScenario(options: {
 
   const stack = await startHopperStack(undefined, {
     defaultLimits: true,
+    ...(options.cpuProfileDir ? { cpuProfileDir: options.cpuProfileDir } : {}),
     ...(options.gatewayEnv ? { gatewayEnv: options.gatewayEnv } : {}),
   });
   const baseUrl = new URL(stack.mcpUrl).origin;

@@ -308,6 +308,8 @@ export async function userIngestScenario(options: {
   afterMs: number;
   /** See {@link UserIngestOptions.restMs}; 0 measures no `rest` phase. */
   restMs: number;
+  /** Where the gateways write V8 CPU profiles (`--cpu-prof`), if anywhere. */
+  cpuProfileDir?: string;
   /** Added to the gateway's environment (`--gateway-env`, an A/B switch). */
   gatewayEnv?: Record<string, string>;
   log: (line: string) => void;
@@ -322,6 +324,7 @@ export async function userIngestScenario(options: {
     options.log(`user ingest: ${perCall === 1 ? 'one document per call' : `${perCall} documents per call`}`);
     const stack = await startHopperStack(undefined, {
       defaultLimits: true,
+      ...(options.cpuProfileDir ? { cpuProfileDir: options.cpuProfileDir } : {}),
       ...(options.gatewayEnv ? { gatewayEnv: options.gatewayEnv } : {}),
     });
     try {

@@ -81,10 +81,8 @@ interface Row {
  * slots; a removed row leaves a dead slot behind until {@link MemoryIndex.compact} rebuilds it.
  */
 class TenantIndex {
-  readonly #dimension: number;
   readonly #rows: (Row | undefined)[] = [];
   readonly #vectors: VectorBlocks;
-  #inverseNorms = new Float32Array(BLOCK_ROWS);
   #lengths = new Float32Array(BLOCK_ROWS);
   readonly #termIds = new Map<string, number>();
   #termCounts = new Int32Array(BLOCK_ROWS);
@@ -102,7 +100,6 @@ class TenantIndex {
   #touched = new Int32Array(BLOCK_ROWS);
 
   constructor(dimension: number) {
-    this.#dimension = dimension;
     this.#vectors = new VectorBlocks(dimension);
   }
 
@@ -156,7 +153,7 @@ class TenantIndex {
       this.#post(term, slot, Math.min(counts[term] as number, 0xffff));
       counts[term] = 0;
     }
-    this.#storeVector(slot, vector);
+    this.#vectors.set(slot, vector);
     return slot;
   }
 
@@ -177,7 +174,7 @@ class TenantIndex {
       this.#pool(id, count);
       this.#post(id, target, count);
     }
-    this.#storeVector(target, other.#vectors.get(slot));
+    this.#vectors.set(target, other.#vectors.get(slot));
     const { document, chunk } = row;
     // Documents are shared objects: the rebuilt index keeps the same ones.
     this.#documents.set(documentKey(chunk.tenant, chunk.collection, chunk.documentId), document);
@@ -262,19 +259,25 @@ class TenantIndex {
     if (norm === 0) return [];
     const inverseQueryNorm = 1 / Math.sqrt(norm);
     const best = new TopK(query.depth);
-    const inverseNorms = this.#inverseNorms;
     const weights = dimensions.map((d) => vector[d] as number);
     // The score a row must beat to enter; read from the heap only when it changes.
     let floor = best.floor;
-    this.#vectors.scan(dimensions, weights, this.#rows.length, (firstSlot, scores, used) => {
-      for (let i = 0; i < used; i++) {
-        const slot = firstSlot + i;
-        const score = (scores[i] as number) * (inverseNorms[slot] as number) * inverseQueryNorm;
-        if (score <= floor || !accept(slot)) continue;
-        best.push(slot, score);
-        floor = best.floor;
-      }
-    });
+    this.#vectors.scan(
+      dimensions,
+      weights,
+      this.#rows.length,
+      () => blockThreshold(floor, inverseQueryNorm),
+      (firstSlot, _rows, scores, inverseNorms, selected, count) => {
+        for (let j = 0; j < count; j++) {
+          const i = selected[j] as number;
+          const slot = firstSlot + i;
+          const score = (scores[i] as number) * (inverseNorms[i] as number) * inverseQueryNorm;
+          if (score <= floor || !accept(slot)) continue;
+          best.push(slot, score);
+          floor = best.floor;
+        }
+      },
+    );
     return best.sorted().map(([slot, score]) => this.#hit(slot, 'vector', score));
   }
 
@@ -356,13 +359,6 @@ class TenantIndex {
     posting.live += 1;
   }
 
-  #storeVector(slot: number, vector: Float32Array): void {
-    this.#vectors.set(slot, vector);
-    let norm = 0;
-    for (let d = 0; d < this.#dimension; d++) norm += (vector[d] ?? 0) ** 2;
-    this.#inverseNorms[slot] = norm > 0 ? 1 / Math.sqrt(norm) : 0;
-  }
-
   #grow(size: number): void {
     if (size <= this.#lengths.length) return;
     const capacity = Math.max(size, this.#lengths.length * 2);
@@ -372,12 +368,23 @@ class TenantIndex {
       return next;
     };
     this.#lengths = grown(this.#lengths);
-    this.#inverseNorms = grown(this.#inverseNorms);
     this.#scores = grown(this.#scores);
     const touched = new Int32Array(capacity);
     touched.set(this.#touched);
     this.#touched = touched;
   }
+}
+
+/**
+ * The threshold for the vector scan's pick of a block's rows (see {@link VectorBlocks.scan}): a row
+ * whose cosine would pass `floor` has a dot product times inverse norm above `floor` over the query's
+ * inverse norm. The pick compares in 32-bit floats, the rows' scores are then computed in 64-bit:
+ * the threshold is lowered by far more than the 32-bit rounding (2^-24 relative), so no row that
+ * would enter is dropped, and the results are those of scoring every row.
+ */
+function blockThreshold(floor: number, inverseQueryNorm: number): number {
+  const bar = floor / inverseQueryNorm;
+  return Math.fround(bar - Math.abs(bar) * 2 ** -16);
 }
 
 /** Each filter key's accepted `meta_kv` entries: a row passes when it holds one of each key's. */

@@ -6,9 +6,7 @@ import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { connect, Session } from '@lancedb/lancedb';
 import type { MirrorMessage, MirrorRequest, MirrorThreadData } from './mirror-thread.ts';
-import type { MemoryIndex } from './memory-index.ts';
 import { SearchMirror } from './search-mirror.ts';
-import type { SearchHit } from './types.ts';
 
 /**
  * The thread's LanceDB caches: it reads manifests and data pages, never an index (LanceDB's own
@@ -42,58 +40,21 @@ const mirror = new SearchMirror(db, {
 });
 mirror.start();
 
-/** Searches received since the look in flight began: they wait for the next one. */
-let received: MirrorRequest[] = [];
-let looking = false;
-
 port.on('message', (request: MirrorRequest | 'close') => {
   if (request === 'close') {
     void shutDown();
     return;
   }
-  received.push(request);
-  if (!looking) look();
+  mirror.current(request.tables).then(
+    (index) =>
+      post({
+        kind: 'result',
+        id: request.id,
+        result: index?.answer(request.query, request.mode, request.topK),
+      }),
+    () => post({ kind: 'result', id: request.id, result: undefined }),
+  );
 });
-
-/**
- * One look at the tables' versions for every search received before it began, so each sees every
- * commit made before it began; the searches received meanwhile wait for the next look, which
- * begins as this one ends. The gateway used to make this look itself, two LanceDB calls per
- * search; at 10 callers one look now serves several searches. It begins as soon as it can, not
- * when the thread gets to the searches: a later look would see later commits, and the searches
- * would wait for the mirror to read commits they need not see.
- */
-function look(): void {
-  const group = received;
-  received = [];
-  looking = true;
-  const versions = mirror.serving ? mirror.latestVersions() : Promise.resolve(undefined);
-  void versions
-    .then(
-      (read) => (read === undefined ? undefined : mirror.current(read)),
-      () => undefined,
-    )
-    .then((index) => {
-      for (const request of group) answer(request, index);
-    });
-  void versions
-    .catch(() => undefined)
-    .finally(() => {
-      looking = false;
-      if (received.length > 0) look();
-    });
-}
-
-function answer(request: MirrorRequest, index: MemoryIndex | undefined): void {
-  let result: SearchHit[] | undefined;
-  try {
-    result = index?.answer(request.query, request.mode, request.topK);
-  } catch {
-    // The gateway asks LanceDB instead.
-    result = undefined;
-  }
-  post({ kind: 'result', id: request.id, result });
-}
 
 /**
  * Ends the thread once no LanceDB read is in flight: a thread stopped in the middle of one (by

@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { IndexQuery } from './memory-index.ts';
+import type { TableVersions } from './search-mirror.ts';
 import type { SearchHit, SearchMode } from './types.ts';
 
 /**
@@ -38,12 +39,10 @@ export interface MirrorThreadData {
   maxRows: number;
 }
 
-/**
- * A search the gateway asks of the thread. The thread reads the tables' versions after it has
- * received the search, and answers it as of those.
- */
+/** A search the gateway asks of the thread: the index as of these table versions, then the query. */
 export interface MirrorRequest {
   id: number;
+  tables: TableVersions;
   query: IndexQuery;
   mode: SearchMode;
   topK: number;
@@ -120,15 +119,19 @@ export class MirrorThread {
   }
 
   /**
-   * The search's hits from the mirror, as of the tables' versions the thread reads after receiving
-   * it (so it sees every commit made before this call), or `undefined` when LanceDB must answer
-   * (loading, off, far behind, the thread gone, or a query the index cannot serve: see
-   * {@link MemoryIndex.answer}). Only the `topK` hits cross between the threads.
+   * The search's hits from the mirror, as of the given table versions, or `undefined` when LanceDB
+   * must answer (loading, off, far behind, the thread gone, or a query the index cannot serve:
+   * see {@link MemoryIndex.answer}). Only the `topK` hits cross between the threads.
    */
-  search(query: IndexQuery, mode: SearchMode, topK: number): Promise<SearchHit[] | undefined> {
+  search(
+    tables: TableVersions,
+    query: IndexQuery,
+    mode: SearchMode,
+    topK: number,
+  ): Promise<SearchHit[] | undefined> {
     if (this.#gone) return Promise.resolve(undefined);
     const id = this.#nextId++;
-    const request: MirrorRequest = { id, query, mode, topK };
+    const request: MirrorRequest = { id, tables, query, mode, topK };
     return new Promise((resolve) => {
       this.#pending.set(id, resolve);
       this.#worker.postMessage(request);

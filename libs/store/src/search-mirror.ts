@@ -96,9 +96,8 @@ interface ArrowTable {
  * from it (see {@link MemoryIndex}) instead of four LanceDB queries. Gateways run one in a thread
  * of its own (see {@link MirrorThread}); writers never need it.
  *
- * It follows the tables by their versions. A search is answered as of both tables' versions read
- * after it began ({@link latestVersions}: LanceDB's check for a newer manifest, which every read
- * makes anyway; one look serves every search received before it began); where one moved since the
+ * It follows the tables by their versions. A search first reads both tables' current versions
+ * (LanceDB's check for a newer manifest, which every read makes anyway); where one moved since the
  * mirror last looked, the mirror reads that table's row keys at the new version (pinned, so the
  * rows it then takes by id are the ones it listed), takes the rows it lacks, and drops the keys no
  * table holds any more. So a search sees every commit made before it began, as a LanceDB query
@@ -116,8 +115,6 @@ export class SearchMirror {
   readonly #db: Connection;
   readonly #options: SearchMirrorOptions;
   readonly #handles = new Map<string, Table>();
-  /** Handles never pinned, for reading the tables' latest versions while a sync pins its own. */
-  readonly #looks = new Map<string, Table>();
   readonly #tables = new Map<string, TableState>();
   #index: MemoryIndex | undefined;
   #state: 'loading' | 'ready' | 'off' = 'loading';
@@ -162,27 +159,8 @@ export class SearchMirror {
     attempt();
   }
 
-  /** Whether searches may be asked of it now (loaded and on); else LanceDB answers them. */
-  get serving(): boolean {
-    return this.#state === 'ready' && !this.#closed;
-  }
-
   /**
-   * Each chunk table's latest version (a look at its newest manifest; one LanceDB call per table),
-   * main first. A search that began before this look began sees, through {@link current} with
-   * these versions, every commit made before it began.
-   */
-  async latestVersions(): Promise<TableVersions> {
-    const versions: TableVersions = new Map();
-    for (const name of CHUNK_TABLES) {
-      const table = await this.#handle(name, this.#looks);
-      if (table !== undefined) versions.set(name, await table.version());
-    }
-    return versions;
-  }
-
-  /**
-   * The index as of the given table versions (read after the search began), or
+   * The index as of the given table versions (read by the caller as its search began), or
    * `undefined` when LanceDB must answer:
    * the mirror is loading, turned off, failing to read the tables, or more than
    * {@link FAR_BEHIND_ROWS} rows behind a table (a large import: it catches up meanwhile, for later
@@ -233,9 +211,8 @@ export class SearchMirror {
     this.#closed = true;
     clearInterval(this.#follower);
     await this.#syncing?.done.catch(() => undefined);
-    for (const table of [...this.#handles.values(), ...this.#looks.values()]) table.close();
+    for (const table of this.#handles.values()) table.close();
     this.#handles.clear();
-    this.#looks.clear();
     this.#index = undefined;
   }
 
@@ -475,18 +452,15 @@ export class SearchMirror {
     this.#reportedSize = 0;
   }
 
-  /**
-   * The mirror's own handle on a table, from `handles` (by default those its syncs pin to a
-   * version, which the store's handles must not be).
-   */
-  async #handle(name: string, handles = this.#handles): Promise<Table | undefined> {
-    const cached = handles.get(name);
+  /** The mirror's own handle on a table (it pins versions, which the store's handles must not). */
+  async #handle(name: string): Promise<Table | undefined> {
+    const cached = this.#handles.get(name);
     if (cached) return cached;
     if (!(await this.#db.tableNames()).includes(name)) return undefined;
     const table = await this.#db.openTable(name);
     const dimension = vectorDimension(await table.schema());
     if (dimension === undefined) return undefined;
-    handles.set(name, table);
+    this.#handles.set(name, table);
     return table;
   }
 }

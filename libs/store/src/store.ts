@@ -27,6 +27,7 @@ import {
 import { DocumentWriter, firstModel, type CommitStats } from './writer.ts';
 import { Semaphore } from './semaphore.ts';
 import { MirrorThread, type MirrorThreadOptions } from './mirror-thread.ts';
+import type { TableVersions } from './search-mirror.ts';
 import type { IndexQuery } from './memory-index.ts';
 import { TableHandles } from './tables.ts';
 import { requireId, validateVector, validateWrite } from './validate.ts';
@@ -782,7 +783,18 @@ class LanceStore implements Store {
       ...(query.filter === undefined ? {} : { filter: query.filter }),
       depth: candidateDepth(mode, query.topK),
     };
-    return this.#mirror.search(indexQuery, mode, query.topK);
+    return this.#mirror.search(await this.#tableVersions(), indexQuery, mode, query.topK);
+  }
+
+  /**
+   * Each chunk table's latest version (a look at its newest manifest), main first: one LanceDB
+   * call per table, each of which waits its turn for LanceDB's threads while searches and
+   * maintenance keep them busy.
+   */
+  async #tableVersions(): Promise<TableVersions> {
+    const versions: TableVersions = new Map();
+    for (const { name, table } of await this.#chunkTables()) versions.set(name, await table.version());
+    return versions;
   }
 
   #search(

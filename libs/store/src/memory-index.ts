@@ -266,7 +266,7 @@ class TenantIndex {
       dimensions,
       weights,
       this.#rows.length,
-      () => blockThreshold(floor, inverseQueryNorm),
+      () => pickThreshold(floor, inverseQueryNorm),
       (firstSlot, _rows, scores, inverseNorms, selected, count) => {
         for (let j = 0; j < count; j++) {
           const i = selected[j] as number;
@@ -376,13 +376,13 @@ class TenantIndex {
 }
 
 /**
- * The threshold for the vector scan's pick of a block's rows (see {@link VectorBlocks.scan}): a row
+ * The threshold for the vector scan's pick of a run's rows (see {@link VectorBlocks.scan}): a row
  * whose cosine would pass `floor` has a dot product times inverse norm above `floor` over the query's
  * inverse norm. The pick compares in 32-bit floats, the rows' scores are then computed in 64-bit:
  * the threshold is lowered by far more than the 32-bit rounding (2^-24 relative), so no row that
  * would enter is dropped, and the results are those of scoring every row.
  */
-function blockThreshold(floor: number, inverseQueryNorm: number): number {
+function pickThreshold(floor: number, inverseQueryNorm: number): number {
   const bar = floor / inverseQueryNorm;
   return Math.fround(bar - Math.abs(bar) * 2 ** -16);
 }

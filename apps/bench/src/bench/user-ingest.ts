@@ -69,14 +69,16 @@ export async function userIngest(options: UserIngestOptions): Promise<UserIngest
   type Phase = 'during' | 'after' | 'rest';
   /** `settling`: between `after` and `rest`, reads go on but are not recorded. */
   let phase: Phase | 'settling' = 'during';
-  /**
-   * Every recorded read, in one list (summed up per phase and tool at the end). Per-tool recorders
-   * sometimes ended up with one tool's figures under two tools' names (`search` after ingestion
-   * showing `list_documents`' figures to the hundredth); the cause was not found.
-   */
-  const reads: { phase: Phase; tool: ReadTool; ms: number; ok: boolean }[] = [];
-  /** Failed reads per tool, for logging the first few. */
-  const errors: Partial<Record<ReadTool, number>> = {};
+  const slots = () =>
+    Object.fromEntries(READ_TOOLS.map((t) => [t, { rec: new LatencyRecorder(), errors: 0 }])) as Record<
+      ReadTool,
+      { rec: LatencyRecorder; errors: number }
+    >;
+  const recorders: Record<Phase, ReturnType<typeof slots>> = {
+    during: slots(),
+    after: slots(),
+    rest: slots(),
+  };
   let stopReaders = false;
   let callId = 0;
   const readCall = async (tool: ReadTool, n: number): Promise<void> => {
@@ -107,14 +109,11 @@ export async function userIngest(options: UserIngestOptions): Promise<UserIngest
     const body = await response.body.text();
     const ms = performance.now() - started;
     if (current === 'settling') return;
-    const ok = classifyAnswer(response.statusCode, body) === 'ok';
-    // A document not stored yet is a miss, not a failure.
-    if (!ok && tool === 'get_document' && body.includes('not_found')) return;
-    reads.push({ phase: current, tool, ms, ok });
-    if (!ok) {
-      const failed = (errors[tool] ?? 0) + 1;
-      errors[tool] = failed;
-      if (failed <= 3) log(`${tool} error: ${response.statusCode} ${body.slice(0, 200)}`);
+    const slot = recorders[current][tool];
+    if (classifyAnswer(response.statusCode, body) === 'ok') slot.rec.add(ms);
+    else if (!(tool === 'get_document' && body.includes('not_found'))) {
+      slot.errors++;
+      if (slot.errors <= 3) log(`${tool} error: ${response.statusCode} ${body.slice(0, 200)}`);
     }
   };
   let readCount = 0;
@@ -233,25 +232,21 @@ export async function userIngest(options: UserIngestOptions): Promise<UserIngest
   const figures = (p: Phase) => {
     const byTool = Object.fromEntries(
       READ_TOOLS.map((t) => {
-        const recorder = new LatencyRecorder();
-        let errors = 0;
-        for (const read of reads) {
-          if (read.phase !== p || read.tool !== t) continue;
-          if (read.ok) recorder.add(read.ms);
-          else errors++;
-        }
-        return [t, { calls: recorder.count, errors, latencyMs: recorder.summary() }];
+        const slot = recorders[p][t];
+        return [t, { calls: slot.rec.count, errors: slot.errors, latencyMs: slot.rec.summary() }];
       }),
     ) as Record<ReadTool, ReadFigures>;
-    // Two tools with the same figures to the hundredth are a recording fault, not a measurement.
+    // Two tools with the same figures to the hundredth are a recording fault, not a measurement
+    // (seen with V8's Maglev on in the bench's process: see docs/benchmark.md).
     const seen = new Map<string, ReadTool>();
     for (const t of READ_TOOLS) {
       const { calls, latencyMs } = byTool[t];
       if (calls === 0) continue;
       const key = JSON.stringify(latencyMs);
       const other = seen.get(key);
-      if (other)
+      if (other) {
         log(`recording fault: ${t} and ${other} have the same figures ${p} ingestion; do not quote them`);
+      }
       seen.set(key, t);
     }
     return byTool;

@@ -7,9 +7,10 @@ import { OtlpReceiver } from '../support/otlp-receiver.ts';
 import { TestStack, type GatewayHandle } from '../support/stack.ts';
 
 /**
- * The MCP fast path (apps/gateway/src/mcp/fast-path.ts) answers cache hits without the SDK. One
- * gateway runs with it, one without (HOPPER_MCP_FAST_PATH=off), on one Redis and one store: a hit
- * must reach the client as the very bytes the SDK path sends, in both protocol eras.
+ * The MCP fast path (apps/gateway/src/mcp/fast-path.ts) answers the read-only tools' calls without
+ * the SDK: hits from the cache, misses computed by the tool chain. One gateway runs with it, one
+ * without (HOPPER_MCP_FAST_PATH=off), on one Redis and one store: an answer must reach the client
+ * as the very bytes the SDK path sends, in both protocol eras.
  */
 const ACME = 'acme-key-0123456789abcdef';
 const GLOBEX = 'globex-key-0123456789abcdef';
@@ -227,6 +228,79 @@ describe('the MCP fast path', () => {
     });
   }
 
+  /** Ingests one more document into `zoo`: the collection's epoch moves, so every read misses again. */
+  async function bumpZoo(documentId: string): Promise<void> {
+    const out = structured<{ state: string }>(
+      await acme.callTool({
+        name: 'ingest_document',
+        arguments: { content: `A ${documentId} lives here.`, documentId, collection: 'zoo' },
+      }),
+    );
+    expect(out.state).toBe('completed');
+  }
+
+  for (const [era, framing] of [
+    ['modern', 'application/json'],
+    ['legacy', 'text/event-stream'],
+  ] as const) {
+    it(`answers a ${era}-era miss (${framing}) with the SDK path's bytes, computing it once`, async () => {
+      const args = { documentId: 'giraffe', collection: 'zoo' };
+      const options = { tool: 'get_document' };
+      await bumpZoo(`walrus-${era}`);
+      const fromSdk = await call(sdk, era, 'id-62', args, options);
+      expect(output(fromSdk).cached).toBe(false);
+      // The SDK path stored its answer; a new epoch makes the fast path's call a miss too.
+      await bumpZoo(`seal-${era}`);
+      const timed = () =>
+        metric(fast, 'hopper_mcp_operation_duration_seconds_count', ['tool="get_document"', 'outcome="ok"']);
+      const timedBefore = await timed();
+      const fromFast = await call(fast, era, 61, args, options);
+
+      expect(viaFastPath(fromFast)).toBe(true);
+      expect(fromFast.status).toBe(200);
+      expect(fromFast.headers.get('content-type')).toBe(framing);
+      expect(meaningfulHeaders(fromFast.headers)).toEqual(meaningfulHeaders(fromSdk.headers));
+      expect(fromFast.body).toBe(fromSdk.body.replace('"id":"id-62"', '"id":61'));
+      expect(await timed()).toBe(timedBefore + 1);
+      // Stored under the key it missed: the next call is a hit.
+      expect(output(await call(fast, era, 63, args, options))).toMatchObject({
+        cached: true,
+        cacheLayer: 'l1',
+      });
+    });
+  }
+
+  it('answers a miss that fails as the SDK path does, and runs it once', async () => {
+    const args = { documentId: 'no-such-animal', collection: 'zoo' };
+    const options = { tool: 'get_document' };
+    const failures = () =>
+      metric(fast, 'hopper_mcp_operation_duration_seconds_count', ['tool="get_document"', 'outcome="error"']);
+    const before = await failures();
+    for (const era of ['modern', 'legacy'] as const) {
+      const fromFast = await call(fast, era, 71, args, options);
+      const fromSdk = await call(sdk, era, 'id-72', args, options);
+      expect(fromFast.body).toContain('"isError":true');
+      expect(fromFast.body).toContain('not_found');
+      expect(fromFast.body).toBe(fromSdk.body.replace('"id":"id-72"', '"id":71'));
+    }
+    expect(await failures()).toBe(before + 2);
+  });
+
+  it('traces a miss as the SDK path traces a call', async () => {
+    const args = { query: 'giraffe traced miss', collection: 'zoo' };
+    expect(viaFastPath(await call(fast, 'modern', 'traced-miss', args))).toBe(true);
+    for (;;) {
+      const span = receiver.spans.find(
+        (s) => s.name === 'tools/call search' && s.attributes['jsonrpc.request.id'] === 'traced-miss',
+      );
+      if (span) {
+        expect(span.attributes).toMatchObject({ 'gen_ai.tool.name': 'search', 'hopper.cache.layer': 'miss' });
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  });
+
   it("sends get_job of another tenant's job, or of an unknown job, through the SDK path", async () => {
     await call(fast, 'modern', 1, { jobId }, { tool: 'get_job' });
     const globex = await call(fast, 'modern', 2, { jobId }, { tool: 'get_job', key: GLOBEX });
@@ -330,8 +404,9 @@ describe('the MCP fast path', () => {
     const args = { query: 'acacia leaves tenants', collection: 'zoo' };
     await call(fast, 'modern', 1, args);
     expect(viaFastPath(await call(fast, 'modern', 2, args))).toBe(true);
+    // A miss for globex, computed on the fast path over globex's (empty) part of the store.
     const globex = await call(fast, 'modern', 3, args, { key: GLOBEX });
-    expect(viaFastPath(globex)).toBe(false);
+    expect(viaFastPath(globex)).toBe(true);
     expect(output(globex)).toEqual({ results: [], cached: false });
     const globexAgain = await call(fast, 'legacy', 4, args, { key: GLOBEX });
     expect(viaFastPath(globexAgain)).toBe(true);

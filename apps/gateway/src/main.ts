@@ -357,12 +357,13 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
       ...(resource ? { resourceMetadataUrl: resource.metadataUrl } : {}),
     }),
     listenPath: listens.serve,
-    // Cache hits of the read-only tools answered without the SDK, with the same rate limit,
-    // timing and tracing as the chain above gives every call (see mcp/fast-path.ts).
+    // The read-only tools' calls answered without the SDK: hits with the same rate limit, timing
+    // and tracing as the chain above gives every call, misses by that chain (see mcp/fast-path.ts).
     ...(config.mcpFastPath
       ? {
           fastPath: createFastPath({
             lookup: createCacheLookup({ cache, epochs, hot, keys }),
+            handlers,
             cache,
             ...(chargeTenant ? { charge: chargeTenant } : {}),
             record: callRecorder(instrumentOptions),

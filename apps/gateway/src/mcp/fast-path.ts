@@ -1,12 +1,12 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { CachedAnswer, CacheLookup, CacheMiss, FastCachedTool, ResultCache } from '@hopper/cache';
 import type { AuthInfo } from '@modelcontextprotocol/server';
-import { toolContracts, toolScopes } from '@hopper/contracts';
-import { context, trace, type Tracer } from '@opentelemetry/api';
+import { toolContracts, toolScopes, type CallContext, type ToolHandlers } from '@hopper/contracts';
+import { SpanStatusCode, context, trace, type Span, type Tracer } from '@opentelemetry/api';
 import type { ChargeTenant } from '../tenant-rate-limit.ts';
 import type { Caller } from '../tenant-resolver.ts';
 import type { RecordCall } from '../tools/instrumented.ts';
-import { toolSuccess } from './tool-result.ts';
+import { checkedOutput, toolSuccess } from './tool-result.ts';
 
 /** The protocol revisions the fast path speaks; anything else goes through the SDK. */
 const MODERN_VERSION = '2026-07-28';
@@ -48,6 +48,11 @@ const LEGACY_HEAD = Buffer.from('event: message\ndata: {"result":{');
 
 export interface FastPathDeps {
   lookup: CacheLookup;
+  /**
+   * The tool chain the SDK path calls (timing, rate limit, result cache, the tools), for a miss
+   * computed here. Without it a miss goes through the SDK.
+   */
+  handlers?: Pick<ToolHandlers, FastCachedTool>;
   cache: Pick<ResultCache, 'rendered'>;
   /** The tenant's rate limit, charged for a hit as the tool chain charges every call. */
   charge?: ChargeTenant;
@@ -79,22 +84,25 @@ interface FastCall {
 }
 
 /**
- * The protocol-aware response cache in front of the SDK (issue #16). A lone `tools/call` of a
- * result-cached tool, in a shape this module fully understands, is looked up in the result cache
- * (the collection's epoch read now, as on every cached call); a hit is answered with the result's
- * serialised JSON (made once per L1 entry, see `ResultCache.rendered`) with the request's id
- * spliced in, in the framing the SDK would use, without building an `McpServer` and without
- * validating or serialising the result again. The hit is charged to the tenant's rate limit, timed
- * in the per-tool histogram, counted in the cache's hit counters and traced as the SDK path's
- * `tools/call` span is.
+ * The read-only tools' calls answered in front of the SDK (issue #16; misses since #15's reads
+ * under ingestion). A lone `tools/call` of a result-cached tool, in a shape this module fully
+ * understands, is looked up in the result cache (the collection's epoch read now, as on every
+ * cached call):
+ * - a hit is answered with the result's serialised JSON (made once per L1 entry, see
+ *   `ResultCache.rendered`) with the request's id spliced in, in the framing the SDK would use,
+ *   without building an `McpServer` and without validating or serialising the result again. The
+ *   hit is charged to the tenant's rate limit, timed in the per-tool histogram, counted in the
+ *   cache's hit counters and traced as the SDK path's `tools/call` span is;
+ * - a miss is computed by the same tool chain the SDK path calls (see computeMiss), under the key
+ *   it missed, and answered in the same framing; a failure is answered by the SDK path.
  *
- * Everything else returns false and goes through the SDK as before: a miss (so computing, single
- * flight and storing stay where they were; the key it missed goes with it, see `handOnMiss`, so it
- * is not looked up in Redis again), other methods, batches, progress tokens, unknown
- * `_meta` or params, headers the SDK checks (`Mcp-Param-*`), other protocol revisions, a legacy
- * request without a session, arguments the tool's schema refuses, a caller without the tool's scope
- * (the SDK answers 403 with its challenge), and a hit the rate limit refuses (the SDK path charges
- * again and answers the refusal).
+ * Everything else returns false and goes through the SDK as before: a call the cache cannot key
+ * (`get_job` of a running job, the cache's Redis away), other methods, batches, progress tokens,
+ * unknown `_meta` or params, headers the SDK checks (`Mcp-Param-*`), other protocol revisions, a
+ * legacy request without a session, arguments the tool's schema refuses, a caller without the
+ * tool's scope (the SDK answers 403 with its challenge), and a hit the rate limit refuses (the SDK
+ * path charges again and answers the refusal). Without `handlers`, a miss goes through the SDK
+ * with the key it missed (see `handOnMiss`), so it is not looked up in Redis again.
  */
 export function createFastPath(deps: FastPathDeps): FastPath {
   const modernMeta = `,"resultType":"complete","_meta":${JSON.stringify({
@@ -118,28 +126,44 @@ export function createFastPath(deps: FastPathDeps): FastPath {
         'hopper.mcp.era': fast.era,
       },
     });
-    let answer: CachedAnswer | undefined;
+    let found: CachedAnswer | CacheMiss | undefined;
     try {
-      const found = await deps.lookup(fast.tool, input.data, caller);
-      if (found !== undefined && !isHit(found)) handOnMiss(req, fast.tool, found);
-      else answer = found;
-      if (answer !== undefined && deps.charge) await deps.charge(caller.tenant, { uncounted: true });
+      found = await deps.lookup(fast.tool, input.data, caller);
+      if (found !== undefined && isHit(found) && deps.charge) {
+        await deps.charge(caller.tenant, { uncounted: true });
+      }
     } catch {
       // Refused by the rate limit (a refusal takes no token): the SDK path charges again, counts
       // the refusal once and answers it as it does.
-      answer = undefined;
+      found = undefined;
     }
-    if (answer === undefined) {
+    if (found !== undefined && !isHit(found)) {
+      if (deps.handlers)
+        return computeMiss(deps.handlers, { req, res, fast, input: input.data, caller, span }, found);
+      handOnMiss(req, fast.tool, found);
+      found = undefined;
+    }
+    if (found === undefined) {
       span.updateName('mcp.fast_path lookup');
       span.setAttribute('hopper.cache.layer', 'miss');
       span.end();
       return false;
     }
-    const found = answer;
+    const hit = found;
     const result =
-      found.layer === 'l1'
-        ? deps.cache.rendered(found.key, found.value, () => resultFields(found.output))
-        : resultFields(found.output);
+      hit.layer === 'l1'
+        ? deps.cache.rendered(hit.key, hit.value, () => resultFields(hit.output))
+        : resultFields(hit.output);
+    send(res, fast, result);
+    // In the span's context, so a slow-call warning carries its trace id as the SDK path's does.
+    context.with(trace.setSpan(context.active(), span), () => deps.record(fast.tool, {}, started, 'ok'));
+    span.setAttribute('hopper.cache.layer', hit.layer);
+    span.end();
+    return true;
+  };
+
+  /** The answer's bytes between the era's framing, in one write of three pieces. */
+  function send(res: ServerResponse, fast: FastCall, result: Buffer): void {
     const id = JSON.stringify(fast.id);
     const [head, tail, headers] =
       fast.era === 'modern'
@@ -149,18 +173,65 @@ export function createFastPath(deps: FastPathDeps): FastPath {
       ...headers,
       'content-length': head.length + result.length + Buffer.byteLength(tail),
     });
-    // The result's bytes as they are kept (never encoded again), between the era's framing: one
-    // write of three pieces.
+    // The result's bytes as they are kept (never encoded again).
     res.cork();
     res.write(head);
     res.write(result);
     res.end(tail);
-    // In the span's context, so a slow-call warning carries its trace id as the SDK path's does.
-    context.with(trace.setSpan(context.active(), span), () => deps.record(fast.tool, {}, started, 'ok'));
-    span.setAttribute('hopper.cache.layer', found.layer);
+  }
+
+  /**
+   * A miss, computed here by the tool chain the SDK path calls (which times the call, charges the
+   * rate limit, and computes the answer under the key just missed, single-flight, storing it), and
+   * answered as a hit is. A failure is answered by the SDK path, from the error this call ended
+   * with (see {@link fastPathFailure}): its framing of tool errors stays the only one, and the
+   * call is not run twice.
+   */
+  async function computeMiss(
+    handlers: NonNullable<FastPathDeps['handlers']>,
+    at: {
+      req: IncomingMessage;
+      res: ServerResponse;
+      fast: FastCall;
+      input: object;
+      caller: Caller;
+      span: Span;
+    },
+    miss: CacheMiss,
+  ): Promise<boolean> {
+    const { req, res, fast, span } = at;
+    span.setAttribute('hopper.cache.layer', 'miss');
+    // As the SDK's request signal: the caller went away before its answer.
+    const gone = new AbortController();
+    const onClose = () => {
+      if (!res.writableFinished) gone.abort();
+    };
+    res.once('close', onClose);
+    const call: CallContext = {
+      tenant: at.caller.tenant,
+      signal: gone.signal,
+      requestId: String(fast.id),
+      cacheMiss: { tool: fast.tool, key: miss.key },
+    };
+    const handler = handlers[fast.tool] as (input: object, call: CallContext) => Promise<object>;
+    let output: object;
+    try {
+      output = await context.with(trace.setSpan(context.active(), span), async () =>
+        checkedOutput(toolContracts[fast.tool].output, await handler(at.input, call)),
+      );
+    } catch (error) {
+      res.off('close', onClose);
+      span.updateName('mcp.fast_path call');
+      span.setStatus({ code: SpanStatusCode.ERROR, message: 'tool error' });
+      span.end();
+      handOnFailure(req, fast.tool, error);
+      return false;
+    }
+    res.off('close', onClose);
+    send(res, fast, resultFields(output));
     span.end();
     return true;
-  };
+  }
 }
 
 const isHit = (found: CachedAnswer | CacheMiss): found is CachedAnswer => 'output' in found;
@@ -173,6 +244,23 @@ const isHit = (found: CachedAnswer | CacheMiss): found is CachedAnswer => 'outpu
 function handOnMiss(req: IncomingMessage, tool: FastCachedTool, miss: CacheMiss): void {
   const auth = (req as IncomingMessage & { auth?: AuthInfo }).auth;
   if (auth?.extra) auth.extra.cacheMiss = { tool, key: miss.key };
+}
+
+/** Hands a failed miss's error on to the SDK path (see computeMiss), with the request's auth. */
+function handOnFailure(req: IncomingMessage, tool: FastCachedTool, error: unknown): void {
+  const auth = (req as IncomingMessage & { auth?: AuthInfo }).auth;
+  if (auth?.extra) auth.extra.fastPathFailure = { tool, error };
+}
+
+/**
+ * The error a call of `tool` ended with on the fast path, handed on for the SDK path to answer
+ * (see computeMiss): the server factory answers it as it answers any tool's failure.
+ */
+export function fastPathFailure(auth: AuthInfo | undefined, tool: string): { error: unknown } | undefined {
+  const handed = auth?.extra?.fastPathFailure;
+  if (typeof handed !== 'object' || handed === null) return undefined;
+  const { tool: failedTool, error } = handed as { tool?: unknown; error?: unknown };
+  return failedTool === tool ? { error } : undefined;
 }
 
 /** The tool result's JSON without its braces (UTF-8), so the era can add its own fields. */

@@ -21,9 +21,9 @@ import {
 import type { Logger } from '@hopper/lifecycle';
 import { inSpan } from '@hopper/telemetry';
 import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
-import type * as z from 'zod';
 import type { CallContext, ToolHandlers } from '@hopper/contracts';
-import { toolFailure, toolSuccess } from './tool-result.ts';
+import { checkedOutput, toolFailure, toolSuccess } from './tool-result.ts';
+import { fastPathFailure } from './fast-path.ts';
 import { advertisedOnly } from './tool-schemas.ts';
 import { TASKS_EXTENSION } from './task-path.ts';
 import { documentReadHint, jobReadHint, staticCacheHints } from './cache-hints.ts';
@@ -108,7 +108,10 @@ export function createServerFactory(options: ServerFactoryOptions): McpServerFac
             requestAttributes(name, request, ctx),
             async (span) => {
               const call = callContext(tenant, request, ctx);
+              // A call the fast path already ran and that failed: answered here, not run again.
+              const failed = fastPathFailure(request.authInfo, name);
               try {
+                if (failed) throw failed.error;
                 const input = contract.input.parse(args);
                 const handler = handlers[name] as (input: unknown, call: CallContext) => Promise<object>;
                 const output = checkedOutput(contract.output, await handler(input, call.context));
@@ -194,20 +197,6 @@ function reachableTools(request: McpRequestContext): readonly ToolName[] {
 function requireScope(scope: Scope, description: string): ScopeChallengeHandler {
   return ({ authInfo }) =>
     authInfo?.scopes.includes(scope) ? undefined : { scopes: [scope], errorDescription: description };
-}
-
-/**
- * The SDK would check every result against the tool's output schema; Hopper checks here instead,
- * and only answers computed now. A cached answer passed this check when it was computed, and
- * re-checking a 10 KB search result on every cache hit was 5% of the gateway's CPU (and a deep
- * copy's worth of garbage). A result that fails is a Hopper bug: it becomes an internal error
- * (logged with a reference), never a reply.
- */
-function checkedOutput(schema: z.ZodType, output: object): object {
-  if ((output as { cached?: unknown }).cached === true) return output;
-  const checked = schema.safeParse(output);
-  if (!checked.success) throw new Error(`tool output does not match its schema: ${checked.error.message}`);
-  return output;
 }
 
 function requestAttributes(tool: string, request: McpRequestContext, ctx: ServerContext) {

@@ -48,11 +48,8 @@ const LEGACY_HEAD = Buffer.from('event: message\ndata: {"result":{');
 
 export interface FastPathDeps {
   lookup: CacheLookup;
-  /**
-   * The tool chain the SDK path calls (timing, rate limit, result cache, the tools), for a miss
-   * computed here. Without it a miss goes through the SDK.
-   */
-  handlers?: Pick<ToolHandlers, FastCachedTool>;
+  /** The tool chain the SDK path calls (timing, rate limit, result cache, the tools), for misses. */
+  handlers: Pick<ToolHandlers, FastCachedTool>;
   cache: Pick<ResultCache, 'rendered'>;
   /** The tenant's rate limit, charged for a hit as the tool chain charges every call. */
   charge?: ChargeTenant;
@@ -101,8 +98,7 @@ interface FastCall {
  * unknown `_meta` or params, headers the SDK checks (`Mcp-Param-*`), other protocol revisions, a
  * legacy request without a session, arguments the tool's schema refuses, a caller without the
  * tool's scope (the SDK answers 403 with its challenge), and a hit the rate limit refuses (the SDK
- * path charges again and answers the refusal). Without `handlers`, a miss goes through the SDK
- * with the key it missed (see `handOnMiss`), so it is not looked up in Redis again.
+ * path charges again and answers the refusal).
  */
 export function createFastPath(deps: FastPathDeps): FastPath {
   const modernMeta = `,"resultType":"complete","_meta":${JSON.stringify({
@@ -138,10 +134,7 @@ export function createFastPath(deps: FastPathDeps): FastPath {
       found = undefined;
     }
     if (found !== undefined && !isHit(found)) {
-      if (deps.handlers)
-        return computeMiss(deps.handlers, { req, res, fast, input: input.data, caller, span }, found);
-      handOnMiss(req, fast.tool, found);
-      found = undefined;
+      return computeMiss({ req, res, fast, input: input.data, caller, span }, found);
     }
     if (found === undefined) {
       span.updateName('mcp.fast_path lookup');
@@ -188,7 +181,6 @@ export function createFastPath(deps: FastPathDeps): FastPath {
    * call is not run twice.
    */
   async function computeMiss(
-    handlers: NonNullable<FastPathDeps['handlers']>,
     at: {
       req: IncomingMessage;
       res: ServerResponse;
@@ -213,7 +205,7 @@ export function createFastPath(deps: FastPathDeps): FastPath {
       requestId: String(fast.id),
       cacheMiss: { tool: fast.tool, key: miss.key },
     };
-    const handler = handlers[fast.tool] as (input: object, call: CallContext) => Promise<object>;
+    const handler = deps.handlers[fast.tool] as (input: object, call: CallContext) => Promise<object>;
     let output: object;
     try {
       output = await context.with(trace.setSpan(context.active(), span), async () =>
@@ -235,16 +227,6 @@ export function createFastPath(deps: FastPathDeps): FastPath {
 }
 
 const isHit = (found: CachedAnswer | CacheMiss): found is CachedAnswer => 'output' in found;
-
-/**
- * Hands a miss's key on to the SDK path with the request's auth (see http-server.ts `withAuth`),
- * which the server factory puts in the call's `cacheMiss`: the result cache then computes the call
- * under that key without reading the epoch and Redis again, so a miss is looked up once.
- */
-function handOnMiss(req: IncomingMessage, tool: FastCachedTool, miss: CacheMiss): void {
-  const auth = (req as IncomingMessage & { auth?: AuthInfo }).auth;
-  if (auth?.extra) auth.extra.cacheMiss = { tool, key: miss.key };
-}
 
 /** Hands a failed miss's error on to the SDK path (see computeMiss), with the request's auth. */
 function handOnFailure(req: IncomingMessage, tool: FastCachedTool, error: unknown): void {

@@ -250,9 +250,6 @@ function callContext(
   ctx: ServerContext,
 ): { context: CallContext; flush: () => Promise<void> } {
   const context: CallContext = { tenant, signal: ctx.mcpReq.signal, requestId: String(ctx.mcpReq.id) };
-  // The key the fast path has just looked this call up under and missed (see fast-path.ts).
-  const miss = request.authInfo?.extra?.cacheMiss;
-  if (isCacheMiss(miss)) context.cacheMiss = miss;
   let sending: Promise<unknown> = Promise.resolve();
 
   const progressToken = ctx.mcpReq._meta?.progressToken;
@@ -284,12 +281,4 @@ function callContext(
   }
   // Notifications go out before the result, in order.
   return { context, flush: () => sending.then(() => undefined) };
-}
-
-function isCacheMiss(value: unknown): value is NonNullable<CallContext['cacheMiss']> {
-  if (typeof value !== 'object' || value === null) return false;
-  const { tool, key } = value as Record<string, unknown>;
-  return (
-    typeof key === 'string' && typeof tool === 'string' && (toolNames as readonly string[]).includes(tool)
-  );
 }

@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { CircuitBreaker, freePort } from '@hopper/redis';
 import { ResultCache } from './result-cache.ts';
+import { startRedisServer } from '../../../test/support/redis-server.ts';
 import { useTestRedis } from '../../../test/support/test-redis.ts';
 
 const { keys, redis } = useTestRedis();
@@ -102,6 +103,42 @@ describe('ResultCache', () => {
       cacheable: (v) => v.state !== 'active',
     });
     expect(await cache.get(key)).toBeUndefined();
+  });
+
+  it('answers once computed, before its Redis write lands, and the write lands after', async () => {
+    // A Redis of its own: its writes are paused, which would stall every other test's.
+    const server = await startRedisServer();
+    const clients = [new Redis(server.url), new Redis(server.url), new Redis(server.url)];
+    const [own, other, admin] = clients as [Redis, Redis, Redis];
+    try {
+      // A budget longer than the pause: an answer that waited for its write would come after it.
+      const cache = new ResultCache({ redis: own, ...options, timeoutMs: 10_000 });
+      const otherProcess = new ResultCache({ redis: other, ...options, timeoutMs: 10_000 });
+      const key = `${keys.prefix}:unawaited`;
+      let computed = 0;
+      const compute = async () => {
+        computed += 1;
+        // Writes pause once this process holds the flight lock and is computing.
+        await admin.call('CLIENT', 'PAUSE', '1500', 'WRITE');
+        return { answer: 42 };
+      };
+      const first = cache.getOrCompute(key, 60, compute, { distributed: true });
+      const hit = await first;
+      expect(hit).toEqual({ value: { answer: 42 }, layer: null });
+      // Answered while writes are still paused: the value is not in Redis yet, and the lock is held.
+      expect(await admin.get(key)).toBeNull();
+      expect(await admin.exists(keys.flightLock(key))).toBe(1);
+      // Once writes resume, the value lands and then the lock goes: another process gets the value.
+      await expect.poll(() => admin.exists(keys.flightLock(key)), { timeout: 5_000 }).toBe(0);
+      expect(await otherProcess.getOrCompute(key, 60, compute, { distributed: true })).toEqual({
+        value: { answer: 42 },
+        layer: 'l2',
+      });
+      expect(computed).toBe(1);
+    } finally {
+      for (const client of clients) client.disconnect();
+      await server.stop();
+    }
   });
 
   it('answers from compute while Redis is unreachable, and stops trying once the breaker opens', async () => {

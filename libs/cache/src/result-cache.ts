@@ -152,7 +152,10 @@ export class ResultCache {
     }
   }
 
-  /** Stores a value in both layers. The L2 write is awaited only up to the time budget. */
+  /**
+   * Stores a value in both layers: L1 at once, then L2, whose write is sent before this returns
+   * (a command sent after it on this connection runs after it) and awaited up to the time budget.
+   */
   async set(key: string, value: unknown, ttlSeconds: number): Promise<void> {
     let bytes: Buffer;
     try {
@@ -198,14 +201,20 @@ export class ResultCache {
         if ('value' in other) return other;
         locked = other.locked;
       }
+      let value: T;
       try {
-        const value = await compute();
-        this.#stats.computed += 1;
-        if (!options.cacheable || options.cacheable(value)) await this.set(key, value, ttlSeconds);
-        return { value, layer: null };
-      } finally {
-        if (locked) void this.#redisCall('unlock', () => this.#redis.del(this.#keys.flightLock(key)));
+        value = await compute();
+      } catch (error) {
+        if (locked) this.#unlock(key);
+        throw error;
       }
+      this.#stats.computed += 1;
+      // The caller has its answer without waiting for Redis: L1 holds the value at once, and the
+      // L2 write and the lock's release go out together, the value first (one connection, in
+      // order), so a process waiting for the lock sees the value once the lock is gone.
+      if (!options.cacheable || options.cacheable(value)) void this.set(key, value, ttlSeconds);
+      if (locked) this.#unlock(key);
+      return { value, layer: null };
     })) as CacheHit<T>;
   }
 
@@ -249,6 +258,10 @@ export class ResultCache {
       }
     }
     return { locked: false };
+  }
+
+  #unlock(key: string): void {
+    void this.#redisCall('unlock', () => this.#redis.del(this.#keys.flightLock(key)));
   }
 
   #setL1(key: string, value: unknown, packedBytes: number): void {

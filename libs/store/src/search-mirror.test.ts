@@ -182,6 +182,60 @@ describe('the search mirror', () => {
     expect(new Set(engines)).toEqual(new Set(['mirror']));
   });
 
+  it('sees every write finished before a search began, with searches and writes at once while the delta moves', async () => {
+    const writer = await stores.open({ maxDeltaRows: 12, moveGraceSeconds: 1 });
+    await writer.replaceDocument(testDocument('doc-0'), chunks(0, 3, 'puffin'));
+    const mirrored = await mirroredReader();
+    // Documents whose write has returned: a search that begins after that must find all three chunks.
+    let finished = 1;
+    let writing = true;
+    const writes = (async () => {
+      try {
+        for (let document = 1; document < 40; document++) {
+          // Every fifth write replaces an earlier document: its old version's rows leave the tables.
+          const replaced = document % 5 === 0 ? document - 3 : undefined;
+          if (replaced !== undefined) {
+            await writer.replaceDocument(testDocument(`doc-${replaced}`), chunks(replaced, 3, 'puffin'));
+          }
+          await writer.replaceDocument(testDocument(`doc-${document}`), chunks(document, 3, 'puffin'));
+          finished = document + 1;
+        }
+      } finally {
+        writing = false;
+      }
+    })();
+    const searches = await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        let made = 0;
+        while (writing) {
+          const expected = finished;
+          const hits = await mirrored.search('acme', { mode: 'text', text: 'puffin', topK: 500 });
+          const found = new Set(ids(hits));
+          expect(found.size).toBe(hits.length);
+          for (let document = 0; document < expected; document++) {
+            const versions = new Set(
+              hits.filter((hit) => hit.documentId === `doc-${document}`).map((hit) => hit.version),
+            );
+            // One version of each document, whole: its three chunks.
+            expect(versions.size, `doc-${document} after ${expected} writes`).toBe(1);
+            expect(hits.filter((hit) => hit.documentId === `doc-${document}`)).toHaveLength(3);
+          }
+          made++;
+        }
+        return made;
+      }),
+    );
+    await writes;
+    expect(searches.every((made) => made > 0)).toBe(true);
+    // Past the grace the moved rows leave the delta; the mirror still holds each chunk once.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await writer.maintain();
+    const hits = await mirrored.search('acme', { mode: 'text', text: 'puffin', topK: 500 });
+    expect(hits).toHaveLength(120);
+    expect(new Set(ids(hits)).size).toBe(120);
+    expect(new Set(engines)).toEqual(new Set(['mirror']));
+  });
+
   it('sees a replacement with as many chunks as the version it replaces', async () => {
     const writer = await stores.open({ maxUnindexedRows: 100_000, maxUnindexedSeconds: 3_600 });
     for (let document = 0; document < 5; document++) {

@@ -122,9 +122,10 @@ describe('ResultCache', () => {
         await admin.call('CLIENT', 'PAUSE', '1500', 'WRITE');
         return { answer: 42 };
       };
-      const first = cache.getOrCompute(key, 60, compute, { distributed: true });
-      const hit = await first;
-      expect(hit).toEqual({ value: { answer: 42 }, layer: null });
+      expect(await cache.getOrCompute(key, 60, compute, { distributed: true })).toEqual({
+        value: { answer: 42 },
+        layer: null,
+      });
       // Answered while writes are still paused: the value is not in Redis yet, and the lock is held.
       expect(await admin.get(key)).toBeNull();
       expect(await admin.exists(keys.flightLock(key))).toBe(1);

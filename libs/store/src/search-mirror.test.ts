@@ -213,12 +213,13 @@ describe('the search mirror', () => {
           const found = new Set(ids(hits));
           expect(found.size).toBe(hits.length);
           for (let document = 0; document < expected; document++) {
-            const versions = new Set(
-              hits.filter((hit) => hit.documentId === `doc-${document}`).map((hit) => hit.version),
-            );
+            const chunksOf = hits.filter((hit) => hit.documentId === `doc-${document}`);
             // One version of each document, whole: its three chunks.
-            expect(versions.size, `doc-${document} after ${expected} writes`).toBe(1);
-            expect(hits.filter((hit) => hit.documentId === `doc-${document}`)).toHaveLength(3);
+            expect(
+              new Set(chunksOf.map((hit) => hit.version)).size,
+              `doc-${document} after ${expected} writes`,
+            ).toBe(1);
+            expect(chunksOf).toHaveLength(3);
           }
           made++;
         }

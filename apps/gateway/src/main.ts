@@ -25,6 +25,7 @@ import {
 } from '@hopper/jobs';
 import {
   CircuitBreaker,
+  RedisCommitClock,
   RedisDocumentListing,
   RedisDocumentRecords,
   TokenBucket,
@@ -96,6 +97,8 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
       // get_document and list_documents pages read the workers' copies of the records (one HMGET),
       // and the store only for documents without a servable copy.
       recordCopies: new RedisDocumentRecords<DocumentRecord>(redis, keys, { reads: storeLookups }),
+      // A search asks the workers' commit clock (one HMGET) whether the mirror may lack a commit.
+      commitClock: new RedisCommitClock(redis, keys, { reads: storeLookups }),
       onSearch: (engine: 'mirror' | 'lancedb') => metrics.storeSearches.inc({ engine }),
       // Searches from memory, when turned on (HOPPER_SEARCH_MIRROR_MAX_CHUNKS); LanceDB otherwise.
       ...(config.searchMirrorMaxChunks > 0

@@ -8,6 +8,7 @@ import { Closer, rateLimited, runService, type Logger } from '@hopper/lifecycle'
 import { JobRecords, JobWorkers, createProcessor, type QueueProcessor } from '@hopper/jobs';
 import {
   DocumentWriteLocks,
+  RedisCommitClock,
   RedisDocumentListing,
   RedisDocumentRecords,
   closeRedis,
@@ -145,6 +146,8 @@ async function startWorker(config: WorkerConfig, logger: Logger): Promise<Closer
       listing: new RedisDocumentListing(redis, keys),
       // Copies of the committed records, from which gateways answer reads by key.
       recordCopies: new RedisDocumentRecords<DocumentRecord>(redis, keys),
+      // Ticked after each commit, so gateways' searches know when their mirror must read the tables.
+      commitClock: new RedisCommitClock(redis, keys),
       onCommit: ({ documents, ms }) => {
         metrics.storeCommitDocuments.observe(documents);
         metrics.storeCommitDuration.observe(ms / 1000);

@@ -87,6 +87,11 @@ export interface Keys {
   readonly documentRecordsComplete: string;
   /** Short lock: the one worker copying the stored records. */
   readonly documentRecordsBuild: string;
+  /**
+   * Hash: the store's commit clock (`epoch`, a random id, and `count`, the commits that changed
+   * what a search finds), which searches compare with what their gateway's search mirror has read.
+   */
+  readonly commitClock: string;
 }
 
 export function createKeys(prefix = 'hopper'): Keys {
@@ -126,5 +131,6 @@ export function createKeys(prefix = 'hopper'): Keys {
     documentRecords: (tenant) => `${t(tenant)}:records`,
     documentRecordsComplete: `${prefix}:records-complete`,
     documentRecordsBuild: `${prefix}:records-build`,
+    commitClock: `${prefix}:commit-clock`,
   };
 }

@@ -1,4 +1,5 @@
 export { CircuitBreaker, CircuitOpenError, guarded } from './circuit-breaker.ts';
+export { RedisCommitClock } from './commit-clock.ts';
 export { DocumentWriteLocks } from './document-write-locks.ts';
 export { RedisDocumentListing } from './document-listing.ts';
 export { RedisDocumentRecords } from './document-records.ts';

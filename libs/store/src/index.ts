@@ -30,4 +30,5 @@ export type { MaintenanceStats } from './maintenance.ts';
 export type { DocumentLocks } from './group-commit.ts';
 export type { DocumentListing } from './listing.ts';
 export type { DocumentRecordCopies } from './record-copies.ts';
+export type { ClockReading, CommitClock } from './commit-clock.ts';
 export type { ListPosition } from './cursor.ts';

@@ -45,7 +45,7 @@ port.on('message', (request: MirrorRequest | 'close') => {
     void shutDown();
     return;
   }
-  mirror.current(request.tables).then(
+  mirror.current(request.freshness).then(
     (index) =>
       post({
         kind: 'result',

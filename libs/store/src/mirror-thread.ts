@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { IndexQuery } from './memory-index.ts';
-import type { TableVersions } from './search-mirror.ts';
+import type { Freshness } from './search-mirror.ts';
 import type { SearchHit, SearchMode } from './types.ts';
 
 /**
@@ -39,10 +39,10 @@ export interface MirrorThreadData {
   maxRows: number;
 }
 
-/** A search the gateway asks of the thread: the index as of these table versions, then the query. */
+/** A search the gateway asks of the thread: the index as fresh as `freshness` says, then the query. */
 export interface MirrorRequest {
   id: number;
-  tables: TableVersions;
+  freshness: Freshness;
   query: IndexQuery;
   mode: SearchMode;
   topK: number;
@@ -119,19 +119,19 @@ export class MirrorThread {
   }
 
   /**
-   * The search's hits from the mirror, as of the given table versions, or `undefined` when LanceDB
+   * The search's hits from the mirror, as fresh as `freshness` says, or `undefined` when LanceDB
    * must answer (loading, off, far behind, the thread gone, or a query the index cannot serve:
    * see {@link MemoryIndex.answer}). Only the `topK` hits cross between the threads.
    */
   search(
-    tables: TableVersions,
+    freshness: Freshness,
     query: IndexQuery,
     mode: SearchMode,
     topK: number,
   ): Promise<SearchHit[] | undefined> {
     if (this.#gone) return Promise.resolve(undefined);
     const id = this.#nextId++;
-    const request: MirrorRequest = { id, tables, query, mode, topK };
+    const request: MirrorRequest = { id, freshness, query, mode, topK };
     return new Promise((resolve) => {
       this.#pending.set(id, resolve);
       this.#worker.postMessage(request);

@@ -30,6 +30,7 @@ export type StoreReaderOptions = Pick<
   | 'onSearch'
   | 'listing'
   | 'recordCopies'
+  | 'commitClock'
   | 'indexCacheBytes'
   | 'metadataCacheBytes'
 >;

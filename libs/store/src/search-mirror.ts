@@ -1,4 +1,5 @@
 import type { Connection, Table } from '@lancedb/lancedb';
+import type { ClockReading } from './commit-clock.ts';
 import { MemoryIndex, type IndexedChunk } from './memory-index.ts';
 import { parseMetadata } from './metadata.ts';
 import { HIT_COLUMNS } from './rows.ts';
@@ -44,6 +45,13 @@ export interface SearchMirrorOptions {
 
 /** Each chunk table's latest version, as a search read them (main first), by table name. */
 export type TableVersions = Map<string, number>;
+
+/**
+ * What a search needs the mirror to have read, taken as the search began: the store's commit
+ * clock (see {@link CommitClock}), or, where the store has none or it could not be read, each chunk
+ * table's version.
+ */
+export type Freshness = { clock: ClockReading } | { tables: TableVersions };
 
 /** A sync in progress: its end, and whether it found itself far behind (see `current`). */
 interface Sync {
@@ -96,12 +104,20 @@ interface ArrowTable {
  * from it (see {@link MemoryIndex}) instead of four LanceDB queries. Gateways run one in a thread
  * of its own (see {@link MirrorThread}); writers never need it.
  *
- * It follows the tables by their versions. A search first reads both tables' current versions
- * (LanceDB's check for a newer manifest, which every read makes anyway); where one moved since the
- * mirror last looked, the mirror reads that table's row keys at the new version (pinned, so the
- * rows it then takes by id are the ones it listed), takes the rows it lacks, and drops the keys no
- * table holds any more. So a search sees every commit made before it began, as a LanceDB query
- * would: a job that says `completed` is found by the next search on any gateway.
+ * It follows the tables by their versions. A sync reads both tables' latest versions; where one
+ * moved since the mirror last looked, it reads that table's row keys at the new version (pinned, so
+ * the rows it then takes by id are the ones it listed), takes the rows it lacks, and drops the keys
+ * no table holds any more. A search waits for a sync when the index may lack a commit made before
+ * the search began, which it tells by what the search read as it began (its {@link Freshness}):
+ * - the commit clock: every write ticks it after its commit and before it returns, so a sync that
+ *   starts after the search's reading arrived here sees every write that reading counts. The
+ *   mirror notes the newest reading searches brought when each sync starts: once that sync has
+ *   ended, a search whose reading is no newer needs no other. Maintenance's commits do not tick the
+ *   clock (they change how rows are stored, not which): the mirror reads them by itself;
+ * - otherwise each table's version (LanceDB's check for a newer manifest): the index must have read
+ *   at least those.
+ * So a search sees every commit made before it began, as a LanceDB query would: a job that says
+ * `completed` is found by the next search on any gateway.
  *
  * The main table is read before the delta, as searches read them: a move writes rows into the
  * main table before it removes them from the delta (after a grace of seconds), so no moved row is
@@ -122,6 +138,14 @@ export class SearchMirror {
   #follower: NodeJS.Timeout | undefined;
   /** Keys whose rows the sync in progress has read (a moved row is in both tables a while). */
   readonly #reading = new Set<string>();
+  /** Syncs started so far: each is numbered, and a search that arrived before one starts is served by it. */
+  #syncsStarted = 0;
+  /** The number of the latest sync whose reads the index holds. */
+  #lastSynced = 0;
+  /** The newest commit clock reading a search has brought (of the newest epoch brought). */
+  #heard: ClockReading | undefined;
+  /** The reading the index has read past: what {@link #heard} was when the latest sync started. */
+  #clock: ClockReading | undefined;
   #closed = false;
   #reportedSize = 0;
 
@@ -160,16 +184,18 @@ export class SearchMirror {
   }
 
   /**
-   * The index as of the given table versions (read by the caller as its search began), or
-   * `undefined` when LanceDB must answer:
+   * The index as fresh as the caller's search needs (see {@link Freshness}), or `undefined` when
+   * LanceDB must answer:
    * the mirror is loading, turned off, failing to read the tables, or more than
    * {@link FAR_BEHIND_ROWS} rows behind a table (a large import: it catches up meanwhile, for later
    * searches). Otherwise the search waits while the mirror reads the commits it has not seen.
    */
-  async current(versions: TableVersions): Promise<MemoryIndex | undefined> {
+  async current(freshness: Freshness): Promise<MemoryIndex | undefined> {
     if (this.#state !== 'ready' || this.#closed) return undefined;
+    const arrived = this.#syncsStarted;
+    if ('clock' in freshness) this.#hear(freshness.clock);
     try {
-      while (!this.#covers(versions)) {
+      while (!this.#fresh(freshness, arrived)) {
         const sync = this.#catchUp();
         // A sync tells as soon as it has listed a table's rows whether it is far behind.
         if ((await Promise.race([sync.done, sync.farBehind])) === FAR_BEHIND) {
@@ -216,15 +242,31 @@ export class SearchMirror {
     this.#index = undefined;
   }
 
-  #covers(versions: TableVersions): boolean {
-    for (const [name, version] of versions) {
-      if ((this.#tables.get(name)?.version ?? -1) < version) return false;
+  /** Whether the index holds what a search needs that arrived when `arrived` syncs had started. */
+  #fresh(freshness: Freshness, arrived: number): boolean {
+    if (this.#lastSynced > arrived) return true;
+    if ('tables' in freshness) {
+      for (const [name, version] of freshness.tables) {
+        if ((this.#tables.get(name)?.version ?? -1) < version) return false;
+      }
+      return true;
     }
-    return true;
+    const { epoch, count } = freshness.clock;
+    return this.#clock !== undefined && this.#clock.epoch === epoch && count <= this.#clock.count;
+  }
+
+  /** Notes a search's clock reading; one of another epoch than the newest noted replaces it. */
+  #hear(reading: ClockReading): void {
+    const heard = this.#heard;
+    if (heard === undefined || heard.epoch !== reading.epoch || heard.count < reading.count) {
+      this.#heard = reading;
+    }
   }
 
   /** One pass over both tables at their latest versions, main first; see the class comment. */
   async #sync(markFarBehind: () => void): Promise<void> {
+    // Taken before the first read: every reading heard so far counts only commits this sync sees.
+    const started = { number: ++this.#syncsStarted, heard: this.#heard };
     const left = new Set<string>();
     const next = new Map<string, TableRead>();
     this.#reading.clear();
@@ -252,7 +294,7 @@ export class SearchMirror {
     }
     const index = this.#index;
     if (this.#closed || index === undefined) {
-      this.#commitState(next);
+      this.#commitState(next, started);
       return;
     }
     for (const key of left) {
@@ -265,7 +307,7 @@ export class SearchMirror {
       this.#turnOff(`the store holds ${index.size} chunks, more than ${this.#options.maxRows}`);
       return;
     }
-    this.#commitState(next);
+    this.#commitState(next, started);
     // After the state is committed: searches of what this sync read need not wait for it.
     for (const tenant of index.wasteful()) {
       await index.compact(tenant, yieldToEventLoop);
@@ -436,8 +478,13 @@ export class SearchMirror {
     }
   }
 
-  #commitState(next: Map<string, TableRead>): void {
+  #commitState(
+    next: Map<string, TableRead>,
+    sync: { number: number; heard: ClockReading | undefined },
+  ): void {
     for (const [name, read] of next) this.#tables.set(name, settle(read));
+    this.#lastSynced = sync.number;
+    if (sync.heard !== undefined) this.#clock = sync.heard;
     const size = this.#index?.size ?? 0;
     if (size !== this.#reportedSize) this.#options.onSize?.(size);
     this.#reportedSize = size;

@@ -17,6 +17,7 @@ import {
 import { scopeWhere, sqlAnd, sqlEquals, sqlString } from './sql.ts';
 import { StoreError, guard } from './store-error.ts';
 import type { DocumentLocks } from './group-commit.ts';
+import type { CommitClock } from './commit-clock.ts';
 import {
   Maintenance,
   TEXT_INDEX_NAME,
@@ -27,7 +28,7 @@ import {
 import { DocumentWriter, firstModel, type CommitStats } from './writer.ts';
 import { Semaphore } from './semaphore.ts';
 import { MirrorThread, type MirrorThreadOptions } from './mirror-thread.ts';
-import type { TableVersions } from './search-mirror.ts';
+import type { Freshness, TableVersions } from './search-mirror.ts';
 import type { IndexQuery } from './memory-index.ts';
 import { TableHandles } from './tables.ts';
 import { requireId, validateVector, validateWrite } from './validate.ts';
@@ -205,6 +206,12 @@ export interface StoreOptions {
    * Without them, every read by key is a query on the documents table.
    */
   recordCopies?: DocumentRecordCopies;
+  /**
+   * Both sides: the count of commits that change what a search finds (see {@link CommitClock});
+   * writers tick it, and a search served by the mirror reads it instead of each chunk table's
+   * version. Without one, searches read the versions.
+   */
+  commitClock?: CommitClock;
   /** Writer side only: told of every group commit (documents, rows, duration), for metrics. */
   onCommit?: (stats: CommitStats) => void;
   /**
@@ -421,6 +428,7 @@ class LanceStore implements Store {
   readonly #maintenance: Maintenance;
   readonly #listing: DocumentListing | undefined;
   readonly #copies: DocumentRecordCopies | undefined;
+  readonly #clock: CommitClock | undefined;
   readonly #locks: DocumentLocks | undefined;
   /**
    * Both sides: the indexed columns of each chunk table, and when they were read. Indexes, once
@@ -456,6 +464,7 @@ class LanceStore implements Store {
     this.#hybridTextTailScanRows = options.hybridTextTailScanRows ?? DEFAULT_HYBRID_TEXT_TAIL_SCAN_ROWS;
     this.#listing = options.listing;
     this.#copies = options.recordCopies;
+    this.#clock = options.commitClock;
     this.#locks = options.documentLocks;
     const serialize = <T>(run: () => Promise<T>): Promise<T> => this.#serialize(run);
     this.#maintenance = new Maintenance(
@@ -480,6 +489,7 @@ class LanceStore implements Store {
       ...(options.documentLocks ? { locks: options.documentLocks } : {}),
       ...(options.listing ? { listing: options.listing } : {}),
       ...(options.recordCopies ? { copies: options.recordCopies } : {}),
+      ...(options.commitClock ? { clock: options.commitClock } : {}),
       maxBatchDocuments: options.maxBatchDocuments ?? DEFAULT_MAX_BATCH_DOCUMENTS,
       maxBatchRows: options.maxBatchRows ?? DEFAULT_MAX_BATCH_ROWS,
       serialize,
@@ -712,6 +722,10 @@ class LanceStore implements Store {
           // copy not forgotten keeps its mark, so it is never served.
           await this.#listing?.remove([document]).catch(() => undefined);
           await this.#copies?.forget([document], token).catch(() => undefined);
+          // Not best effort: a delete that returned without it could be missed by a search that
+          // began after it. Even when nothing was deleted: an earlier attempt may have deleted the
+          // rows and stopped before its tick.
+          await this.#clock?.tick();
           if (chunks.length > 0 && deleted > 0) await this.#maintenance.afterCommit();
           return deleted > 0;
         }),
@@ -783,7 +797,16 @@ class LanceStore implements Store {
       ...(query.filter === undefined ? {} : { filter: query.filter }),
       depth: candidateDepth(mode, query.topK),
     };
-    return this.#mirror.search(await this.#tableVersions(), indexQuery, mode, query.topK);
+    return this.#mirror.search(await this.#freshness(), indexQuery, mode, query.topK);
+  }
+
+  /**
+   * What the mirror must have read to answer a search beginning now: the commit clock's reading,
+   * or, without a clock or when it cannot be read, each chunk table's version.
+   */
+  async #freshness(): Promise<Freshness> {
+    const clock = await this.#clock?.read().catch(() => undefined);
+    return clock ? { clock } : { tables: await this.#tableVersions() };
   }
 
   /**

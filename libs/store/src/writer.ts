@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Connection, Table } from '@lancedb/lancedb';
 import type { Table as ArrowTable } from 'apache-arrow';
+import type { CommitClock } from './commit-clock.ts';
 import { GroupCommit, type DocumentLocks } from './group-commit.ts';
 import { documentKey, slotKey } from './keys.ts';
 import type { DocumentListing } from './listing.ts';
@@ -38,6 +39,11 @@ export interface WriterOptions {
   listing?: DocumentListing;
   /** Copies of the committed records that readers serve reads by key from: marked, then published. */
   copies?: DocumentRecordCopies;
+  /**
+   * Ticked after every group whose documents are stored (committed now, or by an earlier attempt)
+   * and after an undo, before the writes resolve: searches then know the mirror must read it.
+   */
+  clock?: CommitClock;
   /** Bounds of one group commit: documents, and chunk rows. */
   maxBatchDocuments: number;
   maxBatchRows: number;
@@ -171,7 +177,8 @@ export class DocumentWriter {
         return false;
       });
       if (live.length === 0) {
-        await publish();
+        // Stored by an earlier attempt, which may have stopped before its tick.
+        await Promise.all([publish(), this.#options.clock?.tick()]);
         return outcomes as (DocumentRecord | Error)[];
       }
       const now = new Date().toISOString();
@@ -300,8 +307,14 @@ export class DocumentWriter {
         outcomes[i] = record;
       }
       // Best effort: the add before the commit already listed them, unless a rebuild raced it. A
-      // copy not published keeps its mark, so the table is read instead.
-      await Promise.all([this.#options.listing?.add(listed).catch(() => undefined), publish()]);
+      // copy not published keeps its mark, so the table is read instead. The tick is not: a write
+      // that returned without it could be missed by a search that began after it (the group fails,
+      // and its retries find their versions stored and tick again).
+      await Promise.all([
+        this.#options.listing?.add(listed).catch(() => undefined),
+        publish(),
+        this.#options.clock?.tick(),
+      ]);
       this.#options.onCommit?.({
         documents: live.length,
         rows: rows.length + appended.length,
@@ -387,6 +400,7 @@ export class DocumentWriter {
         if (previous.numRows > 0) await upsert(table, CHUNK_KEY_COLUMN, previous);
       }
     } catch (undoError) {
+      await this.#options.clock?.tick().catch(() => undefined);
       return (documentId) =>
         new StoreError(
           'unavailable',
@@ -395,6 +409,8 @@ export class DocumentWriter {
           { cause: new AggregateError([cause, undoError]) },
         );
     }
+    // A mirror may have read the rows just undone: its next search must read the tables again.
+    await this.#options.clock?.tick().catch(() => undefined);
     return (documentId) => previousVersionKept(documentId, cause);
   }
 

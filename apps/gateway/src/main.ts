@@ -114,6 +114,7 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
                 metrics.searchMirrorRows.set(rows);
                 metrics.searchMirrorBytes.set(bytes);
               },
+              onUpdate: (source: 'note' | 'tables') => metrics.searchMirrorUpdates.inc({ source }),
             },
           }
         : {}),

@@ -92,6 +92,11 @@ export interface Keys {
    * what a search finds), which searches compare with what their gateway's search mirror has read.
    */
   readonly commitClock: string;
+  /**
+   * Stream: one entry per tick of the commit clock (`epoch`, `count`, and `note`, the commit's rows
+   * for gateways' search mirrors, or empty), the last ~128 kept.
+   */
+  readonly commitNotes: string;
 }
 
 export function createKeys(prefix = 'hopper'): Keys {
@@ -132,5 +137,6 @@ export function createKeys(prefix = 'hopper'): Keys {
     documentRecordsComplete: `${prefix}:records-complete`,
     documentRecordsBuild: `${prefix}:records-build`,
     commitClock: `${prefix}:commit-clock`,
+    commitNotes: `${prefix}:commit-notes`,
   };
 }

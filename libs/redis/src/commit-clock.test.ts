@@ -59,15 +59,23 @@ async function writer(): Promise<StoreWriter> {
   return store;
 }
 
-/** A gateway's store with its search mirror, loaded; `engines` records what answered each search. */
-async function mirroredReader(engines: string[]): Promise<StoreReader> {
+/**
+ * A gateway's store with its search mirror, loaded; `engines` records what answered each search,
+ * `updates` how the mirror took in each commit (from its note, or by reading the tables).
+ */
+async function mirroredReader(engines: string[], updates: string[] = []): Promise<StoreReader> {
   let ready: () => void = () => undefined;
   const loaded = new Promise<void>((resolve) => (ready = resolve));
   const store = await openStoreReader({
     uri: dir,
     readConsistencyIntervalSeconds: 0,
     commitClock: clock(),
-    searchMirror: { maxRows: 10_000, onReady: () => ready(), onOff: () => ready() },
+    searchMirror: {
+      maxRows: 10_000,
+      onReady: () => ready(),
+      onOff: () => ready(),
+      onUpdate: (source) => updates.push(source),
+    },
     onSearch: (engine) => engines.push(engine),
   });
   opened.push(store);
@@ -126,7 +134,8 @@ describe('the commit clock', () => {
     const store = await writer();
     await store.replaceDocument(doc('first'), chunks('harbour'));
     const engines: string[] = [];
-    const gateway = await mirroredReader(engines);
+    const updates: string[] = [];
+    const gateway = await mirroredReader(engines, updates);
     expect(await found(gateway, 'harbour')).toEqual(['first:1:0', 'first:1:1', 'first:1:2']);
 
     await store.replaceDocument(doc('second'), chunks('gannet', 2));
@@ -137,8 +146,10 @@ describe('the commit clock', () => {
     expect(await found(gateway, 'gannet')).toEqual([]);
     expect(await store.deleteDocument('acme', 'c', 'first')).toBe(true);
     expect(await found(gateway, 'harbour')).toEqual([]);
-    // Each of the four changes ticked the clock once, after the tick it had already.
+    // Each of the four changes ticked the clock once, after the tick it had already, and the
+    // mirror took them in from their notes (the tables were read only by its own follow).
     expect((await clock().read())?.count).toBe(5);
+    expect(updates.filter((source) => source === 'note').length).toBeGreaterThan(0);
 
     // Redis lost the clock: searches read the tables' versions until the next tick starts a new
     // epoch, and still find every write.

@@ -10,10 +10,25 @@
  * rows are stored, not which rows there are, and the mirror reads those commits by itself.
  */
 export interface CommitClock {
-  /** After a commit, before the write that made it returns. Throws when it could not be counted. */
-  tick(): Promise<void>;
+  /**
+   * After a commit, before the write that made it returns. Throws when it could not be counted.
+   * `note` (see `encodeChange`) lets mirrors apply the commit without reading the tables; a tick
+   * without one has them read the tables.
+   */
+  tick(note?: string): Promise<void>;
   /** The count now, or `undefined` when it cannot be read (the search then reads the tables' versions). */
   read(): Promise<ClockReading | undefined>;
+  /**
+   * Hands `onTick` every tick from now on, in order, with its note, as long as they can be read:
+   * one missed (a connection lost, notes dropped while nobody read them) shows as a gap in the
+   * counts. Resolves once it follows; the function it resolves with stops it.
+   */
+  follow(onTick: (tick: ClockTick) => void): Promise<() => Promise<void>>;
+}
+
+/** One tick as followed: its reading and the commit's note, when it has one. */
+export interface ClockTick extends ClockReading {
+  note?: string;
 }
 
 /**

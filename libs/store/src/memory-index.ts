@@ -57,6 +57,8 @@ interface IndexedDocument {
   /** Live rows per version. */
   versions: Map<number, number>;
   latest: number;
+  /** The keys of its live rows, every version's. */
+  keys: Set<string>;
 }
 
 /** What a row keeps once indexed: its vector lives in the blocks, its search text as terms. */
@@ -116,11 +118,12 @@ class TenantIndex {
     const key = documentKey(chunk.tenant, chunk.collection, chunk.documentId);
     let document = this.#documents.get(key);
     if (document === undefined) {
-      document = { versions: new Map(), latest: 0 };
+      document = { versions: new Map(), latest: 0, keys: new Set() };
       this.#documents.set(key, document);
     }
     document.versions.set(chunk.version, (document.versions.get(chunk.version) ?? 0) + 1);
     document.latest = Math.max(document.latest, chunk.version);
+    document.keys.add(chunk.key);
     // Occurrences per term id in a scratch array (zeroed again below), not a Map per row.
     let counts = this.#termCounts;
     const distinct: number[] = [];
@@ -191,6 +194,7 @@ class TenantIndex {
       (this.#postings[this.#termPool[row.termsAt + 2 * i] as number] as Posting).live -= 1;
     }
     const { document, chunk } = row;
+    document.keys.delete(chunk.key);
     const left = (document.versions.get(chunk.version) ?? 1) - 1;
     if (left > 0) document.versions.set(chunk.version, left);
     else document.versions.delete(chunk.version);
@@ -199,6 +203,13 @@ class TenantIndex {
     } else if (chunk.version === document.latest && left === 0) {
       document.latest = Math.max(...document.versions.keys());
     }
+  }
+
+  /** The keys of a document's live rows, with their versions. */
+  *documentRows(collection: string, documentId: string, tenant: string): Generator<[string, number]> {
+    const document = this.#documents.get(documentKey(tenant, collection, documentId));
+    if (document === undefined) return;
+    for (const key of [...document.keys]) yield [key, versionOfKey(key)];
   }
 
   /** The live rows' keys and slots, for a rebuild. */
@@ -394,6 +405,12 @@ function filterEntries(filter: MetadataFilter): string[][] {
   );
 }
 
+/** The version in a row key's chunk id (`documentId:version:index`, the last two never hold ':'). */
+function versionOfKey(key: string): number {
+  const last = key.lastIndexOf(':');
+  return Number(key.slice(key.lastIndexOf(':', last - 1) + 1, last));
+}
+
 /** The k best (slot, score) pairs seen, by a min-heap on score. */
 class TopK {
   readonly #k: number;
@@ -493,6 +510,18 @@ export class MemoryIndex {
       this.#tenants.set(chunk.tenant, tenant);
     }
     this.#slots.set(chunk.key, tenant.add(chunk));
+  }
+
+  /**
+   * Removes every row of a document but those of version `keep` (0 removes them all): what a new
+   * version or a delete left in the tables.
+   */
+  removeDocument(tenant: string, collection: string, documentId: string, keep: number): void {
+    const index = this.#tenants.get(tenant);
+    if (index === undefined) return;
+    for (const [key, version] of index.documentRows(collection, documentId, tenant)) {
+      if (version !== keep) this.remove(key, tenant);
+    }
   }
 
   remove(key: string, tenant: string): void {

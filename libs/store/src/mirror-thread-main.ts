@@ -5,7 +5,7 @@
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { connect, Session } from '@lancedb/lancedb';
-import type { MirrorMessage, MirrorRequest, MirrorThreadData } from './mirror-thread.ts';
+import type { MirrorMessage, MirrorRequest, MirrorThreadData, MirrorTick } from './mirror-thread.ts';
 import { SearchMirror } from './search-mirror.ts';
 
 /**
@@ -35,14 +35,19 @@ const mirror = new SearchMirror(db, {
     const heap = getHeapStatistics();
     post({ kind: 'size', rows, bytes: heap.used_heap_size + heap.external_memory });
   },
+  onUpdate: (source) => post({ kind: 'update', source }),
   onError: (error) =>
     post({ kind: 'error', message: error instanceof Error ? error.message : String(error) }),
 });
 mirror.start();
 
-port.on('message', (request: MirrorRequest | 'close') => {
+port.on('message', (request: MirrorRequest | MirrorTick | 'close') => {
   if (request === 'close') {
     void shutDown();
+    return;
+  }
+  if ('kind' in request) {
+    mirror.tick(request);
     return;
   }
   mirror.current(request.freshness).then(

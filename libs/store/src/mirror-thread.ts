@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { IndexQuery } from './memory-index.ts';
+import type { ClockTick } from './commit-clock.ts';
 import type { Freshness } from './search-mirror.ts';
 import type { SearchHit, SearchMode } from './types.ts';
 
@@ -30,6 +31,8 @@ export interface MirrorThreadOptions {
    * after each change (0 once off or gone).
    */
   onSize?: (size: { rows: number; bytes: number }) => void;
+  /** Each commit the mirror applied from its note, and each read of the tables (see SearchMirrorOptions). */
+  onUpdate?: (source: 'note' | 'tables') => void;
 }
 
 /** What the thread is given at its start. */
@@ -48,12 +51,18 @@ export interface MirrorRequest {
   topK: number;
 }
 
+/** A tick of the commit clock handed on to the thread, with its commit's note. */
+export interface MirrorTick extends ClockTick {
+  kind: 'tick';
+}
+
 /** The thread's answers, and what it reports by itself. */
 export type MirrorMessage =
   | { kind: 'result'; id: number; result: SearchHit[] | undefined }
   | { kind: 'ready'; rows: number; ms: number }
   | { kind: 'off'; reason: string }
   | { kind: 'size'; rows: number; bytes: number }
+  | { kind: 'update'; source: 'note' | 'tables' }
   | { kind: 'error'; message: string };
 
 /**
@@ -104,6 +113,9 @@ export class MirrorThread {
         case 'size':
           options.onSize?.({ rows: message.rows, bytes: message.bytes });
           break;
+        case 'update':
+          options.onUpdate?.(message.source);
+          break;
       }
     });
     this.#worker.on('error', (error: Error) => {
@@ -136,6 +148,13 @@ export class MirrorThread {
       this.#pending.set(id, resolve);
       this.#worker.postMessage(request);
     });
+  }
+
+  /** Hands the thread a tick of the commit clock (see {@link SearchMirror.tick}). */
+  tick(tick: ClockTick): void {
+    if (this.#gone) return;
+    const message: MirrorTick = { kind: 'tick', ...tick };
+    this.#worker.postMessage(message);
   }
 
   /** Asks the thread to finish its reads and end; terminates it if it has not within a few seconds. */

@@ -1,5 +1,6 @@
 import type { Connection, Table } from '@lancedb/lancedb';
-import type { ClockReading } from './commit-clock.ts';
+import { decodeChange } from './change-notes.ts';
+import type { ClockReading, ClockTick } from './commit-clock.ts';
 import { MemoryIndex, type IndexedChunk } from './memory-index.ts';
 import { parseMetadata } from './metadata.ts';
 import { HIT_COLUMNS } from './rows.ts';
@@ -21,6 +22,14 @@ const SLICE_MS = 4;
  * and a large import is indexed as it lands, not at the first search after it.
  */
 const FOLLOW_INTERVAL_MS = 1_000;
+/**
+ * How long a search whose clock reading is ahead of the index waits for the commit's note before
+ * the mirror reads the tables instead. A note is sent before the write returns, so it is most often
+ * here before the search; past this it was lost (a connection down), or comes too slowly.
+ */
+const NOTE_WAIT_MS = 100;
+/** Notes kept while the mirror cannot apply them (loading); past this it reads the tables instead. */
+const MAX_WAITING_NOTES = 256;
 /** How long after a failed first load the next one starts. */
 const LOAD_RETRY_MS = 5_000;
 
@@ -41,6 +50,8 @@ export interface SearchMirrorOptions {
   onError?: (error: unknown) => void;
   /** The chunks it holds, after each change (0 once off). */
   onSize?: (rows: number) => void;
+  /** Each commit applied from its note, and each read of the tables that ended. */
+  onUpdate?: (source: 'note' | 'tables') => void;
 }
 
 /** Each chunk table's latest version, as a search read them (main first), by table name. */
@@ -144,8 +155,19 @@ export class SearchMirror {
   #lastSynced = 0;
   /** The newest commit clock reading a search has brought (of the newest epoch brought). */
   #heard: ClockReading | undefined;
-  /** The reading the index has read past: what {@link #heard} was when the latest sync started. */
+  /**
+   * The reading the index has read past: what {@link #heard} was when the latest sync started, or
+   * the latest note applied since.
+   */
   #clock: ClockReading | undefined;
+  /** Ticks handed in and not applied yet, in order. */
+  #notes: ClockTick[] = [];
+  /** A tick could not be applied (a gap, another epoch, no note): only reading the tables helps. */
+  #mustRead = false;
+  /** Whether ticks are handed in at all (a store with a clock that is followed). */
+  #ticked = false;
+  /** Searches waiting for the index to take in a note. */
+  readonly #waiting = new Set<() => void>();
   #closed = false;
   #reportedSize = 0;
 
@@ -168,6 +190,7 @@ export class SearchMirror {
           if (this.#state !== 'loading') return;
           this.#state = 'ready';
           this.#options.onReady?.({ rows: this.#index?.size ?? 0, ms: Date.now() - started });
+          this.#applyNotes();
           this.#follower = setInterval(() => {
             if (this.#state !== 'ready') return;
             this.#catchUp().done.catch((error: unknown) => this.#options.onError?.(error));
@@ -194,8 +217,20 @@ export class SearchMirror {
     if (this.#state !== 'ready' || this.#closed) return undefined;
     const arrived = this.#syncsStarted;
     if ('clock' in freshness) this.#hear(freshness.clock);
+    const noteDeadline = performance.now() + NOTE_WAIT_MS;
     try {
       while (!this.#fresh(freshness, arrived)) {
+        // The commit's note is most likely on its way: waiting for it costs less than a read.
+        if (
+          'clock' in freshness &&
+          this.#ticked &&
+          !this.#mustRead &&
+          this.#syncing === undefined &&
+          performance.now() < noteDeadline
+        ) {
+          await this.#noteApplied(noteDeadline);
+          continue;
+        }
         const sync = this.#catchUp();
         // A sync tells as soon as it has listed a table's rows whether it is far behind.
         if ((await Promise.race([sync.done, sync.farBehind])) === FAR_BEHIND) {
@@ -223,6 +258,8 @@ export class SearchMirror {
       });
       const done = this.#sync(markFarBehind).finally(() => {
         this.#syncing = undefined;
+        // The notes that came meanwhile, on top of what it read.
+        this.#applyNotes();
       });
       this.#syncing = { done, farBehind };
     }
@@ -255,6 +292,72 @@ export class SearchMirror {
     return this.#clock !== undefined && this.#clock.epoch === epoch && count <= this.#clock.count;
   }
 
+  /**
+   * A tick of the commit clock, with its commit's note when it has one: applied to the index at
+   * once when it is the next tick after what the index holds, so that searches need not wait for
+   * a read of the tables. Not while a sync reads the tables: a note applied meanwhile could be
+   * undone by rows the sync read before its commit (a deleted document put back); the sync's end
+   * applies what came. A tick that cannot be applied (one missed before it, another epoch, a
+   * commit too large to note) leaves the next search, or the next follow, to read the tables.
+   */
+  tick(tick: ClockTick): void {
+    if (this.#closed || this.#state === 'off') return;
+    this.#ticked = true;
+    this.#hear(tick);
+    this.#notes.push(tick);
+    if (this.#notes.length > MAX_WAITING_NOTES) {
+      // The next read of the tables sees them all (they were counted before it starts).
+      this.#notes = [];
+      this.#mustRead = true;
+    }
+    this.#applyNotes();
+  }
+
+  #applyNotes(): void {
+    const index = this.#index;
+    if (this.#syncing !== undefined || this.#state !== 'ready' || index === undefined) return;
+    let applied = false;
+    while (this.#notes.length > 0) {
+      const tick = this.#notes[0] as ClockTick;
+      const clock = this.#clock;
+      if (clock?.epoch === tick.epoch && tick.count <= clock.count) {
+        // Read already, with the tables.
+        this.#notes.shift();
+        continue;
+      }
+      if (clock === undefined || clock.epoch !== tick.epoch || tick.count !== clock.count + 1 || !tick.note) {
+        this.#mustRead = true;
+        break;
+      }
+      this.#notes.shift();
+      const change = decodeChange(tick.note, rowKey, intern);
+      for (const chunk of change.rows) index.add(chunk);
+      for (const { tenant, collection, documentId, version } of change.documents) {
+        index.removeDocument(tenant, collection, documentId, version);
+      }
+      this.#clock = { epoch: tick.epoch, count: tick.count };
+      applied = true;
+      this.#options.onUpdate?.('note');
+    }
+    if (index.size > this.#options.maxRows) {
+      this.#turnOff(`the store holds ${index.size} chunks, more than ${this.#options.maxRows}`);
+    } else if (applied) this.#reportSize();
+    for (const wake of [...this.#waiting]) wake();
+  }
+
+  /** Resolves once the index has taken in a note or read the tables, or at `deadline`. */
+  #noteApplied(deadline: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.#waiting.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, Math.max(0, deadline - performance.now()));
+      this.#waiting.add(wake);
+    });
+  }
+
   /** Notes a search's clock reading; one of another epoch than the newest noted replaces it. */
   #hear(reading: ClockReading): void {
     const heard = this.#heard;
@@ -265,8 +368,11 @@ export class SearchMirror {
 
   /** One pass over both tables at their latest versions, main first; see the class comment. */
   async #sync(markFarBehind: () => void): Promise<void> {
-    // Taken before the first read: every reading heard so far counts only commits this sync sees.
+    // Taken before the first read: every reading heard so far counts only commits this sync sees,
+    // so the notes waiting are read with the tables.
     const started = { number: ++this.#syncsStarted, heard: this.#heard };
+    this.#notes = [];
+    this.#mustRead = false;
     const left = new Set<string>();
     const next = new Map<string, TableRead>();
     this.#reading.clear();
@@ -485,6 +591,11 @@ export class SearchMirror {
     for (const [name, read] of next) this.#tables.set(name, settle(read));
     this.#lastSynced = sync.number;
     if (sync.heard !== undefined) this.#clock = sync.heard;
+    this.#reportSize();
+    this.#options.onUpdate?.('tables');
+  }
+
+  #reportSize(): void {
     const size = this.#index?.size ?? 0;
     if (size !== this.#reportedSize) this.#options.onSize?.(size);
     this.#reportedSize = size;
@@ -494,6 +605,7 @@ export class SearchMirror {
     this.#state = 'off';
     this.#index = undefined;
     this.#tables.clear();
+    this.#notes = [];
     this.#options.onOff?.(reason);
     this.#options.onSize?.(0);
     this.#reportedSize = 0;

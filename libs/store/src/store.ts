@@ -18,6 +18,7 @@ import { scopeWhere, sqlAnd, sqlEquals, sqlString } from './sql.ts';
 import { StoreError, guard } from './store-error.ts';
 import type { DocumentLocks } from './group-commit.ts';
 import type { CommitClock } from './commit-clock.ts';
+import { encodeChange } from './change-notes.ts';
 import {
   Maintenance,
   TEXT_INDEX_NAME,
@@ -446,6 +447,8 @@ class LanceStore implements Store {
   #writes: Promise<void> = Promise.resolve();
   #closing: Promise<void> | undefined;
   readonly #mirror: MirrorThread | undefined;
+  /** Stops handing the commit clock's ticks to the mirror; `undefined` when they are not followed. */
+  readonly #following: Promise<(() => Promise<void>) | undefined> = Promise.resolve(undefined);
   readonly #onSearch: ((engine: 'mirror' | 'lancedb') => void) | undefined;
 
   constructor(db: Connection, session: Session, options: StoreOptions) {
@@ -457,6 +460,17 @@ class LanceStore implements Store {
         uri: options.uri,
         ...(options.storageOptions ? { storageOptions: options.storageOptions } : {}),
       });
+      const mirror = this.#mirror;
+      // Each commit's note takes its rows to the mirror: a search then rarely waits for it to read
+      // the tables. Without the notes (Redis away) the mirror reads the tables, as without a clock.
+      if (options.commitClock) {
+        this.#following = options.commitClock
+          .follow((tick) => mirror.tick(tick))
+          .catch((error: unknown) => {
+            options.searchMirror?.onError?.(error instanceof Error ? error : new Error(String(error)));
+            return undefined;
+          });
+      }
     }
     this.#session = session;
     this.#tables = new TableHandles(db);
@@ -725,7 +739,7 @@ class LanceStore implements Store {
           // Not best effort: a delete that returned without it could be missed by a search that
           // began after it. Even when nothing was deleted: an earlier attempt may have deleted the
           // rows and stopped before its tick.
-          await this.#clock?.tick();
+          await this.#clock?.tick(encodeChange([], [{ tenant, collection, documentId, version: 0 }]));
           if (chunks.length > 0 && deleted > 0) await this.#maintenance.afterCommit();
           return deleted > 0;
         }),
@@ -941,6 +955,9 @@ class LanceStore implements Store {
   }
 
   async #shutdown(): Promise<void> {
+    await (
+      await this.#following
+    )?.();
     await this.#mirror?.close();
     await this.#writer.idle();
     this.#maintenance.close();

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Connection, Table } from '@lancedb/lancedb';
 import type { Table as ArrowTable } from 'apache-arrow';
+import { encodeChange } from './change-notes.ts';
 import type { CommitClock } from './commit-clock.ts';
 import { GroupCommit, type DocumentLocks } from './group-commit.ts';
 import { documentKey, slotKey } from './keys.ts';
@@ -188,6 +189,8 @@ export class DocumentWriter {
       // commits (or put back by an undo): those documents are upserted, so no key is ever doubled.
       const rows: Record<string, unknown>[] = [];
       const appended: Record<string, unknown>[] = [];
+      /** The rows of the new versions (not the tombstones), for the commit's note. */
+      const written: Record<string, unknown>[] = [];
       const records = new Map<number, DocumentRecord>();
       const newRecords = new Set<number>();
       for (const i of live) {
@@ -210,11 +213,13 @@ export class DocumentWriter {
         };
         records.set(i, record);
         if (before === undefined) newRecords.add(i);
+        const versionRows = chunkRows(record, chunks);
+        written.push(...versionRows);
         if (isNew) {
-          appended.push(...chunkRows(record, chunks));
+          appended.push(...versionRows);
           continue;
         }
-        rows.push(...chunkRows(record, chunks));
+        rows.push(...versionRows);
         for (let index = chunks.length; index < (before?.chunks ?? 0); index++) {
           rows.push(tombstone(doc, index, stored, record.version));
         }
@@ -313,7 +318,15 @@ export class DocumentWriter {
       await Promise.all([
         this.#options.listing?.add(listed).catch(() => undefined),
         publish(),
-        this.#options.clock?.tick(),
+        this.#options.clock?.tick(
+          encodeChange(
+            written,
+            live.map((i) => {
+              const { tenant, collection, documentId, version } = records.get(i) as DocumentRecord;
+              return { tenant, collection, documentId, version };
+            }),
+          ),
+        ),
       ]);
       this.#options.onCommit?.({
         documents: live.length,

@@ -157,6 +157,17 @@ export function createMetrics(service: 'gateway' | 'worker') {
       help: 'Chunks the in-memory search mirror holds (0 while loading, when off, or without one)',
       registers: [registry],
     }),
+    /**
+     * How the search mirror took in commits: `note`, a commit applied from its note (the clock's
+     * tick); `tables`, a read of the tables (after a large commit, a missed note, or its own
+     * follow every second).
+     */
+    searchMirrorUpdates: new Counter({
+      name: 'hopper_search_mirror_updates_total',
+      help: 'Commits the search mirror applied from their notes (source=note), and its reads of the tables (source=tables)',
+      labelNames: ['source'] as const,
+      registers: [registry],
+    }),
     /** Memory of the search mirror's thread: its V8 heap and the vectors' WebAssembly memory. */
     searchMirrorBytes: new Gauge({
       name: 'hopper_search_mirror_bytes',

@@ -162,12 +162,17 @@ describe('the commit clock', () => {
     expect(new Set(engines)).toEqual(new Set(['mirror']));
   });
 
-  it('lets searches running beside writes find every document whose write had returned, once and whole', async () => {
+  it('lets searches running beside writes and deletes see each as soon as it returned, also while the mirror reads the tables', async () => {
     const store = await writer();
     await store.replaceDocument(doc('doc-0'), chunks('puffin doc-0'));
     const engines: string[] = [];
-    const gateway = await mirroredReader(engines);
+    const updates: string[] = [];
+    const gateway = await mirroredReader(engines, updates);
+    // Documents whose write, or delete, has returned: a search that begins after must show it.
     let finished = 1;
+    const deleted = new Set<number>();
+    // Deletes begun: until one returns, a search may find the document whole or not at all.
+    const deleting = new Set<number>();
     let writing = true;
     const writes = (async () => {
       try {
@@ -177,10 +182,23 @@ describe('the commit clock', () => {
             await store.replaceDocument(doc(`doc-${document - 3}`), chunks(`puffin doc-${document - 3}`));
           }
           await store.replaceDocument(doc(`doc-${document}`), chunks(`puffin doc-${document}`));
+          if (document % 7 === 0) {
+            deleting.add(document - 5);
+            await store.deleteDocument('acme', 'c', `doc-${document - 5}`);
+            deleted.add(document - 5);
+          }
           finished = document + 1;
         }
       } finally {
         writing = false;
+      }
+    })();
+    // Ticks without a note (as a commit too large to note sends) between the writes: the mirror
+    // reads the tables for them while the next writes' notes keep coming.
+    const bareTicks = (async () => {
+      while (writing) {
+        await clock().tick();
+        await new Promise((resolve) => setTimeout(resolve, 40));
       }
     })();
     const searches = await Promise.all(
@@ -188,10 +206,17 @@ describe('the commit clock', () => {
         let made = 0;
         while (writing) {
           const expected = finished;
+          const gone = new Set(deleted);
           const hits = await gateway.search('acme', { mode: 'text', text: 'puffin', topK: 500 });
           expect(new Set(hits.map((hit) => hit.chunkId)).size).toBe(hits.length);
           for (let document = 0; document < expected; document++) {
             const of = hits.filter((hit) => hit.documentId === `doc-${document}`);
+            if (gone.has(document)) {
+              expect(of, `doc-${document} deleted`).toHaveLength(0);
+              continue;
+            }
+            if (deleting.has(document) && of.length === 0) continue;
+            // One version of each document, whole: its three chunks.
             expect(
               new Set(of.map((hit) => hit.version)).size,
               `doc-${document} after ${expected} writes`,
@@ -203,9 +228,11 @@ describe('the commit clock', () => {
         return made;
       }),
     );
-    await writes;
+    await Promise.all([writes, bareTicks]);
     expect(searches.every((made) => made > 0)).toBe(true);
-    expect(await found(gateway, 'puffin')).toHaveLength(120);
+    expect(await found(gateway, 'puffin')).toHaveLength(3 * (40 - deleted.size));
     expect(new Set(engines)).toEqual(new Set(['mirror']));
+    // Both ways were taken: notes applied, and reads of the tables for the bare ticks.
+    expect(new Set(updates)).toEqual(new Set(['note', 'tables']));
   });
 });

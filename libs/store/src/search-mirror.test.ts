@@ -1,4 +1,7 @@
+import { connect } from '@lancedb/lancedb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { encodeChange } from './change-notes.ts';
+import { SearchMirror } from './search-mirror.ts';
 import { openStoreReader, type StoreReader } from './roles.ts';
 import type { ChunkInput, SearchHit, SearchQuery } from './index.ts';
 import { TEST_MODEL, testDocument } from './test-documents.ts';
@@ -342,5 +345,36 @@ describe('the search mirror', () => {
     const hits = await mirrored.search('acme', { mode: 'text', text: 'w7x2x1999', topK: 50 });
     expect(ids(hits)).toEqual(['docs/doc-7:1:2']);
     expect(engines).toEqual(['lancedb']);
+  });
+});
+
+describe("the search mirror's notes", () => {
+  it('applies a note that comes while it reads the tables after the rows it read, so the read cannot undo it', async () => {
+    const writer = await stores.open();
+    await writer.replaceDocument(testDocument('kept'), chunks(1, 2, 'gannet'));
+    const db = await connect({ uri: stores.dir, readConsistencyInterval: 0 });
+    let ready: () => void = () => undefined;
+    const loaded = new Promise<void>((resolve) => (ready = resolve));
+    const mirror = new SearchMirror(db, { maxRows: 1_000, onReady: () => ready() });
+    mirror.start();
+    try {
+      await loaded;
+      // The clock as the mirror knows it: count 1 read.
+      await mirror.current({ clock: { epoch: 'e', count: 1 } });
+      // A document the mirror has not read yet, then a search that needs count 3: it reads the
+      // tables, and meanwhile count 2's note says the document is deleted.
+      await writer.replaceDocument(testDocument('gone'), chunks(2, 2, 'gannet'));
+      const reading = mirror.current({ clock: { epoch: 'e', count: 3 } });
+      const note = encodeChange([], [{ tenant: 'acme', collection: 'docs', documentId: 'gone', version: 0 }]);
+      mirror.tick({ epoch: 'e', count: 2, ...(note === undefined ? {} : { note }) });
+      const index = await reading;
+      const hits = index?.answer({ tenant: 'acme', text: 'gannet', depth: 10 }, 'text', 10) ?? [];
+      // The read took the document's rows (they were new to it), and the note, applied again
+      // after them, removed them.
+      expect(hits.map((hit) => hit.documentId)).toEqual(['kept', 'kept']);
+    } finally {
+      await mirror.close();
+      db.close();
+    }
   });
 });

@@ -1,5 +1,5 @@
 import type { Connection, Table } from '@lancedb/lancedb';
-import { decodeChange } from './change-notes.ts';
+import { decodeChange, type CommitChange } from './change-notes.ts';
 import type { ClockReading, ClockTick } from './commit-clock.ts';
 import { MemoryIndex, type IndexedChunk } from './memory-index.ts';
 import { parseMetadata } from './metadata.ts';
@@ -28,6 +28,12 @@ const FOLLOW_INTERVAL_MS = 1_000;
  * here before the search; past this it was lost (a connection down), or comes too slowly.
  */
 const NOTE_WAIT_MS = 100;
+/**
+ * How often the mirror reads the tables by itself while commits' notes reach it: notes carry every
+ * change of rows, so this read only keeps what it knows of the tables (row ids) near their state,
+ * for a read after a missed note.
+ */
+const RECONCILE_INTERVAL_MS = 60_000;
 /** Notes kept while the mirror cannot apply them (loading); past this it reads the tables instead. */
 const MAX_WAITING_NOTES = 256;
 /** How long after a failed first load the next one starts. */
@@ -166,6 +172,12 @@ export class SearchMirror {
   #mustRead = false;
   /** Whether ticks are handed in at all (a store with a clock that is followed). */
   #ticked = false;
+  /** Notes applied while a sync reads the tables: applied again after its rows (see {@link tick}). */
+  #appliedDuringSync: CommitChange[] | undefined;
+  /** While a tenant's index is rebuilt, nothing may change it: notes wait. */
+  #compacting = false;
+  /** When the tables were last read (ms), for {@link RECONCILE_INTERVAL_MS}. */
+  #tablesReadAt = 0;
   /** Searches waiting for the index to take in a note. */
   readonly #waiting = new Set<() => void>();
   #closed = false;
@@ -193,6 +205,8 @@ export class SearchMirror {
           this.#applyNotes();
           this.#follower = setInterval(() => {
             if (this.#state !== 'ready') return;
+            const notesFlow = this.#ticked && !this.#mustRead;
+            if (notesFlow && Date.now() - this.#tablesReadAt < RECONCILE_INTERVAL_MS) return;
             this.#catchUp().done.catch((error: unknown) => this.#options.onError?.(error));
           }, FOLLOW_INTERVAL_MS);
           this.#follower.unref();
@@ -221,13 +235,7 @@ export class SearchMirror {
     try {
       while (!this.#fresh(freshness, arrived)) {
         // The commit's note is most likely on its way: waiting for it costs less than a read.
-        if (
-          'clock' in freshness &&
-          this.#ticked &&
-          !this.#mustRead &&
-          this.#syncing === undefined &&
-          performance.now() < noteDeadline
-        ) {
+        if ('clock' in freshness && this.#ticked && !this.#mustRead && performance.now() < noteDeadline) {
           await this.#noteApplied(noteDeadline);
           continue;
         }
@@ -295,10 +303,11 @@ export class SearchMirror {
   /**
    * A tick of the commit clock, with its commit's note when it has one: applied to the index at
    * once when it is the next tick after what the index holds, so that searches need not wait for
-   * a read of the tables. Not while a sync reads the tables: a note applied meanwhile could be
-   * undone by rows the sync read before its commit (a deleted document put back); the sync's end
-   * applies what came. A tick that cannot be applied (one missed before it, another epoch, a
-   * commit too large to note) leaves the next search, or the next follow, to read the tables.
+   * a read of the tables. A sync reading the tables meanwhile may take rows from before the note's
+   * commit (a deleted document's, put back), so the notes applied during a sync are applied again,
+   * in order, after its rows: each sets its documents to exactly their new versions. A tick that
+   * cannot be applied (one missed before it, another epoch, a commit too large to note) leaves the
+   * next search, or the next follow, to read the tables.
    */
   tick(tick: ClockTick): void {
     if (this.#closed || this.#state === 'off') return;
@@ -315,7 +324,7 @@ export class SearchMirror {
 
   #applyNotes(): void {
     const index = this.#index;
-    if (this.#syncing !== undefined || this.#state !== 'ready' || index === undefined) return;
+    if (this.#compacting || this.#state !== 'ready' || index === undefined) return;
     let applied = false;
     while (this.#notes.length > 0) {
       const tick = this.#notes[0] as ClockTick;
@@ -331,10 +340,8 @@ export class SearchMirror {
       }
       this.#notes.shift();
       const change = decodeChange(tick.note, rowKey, intern);
-      for (const chunk of change.rows) index.add(chunk);
-      for (const { tenant, collection, documentId, version } of change.documents) {
-        index.removeDocument(tenant, collection, documentId, version);
-      }
+      applyChange(index, change);
+      this.#appliedDuringSync?.push(change);
       this.#clock = { epoch: tick.epoch, count: tick.count };
       applied = true;
       this.#options.onUpdate?.('note');
@@ -373,6 +380,18 @@ export class SearchMirror {
     const started = { number: ++this.#syncsStarted, heard: this.#heard };
     this.#notes = [];
     this.#mustRead = false;
+    this.#appliedDuringSync = [];
+    try {
+      await this.#read(started, markFarBehind);
+    } finally {
+      this.#appliedDuringSync = undefined;
+    }
+  }
+
+  async #read(
+    started: { number: number; heard: ClockReading | undefined },
+    markFarBehind: () => void,
+  ): Promise<void> {
     const left = new Set<string>();
     const next = new Map<string, TableRead>();
     this.#reading.clear();
@@ -409,15 +428,22 @@ export class SearchMirror {
       }
       index.remove(key, tenantOf(key));
     }
+    // The notes applied meanwhile, again: rows read from before their commits are undone.
+    for (const change of this.#appliedDuringSync ?? []) applyChange(index, change);
     if (index.size > this.#options.maxRows) {
       this.#turnOff(`the store holds ${index.size} chunks, more than ${this.#options.maxRows}`);
       return;
     }
     this.#commitState(next, started);
     // After the state is committed: searches of what this sync read need not wait for it.
-    for (const tenant of index.wasteful()) {
-      await index.compact(tenant, yieldToEventLoop);
-      if (this.#closed) return;
+    this.#compacting = true;
+    try {
+      for (const tenant of index.wasteful()) {
+        await index.compact(tenant, yieldToEventLoop);
+        if (this.#closed) return;
+      }
+    } finally {
+      this.#compacting = false;
     }
   }
 
@@ -590,7 +616,13 @@ export class SearchMirror {
   ): void {
     for (const [name, read] of next) this.#tables.set(name, settle(read));
     this.#lastSynced = sync.number;
-    if (sync.heard !== undefined) this.#clock = sync.heard;
+    this.#tablesReadAt = Date.now();
+    // Notes applied meanwhile may have taken the index past what the sync heard of.
+    const { heard } = sync;
+    const clock = this.#clock;
+    if (heard !== undefined && (clock?.epoch !== heard.epoch || heard.count > clock.count)) {
+      this.#clock = heard;
+    }
     this.#reportSize();
     this.#options.onUpdate?.('tables');
   }
@@ -672,6 +704,14 @@ function keysOf(batch: ArrowBatch): string[] {
       ? ''
       : rowKey(tenant, collections.get(i) as string, chunkIds.get(i) as string);
   });
+}
+
+/** A commit's note applied: its rows added, its documents' other versions' rows removed. */
+function applyChange(index: MemoryIndex, change: CommitChange): void {
+  for (const chunk of change.rows) index.add(chunk);
+  for (const { tenant, collection, documentId, version } of change.documents) {
+    index.removeDocument(tenant, collection, documentId, version);
+  }
 }
 
 /** Lets other work run between batches of a long sync. */

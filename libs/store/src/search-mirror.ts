@@ -126,11 +126,14 @@ interface ArrowTable {
  * the rows it then takes by id are the ones it listed), takes the rows it lacks, and drops the keys
  * no table holds any more. A search waits for a sync when the index may lack a commit made before
  * the search began, which it tells by what the search read as it began (its {@link Freshness}):
- * - the commit clock: every write ticks it after its commit and before it returns, so a sync that
- *   starts after the search's reading arrived here sees every write that reading counts. The
- *   mirror notes the newest reading searches brought when each sync starts: once that sync has
- *   ended, a search whose reading is no newer needs no other. Maintenance's commits do not tick the
- *   clock (they change how rows are stored, not which): the mirror reads them by itself;
+ * - the commit clock: every write ticks it after its commit and before it returns, and each tick
+ *   carries the commit's note (its rows and its documents' versions), which the gateway hands to
+ *   {@link tick}: most often the index has taken the commit in from its note before the search
+ *   arrives, or does within milliseconds. Otherwise a sync that starts after the search's reading
+ *   arrived here sees every write that reading counts: the mirror notes the newest reading
+ *   searches brought when each sync starts, and once that sync has ended, a search whose reading
+ *   is no newer needs no other. Maintenance's commits do not tick the clock (they change how rows
+ *   are stored, not which): the mirror reads them by itself;
  * - otherwise each table's version (LanceDB's check for a newer manifest): the index must have read
  *   at least those.
  * So a search sees every commit made before it began, as a LanceDB query would: a job that says

@@ -2,6 +2,7 @@ import type { Connection, Table } from '@lancedb/lancedb';
 import { decodeChange, type CommitChange } from './change-notes.ts';
 import type { ClockReading, ClockTick } from './commit-clock.ts';
 import { MemoryIndex, type IndexedChunk } from './memory-index.ts';
+import { isMissingDataset } from './tables.ts';
 import { parseMetadata } from './metadata.ts';
 import { HIT_COLUMNS } from './rows.ts';
 import { CHUNK_TABLES, DELTA_TABLE, vectorDimension } from './schema.ts';
@@ -179,6 +180,10 @@ export class SearchMirror {
   #appliedDuringSync: CommitChange[] | undefined;
   /** While a tenant's index is rebuilt, nothing may change it: notes wait. */
   #compacting = false;
+  /** The notes being applied, one slice at a time; resolves once none is half applied. */
+  #applying: Promise<void> | undefined;
+  /** Notes came (or a sync ended) as the application was ending: it runs again. */
+  #applyAgain = false;
   /** When the tables were last read (ms), for {@link RECONCILE_INTERVAL_MS}. */
   #tablesReadAt = 0;
   /** Searches waiting for the index to take in a note. */
@@ -325,11 +330,32 @@ export class SearchMirror {
     this.#applyNotes();
   }
 
+  /** Applies the notes waiting, in slices of {@link SLICE_MS} (unless it already is). */
   #applyNotes(): void {
+    if (this.#applying !== undefined) {
+      this.#applyAgain = true;
+      return;
+    }
+    this.#applying = this.#applyInSlices().finally(() => {
+      this.#applying = undefined;
+      if (!this.#applyAgain) return;
+      this.#applyAgain = false;
+      this.#applyNotes();
+    });
+  }
+
+  /**
+   * The notes waiting, in order, a document at a time: after {@link SLICE_MS} the searches waiting
+   * run before the next document. A document changes in one step (its new rows and the removal of
+   * its other versions), so a search sees each document whole; it sees a commit whole once its
+   * count is the index's (the clock moves once the whole note is in).
+   */
+  async #applyInSlices(): Promise<void> {
     const index = this.#index;
     if (this.#compacting || this.#state !== 'ready' || index === undefined) return;
     let applied = false;
-    while (this.#notes.length > 0) {
+    let sliceStarted = performance.now();
+    while (this.#notes.length > 0 && !this.#compacting) {
       const tick = this.#notes[0] as ClockTick;
       const clock = this.#clock;
       if (clock?.epoch === tick.epoch && tick.count <= clock.count) {
@@ -343,11 +369,20 @@ export class SearchMirror {
       }
       this.#notes.shift();
       const change = decodeChange(tick.note, rowKey, intern);
-      applyChange(index, change);
+      // Noted before it is applied: a sync that ends meanwhile applies it whole after its rows.
       this.#appliedDuringSync?.push(change);
+      for (const document of byDocument(change)) {
+        applyChange(index, document);
+        if (performance.now() - sliceStarted < SLICE_MS) continue;
+        await yieldToEventLoop();
+        sliceStarted = performance.now();
+        if (this.#closed || this.#index !== index) return;
+      }
       this.#clock = { epoch: tick.epoch, count: tick.count };
       applied = true;
       this.#options.onUpdate?.('note');
+      // Searches waiting for this count run now, not after the notes behind it.
+      for (const wake of [...this.#waiting]) wake();
     }
     if (index.size > this.#options.maxRows) {
       this.#turnOff(`the store holds ${index.size} chunks, more than ${this.#options.maxRows}`);
@@ -441,6 +476,8 @@ export class SearchMirror {
     // After the state is committed: searches of what this sync read need not wait for it.
     this.#compacting = true;
     try {
+      // A note half applied is finished first (the rebuild copies the rows as they are).
+      await this.#applying;
       for (const tenant of index.wasteful()) {
         await index.compact(tenant, yieldToEventLoop);
         if (this.#closed) return;
@@ -651,7 +688,14 @@ export class SearchMirror {
     const cached = this.#handles.get(name);
     if (cached) return cached;
     if (!(await this.#db.tableNames()).includes(name)) return undefined;
-    const table = await this.#db.openTable(name);
+    let table: Table;
+    try {
+      table = await this.#db.openTable(name);
+    } catch (error) {
+      // Listed but not openable: the writer is creating it (the first move into the main table).
+      if (isMissingDataset(error)) return undefined;
+      throw error;
+    }
     const dimension = vectorDimension(await table.schema());
     if (dimension === undefined) return undefined;
     this.#handles.set(name, table);
@@ -707,6 +751,21 @@ function keysOf(batch: ArrowBatch): string[] {
       ? ''
       : rowKey(tenant, collections.get(i) as string, chunkIds.get(i) as string);
   });
+}
+
+/** A note's change split by document, in the note's order. */
+function byDocument(change: CommitChange): CommitChange[] {
+  const rows = new Map<string, IndexedChunk[]>();
+  for (const chunk of change.rows) {
+    const key = rowKey(chunk.tenant, chunk.collection, chunk.documentId);
+    const list = rows.get(key) ?? [];
+    list.push(chunk);
+    rows.set(key, list);
+  }
+  return change.documents.map((document) => ({
+    rows: rows.get(rowKey(document.tenant, document.collection, document.documentId)) ?? [],
+    documents: [document],
+  }));
 }
 
 /** A commit's note applied: its rows added, its documents' other versions' rows removed. */

@@ -68,6 +68,6 @@ export class TableHandles {
 }
 
 /** LanceDB's error for a table whose directory exists without a committed version. */
-function isMissingDataset(error: unknown): boolean {
+export function isMissingDataset(error: unknown): boolean {
   return error instanceof Error && /was not found/i.test(error.message);
 }

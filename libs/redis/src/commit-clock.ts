@@ -70,6 +70,8 @@ export class RedisCommitClock {
   /** Reads the notes on a connection of its own (its reads block), from the last one written now. */
   async follow(onTick: (tick: Tick) => void): Promise<() => Promise<void>> {
     const connection = this.#redis.duplicate();
+    // Its failures surface as failed reads, retried below; unheard, ioredis would print each one.
+    connection.on('error', () => undefined);
     const key = this.#keys.commitNotes;
     let stopped = false;
     // Without it (Redis away), from the first note written after each read: a note missed shows

@@ -6,6 +6,7 @@ import type { Client } from '@modelcontextprotocol/client';
 import { startRedisServer, type RedisServer } from '@hopper/redis';
 import { connectModern, structured } from '../support/clients.ts';
 import { EmbeddingsDouble } from '../support/embeddings-double.ts';
+import { eventually } from '../support/faults.ts';
 import { TestStack } from '../support/stack.ts';
 
 interface SearchOut {
@@ -72,9 +73,17 @@ describe('result cache across two gateways', () => {
 
   it('serves a repeated search from L1 on the same gateway and from L2 on the other', async () => {
     const args = { query: 'acacia leaves', collection: 'zoo', topK: 3 };
+    // Cached results, not the flight locks of the ones being computed.
+    const entries = async () =>
+      (await stack.redis.keys(`${stack.prefix}:t:*:cache:search:*`)).filter(
+        (key) => !key.endsWith(':flight'),
+      );
+    const before = (await entries()).length;
     const first = await search(a, args);
     expect(first.cached).toBe(false);
     expect(first.results[0]?.documentId).toBe('giraffe');
+    // A answers before its write to the shared cache lands (it goes out just after): wait for it.
+    await eventually(async () => ((await entries()).length > before ? true : undefined));
     const again = await search(a, args);
     expect(again).toMatchObject({ cached: true, cacheLayer: 'l1' });
     expect(again.results).toEqual(first.results);
@@ -121,10 +130,15 @@ describe('result cache across two gateways', () => {
 
   it('caches finished jobs but never a job still running', async () => {
     const done = await ingest(a, { content: 'Okapis are shy.', documentId: 'okapi', collection: 'zoo' });
+    const cachedJobs = () => stack.redis.keys(`${stack.prefix}:t:*:cache:get_job:*`);
+    const cachedBefore = (await cachedJobs()).length;
     const first = structured<{ cached: boolean; state: string }>(
       await a.callTool({ name: 'get_job', arguments: { jobId: done.jobId } }),
     );
     expect(first).toMatchObject({ state: 'completed', cached: false });
+    // A answers before its write to the shared cache lands (it goes out just after the answer):
+    // wait until it has, then B must answer from it without computing.
+    await eventually(async () => ((await cachedJobs()).length > cachedBefore ? true : undefined));
     const second = structured<{ cached: boolean }>(
       await b.callTool({ name: 'get_job', arguments: { jobId: done.jobId } }),
     );

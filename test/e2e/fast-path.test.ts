@@ -2,6 +2,7 @@ import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/client';
 import { connectLegacy, connectModern, structured, MODERN_PROTOCOL_VERSION } from '../support/clients.ts';
+import { eventually } from '../support/faults.ts';
 import { EmbeddingsDouble } from '../support/embeddings-double.ts';
 import { OtlpReceiver } from '../support/otlp-receiver.ts';
 import { TestStack, type GatewayHandle } from '../support/stack.ts';
@@ -355,8 +356,16 @@ describe('the MCP fast path', () => {
 
   it('answers an L2 hit the way the SDK path does', async () => {
     const args = { query: 'striped okapi', collection: 'zoo' };
+    // Cached results, not the flight locks of the ones being computed.
+    const entries = async () =>
+      (await stack.redis.keys(`${stack.prefix}:t:*:cache:search:*`)).filter(
+        (key) => !key.endsWith(':flight'),
+      );
+    const before = (await entries()).length;
     const computed = await call(sdk, 'modern', 1, args);
     expect(output(computed).cached).toBe(false);
+    // The computed answer comes back before its write to the shared cache lands: wait for it.
+    await eventually(async () => ((await entries()).length > before ? true : undefined));
     const fromL2 = await call(fast, 'modern', 2, args);
     expect(viaFastPath(fromL2)).toBe(true);
     expect(output(fromL2)).toEqual({ ...output(computed), cached: true, cacheLayer: 'l2' });

@@ -2,9 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
-import { createKeys, type Keys } from '@hopper/contracts';
+import type { Redis } from 'ioredis';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   openStoreReader,
   openStoreWriter,
@@ -15,28 +14,25 @@ import {
 } from '@hopper/store';
 import { RedisCommitClock } from './commit-clock.ts';
 import { DocumentWriteLocks } from './document-write-locks.ts';
+import { useTestRedis } from '../../../test/support/test-redis.ts';
 
 // The commit clock against a real Redis and a real store: a gateway's search, served by its mirror,
 // finds every write and delete that returned before it began, on the clock's word alone.
 
+const { keys, redis: connection } = useTestRedis();
 let redis: Redis;
-let keys: Keys;
 let dir: string;
 const opened: (StoreWriter | StoreReader)[] = [];
 
-beforeAll(() => {
-  redis = new Redis(inject('redisUrl'));
-});
-afterAll(() => redis.disconnect());
 beforeEach(async () => {
-  keys = createKeys(`clock-${randomUUID().slice(0, 8)}`);
+  redis = connection();
+  // Each test starts without a clock.
+  await redis.del(keys.commitClock, keys.commitNotes);
   dir = await mkdtemp(join(tmpdir(), 'hopper-clock-'));
 });
 afterEach(async () => {
   await Promise.all(opened.splice(0).map((store) => store.close()));
   await rm(dir, { recursive: true, force: true });
-  const leftovers = await redis.keys(`${keys.prefix}:*`);
-  if (leftovers.length > 0) await redis.del(...leftovers);
 });
 
 const clock = () => new RedisCommitClock(redis, keys);
@@ -147,7 +143,7 @@ describe('the commit clock', () => {
     expect(await store.deleteDocument('acme', 'c', 'first')).toBe(true);
     expect(await found(gateway, 'harbour')).toEqual([]);
     // Each of the four changes ticked the clock once, after the tick it had already, and the
-    // mirror took them in from their notes (the tables were read only by its own follow).
+    // mirror took changes in from their notes.
     expect((await clock().read())?.count).toBe(5);
     expect(updates.filter((source) => source === 'note').length).toBeGreaterThan(0);
 

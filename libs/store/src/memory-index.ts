@@ -57,8 +57,8 @@ interface IndexedDocument {
   /** Live rows per version. */
   versions: Map<number, number>;
   latest: number;
-  /** The keys of its live rows, every version's. */
-  keys: Set<string>;
+  /** Its live rows' keys, every version's, with their versions. */
+  keys: Map<string, number>;
 }
 
 /** What a row keeps once indexed: its vector lives in the blocks, its search text as terms. */
@@ -118,12 +118,12 @@ class TenantIndex {
     const key = documentKey(chunk.tenant, chunk.collection, chunk.documentId);
     let document = this.#documents.get(key);
     if (document === undefined) {
-      document = { versions: new Map(), latest: 0, keys: new Set() };
+      document = { versions: new Map(), latest: 0, keys: new Map() };
       this.#documents.set(key, document);
     }
     document.versions.set(chunk.version, (document.versions.get(chunk.version) ?? 0) + 1);
     document.latest = Math.max(document.latest, chunk.version);
-    document.keys.add(chunk.key);
+    document.keys.set(chunk.key, chunk.version);
     // Occurrences per term id in a scratch array (zeroed again below), not a Map per row.
     let counts = this.#termCounts;
     const distinct: number[] = [];
@@ -205,11 +205,9 @@ class TenantIndex {
     }
   }
 
-  /** The keys of a document's live rows, with their versions. */
-  *documentRows(collection: string, documentId: string, tenant: string): Generator<[string, number]> {
-    const document = this.#documents.get(documentKey(tenant, collection, documentId));
-    if (document === undefined) return;
-    for (const key of [...document.keys]) yield [key, versionOfKey(key)];
+  /** The keys of a document's live rows, with their versions (a copy: the caller may remove them). */
+  documentRows(tenant: string, collection: string, documentId: string): [string, number][] {
+    return [...(this.#documents.get(documentKey(tenant, collection, documentId))?.keys ?? [])];
   }
 
   /** The live rows' keys and slots, for a rebuild. */
@@ -405,12 +403,6 @@ function filterEntries(filter: MetadataFilter): string[][] {
   );
 }
 
-/** The version in a row key's chunk id (`documentId:version:index`, the last two never hold ':'). */
-function versionOfKey(key: string): number {
-  const last = key.lastIndexOf(':');
-  return Number(key.slice(key.lastIndexOf(':', last - 1) + 1, last));
-}
-
 /** The k best (slot, score) pairs seen, by a min-heap on score. */
 class TopK {
   readonly #k: number;
@@ -519,7 +511,7 @@ export class MemoryIndex {
   removeDocument(tenant: string, collection: string, documentId: string, keep: number): void {
     const index = this.#tenants.get(tenant);
     if (index === undefined) return;
-    for (const [key, version] of index.documentRows(collection, documentId, tenant)) {
+    for (const [key, version] of index.documentRows(tenant, collection, documentId)) {
       if (version !== keep) this.remove(key, tenant);
     }
   }

@@ -80,10 +80,15 @@ export interface Keys {
   /**
    * Hash: copies of a tenant's committed document records, which reads by key serve (the store's
    * `DocumentRecordCopies`). Field `r:<collection> U+001F <documentId>` is a record as JSON; field
-   * `m:<same>` marks a document being changed (a token), whose record is read from the store.
+   * `m:<same>` marks a document being changed (a token), whose record is read from the store;
+   * field `x:<same>` says a document is stored but its record too large to copy.
    */
   documentRecords(tenant: string): string;
-  /** String: set once a worker has copied every stored record (the store's `syncRecordCopies`). */
+  /**
+   * String: set once a worker has copied every stored record (the store's `syncRecordCopies`): a
+   * document with no field in the copies is then not stored. (`-v2`: since the `x:` fields, which
+   * copies filled in before them lack.)
+   */
   readonly documentRecordsComplete: string;
   /** Short lock: the one worker copying the stored records. */
   readonly documentRecordsBuild: string;
@@ -134,7 +139,7 @@ export function createKeys(prefix = 'hopper'): Keys {
     documentListingBuild: `${prefix}:listing-build`,
     documentListingSuspects: `${prefix}:listing-suspects`,
     documentRecords: (tenant) => `${t(tenant)}:records`,
-    documentRecordsComplete: `${prefix}:records-complete`,
+    documentRecordsComplete: `${prefix}:records-complete-v2`,
     documentRecordsBuild: `${prefix}:records-build`,
     commitClock: `${prefix}:commit-clock`,
     commitNotes: `${prefix}:commit-notes`,

@@ -22,7 +22,8 @@ const BACKFILL_LOCK_MS = 60_000;
 
 /**
  * ARGV: token, then (field, record JSON or '') pairs. A record becomes the copy only while its
- * document still carries this change's mark; '' drops the copy (a record too large to keep).
+ * document still carries this change's mark; '' drops the copy and notes the document stored
+ * (`x:`, a record too large to keep).
  */
 const PUBLISH = script(`
 local token = ARGV[1]
@@ -31,8 +32,10 @@ for i = 2, #ARGV, 2 do
   if redis.call('HGET', KEYS[1], 'm:' .. field) == token then
     if ARGV[i + 1] == '' then
       redis.call('HDEL', KEYS[1], 'r:' .. field)
+      redis.call('HSET', KEYS[1], 'x:' .. field, '1')
     else
       redis.call('HSET', KEYS[1], 'r:' .. field, ARGV[i + 1])
+      redis.call('HDEL', KEYS[1], 'x:' .. field)
     end
     redis.call('HDEL', KEYS[1], 'm:' .. field)
   end
@@ -44,7 +47,7 @@ const FORGET = script(`
 local token = ARGV[1]
 for i = 2, #ARGV do
   local field = ARGV[i]
-  redis.call('HDEL', KEYS[1], 'r:' .. field)
+  redis.call('HDEL', KEYS[1], 'r:' .. field, 'x:' .. field)
   if redis.call('HGET', KEYS[1], 'm:' .. field) == token then
     redis.call('HDEL', KEYS[1], 'm:' .. field)
   end
@@ -58,6 +61,11 @@ return 0`);
  * Losing it (a Redis restart without persistence) loses copies and marks together: every read goes
  * to the store until a worker has filled the copies in again (`Store.syncRecordCopies`). `R` is the
  * store's `DocumentRecord`: this package knows only the key's parts of it.
+ *
+ * Once they are complete (filled in, and nothing lost them since), a document with no copy, no mark
+ * and no note that it is too large to copy is not stored: `read` says so (`null`), and the store
+ * answers "not found" without a query. That holds while every writer of the store keeps the
+ * copies, as the workers do (as they keep the listing and the commit clock).
  */
 export class RedisDocumentRecords<R extends ListedDocument = ListedDocument> {
   readonly #redis: Redis;
@@ -112,23 +120,37 @@ export class RedisDocumentRecords<R extends ListedDocument = ListedDocument> {
     );
   }
 
+  /**
+   * Each document's copy; `undefined` where the store must be read (marked, too large to copy, or
+   * the copies not complete), `null` for a document the complete copies say is not stored.
+   */
   async read(
     tenant: string,
     documents: readonly { collection: string; documentId: string }[],
-  ): Promise<(R | undefined)[]> {
+  ): Promise<(R | null | undefined)[]> {
     if (documents.length === 0) return [];
     const fields = documents.flatMap((doc) => {
       const field = memberOf(doc);
-      return [`r:${field}`, `m:${field}`];
+      return [`r:${field}`, `m:${field}`, `x:${field}`];
     });
-    const values = await guardedRead(this.#reads, () =>
-      this.#redis.hmget(this.#keys.documentRecords(tenant), ...fields),
+    // One round trip: the two replies come from one write to Redis.
+    const replies = await guardedRead(this.#reads, () =>
+      this.#redis
+        .pipeline()
+        .exists(this.#keys.documentRecordsComplete)
+        .hmget(this.#keys.documentRecords(tenant), ...fields)
+        .exec(),
     );
+    const [complete, values] = (replies ?? []).map(([error, reply]) => {
+      if (error) throw error;
+      return reply;
+    }) as [number, (string | null)[]];
     return documents.map((_, i) => {
-      const [record, mark] = [values[2 * i], values[2 * i + 1]];
+      const [record, mark, large] = [values[3 * i], values[3 * i + 1], values[3 * i + 2]];
       // A document marked is being changed (or a change of it did not finish): not servable.
-      if (mark !== null || record === null || record === undefined) return undefined;
-      return JSON.parse(record) as R;
+      if (mark !== null) return undefined;
+      if (record !== null && record !== undefined) return JSON.parse(record) as R;
+      return complete === 1 && large === null ? null : undefined;
     });
   }
 }

@@ -40,13 +40,15 @@ export interface DocumentRecordCopies {
    */
   backfill(fill: (renew: () => Promise<void>) => Promise<void>): Promise<'built' | 'complete' | 'busy'>;
   /**
-   * The servable copies of a tenant's documents, in order: undefined for one that has none (never
-   * published, marked, or too large to copy), which the caller reads from the table.
+   * The servable copies of a tenant's documents, in order: undefined for one that has none (marked,
+   * too large to copy, or not yet copied), which the caller reads from the table; `null` for one
+   * that is not stored, which the copies may say only once complete (see `backfill`), while every
+   * writer of the store keeps them.
    */
   read(
     tenant: string,
     documents: readonly { collection: string; documentId: string }[],
-  ): Promise<(DocumentRecord | undefined)[]>;
+  ): Promise<(DocumentRecord | null | undefined)[]>;
 }
 
 /**
@@ -66,7 +68,8 @@ export async function readRecords(
     const key = documentKey(tenant, doc.collection, doc.documentId);
     const copy = copied?.[i];
     if (copy) found.set(key, copy);
-    else missing.push(key);
+    // Not stored, say the complete copies: no query to look for it.
+    else if (copy !== null) missing.push(key);
   });
   if (missing.length > 0)
     for (const [key, record] of await recordsByKey(table, missing)) found.set(key, record);

@@ -591,7 +591,9 @@ class LanceStore implements Store {
   /**
    * Publishes these documents' records as their copies, each under its write lock (as a write
    * does: marked, read, published), so a write or a delete running meanwhile is never undone. A
-   * document another writer holds is left to it: its own publish makes the copy.
+   * document another writer holds is marked and left to it: it is read from the table until its
+   * next change publishes a copy. (Left unmarked, it would be taken for not stored once the copies
+   * are complete, if that writer stopped before its own mark.)
    */
   async #copyRecords(copies: DocumentRecordCopies, table: Table, documents: ListedDocument[]): Promise<void> {
     const keyOf = (doc: ListedDocument) => documentKey(doc.tenant, doc.collection, doc.documentId);
@@ -599,8 +601,10 @@ class LanceStore implements Store {
     const held = locks ? new Set(await locks.tryAcquire(documents.map(keyOf))) : undefined;
     const mine = held ? documents.filter((doc) => held.has(keyOf(doc))) : documents;
     try {
-      if (mine.length === 0) return;
       const token = randomUUID();
+      const busy = held ? documents.filter((doc) => !held.has(keyOf(doc))) : [];
+      if (busy.length > 0) await copies.mark(busy, token);
+      if (mine.length === 0) return;
       await copies.mark(mine, token);
       const records = await recordsByKey(table, mine.map(keyOf));
       await copies.publish([...records.values()], token);

@@ -168,8 +168,9 @@ async function startWorker(config: WorkerConfig, logger: Logger): Promise<Closer
   closer.add('store', () => store.close());
   // The listing is built from the store when Redis does not hold a complete one (a new deployment,
   // a store from before it, a Redis that lost it); until then list_documents sorts the store.
-  // The same for the copies of the records (a store from before them, a corpus loaded beside the
-  // workers, a Redis that lost them); until then get_document reads the store.
+  // The same for the copies of the records (a store from before them, a Redis that lost them);
+  // until then get_document reads the store. (A corpus loaded beside running workers needs both
+  // marks deleted: once complete, the copies say which documents are stored.)
   const syncFromStore = (): void => {
     store
       .syncListing()

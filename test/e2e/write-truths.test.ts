@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { UriTemplate, type Client } from '@modelcontextprotocol/client';
 import { createKeys } from '@hopper/contracts';
-import { openStoreWriter } from '@hopper/store';
+import {
+  DocumentWriteLocks,
+  RedisCommitClock,
+  RedisDocumentListing,
+  RedisDocumentRecords,
+} from '@hopper/redis';
+import { openStoreWriter, type DocumentRecord } from '@hopper/store';
 import {
   connectLegacy,
   connectModern,
@@ -153,8 +159,9 @@ describe('item 3: a re-ingest with new metadata, title, media type or chunking i
 describe('item 4: document resources read ids with "/", spaces and non-ASCII letters', () => {
   // Ids the tools take: since #21 item 1 these include letters of any script and `~` (the escape of
   // path-derived ids, so `report (1).txt` is `report~20~281~29.txt`). Spaces, `,` and `%` are still
-  // refused at ingest; the store holds any id, so those are written to it directly, as a worker
-  // would, to show the resource reads whatever a document is called.
+  // refused at ingest; the store holds any id, so those are written to it directly, by a store
+  // opened as a worker opens it (the listing, the record copies, the locks and the commit clock in
+  // the stack's Redis), to show the resource reads whatever a document is called.
   const ingested = [
     'guides/setup.md',
     'team:ops@north/log-1.md',
@@ -168,7 +175,14 @@ describe('item 4: document resources read ids with "/", spaces and non-ASCII let
     for (const documentId of ingested) {
       await ingest(acme, { content: `The document named ${documentId} is about lamps.`, documentId });
     }
-    const store = await openStoreWriter({ uri: stack.storeUri });
+    const keys = createKeys(stack.prefix);
+    const store = await openStoreWriter({
+      uri: stack.storeUri,
+      listing: new RedisDocumentListing(stack.redis, keys),
+      recordCopies: new RedisDocumentRecords<DocumentRecord>(stack.redis, keys),
+      documentLocks: new DocumentWriteLocks(stack.redis, keys),
+      commitClock: new RedisCommitClock(stack.redis, keys),
+    });
     try {
       for (const documentId of stored) {
         await store.replaceDocument(

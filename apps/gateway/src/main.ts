@@ -84,9 +84,6 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
   // The listing and the record copies only spare the store work: their reads are bounded like the
   // cache's (one breaker for both), and the store answers when Redis does not.
   const storeLookups = { breaker: new CircuitBreaker(), timeoutMs: config.cache.timeoutMs };
-  // Which engine answered the last search: the mirror's searches are too cheap to share across
-  // gateways (see shareSearches below).
-  let lastSearchEngine: 'mirror' | 'lancedb' = 'lancedb';
   // The gateway only reads the store (a StoreReader has no write methods); a zero consistency
   // interval makes every read see the worker's latest commit (the worker is the writer side).
   const store = traced(
@@ -102,10 +99,7 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
       recordCopies: new RedisDocumentRecords<DocumentRecord>(redis, keys, { reads: storeLookups }),
       // A search asks the workers' commit clock (one HMGET) whether the mirror may lack a commit.
       commitClock: new RedisCommitClock(redis, keys, { reads: storeLookups }),
-      onSearch: (engine: 'mirror' | 'lancedb') => {
-        lastSearchEngine = engine;
-        metrics.storeSearches.inc({ engine });
-      },
+      onSearch: (engine: 'mirror' | 'lancedb') => metrics.storeSearches.inc({ engine }),
       // Searches from memory, when turned on (HOPPER_SEARCH_MIRROR_MAX_CHUNKS); LanceDB otherwise.
       ...(config.searchMirrorMaxChunks > 0
         ? {
@@ -243,9 +237,6 @@ async function startGateway(config: GatewayConfig, logger: Logger): Promise<Clos
       keys,
       tracer,
       ttlSeconds: config.cache.ttlSeconds,
-      // The mirror answers a search in a few ms of its thread: a flight lock would cost every search
-      // a Redis round trip to save another gateway that much. LanceDB's searches are shared.
-      shareSearches: () => lastSearchEngine === 'lancedb',
     },
   );
   const { rateLimit } = config.limits;

@@ -21,12 +21,6 @@ export interface CachedToolsDeps {
   tracer: Tracer;
   /** How long each kind of answer is kept (see ResultCacheSettings in apps/gateway/src/config.ts). */
   ttlSeconds: { search: number; documents: number; jobs: number };
-  /**
-   * Whether gateways share an uncached search's computation (a flight lock in Redis, one more
-   * round trip before computing): worth it while a search costs LanceDB tens of milliseconds, not
-   * while the gateway's search mirror answers it in a few. Always, unless given.
-   */
-  shareSearches?: () => boolean;
 }
 
 /** The tools cached under their collection's epoch. */
@@ -121,7 +115,6 @@ const jobKey = (keys: Keys, tenant: string, jobId: string, run: number) =>
  */
 export function withResultCache(handlers: ToolHandlers, deps: CachedToolsDeps): ToolHandlers {
   const { cache, epochs, hot, keys, ttlSeconds, tracer } = deps;
-  const shareSearches = deps.shareSearches ?? (() => true);
 
   /** A lookup (and, on a miss, the computation under it) as one span saying where the answer came from. */
   const lookup = <T>(tool: string, key: string, run: () => Promise<CacheHit<T>>) =>
@@ -146,7 +139,7 @@ export function withResultCache(handlers: ToolHandlers, deps: CachedToolsDeps): 
         key = keys.cachedResult(call.tenant, tool, String(epoch), hashOf(args));
       }
       const hit = await cache.getOrCompute(key, ttl, () => handler(input, call), {
-        distributed: tool === 'search' && shareSearches(),
+        distributed: tool === 'search',
         missed: missed !== undefined,
       });
       return withCacheInfo(hit);

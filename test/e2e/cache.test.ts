@@ -73,11 +73,7 @@ describe('result cache across two gateways', () => {
 
   it('serves a repeated search from L1 on the same gateway and from L2 on the other', async () => {
     const args = { query: 'acacia leaves', collection: 'zoo', topK: 3 };
-    // Cached results, not the flight locks of the ones being computed.
-    const entries = async () =>
-      (await stack.redis.keys(`${stack.prefix}:t:*:cache:search:*`)).filter(
-        (key) => !key.endsWith(':flight'),
-      );
+    const entries = () => stack.cachedResults('search');
     const before = (await entries()).length;
     const first = await search(a, args);
     expect(first.cached).toBe(false);
@@ -130,7 +126,7 @@ describe('result cache across two gateways', () => {
 
   it('caches finished jobs but never a job still running', async () => {
     const done = await ingest(a, { content: 'Okapis are shy.', documentId: 'okapi', collection: 'zoo' });
-    const cachedJobs = () => stack.redis.keys(`${stack.prefix}:t:*:cache:get_job:*`);
+    const cachedJobs = () => stack.cachedResults('get_job');
     const cachedBefore = (await cachedJobs()).length;
     const first = structured<{ cached: boolean; state: string }>(
       await a.callTool({ name: 'get_job', arguments: { jobId: done.jobId } }),

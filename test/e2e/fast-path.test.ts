@@ -356,11 +356,7 @@ describe('the MCP fast path', () => {
 
   it('answers an L2 hit the way the SDK path does', async () => {
     const args = { query: 'striped okapi', collection: 'zoo' };
-    // Cached results, not the flight locks of the ones being computed.
-    const entries = async () =>
-      (await stack.redis.keys(`${stack.prefix}:t:*:cache:search:*`)).filter(
-        (key) => !key.endsWith(':flight'),
-      );
+    const entries = () => stack.cachedResults('search');
     const before = (await entries()).length;
     const computed = await call(sdk, 'modern', 1, args);
     expect(output(computed).cached).toBe(false);

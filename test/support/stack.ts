@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { createKeys } from '@hopper/contracts';
 import { startNode } from '@hopper/harness';
 
 const entry = (app: string) => fileURLToPath(new URL(`../../apps/${app}/src/main.ts`, import.meta.url));
@@ -111,6 +112,18 @@ export class TestStack {
     const worker = await spawnApp('worker', { ...this.env, ...env }, (line) => line.includes('worker ready'));
     this.workers.push(worker);
     return worker;
+  }
+
+  /**
+   * The keys of the answers a tool has in the shared result cache (any tenant), not the flight
+   * locks of those being computed: a computed answer comes back before its write lands.
+   */
+  async cachedResults(tool: string): Promise<string[]> {
+    const keys = createKeys(this.prefix);
+    const lock = keys.flightLock('');
+    return (await this.redis.keys(keys.cachedResult('*', tool, '*', '*'))).filter(
+      (key) => !key.endsWith(lock),
+    );
   }
 
   async stop(): Promise<void> {

@@ -3,6 +3,7 @@ import { decodeChange, type CommitChange } from './change-notes.ts';
 import type { ClockReading, ClockTick } from './commit-clock.ts';
 import { MemoryIndex, type IndexedChunk } from './memory-index.ts';
 import { isMissingDataset } from './tables.ts';
+import { documentKey } from './keys.ts';
 import { parseMetadata } from './metadata.ts';
 import { HIT_COLUMNS } from './rows.ts';
 import { CHUNK_TABLES, DELTA_TABLE, vectorDimension } from './schema.ts';
@@ -757,13 +758,13 @@ function keysOf(batch: ArrowBatch): string[] {
 function byDocument(change: CommitChange): CommitChange[] {
   const rows = new Map<string, IndexedChunk[]>();
   for (const chunk of change.rows) {
-    const key = rowKey(chunk.tenant, chunk.collection, chunk.documentId);
+    const key = documentKey(chunk.tenant, chunk.collection, chunk.documentId);
     const list = rows.get(key) ?? [];
     list.push(chunk);
     rows.set(key, list);
   }
   return change.documents.map((document) => ({
-    rows: rows.get(rowKey(document.tenant, document.collection, document.documentId)) ?? [],
+    rows: rows.get(documentKey(document.tenant, document.collection, document.documentId)) ?? [],
     documents: [document],
   }));
 }
